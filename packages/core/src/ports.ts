@@ -1,0 +1,183 @@
+/**
+ * Ports: what core needs from the outside world. Core never imports a datastore client; the OpenSearch
+ * adapter (`@command-manager/opensearch`) and the in-memory twins (`./memory/*`) implement these, and one
+ * contract suite (`test/contract/*`) runs against both.
+ */
+import type {
+  Order,
+  OrderStatus,
+  RequestRecord,
+  Source,
+  StatusCounts,
+  StoredOrder,
+  TargetType,
+} from './model';
+
+/** Injected time, so that expiry, leases and backoff are deterministic in tests. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Structured logger taken by every library; the sidecar builds it with winston. */
+export interface Logger {
+  debug(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Allocates request ids: strictly increasing and unique across every command manager of the cluster. */
+export interface RequestIdAllocator {
+  next(): Promise<number>;
+}
+
+export interface AgentInfo {
+  id: string;
+  groups: string[];
+  status?: string;
+}
+
+export interface GroupQuery {
+  /** Members per page (bounded by the implementation). */
+  pageSize?: number;
+  /** Only agents whose status is one of these (e.g. `active`); all agents when unset. */
+  statuses?: string[];
+}
+
+/** The agents known to the cluster (Wazuh's `wazuh-agents` index in production). */
+export interface AgentDirectory {
+  /** Members of a group, page by page, in a stable order (agent id), never all at once. */
+  groupMembers(group: string, query?: GroupQuery): AsyncIterable<AgentInfo[]>;
+  /** How many members a group has, to check fan-out before anything is written. */
+  countGroupMembers(group: string, query?: GroupQuery): Promise<number>;
+  /** Looks agents up in one batch; unknown ids are absent from the map. */
+  lookupAgents(ids: readonly string[]): Promise<Map<string, AgentInfo>>;
+}
+
+export interface OrderFilter {
+  requestId?: number;
+  status?: OrderStatus | readonly OrderStatus[];
+  targetType?: TargetType;
+  targetId?: string;
+  action?: string;
+  source?: Source;
+  /** Inclusive lower bound on `@timestamp` (ISO-8601). */
+  from?: string;
+  /** Exclusive upper bound on `@timestamp` (ISO-8601). */
+  to?: string;
+}
+
+export interface PageRequest {
+  size: number;
+  /** Opaque cursor returned by the previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Present when more items may follow. */
+  cursor?: string;
+}
+
+export interface SaveProgress {
+  written: number;
+  existing: number;
+  failed: number;
+}
+
+export interface SaveOrdersOptions {
+  /** Called after each bulk batch. */
+  onProgress?: (progress: SaveProgress) => void;
+}
+
+export interface SaveOrdersResult {
+  /** Orders newly created. */
+  written: number;
+  /** Orders whose deterministic id already existed (a resumed or retried write): not written twice. */
+  existing: number;
+  /** Orders that could not be written, with why. Never silently dropped. */
+  failed: Array<{ id: string; reason: string }>;
+}
+
+/** A conditional replacement: applied only if the stored revision is still `rev`. */
+export interface ConditionalWrite {
+  id: string;
+  rev: string;
+  order: Order;
+}
+
+export type WriteOutcome =
+  | { id: string; ok: true; rev: string }
+  | { id: string; ok: false; reason: 'conflict' | 'not_found' | 'error'; message?: string };
+
+export interface ClaimRequest {
+  /** Lease holder (a sidecar's id). */
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  now: Date;
+  /** Only orders of these requests (rollout control), all when unset. */
+  requestIds?: readonly number[];
+}
+
+/** The orders stream. Operation names follow what the API and the scheduler do with it. */
+export interface OrderStore {
+  /** Idempotent setup (templates, indices); safe when several processes call it at once. */
+  init(): Promise<void>;
+  /** Writes a stream of new orders in bounded batches with their deterministic ids (create-only). */
+  saveOrders(orders: AsyncIterable<Order> | Iterable<Order>, options?: SaveOrdersOptions): Promise<SaveOrdersResult>;
+  getOrder(id: string): Promise<StoredOrder | undefined>;
+  getOrders(ids: readonly string[]): Promise<StoredOrder[]>;
+  /** Orders matching a filter, newest request first then order id, paged by cursor. */
+  listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
+  countByStatus(filter: OrderFilter): Promise<StatusCounts>;
+  /** Conditional replacements in one round trip; a lost race is `conflict`, never an exception. */
+  writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]>;
+  /**
+   * Claims up to `limit` due orders: `pending`, `next_attempt_at <= now`, deadline not passed, and no live
+   * lease (none, or expired). The lease is written conditionally; orders lost to another claimer are
+   * skipped. Returns the claimed orders with their new revisions.
+   */
+  claimDue(request: ClaimRequest): Promise<StoredOrder[]>;
+  /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */
+  findOverdue(now: Date, limit: number): Promise<StoredOrder[]>;
+  /** Terminal orders whose `scheduling.completed_at` is before `before`, for retention. */
+  findTerminalBefore(before: Date, page: PageRequest): Promise<Page<StoredOrder>>;
+  /**
+   * Removes orders conditionally (a changed order is kept). With `archive`, copies each to the archive
+   * first (Wazuh-style dated archive index in OpenSearch).
+   */
+  removeOrders(orders: readonly StoredOrder[], mode: 'archive' | 'delete'): Promise<WriteOutcome[]>;
+}
+
+/** Request records (what was asked, how the writing went) and idempotency keys. */
+export interface RequestStore {
+  init(): Promise<void>;
+  /** Creates a record; returns false if one with that id exists already. */
+  createRequest(record: RequestRecord): Promise<boolean>;
+  getRequest(requestId: number): Promise<RequestRecord | undefined>;
+  /** Replaces a record (last writer wins: only the request's own writer and the rollout stop update it). */
+  putRequest(record: RequestRecord): Promise<void>;
+  /**
+   * Reserves an idempotency key for a caller. Returns `undefined` when the key is new (the caller goes
+   * on and later calls `completeIdempotency`), or the stored entry when it was seen before.
+   */
+  reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined>;
+  completeIdempotency(key: string, response: unknown): Promise<void>;
+}
+
+export interface IdempotencyEntry {
+  fingerprint: string;
+  /** Undefined while the first submission is still being processed. */
+  response?: unknown;
+}
+
+/** A named lease-lock (e.g. retention runs in one sidecar at a time). */
+export interface LockStore {
+  /** Takes or renews the lock if free, expired or already ours. */
+  acquire(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean>;
+  release(name: string, owner: string): Promise<void>;
+}

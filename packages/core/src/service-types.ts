@@ -1,0 +1,87 @@
+/**
+ * The operations of the command manager as functions (the HTTP adapter and embedding services call these).
+ * Implemented by `CommandService` (command-service.ts).
+ */
+import type {
+  CommandRequest,
+  OrderStatus,
+  RequestRecord,
+  ResultReport,
+  Source,
+  StatusCounts,
+  StoredOrder,
+  WriteState,
+} from './model';
+import type { OrderFilter, Page, PageRequest } from './ports';
+
+/** Who is calling, and what its roles let it do. Built by the adapter that authenticated the caller. */
+export interface Principal {
+  /** Authenticated name; stored on every order as `scheduling.principal`. */
+  name: string;
+  roles: readonly string[];
+  /** May set `user` to someone other than itself (e.g. the Management API acting for its users). */
+  canDelegate: boolean;
+  /** Sources this caller may claim; `'*'` for all. */
+  sources: readonly Source[] | '*';
+  /** Actions this caller may send; `'*'` for all. */
+  actions: readonly string[] | '*';
+}
+
+export interface SubmitOptions {
+  /** Idempotency-Key of the submission: a retry with the same key and body returns the first answer. */
+  idempotencyKey?: string;
+}
+
+export interface SubmittedCommand {
+  request_id: number;
+  /** Orders written for this command; their ids are `<request_id>-1` … `<request_id>-<orders>`. */
+  orders: number;
+  /** Targets that resolved to no destination (unknown agents). */
+  unresolved: string[];
+  write_state: WriteState;
+  /** Orders that failed to be written (bounded list); the request record keeps them. */
+  write_errors?: Array<{ id: string; reason: string }>;
+}
+
+export interface SubmitResult {
+  /** The orders index written to (Wazuh's clients read `_index`). */
+  index: string;
+  commands: SubmittedCommand[];
+}
+
+export interface RequestProgress {
+  request: RequestRecord;
+  counts: StatusCounts;
+  /** Terminal orders / total orders, 0..1. */
+  progress: number;
+  /** True when every order is terminal (or nothing was written). */
+  done: boolean;
+  rollout: { stopped: boolean; max_concurrency?: number; max_errors?: number | string; errors: number };
+}
+
+export type ResultOutcome =
+  | { id: string; outcome: 'applied'; status: OrderStatus }
+  | { id: string; outcome: 'conflict'; status: OrderStatus; message: string }
+  | { id: string; outcome: 'unknown'; message: string }
+  | { id: string; outcome: 'invalid'; message: string };
+
+export interface CancelResult {
+  request_id: number;
+  cancelled: number;
+}
+
+export interface CommandManagerApi {
+  /** Validates the whole batch first (nothing written on error), checks fan-out, then writes orders. */
+  submit(body: unknown, principal: Principal, options?: SubmitOptions): Promise<SubmitResult>;
+  /** Throws NOT_FOUND for an unknown request. */
+  getRequest(requestId: number): Promise<RequestProgress>;
+  /** Throws NOT_FOUND for an unknown order. */
+  getOrder(id: string): Promise<StoredOrder>;
+  listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
+  /** Applies result reports (validated) following the lifecycle rules; a late or duplicate result is reported, not applied. */
+  reportResults(body: unknown, principal: Principal): Promise<ResultOutcome[]>;
+  /** Moves a request's pending orders to `failure` with a result saying cancelled. */
+  cancel(requestId: number, principal: Principal): Promise<CancelResult>;
+}
+
+export type { CommandRequest, ResultReport };
