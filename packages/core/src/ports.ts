@@ -128,7 +128,10 @@ export interface OrderStore {
   /** Idempotent setup (templates, indices); safe when several processes call it at once. */
   init(): Promise<void>;
   /** Writes a stream of new orders in bounded batches with their deterministic ids (create-only). */
-  saveOrders(orders: AsyncIterable<Order> | Iterable<Order>, options?: SaveOrdersOptions): Promise<SaveOrdersResult>;
+  saveOrders(
+    orders: AsyncIterable<Order> | Iterable<Order>,
+    options?: SaveOrdersOptions,
+  ): Promise<SaveOrdersResult>;
   getOrder(id: string): Promise<StoredOrder | undefined>;
   getOrders(ids: readonly string[]): Promise<StoredOrder[]>;
   /** Orders matching a filter, newest request first then order id, paged by cursor. */

@@ -1,1 +1,8 @@
-export {};
+export { startLocalOpenSearch, stopLocalOpenSearch, OPENSEARCH_SCRIPT } from './local-opensearch';
+export type { LocalOpenSearchOptions } from './local-opensearch';
+export {
+  containerRuntimeAvailable,
+  startContainerOpenSearch,
+  OPENSEARCH_IMAGE,
+} from './container-opensearch';
+export { opensearchUrl, testIndexPrefix } from './test-env';

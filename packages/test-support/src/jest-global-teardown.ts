@@ -1,0 +1,10 @@
+import { TEST_NODE_HOME } from './jest-global-setup';
+import { stopLocalOpenSearch } from './local-opensearch';
+
+export default async function globalTeardown(): Promise<void> {
+  const stop = (globalThis as { __OPENSEARCH_STOP__?: () => Promise<void> }).__OPENSEARCH_STOP__;
+  if (stop) await stop();
+  if (process.env.COMMAND_MANAGER_TEST_NODE === 'script') {
+    await stopLocalOpenSearch({ homeDir: TEST_NODE_HOME });
+  }
+}
