@@ -1,0 +1,370 @@
+/**
+ * Every setting of the sidecar, once: its key in the configuration file, its environment variable, its
+ * type, default and meaning. The JSON Schema that validates the configuration and the README's table are
+ * both generated from this list, so they cannot drift.
+ */
+export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
+
+export interface Setting {
+  /** Dotted path in the configuration file, e.g. `http.port`. */
+  key: string;
+  env: string;
+  type: SettingType;
+  default?: string | number | boolean | string[];
+  /** For `enum`. */
+  values?: readonly string[];
+  minimum?: number;
+  maximum?: number;
+  /** Never logged, never echoed in errors. */
+  secret?: boolean;
+  description: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  // Identity
+  {
+    key: 'nodeId',
+    env: 'CM_NODE_ID',
+    type: 'string',
+    description: "This sidecar's id, used as lease owner. Default: `<hostname>-<pid>`.",
+  },
+  // OpenSearch
+  {
+    key: 'opensearch.url',
+    env: 'OPENSEARCH_URL',
+    type: 'url',
+    description:
+      'OpenSearch (wazuh-indexer) URL. Unset: `serve` starts a local OpenSearch with `scripts/opensearch`.',
+  },
+  {
+    key: 'opensearch.username',
+    env: 'OPENSEARCH_USERNAME',
+    type: 'string',
+    description: 'Basic-auth user for OpenSearch.',
+  },
+  {
+    key: 'opensearch.password',
+    env: 'OPENSEARCH_PASSWORD',
+    type: 'string',
+    secret: true,
+    description: 'Basic-auth password for OpenSearch.',
+  },
+  {
+    key: 'opensearch.caFile',
+    env: 'OPENSEARCH_CA_FILE',
+    type: 'string',
+    description: 'PEM CA that signed the OpenSearch certificate (TLS is always verified).',
+  },
+  {
+    key: 'opensearch.certFile',
+    env: 'OPENSEARCH_CERT_FILE',
+    type: 'string',
+    description: 'PEM client certificate for OpenSearch (mutual TLS).',
+  },
+  {
+    key: 'opensearch.keyFile',
+    env: 'OPENSEARCH_KEY_FILE',
+    type: 'string',
+    secret: true,
+    description: 'PEM private key of the client certificate.',
+  },
+  {
+    key: 'opensearch.requestTimeoutMs',
+    env: 'OPENSEARCH_REQUEST_TIMEOUT_MS',
+    type: 'integer',
+    default: 30000,
+    minimum: 100,
+    description: 'Timeout of one OpenSearch request.',
+  },
+  // Indices
+  {
+    key: 'indices.orders',
+    env: 'CM_ORDERS_INDEX',
+    type: 'string',
+    default: 'wazuh-commands',
+    description: 'The orders index shared by every sidecar (Wazuh layout).',
+  },
+  {
+    key: 'indices.agents',
+    env: 'CM_AGENTS_INDEX',
+    type: 'string',
+    default: 'wazuh-agents',
+    description: 'The agents index read to expand groups and check agents.',
+  },
+  {
+    key: 'indices.shards',
+    env: 'CM_INDEX_SHARDS',
+    type: 'integer',
+    default: 1,
+    minimum: 1,
+    description: 'Primary shards of the orders index.',
+  },
+  {
+    key: 'indices.replicas',
+    env: 'CM_INDEX_REPLICAS',
+    type: 'integer',
+    default: 0,
+    minimum: 0,
+    description: 'Replicas of the orders index.',
+  },
+  // HTTP
+  {
+    key: 'http.host',
+    env: 'CM_HTTP_HOST',
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'Address the API listens on.',
+  },
+  {
+    key: 'http.port',
+    env: 'CM_HTTP_PORT',
+    type: 'integer',
+    default: 8080,
+    minimum: 0,
+    maximum: 65535,
+    description: 'Port the API listens on (0: any free port).',
+  },
+  {
+    key: 'http.bodyLimitBytes',
+    env: 'CM_HTTP_BODY_LIMIT_BYTES',
+    type: 'integer',
+    default: 1048576,
+    minimum: 1024,
+    description: 'Largest request body accepted (413 beyond).',
+  },
+  {
+    key: 'http.tls.certFile',
+    env: 'CM_TLS_CERT_FILE',
+    type: 'string',
+    description: 'PEM certificate of the API listener; set with `keyFile` to serve HTTPS.',
+  },
+  {
+    key: 'http.tls.keyFile',
+    env: 'CM_TLS_KEY_FILE',
+    type: 'string',
+    secret: true,
+    description: 'PEM private key of the API listener.',
+  },
+  {
+    key: 'http.tls.clientCaFile',
+    env: 'CM_TLS_CLIENT_CA_FILE',
+    type: 'string',
+    description: 'PEM CA for client certificates: enables mutual TLS.',
+  },
+  // Auth
+  {
+    key: 'auth.usersFile',
+    env: 'CM_USERS_FILE',
+    type: 'string',
+    description:
+      'JSON file of users (scrypt password hashes), API tokens (sha256) and roles. Unset: the API refuses every call except /health.',
+  },
+  // Limits
+  {
+    key: 'limits.maxBatchCommands',
+    env: 'CM_MAX_BATCH_COMMANDS',
+    type: 'integer',
+    default: 100,
+    minimum: 1,
+    description: 'Commands in one submission.',
+  },
+  {
+    key: 'limits.maxFanOut',
+    env: 'CM_MAX_FAN_OUT',
+    type: 'integer',
+    default: 200000,
+    minimum: 1,
+    description: 'Orders one command may expand to (checked before anything is written).',
+  },
+  {
+    key: 'limits.maxResultsPerReport',
+    env: 'CM_MAX_RESULTS_PER_REPORT',
+    type: 'integer',
+    default: 1000,
+    minimum: 1,
+    description: 'Results in one bulk report.',
+  },
+  // Actions
+  {
+    key: 'actions.permissive',
+    env: 'CM_ACTIONS_PERMISSIVE',
+    type: 'boolean',
+    default: false,
+    description: 'Accept action names that are not registered.',
+  },
+  {
+    key: 'actions.definitionsFile',
+    env: 'CM_ACTIONS_FILE',
+    type: 'string',
+    description: 'JSON file of extra action definitions (args JSON Schema and target types per version).',
+  },
+  {
+    key: 'actions.updateServerIds',
+    env: 'CM_UPDATE_SERVER_IDS',
+    type: 'list',
+    default: ['vulnerability-detector'],
+    description: 'Server components an `update` may target (comma-separated).',
+  },
+  // Scheduler
+  {
+    key: 'scheduler.enabled',
+    env: 'CM_SCHEDULER_ENABLED',
+    type: 'boolean',
+    default: true,
+    description: 'Run the dispatch scheduler in this sidecar.',
+  },
+  {
+    key: 'scheduler.managementApiUrl',
+    env: 'CM_MANAGEMENT_API_URL',
+    type: 'url',
+    description:
+      'Base URL of the Wazuh Management API (`/accept_commands` is posted there). Unset: the scheduler does not run (orders stay pending) and a warning says so.',
+  },
+  {
+    key: 'scheduler.auth.type',
+    env: 'CM_MANAGEMENT_API_AUTH',
+    type: 'enum',
+    values: ['none', 'basic', 'bearer', 'wazuh-jwt'],
+    default: 'none',
+    description: 'How the scheduler authenticates to the Management API.',
+  },
+  {
+    key: 'scheduler.auth.username',
+    env: 'CM_MANAGEMENT_API_USERNAME',
+    type: 'string',
+    description: 'User for `basic` and `wazuh-jwt`.',
+  },
+  {
+    key: 'scheduler.auth.password',
+    env: 'CM_MANAGEMENT_API_PASSWORD',
+    type: 'string',
+    secret: true,
+    description: 'Password for `basic` and `wazuh-jwt`.',
+  },
+  {
+    key: 'scheduler.auth.token',
+    env: 'CM_MANAGEMENT_API_TOKEN',
+    type: 'string',
+    secret: true,
+    description: 'Token for `bearer`.',
+  },
+  {
+    key: 'scheduler.tls.caFile',
+    env: 'CM_MANAGEMENT_API_CA_FILE',
+    type: 'string',
+    description: 'PEM CA of the Management API (TLS is always verified; there is no trust-all option).',
+  },
+  {
+    key: 'scheduler.tls.certFile',
+    env: 'CM_MANAGEMENT_API_CERT_FILE',
+    type: 'string',
+    description: 'PEM client certificate for the Management API.',
+  },
+  {
+    key: 'scheduler.tls.keyFile',
+    env: 'CM_MANAGEMENT_API_KEY_FILE',
+    type: 'string',
+    secret: true,
+    description: 'PEM private key of that client certificate.',
+  },
+  {
+    key: 'scheduler.pollIntervalMs',
+    env: 'CM_POLL_INTERVAL_MS',
+    type: 'integer',
+    default: 1000,
+    minimum: 10,
+    description: 'How often due orders written by other sidecars are looked for.',
+  },
+  {
+    key: 'scheduler.batchSize',
+    env: 'CM_DISPATCH_BATCH_SIZE',
+    type: 'integer',
+    default: 500,
+    minimum: 1,
+    maximum: 10000,
+    description: 'Orders per `/accept_commands` call.',
+  },
+  {
+    key: 'scheduler.concurrency',
+    env: 'CM_DISPATCH_CONCURRENCY',
+    type: 'integer',
+    default: 4,
+    minimum: 1,
+    maximum: 64,
+    description: '`/accept_commands` calls in flight at once.',
+  },
+  {
+    key: 'scheduler.leaseMs',
+    env: 'CM_LEASE_MS',
+    type: 'integer',
+    default: 30000,
+    minimum: 1000,
+    description:
+      "Dispatch lease; renewed at half while a batch is in flight; a dead holder's lease expires after it.",
+  },
+  {
+    key: 'scheduler.requestTimeoutMs',
+    env: 'CM_DISPATCH_TIMEOUT_MS',
+    type: 'integer',
+    default: 10000,
+    minimum: 100,
+    description: 'Timeout of one `/accept_commands` call.',
+  },
+  {
+    key: 'scheduler.retryBaseMs',
+    env: 'CM_RETRY_BASE_MS',
+    type: 'integer',
+    default: 1000,
+    minimum: 1,
+    description: 'First retry delay (capped exponential backoff with jitter).',
+  },
+  {
+    key: 'scheduler.retryMaxMs',
+    env: 'CM_RETRY_MAX_MS',
+    type: 'integer',
+    default: 60000,
+    minimum: 1,
+    description: 'Longest retry delay.',
+  },
+  {
+    key: 'scheduler.retentionMs',
+    env: 'CM_RETENTION_MS',
+    type: 'integer',
+    default: 604800000,
+    minimum: 60000,
+    description: 'Terminal orders older than this are archived or deleted (default 7 days).',
+  },
+  {
+    key: 'scheduler.retentionMode',
+    env: 'CM_RETENTION_MODE',
+    type: 'enum',
+    values: ['archive', 'delete'],
+    default: 'archive',
+    description: '`archive` copies to `<orders>-archive-YYYY.MM` then deletes; `delete` only deletes.',
+  },
+  {
+    key: 'scheduler.retentionIntervalMs',
+    env: 'CM_RETENTION_INTERVAL_MS',
+    type: 'integer',
+    default: 3600000,
+    minimum: 1000,
+    description: 'How often retention runs (one sidecar at a time, under a lock).',
+  },
+  {
+    key: 'scheduler.shutdownTimeoutMs',
+    env: 'CM_SHUTDOWN_TIMEOUT_MS',
+    type: 'integer',
+    default: 10000,
+    minimum: 0,
+    description: 'Bound on finishing or releasing in-flight work at shutdown.',
+  },
+  // Logging
+  {
+    key: 'log.level',
+    env: 'CM_LOG_LEVEL',
+    type: 'enum',
+    values: ['error', 'warn', 'info', 'debug'],
+    default: 'info',
+    description: 'Log level (JSON logs on stderr).',
+  },
+];

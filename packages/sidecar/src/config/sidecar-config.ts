@@ -1,0 +1,62 @@
+/**
+ * The typed view of the validated configuration (see settings.ts for meanings and defaults).
+ * A unit test checks that every setting's key is present here after loading, so the two cannot drift.
+ */
+export interface SidecarConfig {
+  readonly nodeId: string;
+  readonly opensearch: {
+    readonly url?: string;
+    readonly username?: string;
+    readonly password?: string;
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly requestTimeoutMs: number;
+  };
+  readonly indices: {
+    readonly orders: string;
+    readonly agents: string;
+    readonly shards: number;
+    readonly replicas: number;
+  };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
+  };
+  readonly auth?: { readonly usersFile?: string };
+  readonly limits: {
+    readonly maxBatchCommands: number;
+    readonly maxFanOut: number;
+    readonly maxResultsPerReport: number;
+  };
+  readonly actions: {
+    readonly permissive: boolean;
+    readonly definitionsFile?: string;
+    readonly updateServerIds: readonly string[];
+  };
+  readonly scheduler: {
+    readonly enabled: boolean;
+    readonly managementApiUrl?: string;
+    readonly auth: {
+      readonly type: 'none' | 'basic' | 'bearer' | 'wazuh-jwt';
+      readonly username?: string;
+      readonly password?: string;
+      readonly token?: string;
+    };
+    readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+    readonly pollIntervalMs: number;
+    readonly batchSize: number;
+    readonly concurrency: number;
+    readonly leaseMs: number;
+    readonly requestTimeoutMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly retentionMs: number;
+    readonly retentionMode: 'archive' | 'delete';
+    readonly retentionIntervalMs: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { getPath, loadConfig, redactedConfig, settingsTable } from '../src/config/load-config';
+import { SETTINGS } from '../src/config/settings';
+
+function configError(fn: () => unknown): CommandManagerError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CommandManagerError) return e;
+    throw e;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('configuration', () => {
+  it('applies every default and freezes the result', () => {
+    const config = loadConfig({ env: {} });
+    for (const s of SETTINGS) {
+      if (s.default !== undefined) expect(getPath(config, s.key)).toEqual(s.default);
+    }
+    expect(config.indices.orders).toBe('wazuh-commands');
+    expect(typeof config.nodeId).toBe('string');
+    expect(Object.isFrozen(config.http)).toBe(true);
+  });
+
+  it('reads a file and lets the environment override it, converting types', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cm-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ http: { port: 9000 }, indices: { orders: 'from-file' } }));
+    const config = loadConfig({
+      file,
+      env: { CM_HTTP_PORT: '9100', CM_ACTIONS_PERMISSIVE: 'true', CM_UPDATE_SERVER_IDS: 'a, b' },
+    });
+    expect(config.http.port).toBe(9100);
+    expect(config.indices.orders).toBe('from-file');
+    expect(config.actions.permissive).toBe(true);
+    expect(config.actions.updateServerIds).toEqual(['a', 'b']);
+  });
+
+  it('names every bad key at once, with the variable it came from', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cm-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ http: { prot: 1 }, bogus: true, log: { level: 'loud' } }));
+    const err = configError(() => loadConfig({ file, env: { CM_HTTP_PORT: 'eighty' } }));
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    const pointers = err.details.map((d) => d.pointer).sort();
+    expect(pointers).toEqual(['bogus', 'http.port', 'http.prot', 'log.level']);
+    expect(err.details.find((d) => d.pointer === 'http.port')?.message).toContain('CM_HTTP_PORT');
+  });
+
+  it('requires credentials that go together', () => {
+    const err = configError(() => loadConfig({ env: { CM_MANAGEMENT_API_AUTH: 'wazuh-jwt' } }));
+    expect(err.details.map((d) => d.pointer).sort()).toEqual([
+      'scheduler.auth.password',
+      'scheduler.auth.username',
+    ]);
+  });
+
+  it('never echoes a secret, in errors or in the redacted view', () => {
+    const config = loadConfig({
+      env: {
+        OPENSEARCH_PASSWORD: 'hunter2',
+        CM_MANAGEMENT_API_AUTH: 'bearer',
+        CM_MANAGEMENT_API_TOKEN: 's3cr3t',
+      },
+    });
+    const shown = JSON.stringify(redactedConfig(config));
+    expect(shown).not.toContain('hunter2');
+    expect(shown).not.toContain('s3cr3t');
+    const err = configError(() => loadConfig({ env: { OPENSEARCH_PASSWORD: 'hunter2', CM_LOG_LEVEL: 'x' } }));
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('documents every setting in the generated table', () => {
+    const table = settingsTable();
+    for (const s of SETTINGS) expect(table).toContain(`\`${s.env}\``);
+  });
+});
