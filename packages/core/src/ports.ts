@@ -170,6 +170,12 @@ export interface RequestStore {
    */
   reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined>;
   completeIdempotency(key: string, response: unknown): Promise<void>;
+  /**
+   * Drops a reservation that has no response yet, when its submission failed before writing anything
+   * (store unavailable, fan-out exceeded …), so that a retry with the same key is processed instead of answered IDEMPOTENCY_IN_PROGRESS
+   * forever. Optional: without it such a key stays reserved. Added by the core-library issue.
+   */
+  releaseIdempotency?(key: string): Promise<void>;
 }
 
 export interface IdempotencyEntry {

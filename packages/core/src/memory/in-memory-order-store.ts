@@ -1,0 +1,333 @@
+import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
+import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
+import { systemClock } from '../ports';
+import type {
+  ClaimRequest,
+  Clock,
+  ConditionalWrite,
+  OrderFilter,
+  OrderStore,
+  Page,
+  PageRequest,
+  SaveOrdersOptions,
+  SaveOrdersResult,
+  WriteOutcome,
+} from '../ports';
+import { clone } from './internal/clone';
+import { checkPageSize, decodeCursor, encodeCursor } from './internal/cursor';
+
+export interface InMemoryOrderStoreOptions {
+  /** Stamps archive copies (`archivedAt`); claim and overdue queries take `now` explicitly instead. */
+  clock?: Clock;
+  /** Orders per save batch (`onProgress` is called after each); default 500. */
+  batchSize?: number;
+  /**
+   * Fault injection for tests of partial writes: return a reason to make `saveOrders` fail that order
+   * (it is then reported in `failed`, as a bulk item error would be), or undefined to store it.
+   */
+  rejectOrder?: (order: Order) => string | undefined;
+}
+
+/** A copy kept by `removeOrders(…, 'archive')`. */
+export interface ArchivedOrder {
+  order: Order;
+  /** ISO-8601 time of archiving, from the injected clock. */
+  archivedAt: string;
+}
+
+interface Entry {
+  /** Store-wide sequence number of the last write of this document (the revision). */
+  seq: number;
+  order: Order;
+}
+
+type SortKey = number[];
+
+/**
+ * The in-memory twin of the orders stream, for unit tests and embedding. It follows the same contract as
+ * the OpenSearch adapter (`test/contract/order-store-contract.ts`):
+ *
+ * - Revisions are opaque strings; here a store-wide write sequence (like OpenSearch's `_seq_no`), so a
+ *   document deleted and created again never reuses a revision that an old reader may still hold.
+ * - `listOrders` sorts by `command.request_id` descending, then `command.order_id` ascending; cursors
+ *   are search_after positions (the last item's sort key), so paging never repeats or skips an item that
+ *   stays in the store. A cursor is returned only when more items follow.
+ * - `claimDue` and `findOverdue` take the oldest first: `@timestamp` (resp. `delivery_timestamp`)
+ *   ascending, then request id, then order id. `findTerminalBefore` sorts by `scheduling.completed_at`
+ *   ascending, then request id, then order id.
+ *
+ * Every operation runs synchronously inside its promise, so each is atomic with respect to others: two
+ * claimers never receive the same order.
+ */
+export class InMemoryOrderStore implements OrderStore {
+  private readonly docs = new Map<string, Entry>();
+  private readonly archive = new Map<string, ArchivedOrder>();
+  private readonly clock: Clock;
+  private readonly batchSize: number;
+  private readonly rejectOrder: ((order: Order) => string | undefined) | undefined;
+  private seq = 0;
+
+  constructor(options: InMemoryOrderStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 500));
+    this.rejectOrder = options.rejectOrder;
+  }
+
+  /** Copies of archived orders by document id (inspectable by tests; the archive index in OpenSearch). */
+  get archived(): ReadonlyMap<string, ArchivedOrder> {
+    return new Map([...this.archive].map(([id, a]) => [id, clone(a)]));
+  }
+
+  /** Number of orders stored (archived ones excluded). */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  async init(): Promise<void> {
+    // Nothing to set up; idempotent by construction.
+  }
+
+  async saveOrders(
+    orders: AsyncIterable<Order> | Iterable<Order>,
+    options: SaveOrdersOptions = {},
+  ): Promise<SaveOrdersResult> {
+    const result: SaveOrdersResult = { written: 0, existing: 0, failed: [] };
+    let batch: Order[] = [];
+    const flush = (): void => {
+      for (const order of batch) this.saveOne(order, result);
+      batch = [];
+      // Progress is cumulative over the whole call, so the last report equals the result.
+      options.onProgress?.({
+        written: result.written,
+        existing: result.existing,
+        failed: result.failed.length,
+      });
+    };
+    for await (const order of orders) {
+      batch.push(order);
+      if (batch.length >= this.batchSize) flush();
+    }
+    if (batch.length > 0) flush();
+    return result;
+  }
+
+  private saveOne(order: Order, result: SaveOrdersResult): void {
+    const requestId = order.command?.request_id;
+    const orderId = order.command?.order_id;
+    if (!Number.isSafeInteger(requestId) || !Number.isSafeInteger(orderId)) {
+      result.failed.push({
+        id: `${String(requestId)}-${String(orderId)}`,
+        reason: 'order has no integer request_id/order_id',
+      });
+      return;
+    }
+    const id = orderDocumentId(requestId, orderId);
+    // Create-only: a resumed or retried write finds the deterministic id taken and never overwrites it.
+    if (this.docs.has(id)) {
+      result.existing++;
+      return;
+    }
+    const reason = this.rejectOrder?.(order);
+    if (reason !== undefined) {
+      result.failed.push({ id, reason });
+      return;
+    }
+    this.docs.set(id, { seq: ++this.seq, order: clone(order) });
+    result.written++;
+  }
+
+  async getOrder(id: string): Promise<StoredOrder | undefined> {
+    const entry = this.docs.get(id);
+    return entry && toStored(id, entry);
+  }
+
+  /** The known orders among `ids`, in the order asked; unknown ids are absent. */
+  async getOrders(ids: readonly string[]): Promise<StoredOrder[]> {
+    const out: StoredOrder[] = [];
+    for (const id of ids) {
+      const entry = this.docs.get(id);
+      if (entry) out.push(toStored(id, entry));
+    }
+    return out;
+  }
+
+  async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {
+    checkPageSize(page.size);
+    // Sort key [-request_id, order_id] ascending == request_id desc, order_id asc.
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, ['number', 'number']);
+    const afterKey = after && [-(after[0] as number), after[1] as number];
+    const matchFn = compileFilter(filter);
+    const keyed = this.select(
+      (o) => matchFn(o),
+      (o) => [-o.command.request_id, o.command.order_id],
+      afterKey,
+    );
+    return this.page(keyed, page.size, (o) => [o.command.request_id, o.command.order_id]);
+  }
+
+  async countByStatus(filter: OrderFilter): Promise<StatusCounts> {
+    const counts = emptyCounts();
+    const matchFn = compileFilter(filter);
+    for (const { order } of this.docs.values()) {
+      if (matchFn(order) && order.command.status in counts) counts[order.command.status]++;
+    }
+    return counts;
+  }
+
+  async writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
+    // Applied in order, like a bulk request: a second write of one id with the same rev conflicts.
+    return writes.map((w) => {
+      const entry = this.docs.get(w.id);
+      if (!entry) return { id: w.id, ok: false, reason: 'not_found' };
+      if (String(entry.seq) !== w.rev) return { id: w.id, ok: false, reason: 'conflict' };
+      entry.seq = ++this.seq;
+      entry.order = clone(w.order);
+      return { id: w.id, ok: true, rev: String(entry.seq) };
+    });
+  }
+
+  async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
+    if (request.limit <= 0) return [];
+    const now = request.now.getTime();
+    const requestIds = request.requestIds && new Set(request.requestIds);
+    const due = this.select(
+      (o) => {
+        const s = o.scheduling;
+        return (
+          o.command.status === 'pending' &&
+          (requestIds === undefined || requestIds.has(o.command.request_id)) &&
+          time(s.next_attempt_at) <= now &&
+          time(o.delivery_timestamp) > now &&
+          (s.lease_expires_at == null || time(s.lease_expires_at) <= now)
+        );
+      },
+      (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
+    ).slice(0, request.limit);
+    const leaseExpiresAt = new Date(now + request.leaseMs).toISOString();
+    return due.map(({ id, entry }) => {
+      entry.order.scheduling.lease_owner = request.owner;
+      entry.order.scheduling.lease_expires_at = leaseExpiresAt;
+      entry.seq = ++this.seq;
+      return toStored(id, entry);
+    });
+  }
+
+  async findOverdue(now: Date, limit: number): Promise<StoredOrder[]> {
+    if (limit <= 0) return [];
+    const t = now.getTime();
+    return this.select(
+      (o) =>
+        (o.command.status === 'pending' || o.command.status === 'sent') && time(o.delivery_timestamp) < t,
+      (o) => [time(o.delivery_timestamp), o.command.request_id, o.command.order_id],
+    )
+      .slice(0, limit)
+      .map(({ id, entry }) => toStored(id, entry));
+  }
+
+  async findTerminalBefore(before: Date, page: PageRequest): Promise<Page<StoredOrder>> {
+    checkPageSize(page.size);
+    const t = before.getTime();
+    const after =
+      page.cursor === undefined ? undefined : decodeCursor(page.cursor, ['number', 'number', 'number']);
+    const keyOf = (o: Order): SortKey => [
+      time(o.scheduling.completed_at),
+      o.command.request_id,
+      o.command.order_id,
+    ];
+    const keyed = this.select(
+      (o) =>
+        TERMINAL_STATUSES.includes(o.command.status) &&
+        o.scheduling.completed_at != null &&
+        time(o.scheduling.completed_at) < t,
+      keyOf,
+      after as number[] | undefined,
+    );
+    return this.page(keyed, page.size, keyOf);
+  }
+
+  async removeOrders(orders: readonly StoredOrder[], mode: 'archive' | 'delete'): Promise<WriteOutcome[]> {
+    return orders.map((o) => {
+      const entry = this.docs.get(o.id);
+      if (!entry) return { id: o.id, ok: false, reason: 'not_found' };
+      // Conditional: an order changed since it was read (e.g. a late result) is kept.
+      if (String(entry.seq) !== o.rev) return { id: o.id, ok: false, reason: 'conflict' };
+      if (mode === 'archive') {
+        this.archive.set(o.id, { order: clone(entry.order), archivedAt: this.clock.now().toISOString() });
+      }
+      this.docs.delete(o.id);
+      return { id: o.id, ok: true, rev: String(++this.seq) };
+    });
+  }
+
+  /** Matching entries sorted by `keyOf` ascending, optionally only those strictly after `afterKey`. */
+  private select(
+    match: (o: Order) => boolean,
+    keyOf: (o: Order) => SortKey,
+    afterKey?: SortKey,
+  ): Array<{ id: string; entry: Entry; key: SortKey }> {
+    const out: Array<{ id: string; entry: Entry; key: SortKey }> = [];
+    for (const [id, entry] of this.docs) {
+      if (!match(entry.order)) continue;
+      const key = keyOf(entry.order);
+      if (afterKey && compareKeys(key, afterKey) <= 0) continue;
+      out.push({ id, entry, key });
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  private page(
+    sorted: Array<{ id: string; entry: Entry }>,
+    size: number,
+    cursorKeyOf: (o: Order) => SortKey,
+  ): Page<StoredOrder> {
+    const items = sorted.slice(0, size).map(({ id, entry }) => toStored(id, entry));
+    const last = sorted[size - 1];
+    return sorted.length > size && last
+      ? { items, cursor: encodeCursor(cursorKeyOf(last.entry.order)) }
+      : { items };
+  }
+}
+
+function toStored(id: string, entry: Entry): StoredOrder {
+  return { id, rev: String(entry.seq), order: clone(entry.order) };
+}
+
+/** Milliseconds of an ISO-8601 time (compared as instants, not as strings); NaN when absent. */
+function time(iso: string | null | undefined): number {
+  return iso == null ? NaN : Date.parse(iso);
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+function compileFilter(filter: OrderFilter): (o: Order) => boolean {
+  const statuses: readonly OrderStatus[] | undefined =
+    filter.status === undefined
+      ? undefined
+      : typeof filter.status === 'string'
+        ? [filter.status]
+        : filter.status;
+  const from = filter.from === undefined ? undefined : Date.parse(filter.from);
+  const to = filter.to === undefined ? undefined : Date.parse(filter.to);
+  return (o) => {
+    const c = o.command;
+    if (filter.requestId !== undefined && c.request_id !== filter.requestId) return false;
+    if (statuses !== undefined && !statuses.includes(c.status)) return false;
+    if (filter.targetType !== undefined && c.target.type !== filter.targetType) return false;
+    if (filter.targetId !== undefined && c.target.id !== filter.targetId) return false;
+    if (filter.action !== undefined && c.action.name !== filter.action) return false;
+    if (filter.source !== undefined && c.source !== filter.source) return false;
+    if (from !== undefined || to !== undefined) {
+      const t = Date.parse(o['@timestamp']);
+      if (from !== undefined && !(t >= from)) return false;
+      if (to !== undefined && !(t < to)) return false;
+    }
+    return true;
+  };
+}

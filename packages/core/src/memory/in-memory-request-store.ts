@@ -1,0 +1,48 @@
+import { CommandManagerError, ErrorCodes } from '../errors';
+import type { RequestRecord } from '../model';
+import type { IdempotencyEntry, RequestStore } from '../ports';
+import { clone } from './internal/clone';
+
+/**
+ * The in-memory twin of the request records and idempotency keys. Same contract as the OpenSearch adapter
+ * (`test/contract/request-store-contract.ts`): `createRequest` and `reserveIdempotency` are create-only,
+ * so of concurrent callers exactly one wins; completing an unknown key is NOT_FOUND.
+ */
+export class InMemoryRequestStore implements RequestStore {
+  private readonly requests = new Map<number, RequestRecord>();
+  private readonly keys = new Map<string, IdempotencyEntry>();
+
+  async init(): Promise<void> {
+    // Nothing to set up; idempotent by construction.
+  }
+
+  async createRequest(record: RequestRecord): Promise<boolean> {
+    if (this.requests.has(record.request_id)) return false;
+    this.requests.set(record.request_id, clone(record));
+    return true;
+  }
+
+  async getRequest(requestId: number): Promise<RequestRecord | undefined> {
+    const record = this.requests.get(requestId);
+    return record && clone(record);
+  }
+
+  async putRequest(record: RequestRecord): Promise<void> {
+    this.requests.set(record.request_id, clone(record));
+  }
+
+  async reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined> {
+    const seen = this.keys.get(key);
+    if (seen) return clone(seen);
+    this.keys.set(key, { fingerprint });
+    return undefined;
+  }
+
+  async completeIdempotency(key: string, response: unknown): Promise<void> {
+    const entry = this.keys.get(key);
+    if (!entry) {
+      throw new CommandManagerError(ErrorCodes.NOT_FOUND, `Idempotency key was never reserved: ${key}`);
+    }
+    this.keys.set(key, { fingerprint: entry.fingerprint, response: clone(response) });
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Validation of what callers send. Every error names the JSON pointer of the bad field and why
+ * (`CommandManagerError.details`); all errors of a body are listed at once; nothing depends on the order of
+ * fields (Wazuh's plugin required `action` before `target`; we do not); unknown fields are rejected by name.
+ *
+ * Validators never mutate their input: they return a canonical copy (e.g. `source` in its canonical case).
+ */
+import type { ValidateFunction } from 'ajv/dist/2020';
+import type { ActionRegistry } from './action-registry';
+import { CommandManagerError, ErrorCodes } from './errors';
+import type { ErrorDetail } from './errors';
+import { createAjv, sortDetails, toErrorDetails } from './internal/ajv';
+import type { CommandBatch, CommandRequest, Order, ResultReport, Source } from './model';
+import { SOURCES } from './model';
+import {
+  commandBatchSchema,
+  commandRequestSchema,
+  orderSchema,
+  resultReportBatchSchema,
+  resultReportSchema,
+} from './schemas';
+
+const SOURCE_BY_LOWER = new Map<string, Source>(SOURCES.map((s) => [s.toLowerCase(), s]));
+
+/** The canonical spelling of a source, matched without regard to case (`Content Manager` → `Content manager`). */
+export function canonicalSource(value: string): Source | undefined {
+  return SOURCE_BY_LOWER.get(value.toLowerCase());
+}
+
+interface Compiled {
+  batch: ValidateFunction;
+  command: ValidateFunction;
+  order: ValidateFunction;
+  report: ValidateFunction;
+  reports: ValidateFunction;
+}
+
+let compiled: Compiled | undefined;
+
+/** Schemas are compiled once per process (ajv compilation is the slow part). */
+function schemasCompiled(): Compiled {
+  if (!compiled) {
+    const ajv = createAjv();
+    compiled = {
+      batch: ajv.compile(commandBatchSchema),
+      command: ajv.compile(commandRequestSchema),
+      order: ajv.compile(orderSchema),
+      report: ajv.compile(resultReportSchema),
+      reports: ajv.compile(resultReportBatchSchema),
+    };
+  }
+  return compiled;
+}
+
+function invalid(details: ErrorDetail[], message = 'the request is invalid'): CommandManagerError {
+  return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, `${message}: ${summary(details)}`, {
+    details: sortDetails(details),
+  });
+}
+
+function summary(details: ErrorDetail[]): string {
+  const first = details.slice(0, 3).map((d) => `${d.pointer || '/'} ${d.message}`);
+  return details.length > 3 ? `${first.join('; ')}; and ${details.length - 3} more` : first.join('; ');
+}
+
+/** A JSON copy: what a JSON body would be (drops `undefined` members), and never the caller's object. */
+function jsonCopy(body: unknown): unknown {
+  if (body === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(body)) as unknown;
+  } catch (e) {
+    throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the body is not JSON-serialisable', {
+      details: [{ pointer: '', message: 'must be a JSON value' }],
+      cause: e,
+    });
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function canonicaliseCommand(command: unknown): void {
+  if (isObject(command) && typeof command.source === 'string') {
+    const s = canonicalSource(command.source);
+    if (s) command.source = s;
+  }
+}
+
+export interface CommandValidatorOptions {
+  registry: ActionRegistry;
+  /** Most commands in one batch (BATCH_TOO_LARGE beyond). */
+  maxBatchCommands: number;
+  /** Most result reports in one bulk report (BATCH_TOO_LARGE beyond). Default 1000. */
+  maxResultsPerReport?: number;
+}
+
+export class CommandValidator {
+  private readonly registry: ActionRegistry;
+  private readonly maxBatchCommands: number;
+  private readonly maxResultsPerReport: number;
+
+  constructor(options: CommandValidatorOptions) {
+    this.registry = options.registry;
+    this.maxBatchCommands = options.maxBatchCommands;
+    this.maxResultsPerReport = options.maxResultsPerReport ?? 1000;
+  }
+
+  /**
+   * Validates a whole `{"commands": [...]}` body, then each command's action against the registry.
+   * Throws BATCH_TOO_LARGE (too many commands), UNKNOWN_ACTION (some action name is not registered; the
+   * details also list every other error) or VALIDATION_FAILED, with every bad field in `details`.
+   */
+  validateBatch(body: unknown): CommandBatch {
+    const copy = jsonCopy(body);
+    if (isObject(copy) && Array.isArray(copy.commands)) {
+      if (copy.commands.length > this.maxBatchCommands) {
+        throw new CommandManagerError(
+          ErrorCodes.BATCH_TOO_LARGE,
+          `at most ${this.maxBatchCommands} commands per request (got ${copy.commands.length})`,
+          {
+            details: [
+              { pointer: '/commands', message: `must have at most ${this.maxBatchCommands} item(s)` },
+            ],
+          },
+        );
+      }
+      copy.commands.forEach(canonicaliseCommand);
+    }
+    const v = schemasCompiled().batch;
+    if (!v(copy)) throw invalid(toErrorDetails(v.errors));
+    const batch = copy as unknown as CommandBatch;
+    this.checkActions(batch.commands, (i) => `/commands/${i}`);
+    return batch;
+  }
+
+  /** Validates one command request (as embedded services send it, without the batch envelope). */
+  validateCommand(body: unknown): CommandRequest {
+    const copy = jsonCopy(body);
+    canonicaliseCommand(copy);
+    const v = schemasCompiled().command;
+    if (!v(copy)) throw invalid(toErrorDetails(v.errors));
+    const command = copy as unknown as CommandRequest;
+    this.checkActions([command], () => '');
+    return command;
+  }
+
+  /** Validates result reports: a single `{id, status, result}` or bulk `{"results": [...]}`. */
+  validateResultReports(body: unknown): ResultReport[] {
+    const copy = jsonCopy(body);
+    if (isObject(copy) && 'results' in copy) {
+      if (Array.isArray(copy.results) && copy.results.length > this.maxResultsPerReport) {
+        throw new CommandManagerError(
+          ErrorCodes.BATCH_TOO_LARGE,
+          `at most ${this.maxResultsPerReport} results per report (got ${copy.results.length})`,
+          {
+            details: [
+              { pointer: '/results', message: `must have at most ${this.maxResultsPerReport} item(s)` },
+            ],
+          },
+        );
+      }
+      const v = schemasCompiled().reports;
+      if (!v(copy)) throw invalid(toErrorDetails(v.errors), 'the result report is invalid');
+      return (copy as unknown as { results: ResultReport[] }).results;
+    }
+    const v = schemasCompiled().report;
+    if (!v(copy)) throw invalid(toErrorDetails(v.errors), 'the result report is invalid');
+    return [copy as unknown as ResultReport];
+  }
+
+  private checkActions(commands: readonly CommandRequest[], pointerOf: (i: number) => string): void {
+    const details: ErrorDetail[] = [];
+    let unknown = false;
+    commands.forEach((c, i) => {
+      const check = this.registry.check(c.action, c.target, pointerOf(i));
+      unknown ||= check.unknownAction;
+      details.push(...check.details);
+    });
+    if (details.length === 0) return;
+    if (unknown) {
+      throw new CommandManagerError(ErrorCodes.UNKNOWN_ACTION, `unknown action: ${summary(details)}`, {
+        details: sortDetails(details),
+      });
+    }
+    throw invalid(details);
+  }
+}
+
+/** Validates a stored order document (for adapters and tools that read the orders index). */
+export function validateOrder(doc: unknown): Order {
+  const v = schemasCompiled().order;
+  if (!v(doc)) throw invalid(toErrorDetails(v.errors), 'the order is invalid');
+  return doc as Order;
+}

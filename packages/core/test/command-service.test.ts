@@ -1,0 +1,581 @@
+import { ActionRegistry } from '../src/action-registry';
+import { CommandService } from '../src/command-service';
+import type { CommandServiceDeps } from '../src/command-service';
+import { CommandManagerError, ErrorCodes } from '../src/errors';
+import type { ErrorCode } from '../src/errors';
+import { InProcessIdAllocator } from '../src/in-process-id-allocator';
+import { markSent, withLease } from '../src/lifecycle';
+import { InMemoryAgentDirectory, InMemoryOrderStore, InMemoryRequestStore } from '../src/memory';
+import type { Order } from '../src/model';
+import { ResultCodes } from '../src/model';
+import type {
+  ConditionalWrite,
+  OrderStore,
+  SaveOrdersOptions,
+  SaveOrdersResult,
+  WriteOutcome,
+} from '../src/ports';
+import { command, ManualClock, principal } from './helpers/fixtures';
+
+/** A request store that can drop an unfinished idempotency reservation (the optional port method). */
+class ReleasingRequestStore extends InMemoryRequestStore {
+  released: string[] = [];
+  async releaseIdempotency(key: string): Promise<void> {
+    this.released.push(key);
+    (this as unknown as { keys: Map<string, unknown> }).keys.delete(key);
+  }
+}
+
+function setup(overrides: Partial<CommandServiceDeps> & { groupSize?: number } = {}) {
+  const clock = new ManualClock();
+  const orders = new InMemoryOrderStore({ clock });
+  const requests = new InMemoryRequestStore();
+  const agents = new InMemoryAgentDirectory();
+  for (let i = 1; i <= (overrides.groupSize ?? 5); i++) {
+    agents.addAgent({ id: `a${String(i).padStart(5, '0')}`, groups: ['web'], status: 'active' });
+  }
+  agents.addAgent({ id: 'db1', groups: ['db'], status: 'active' });
+  const ids = new InProcessIdAllocator();
+  const onOrdersWritten = jest.fn();
+  const deps: CommandServiceDeps = {
+    orders,
+    requests,
+    ids,
+    agents,
+    registry: ActionRegistry.withDefaults(),
+    clock,
+    limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 50 },
+    indexName: 'wazuh-commands',
+    onOrdersWritten,
+    ...overrides,
+  };
+  return {
+    service: new CommandService(deps),
+    clock,
+    orders: deps.orders,
+    memOrders: orders,
+    requests: deps.requests,
+    agents,
+    ids,
+    onOrdersWritten,
+  };
+}
+
+async function rejection(p: Promise<unknown>, code?: ErrorCode): Promise<CommandManagerError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof CommandManagerError) {
+      if (code) expect(e.code).toBe(code);
+      return e;
+    }
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+const toGroup = (id = 'web') => command({ target: { type: 'group', id } });
+const toAgent = (id = 'db1') => command({ target: { type: 'agent', id } });
+const alice = principal();
+
+async function allOrders(store: OrderStore, requestId: number): Promise<Order[]> {
+  return (await store.listOrders({ requestId }, { size: 10_000 })).items.map((s) => s.order);
+}
+
+/** Marks an order sent (as the scheduler would). */
+async function send(store: OrderStore, id: string): Promise<void> {
+  const s = await store.getOrder(id);
+  const [res] = await store.writeConditional([{ id, rev: s!.rev, order: markSent(s!.order, new Date()) }]);
+  expect(res?.ok).toBe(true);
+}
+
+describe('submit', () => {
+  it('expands a group into one order per agent with deterministic ids, and records the request', async () => {
+    const { service, orders, requests, onOrdersWritten } = setup();
+    const result = await service.submit({ commands: [toGroup()] }, alice);
+    expect(result).toEqual({
+      index: 'wazuh-commands',
+      commands: [{ request_id: 1, orders: 5, unresolved: [], write_state: 'complete' }],
+    });
+    const stored = await orders.listOrders({ requestId: 1 }, { size: 100 });
+    expect(stored.items.map((s) => s.id)).toEqual(['1-1', '1-2', '1-3', '1-4', '1-5']);
+    expect(stored.items.map((s) => s.order.command.target.id)).toEqual([
+      'a00001',
+      'a00002',
+      'a00003',
+      'a00004',
+      'a00005',
+    ]);
+    expect(
+      stored.items.every(
+        (s) => s.order.scheduling.principal === 'alice' && s.order.command.status === 'pending',
+      ),
+    ).toBe(true);
+    expect(await requests.getRequest(1)).toMatchObject({
+      request_id: 1,
+      principal: 'alice',
+      total_orders: 5,
+      write_state: 'complete',
+      unresolved: [],
+      command: toGroup(),
+    });
+    expect(onOrdersWritten).toHaveBeenCalled();
+  });
+
+  it('gives every command of a batch its own request id, order ids restarting at 1', async () => {
+    const { service, orders } = setup();
+    const result = await service.submit(
+      {
+        commands: [
+          toAgent(),
+          toGroup(),
+          command({
+            target: { type: 'server', id: 'vulnerability-detector' },
+            action: { name: 'refresh', args: {} },
+          }),
+        ],
+      },
+      alice,
+    );
+    expect(result.commands.map((c) => [c.request_id, c.orders])).toEqual([
+      [1, 1],
+      [2, 5],
+      [3, 1],
+    ]);
+    expect((await allOrders(orders, 1)).map((o) => o.agent.groups)).toEqual([['db']]);
+    expect((await allOrders(orders, 3)).map((o) => o.command.target)).toEqual([
+      { type: 'server', id: 'vulnerability-detector' },
+    ]);
+  });
+
+  it('stores source in its canonical form', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [{ ...toAgent(), source: 'Content Manager' }] }, alice);
+    expect((await allOrders(orders, 1))[0]?.command.source).toBe('Content manager');
+  });
+
+  describe('writes nothing when', () => {
+    async function expectNothingWritten(s: ReturnType<typeof setup>): Promise<void> {
+      expect(s.memOrders.size).toBe(0);
+      expect(await s.requests.getRequest(1)).toBeUndefined();
+      expect(s.onOrdersWritten).not.toHaveBeenCalled();
+    }
+
+    it('any command is invalid (all errors listed)', async () => {
+      const s = setup();
+      const e = await rejection(
+        s.service.submit(
+          { commands: [toGroup(), { ...toAgent(), timeout: 0 }, { ...toAgent(), user: '' }] },
+          alice,
+        ),
+        ErrorCodes.VALIDATION_FAILED,
+      );
+      expect(e.details.map((d) => d.pointer)).toEqual(['/commands/1/timeout', '/commands/2/user']);
+      await expectNothingWritten(s);
+    });
+
+    it('the principal may not use a source, an action or another user (each field named)', async () => {
+      const s = setup();
+      const limited = principal({ sources: ['Engine'], actions: ['fetch-config'] });
+      const e = await rejection(
+        s.service.submit(
+          {
+            commands: [
+              toGroup(),
+              { ...toAgent(), user: 'bob', source: 'Engine', action: { name: 'fetch-config', args: {} } },
+            ],
+          },
+          limited,
+        ),
+        ErrorCodes.FORBIDDEN,
+      );
+      expect(e.details.map((d) => d.pointer)).toEqual([
+        '/commands/0/source',
+        '/commands/0/action/name',
+        '/commands/1/user',
+      ]);
+      await expectNothingWritten(s);
+    });
+
+    it('a group exceeds the maximum fan-out (checked for every command before any write)', async () => {
+      const s = setup({ limits: { maxBatchCommands: 10, maxFanOut: 4, maxResultsPerReport: 10 } });
+      const e = await rejection(
+        s.service.submit({ commands: [toAgent(), toGroup()] }, alice),
+        ErrorCodes.FANOUT_EXCEEDED,
+      );
+      expect(e.details).toEqual([
+        { pointer: '/commands/1/target/id', message: expect.stringContaining('5 agents') },
+      ]);
+      await expectNothingWritten(s);
+      expect(await s.ids.next()).toBe(1);
+    });
+
+    it('a command resolves to no destination (unknown agent, empty group)', async () => {
+      const s = setup();
+      const e = await rejection(
+        s.service.submit({ commands: [toGroup(), toAgent('ghost'), toGroup('nobody')] }, alice),
+        ErrorCodes.NO_TARGET_RESOLVED,
+      );
+      expect(e.details).toEqual([
+        { pointer: '/commands/1/target/id', message: 'unknown agent "ghost"' },
+        { pointer: '/commands/2/target/id', message: 'group "nobody" has no agents' },
+      ]);
+      await expectNothingWritten(s);
+    });
+
+    it('the action is unknown', async () => {
+      const s = setup();
+      await rejection(
+        s.service.submit({ commands: [{ ...toAgent(), action: { name: 'wipe', args: {} } }] }, alice),
+        ErrorCodes.UNKNOWN_ACTION,
+      );
+      await expectNothingWritten(s);
+    });
+  });
+
+  it('a delegating principal may set user to someone else', async () => {
+    const { service } = setup();
+    const mgmt = principal({ name: 'wazuh-server', canDelegate: true });
+    const res = await service.submit({ commands: [{ ...toAgent(), user: 'bob' }] }, mgmt);
+    expect(res.commands[0]?.write_state).toBe('complete');
+  });
+
+  it('records a partial write with the orders that failed, and a failed one when none was stored', async () => {
+    const orders = new InMemoryOrderStore({
+      rejectOrder: (o) => (o.command.target.id === 'a00003' ? 'mapping conflict' : undefined),
+    });
+    const { service, requests } = setup({ orders });
+    const res = await service.submit({ commands: [toGroup()] }, alice);
+    expect(res.commands[0]).toEqual({
+      request_id: 1,
+      orders: 4,
+      unresolved: [],
+      write_state: 'partial',
+      write_errors: [{ id: '1-3', reason: 'mapping conflict' }],
+    });
+    expect(await requests.getRequest(1)).toMatchObject({
+      write_state: 'partial',
+      total_orders: 5,
+      write_errors: [{ id: '1-3', reason: 'mapping conflict' }],
+    });
+
+    const none = setup({ orders: new InMemoryOrderStore({ rejectOrder: () => 'disk full' }) });
+    const res2 = await none.service.submit({ commands: [toAgent()] }, alice);
+    expect(res2.commands[0]?.write_state).toBe('failed');
+    expect(none.onOrdersWritten).not.toHaveBeenCalled();
+  });
+
+  it('records a store failure in the middle of the stream instead of losing the request id', async () => {
+    const inner = new InMemoryOrderStore({ batchSize: 2 });
+    const flaky = Object.create(inner) as OrderStore;
+    flaky.saveOrders = async (src, options?: SaveOrdersOptions): Promise<SaveOrdersResult> => {
+      let n = 0;
+      async function* firstFour() {
+        for await (const o of src as AsyncIterable<Order>) {
+          if (++n > 4) throw new Error('connection reset');
+          yield o;
+        }
+      }
+      return inner.saveOrders(firstFour(), options);
+    };
+    const { service, requests } = setup({ orders: flaky });
+    const res = await service.submit({ commands: [toGroup()] }, alice);
+    expect(res.commands[0]).toMatchObject({
+      request_id: 1,
+      orders: 4,
+      write_state: 'partial',
+      write_errors: [{ id: '*', reason: 'connection reset' }],
+    });
+    expect((await requests.getRequest(1))?.write_state).toBe('partial');
+  });
+
+  describe('idempotency', () => {
+    it('a retry with the same key and body returns the first answer and writes nothing more', async () => {
+      const { service, memOrders } = setup();
+      const body = { commands: [toGroup()] };
+      const first = await service.submit(body, alice, { idempotencyKey: 'k1' });
+      const reordered = { commands: [Object.fromEntries(Object.entries(toGroup()).reverse())] };
+      expect(await service.submit(reordered, alice, { idempotencyKey: 'k1' })).toEqual(first);
+      expect(memOrders.size).toBe(5);
+    });
+
+    it('the same key with another body is IDEMPOTENCY_KEY_REUSED; another principal has its own keys', async () => {
+      const { service, memOrders } = setup();
+      await service.submit({ commands: [toGroup()] }, alice, { idempotencyKey: 'k1' });
+      await rejection(
+        service.submit({ commands: [toAgent()] }, alice, { idempotencyKey: 'k1' }),
+        ErrorCodes.IDEMPOTENCY_KEY_REUSED,
+      );
+      const bob = principal({ name: 'bob' });
+      const res = await service.submit({ commands: [{ ...toAgent(), user: 'bob' }] }, bob, {
+        idempotencyKey: 'k1',
+      });
+      expect(res.commands[0]?.request_id).toBe(2);
+      expect(memOrders.size).toBe(6);
+    });
+
+    it('a retry while the first submission is still writing is IDEMPOTENCY_IN_PROGRESS', async () => {
+      const inner = new InMemoryOrderStore();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const slow = Object.create(inner) as OrderStore;
+      slow.saveOrders = async (src, options) => {
+        await gate;
+        return inner.saveOrders(src, options);
+      };
+      const { service } = setup({ orders: slow });
+      const first = service.submit({ commands: [toAgent()] }, alice, { idempotencyKey: 'k' });
+      const e = await rejection(
+        service.submit({ commands: [toAgent()] }, alice, { idempotencyKey: 'k' }),
+        ErrorCodes.IDEMPOTENCY_IN_PROGRESS,
+      );
+      expect(e.retryAfterSec).toBe(1);
+      release();
+      expect((await first).commands[0]?.write_state).toBe('complete');
+    });
+
+    it('a submission that failed before writing releases its key (when the store can), so a retry is processed', async () => {
+      const requests = new ReleasingRequestStore();
+      const s = setup({ requests, limits: { maxBatchCommands: 10, maxFanOut: 4, maxResultsPerReport: 10 } });
+      await rejection(
+        s.service.submit({ commands: [toGroup()] }, alice, { idempotencyKey: 'k' }),
+        ErrorCodes.FANOUT_EXCEEDED,
+      );
+      expect(requests.released).toHaveLength(1);
+      await rejection(
+        s.service.submit({ commands: [toGroup()] }, alice, { idempotencyKey: 'k' }),
+        ErrorCodes.FANOUT_EXCEEDED,
+      );
+    });
+  });
+});
+
+describe('getRequest', () => {
+  it('reports counts, progress, done and rollout', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [{ ...toGroup(), max_concurrency: 2, max_errors: '20%' }] }, alice);
+    let p = await service.getRequest(1);
+    expect(p.counts).toEqual({ pending: 5, sent: 0, success: 0, failure: 0 });
+    expect(p.progress).toBe(0);
+    expect(p.done).toBe(false);
+    expect(p.rollout).toEqual({ stopped: false, max_concurrency: 2, max_errors: '20%', errors: 0 });
+
+    await send(orders, '1-1');
+    await send(orders, '1-2');
+    await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: { code: 0, message: 'ok' } },
+          { id: '1-2', status: 'failure', result: { code: 1, message: 'no' } },
+        ],
+      },
+      alice,
+    );
+    await service.cancel(1, alice);
+    p = await service.getRequest(1);
+    expect(p.counts).toEqual({ pending: 0, sent: 0, success: 1, failure: 4 });
+    expect(p.progress).toBe(1);
+    expect(p.done).toBe(true);
+    expect(p.rollout.errors).toBe(4);
+  });
+
+  it('an unknown request is NOT_FOUND', async () => {
+    await rejection(setup().service.getRequest(99), ErrorCodes.NOT_FOUND);
+  });
+});
+
+describe('getOrder and listOrders', () => {
+  it('reads one order or says NOT_FOUND; lists with filters and pages', async () => {
+    const { service } = setup();
+    await service.submit({ commands: [toGroup(), toAgent()] }, alice);
+    expect((await service.getOrder('1-2')).order.command.order_id).toBe(2);
+    await rejection(service.getOrder('1-9'), ErrorCodes.NOT_FOUND);
+    const page = await service.listOrders({ requestId: 1 }, { size: 3 });
+    expect(page.items).toHaveLength(3);
+    const next = await service.listOrders({ requestId: 1 }, { size: 3, cursor: page.cursor! });
+    expect(next.items.map((s) => s.id)).toEqual(['1-4', '1-5']);
+    expect((await service.listOrders({ targetId: 'db1' }, { size: 10 })).items.map((s) => s.id)).toEqual([
+      '2-1',
+    ]);
+  });
+
+  it.each([0, -1, 1.5, 10_001])('a page size of %d is VALIDATION_FAILED', async (size) => {
+    await rejection(setup().service.listOrders({}, { size }), ErrorCodes.VALIDATION_FAILED);
+  });
+});
+
+describe('reportResults', () => {
+  const ok = { code: 0, message: 'ok' };
+
+  it('applies a result to a sent order', async () => {
+    const { service, orders, clock } = setup();
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(orders, '1-1');
+    clock.advance(1000);
+    expect(
+      await service.reportResults({ id: '1-1', status: 'success', result: { ...ok, data: { x: 1 } } }, alice),
+    ).toEqual([{ id: '1-1', outcome: 'applied', status: 'success' }]);
+    const o = (await orders.getOrder('1-1'))!.order;
+    expect(o.command.status).toBe('success');
+    expect(o.command.result).toEqual({ ...ok, data: { x: 1 } });
+    expect(o.scheduling.completed_at).toBe(clock.now().toISOString());
+  });
+
+  it('applies a result to a pending order that is being delivered (leased) through sent', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toAgent()] }, alice);
+    const s = (await orders.getOrder('1-1'))!;
+    await orders.writeConditional([
+      { id: s.id, rev: s.rev, order: withLease(s.order, 'sidecar-1', new Date(Date.now() + 60_000)) },
+    ]);
+    expect(await service.reportResults({ id: '1-1', status: 'failure', result: ok }, alice)).toEqual([
+      { id: '1-1', outcome: 'applied', status: 'failure' },
+    ]);
+    expect((await orders.getOrder('1-1'))!.order.scheduling.sent_at).not.toBeNull();
+  });
+
+  it('reports late, duplicate, unleased and unknown results without applying them', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toGroup()] }, alice);
+    await send(orders, '1-1');
+    await service.reportResults({ id: '1-1', status: 'success', result: ok }, alice);
+    const before = await orders.getOrder('1-2');
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'failure', result: ok },
+          { id: '1-2', status: 'success', result: ok },
+          { id: '9-9', status: 'success', result: ok },
+          { id: 'abc', status: 'success', result: ok },
+        ],
+      },
+      alice,
+    );
+    expect(out).toEqual([
+      {
+        id: '1-1',
+        outcome: 'conflict',
+        status: 'success',
+        message: expect.stringContaining('late or duplicate'),
+      },
+      { id: '1-2', outcome: 'conflict', status: 'pending', message: expect.any(String) },
+      { id: '9-9', outcome: 'unknown', message: 'no such order' },
+      { id: 'abc', outcome: 'unknown', message: expect.any(String) },
+    ]);
+    expect(await orders.getOrder('1-2')).toEqual(before);
+    expect((await orders.getOrder('1-1'))!.order.command.status).toBe('success');
+  });
+
+  it('the first of two reports for one order in a call wins', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(orders, '1-1');
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: ok },
+          { id: '1-1', status: 'failure', result: ok },
+        ],
+      },
+      alice,
+    );
+    expect(out.map((o) => o.outcome)).toEqual(['applied', 'conflict']);
+    expect((await orders.getOrder('1-1'))!.order.command.status).toBe('success');
+  });
+
+  it('re-reads and retries when another writer changed the order in between', async () => {
+    const inner = new InMemoryOrderStore();
+    const racing = Object.create(inner) as OrderStore;
+    let raced = false;
+    racing.writeConditional = async (writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> => {
+      if (!raced) {
+        raced = true;
+        // The scheduler renews its lease just before our write lands: our revision is stale.
+        const s = (await inner.getOrder('1-1'))!;
+        await inner.writeConditional([
+          {
+            id: s.id,
+            rev: s.rev,
+            order: { ...s.order, scheduling: { ...s.order.scheduling, last_error: 'x' } },
+          },
+        ]);
+      }
+      return inner.writeConditional(writes);
+    };
+    const { service } = setup({ orders: racing });
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(inner, '1-1');
+    expect(await service.reportResults({ id: '1-1', status: 'success', result: ok }, alice)).toEqual([
+      { id: '1-1', outcome: 'applied', status: 'success' },
+    ]);
+    expect(raced).toBe(true);
+    expect((await inner.getOrder('1-1'))!.order.scheduling.last_error).toBe('x');
+  });
+
+  it('rejects an invalid body as a whole (nothing applied)', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(orders, '1-1');
+    const e = await rejection(
+      service.reportResults(
+        {
+          results: [
+            { id: '1-1', status: 'success', result: ok },
+            { id: '1-1', status: 'done', result: ok },
+          ],
+        },
+        alice,
+      ),
+      ErrorCodes.VALIDATION_FAILED,
+    );
+    expect(e.details.map((d) => d.pointer)).toEqual(['/results/1/status']);
+    expect((await orders.getOrder('1-1'))!.order.command.status).toBe('sent');
+  });
+
+  it('more reports than configured is BATCH_TOO_LARGE', async () => {
+    const { service } = setup({ limits: { maxBatchCommands: 1, maxFanOut: 1, maxResultsPerReport: 1 } });
+    await rejection(
+      service.reportResults(
+        {
+          results: [
+            { id: '1-1', status: 'success', result: ok },
+            { id: '1-2', status: 'success', result: ok },
+          ],
+        },
+        alice,
+      ),
+      ErrorCodes.BATCH_TOO_LARGE,
+    );
+  });
+});
+
+describe('cancel', () => {
+  it('fails every pending order of the request (paging through them), leaving sent ones and other requests alone', async () => {
+    const s = setup({
+      groupSize: 1203,
+      limits: { maxBatchCommands: 10, maxFanOut: 2000, maxResultsPerReport: 10 },
+    });
+    await s.service.submit({ commands: [toGroup(), toAgent()] }, alice);
+    await send(s.orders, '1-7');
+    const res = await s.service.cancel(1, alice);
+    expect(res).toEqual({ request_id: 1, cancelled: 1202 });
+    const counts = await s.orders.countByStatus({ requestId: 1 });
+    expect(counts).toEqual({ pending: 0, sent: 1, success: 0, failure: 1202 });
+    const o = (await s.orders.getOrder('1-1'))!.order;
+    expect(o.command.result).toEqual({ code: ResultCodes.CANCELLED, message: 'cancelled by alice' });
+    expect(o.scheduling.completed_at).toBe(s.clock.now().toISOString());
+    expect((await s.orders.countByStatus({ requestId: 2 })).pending).toBe(1);
+    expect(await s.service.cancel(1, alice)).toEqual({ request_id: 1, cancelled: 0 });
+  });
+
+  it('is NOT_FOUND for an unknown request and FORBIDDEN for another principal unless it may delegate', async () => {
+    const { service } = setup();
+    await service.submit({ commands: [toAgent()] }, alice);
+    await rejection(service.cancel(42, alice), ErrorCodes.NOT_FOUND);
+    await rejection(service.cancel(1, principal({ name: 'mallory' })), ErrorCodes.FORBIDDEN);
+    expect(await service.cancel(1, principal({ name: 'wazuh-server', canDelegate: true }))).toEqual({
+      request_id: 1,
+      cancelled: 1,
+    });
+  });
+});

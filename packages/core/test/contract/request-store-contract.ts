@@ -1,0 +1,162 @@
+/**
+ * The ONE contract of `RequestStore`, run against the in-memory twin and the OpenSearch adapter.
+ * Each test gets a fresh, empty store (after `init`).
+ *
+ * Semantics required: `createRequest` is create-only (false and no overwrite when the id exists);
+ * `putRequest` replaces or creates (last writer wins); records round-trip exactly. `reserveIdempotency`
+ * is create-only: of concurrent reservations of one key exactly one gets `undefined`; later ones get the
+ * FIRST fingerprint (never overwritten) and, once completed, the response; completing a key that was never
+ * reserved rejects with code NOT_FOUND. Keys are arbitrary strings up to 200 characters.
+ */
+import type { RequestRecord, RequestStore } from '@command-manager/core';
+
+export interface RequestStoreHarness {
+  store: RequestStore;
+  cleanup(): Promise<void>;
+}
+
+function record(requestId: number, fields: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    request_id: requestId,
+    created_at: '2025-06-01T12:00:00.000Z',
+    principal: 'tester',
+    command: {
+      source: 'Users/Services',
+      user: 'wazuh',
+      target: { type: 'group', id: 'Test' },
+      action: { name: 'restart', args: {} },
+      timeout: 100,
+      max_concurrency: 10,
+      max_errors: '10%',
+    },
+    total_orders: 3,
+    unresolved: [],
+    write_state: 'writing',
+    rollout_stopped_at: null,
+    ...fields,
+  };
+}
+
+export function describeRequestStoreContract(
+  name: string,
+  makeStore: () => Promise<RequestStoreHarness>,
+): void {
+  describe(`RequestStore contract: ${name}`, () => {
+    let h: RequestStoreHarness;
+    let store: RequestStore;
+
+    beforeEach(async () => {
+      h = await makeStore();
+      store = h.store;
+      await store.init();
+    });
+
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    it('init is idempotent', async () => {
+      await Promise.all([store.init(), store.init()]);
+      expect(await store.createRequest(record(1))).toBe(true);
+    });
+
+    describe('request records', () => {
+      it('creates a record once and reads it back exactly', async () => {
+        const r = record(11, { unresolved: ['agent-9'], write_errors: [{ id: '11-2', reason: 'boom' }] });
+        expect(await store.createRequest(r)).toBe(true);
+        expect(await store.getRequest(11)).toEqual(r);
+      });
+
+      it('refuses a second record with the same id and keeps the first', async () => {
+        const first = record(12, { principal: 'first' });
+        expect(await store.createRequest(first)).toBe(true);
+        expect(await store.createRequest(record(12, { principal: 'second' }))).toBe(false);
+        expect(await store.getRequest(12)).toEqual(first);
+      });
+
+      it('lets exactly one of concurrent creators win', async () => {
+        const results = await Promise.all(
+          ['a', 'b', 'c', 'd'].map((p) => store.createRequest(record(13, { principal: p }))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = ['a', 'b', 'c', 'd'][results.indexOf(true)];
+        expect((await store.getRequest(13))?.principal).toBe(winner);
+      });
+
+      it('reads an unknown request as undefined', async () => {
+        expect(await store.getRequest(404)).toBeUndefined();
+      });
+
+      it('putRequest replaces a record, and creates one that is absent', async () => {
+        await store.createRequest(record(14));
+        const done = record(14, { write_state: 'complete', rollout_stopped_at: '2025-06-01T13:00:00.000Z' });
+        await store.putRequest(done);
+        expect(await store.getRequest(14)).toEqual(done);
+        const fresh = record(15, { write_state: 'partial' });
+        await store.putRequest(fresh);
+        expect(await store.getRequest(15)).toEqual(fresh);
+      });
+
+      it('keeps records apart from the objects callers hold', async () => {
+        const r = record(16);
+        await store.createRequest(r);
+        r.unresolved.push('mutated');
+        const got = (await store.getRequest(16))!;
+        expect(got.unresolved).toEqual([]);
+        got.unresolved.push('mutated');
+        expect((await store.getRequest(16))?.unresolved).toEqual([]);
+      });
+    });
+
+    describe('idempotency keys', () => {
+      it('reserves a new key, then reports it in progress, then completed with its response', async () => {
+        expect(await store.reserveIdempotency('key-1', 'fp-1')).toBeUndefined();
+        const pending = await store.reserveIdempotency('key-1', 'fp-1');
+        expect(pending?.fingerprint).toBe('fp-1');
+        expect(pending?.response).toBeUndefined();
+        const response = {
+          index: 'wazuh-commands',
+          commands: [{ request_id: 7, orders: 3, unresolved: [] }],
+        };
+        await store.completeIdempotency('key-1', response);
+        expect(await store.reserveIdempotency('key-1', 'fp-1')).toEqual({ fingerprint: 'fp-1', response });
+      });
+
+      it('never overwrites the first fingerprint', async () => {
+        await store.reserveIdempotency('key-2', 'fp-a');
+        expect((await store.reserveIdempotency('key-2', 'fp-b'))?.fingerprint).toBe('fp-a');
+        expect((await store.reserveIdempotency('key-2', 'fp-c'))?.fingerprint).toBe('fp-a');
+      });
+
+      it('keeps keys independent', async () => {
+        expect(await store.reserveIdempotency('key-x', 'fp')).toBeUndefined();
+        expect(await store.reserveIdempotency('key-y', 'fp')).toBeUndefined();
+        await store.completeIdempotency('key-x', { a: 1 });
+        expect((await store.reserveIdempotency('key-y', 'fp'))?.response).toBeUndefined();
+      });
+
+      it('lets exactly one of concurrent reservations of a key go on', async () => {
+        const results = await Promise.all(
+          ['f1', 'f2', 'f3', 'f4', 'f5'].map((fp) => store.reserveIdempotency('key-race', fp)),
+        );
+        expect(results.filter((r) => r === undefined)).toHaveLength(1);
+        const winnerFp = ['f1', 'f2', 'f3', 'f4', 'f5'][results.indexOf(undefined)];
+        for (const r of results) if (r) expect(r.fingerprint).toBe(winnerFp);
+      });
+
+      it('accepts keys with any characters, up to 200 long', async () => {
+        for (const key of ['a/b c?#%&=+', 'ключ-ü-🔑', 'k'.repeat(200)]) {
+          expect(await store.reserveIdempotency(key, 'fp')).toBeUndefined();
+          await store.completeIdempotency(key, { key });
+          expect(await store.reserveIdempotency(key, 'fp')).toEqual({ fingerprint: 'fp', response: { key } });
+        }
+      });
+
+      it('rejects completing a key that was never reserved with NOT_FOUND', async () => {
+        await expect(store.completeIdempotency('never-reserved', { a: 1 })).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+        });
+      });
+    });
+  });
+}
