@@ -1,0 +1,134 @@
+/**
+ * Low-level `_bulk`: the body is built here as NDJSON text (each document serialised once, its size known
+ * for the byte bound) and handed to the client as a string, which the transport sends as is. Responses are
+ * trimmed with `filter_path` to what is read back (status, seq_no/primary_term, error type and reason), so
+ * parsing a 1,000-item answer stays cheap.
+ */
+import type { API, Client } from '@opensearch-project/opensearch';
+import { guarded } from './store-errors';
+
+export type RefreshPolicy = boolean | 'wait_for';
+
+export interface BulkItemResult {
+  status: number;
+  seqNo?: number;
+  primaryTerm?: number;
+  version?: number;
+  errorType?: string;
+  errorReason?: string;
+}
+
+/** One operation of a bulk request: its action line and optional source, already serialised. */
+export interface BulkOp {
+  /** NDJSON lines of this operation, each ending with `\n`. */
+  text: string;
+  /** UTF-8 length of `text`. */
+  bytes: number;
+}
+
+export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkOp {
+  const text =
+    source === undefined
+      ? `${JSON.stringify(action)}\n`
+      : `${JSON.stringify(action)}\n${JSON.stringify(source)}\n`;
+  return { text, bytes: Buffer.byteLength(text) };
+}
+
+/** What a conditional write or an allocation reads back from each item. */
+const FULL_FILTER_PATH = [
+  'errors',
+  'items.*.status',
+  'items.*._seq_no',
+  'items.*._primary_term',
+  'items.*._version',
+  'items.*.error.type',
+  'items.*.error.reason',
+].join(',');
+
+/** What a save reads back: status and error only (a third of the answer's size). */
+const STATUS_FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+interface RawItem {
+  status?: number;
+  _seq_no?: number;
+  _primary_term?: number;
+  _version?: number;
+  error?: { type?: string; reason?: string };
+}
+
+/**
+ * Sends one bulk request and returns one result per operation, in order. Throws `CommandManagerError` on
+ * a transport error or a refused request (never per item).
+ */
+export async function sendBulk(
+  client: Client,
+  params: {
+    index?: string;
+    body: string;
+    refresh: RefreshPolicy;
+    operation: string;
+    count: number;
+    /** Only status and error of each item are needed (no seq_no, primary term or version). */
+    statusOnly?: boolean;
+  },
+): Promise<BulkItemResult[]> {
+  const request: API.Bulk_Request = {
+    // The transport sends a string bulk body verbatim (Transport.js `bulkBody`); the typings only list arrays.
+    body: params.body as unknown as API.Bulk_RequestBody,
+    refresh: params.refresh,
+    filter_path: params.statusOnly ? STATUS_FILTER_PATH : FULL_FILTER_PATH,
+  };
+  if (params.index !== undefined) request.index = params.index;
+  const response = await guarded(params.operation, () => client.bulk(request));
+  const items = (response.body as { items?: Array<Record<string, RawItem>> }).items ?? [];
+  const out: BulkItemResult[] = [];
+  for (let i = 0; i < params.count; i++) {
+    const wrapper = items[i];
+    const raw = wrapper ? Object.values(wrapper)[0] : undefined;
+    if (!raw || typeof raw.status !== 'number') {
+      out.push({
+        status: 0,
+        errorType: 'missing_item',
+        errorReason: 'no result for this operation in the bulk response',
+      });
+      continue;
+    }
+    const item: BulkItemResult = { status: raw.status };
+    if (raw._seq_no !== undefined) item.seqNo = raw._seq_no;
+    if (raw._primary_term !== undefined) item.primaryTerm = raw._primary_term;
+    if (raw._version !== undefined) item.version = raw._version;
+    if (raw.error?.type !== undefined) item.errorType = raw.error.type;
+    if (raw.error?.reason !== undefined) item.errorReason = raw.error.reason;
+    out.push(item);
+  }
+  return out;
+}
+
+/** Splits operations into bulk bodies bounded by count and bytes (an oversized single op goes alone). */
+export function* chunkOps<T extends BulkOp>(
+  ops: readonly T[],
+  maxCount: number,
+  maxBytes: number,
+): Generator<T[]> {
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    if (chunk.length > 0 && (chunk.length >= maxCount || bytes + op.bytes > maxBytes)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(op);
+    bytes += op.bytes;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+export function itemReason(item: BulkItemResult): string {
+  const type = item.errorType ?? `status ${item.status}`;
+  return item.errorReason ? `${type}: ${item.errorReason}` : type;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

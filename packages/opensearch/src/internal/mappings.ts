@@ -1,0 +1,118 @@
+/**
+ * Explicit mappings. The orders mapping keeps the field layout of Wazuh's `wazuh-commands` index
+ * (wazuh-indexer-plugins, command-manager `index-template-commands.json`) so that Wazuh tooling and dashboards
+ * read it, with three deliberate differences: `request_id` is a `long` and `order_id` an `integer` (Wazuh
+ * maps both as keyword; numbers sort and range correctly, which `search_after` paging needs), `result.code`
+ * is an `integer` (Wazuh: `short`; an agent code above 32767 must not make a status update fail), and the
+ * scheduler's bookkeeping sits in `scheduling`.
+ *
+ * `dynamic: strict` everywhere except the caller-defined payloads `command.action.args` and
+ * `command.result.data`, which are `flat_object` (OpenSearch ≥ 2.7): one field per payload whatever its
+ * shape. With `object` + `dynamic: true` the first order to carry `args.x` as a string would fix its type and
+ * every later order carrying `args.x` as an object would be rejected, and callers could grow the mapping
+ * up to `index.mapping.total_fields.limit` (1000), after which NO order with a new key could be written.
+ * `flat_object` still indexes every leaf as a keyword (`command.action.args.<path>` is searchable) and the
+ * `_source` is returned unchanged.
+ */
+
+const keyword = { type: 'keyword', ignore_above: 1024 } as const;
+const date = { type: 'date' } as const;
+
+export const ORDERS_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    delivery_timestamp: date,
+    agent: { properties: { groups: keyword } },
+    command: {
+      properties: {
+        source: keyword,
+        user: keyword,
+        target: { properties: { type: keyword, id: keyword } },
+        action: {
+          properties: {
+            name: keyword,
+            version: keyword,
+            args: { type: 'flat_object' },
+          },
+        },
+        // Seconds, `short` like Wazuh's template: values above 32767 are rejected per order.
+        timeout: { type: 'short' },
+        status: keyword,
+        result: {
+          properties: {
+            code: { type: 'integer' },
+            message: keyword,
+            data: { type: 'flat_object' },
+          },
+        },
+        request_id: { type: 'long' },
+        order_id: { type: 'integer' },
+      },
+    },
+    scheduling: {
+      properties: {
+        principal: keyword,
+        attempts: { type: 'integer' },
+        next_attempt_at: date,
+        lease_owner: keyword,
+        lease_expires_at: date,
+        sent_at: date,
+        completed_at: date,
+        last_error: { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } },
+      },
+    },
+  },
+} as const;
+
+/**
+ * The requests index holds four kinds of documents, told apart by `kind` and by their id:
+ *   `request-<request_id>`   kind `request`:     a RequestRecord under `request` (a few fields indexed,
+ *                                                  the rest kept in `_source` only: `dynamic: false`)
+ *   `idempotency-<sha256>`   kind `idempotency`: fingerprint and the stored response (as JSON text)
+ *   `counter-<name>`         kind `counter`:     the request-id counter (its `_version` is the last id)
+ *   `lock-<name>`            kind `lock`:        owner and expiry of a named lease-lock
+ */
+export const REQUESTS_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    kind: keyword,
+    request: {
+      type: 'object',
+      dynamic: false,
+      properties: {
+        request_id: { type: 'long' },
+        created_at: date,
+        principal: keyword,
+        write_state: keyword,
+        total_orders: { type: 'long' },
+      },
+    },
+    idempotency: {
+      properties: {
+        key: keyword,
+        fingerprint: keyword,
+        // Any JSON value, kept verbatim; never searched, so neither indexed nor in doc values.
+        response_json: { type: 'keyword', index: false, doc_values: false },
+        created_at: date,
+        completed_at: date,
+      },
+    },
+    lock: { properties: { name: keyword, owner: keyword, expires_at: date } },
+  },
+} as const;
+
+/** The subset of Wazuh's `wazuh-agents` layout the directory reads (for tests, examples and benchmarks). */
+export const AGENTS_MAPPINGS = {
+  dynamic: false,
+  properties: {
+    agent: {
+      properties: {
+        id: keyword,
+        name: keyword,
+        groups: keyword,
+        status: keyword,
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,157 @@
+/**
+ * The agents known to the cluster, read from Wazuh's agents index (default `wazuh-agents`: `agent.id`,
+ * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
+ * `agent.id` (unique per agent: the sort is total, so no member is skipped or repeated even while agents
+ * change; the PIT pins the view for the whole walk). The PIT is always deleted, also when the consumer stops
+ * early. Agent targets are looked up with one `terms` query per batch of ids.
+ */
+import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
+import type { Client } from '@opensearch-project/opensearch';
+import { DEFAULT_AGENTS_INDEX } from './index-layout';
+import { noopLogger } from './internal/noop-logger';
+import { guarded } from './internal/store-errors';
+
+export const DEFAULT_AGENT_PAGE_SIZE = 1000;
+/** One search returns at most `index.max_result_window` (10,000) hits. */
+export const MAX_AGENT_PAGE_SIZE = 10_000;
+
+export interface OpenSearchAgentDirectoryOptions {
+  client: Client;
+  /** Agents index (default `wazuh-agents`). */
+  agentsIndex?: string;
+  /** Keep-alive of the point in time between two pages (default `1m`). */
+  pitKeepAlive?: string;
+  /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
+  lookupBatchSize?: number;
+  logger?: Logger;
+}
+
+interface AgentSource {
+  agent?: { id?: unknown; groups?: unknown; status?: unknown };
+}
+
+interface AgentHit {
+  _source?: AgentSource;
+  sort?: unknown[];
+}
+
+const SOURCE_FIELDS = ['agent.id', 'agent.groups', 'agent.status'];
+
+export class OpenSearchAgentDirectory implements AgentDirectory {
+  readonly index: string;
+  private readonly client: Client;
+  private readonly keepAlive: string;
+  private readonly lookupBatchSize: number;
+  private readonly logger: Logger;
+
+  constructor(options: OpenSearchAgentDirectoryOptions) {
+    this.client = options.client;
+    this.index = options.agentsIndex ?? DEFAULT_AGENTS_INDEX;
+    this.keepAlive = options.pitKeepAlive ?? '1m';
+    this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
+    this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
+  }
+
+  async *groupMembers(group: string, query: GroupQuery = {}): AsyncIterable<AgentInfo[]> {
+    const size = clampPageSize(query.pageSize);
+    const created = await guarded('create point in time on agents', () =>
+      this.client.createPit({ index: [this.index], keep_alive: this.keepAlive }, { ignore: [404] }),
+    );
+    // 404: no agents index, hence no members.
+    if (created.statusCode === 404) return;
+    let pitId = created.body.pit_id;
+    try {
+      let after: unknown[] | undefined;
+      for (;;) {
+        const body: Record<string, unknown> = {
+          size,
+          query: groupQuery(group, query.statuses),
+          sort: [{ 'agent.id': 'asc' }],
+          pit: { id: pitId, keep_alive: this.keepAlive },
+          _source: SOURCE_FIELDS,
+          track_total_hits: false,
+        };
+        if (after) body.search_after = after;
+        // With a PIT the index comes from the PIT: the request must not name one.
+        const response = await guarded('page group members', () => this.client.search({ body }));
+        const answer = response.body as { pit_id?: string; hits?: { hits?: AgentHit[] } };
+        // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
+        if (answer.pit_id) pitId = answer.pit_id;
+        const hits = answer.hits?.hits ?? [];
+        const page = hits.map(toAgent).filter((a): a is AgentInfo => a !== undefined);
+        if (page.length > 0) yield page;
+        const last = hits[hits.length - 1];
+        if (hits.length < size || !last?.sort) return;
+        after = last.sort;
+      }
+    } finally {
+      await this.client.deletePit({ body: { pit_id: [pitId] } }).catch(() => {
+        // The PIT expires by itself after keep-alive; failing to delete it early is worth a warning only.
+        this.logger.warn('could not delete point in time', { index: this.index });
+      });
+    }
+  }
+
+  async countGroupMembers(group: string, query: GroupQuery = {}): Promise<number> {
+    const response = await guarded('count group members', () =>
+      this.client.count({
+        index: this.index,
+        ignore_unavailable: true,
+        body: { query: groupQuery(group, query.statuses) },
+      }),
+    );
+    return (response.body as { count?: number }).count ?? 0;
+  }
+
+  async lookupAgents(ids: readonly string[]): Promise<Map<string, AgentInfo>> {
+    const found = new Map<string, AgentInfo>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += this.lookupBatchSize) {
+      const batch = unique.slice(i, i + this.lookupBatchSize);
+      const response = await guarded('look up agents', () =>
+        this.client.search({
+          index: this.index,
+          ignore_unavailable: true,
+          body: {
+            size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
+            query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
+            _source: SOURCE_FIELDS,
+            track_total_hits: false,
+          },
+        }),
+      );
+      for (const hit of (response.body as { hits?: { hits?: AgentHit[] } }).hits?.hits ?? []) {
+        const agent = toAgent(hit);
+        if (agent) found.set(agent.id, agent);
+      }
+    }
+    return found;
+  }
+}
+
+function clampPageSize(pageSize: number | undefined): number {
+  if (pageSize === undefined || !Number.isFinite(pageSize)) return DEFAULT_AGENT_PAGE_SIZE;
+  return Math.min(MAX_AGENT_PAGE_SIZE, Math.max(1, Math.floor(pageSize)));
+}
+
+function groupQuery(group: string, statuses: readonly string[] | undefined): Record<string, unknown> {
+  const filter: Array<Record<string, unknown>> = [
+    { term: { 'agent.groups': group } },
+    { exists: { field: 'agent.id' } },
+  ];
+  if (statuses !== undefined) filter.push({ terms: { 'agent.status': [...statuses] } });
+  return { bool: { filter } };
+}
+
+function toAgent(hit: AgentHit): AgentInfo | undefined {
+  const agent = hit._source?.agent;
+  if (!agent || typeof agent.id !== 'string') return undefined;
+  const groups = Array.isArray(agent.groups)
+    ? agent.groups.filter((g): g is string => typeof g === 'string')
+    : typeof agent.groups === 'string'
+      ? [agent.groups]
+      : [];
+  const info: AgentInfo = { id: agent.id, groups };
+  if (typeof agent.status === 'string') info.status = agent.status;
+  return info;
+}

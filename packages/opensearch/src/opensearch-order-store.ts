@@ -1,0 +1,612 @@
+/**
+ * The orders stream in OpenSearch (`OrderStore` port). Only core features: bulk `create` with the
+ * deterministic id `<request_id>-<order_id>` (a retried or resumed save never duplicates), bulk `index`/
+ * `delete` with `if_seq_no`/`if_primary_term` for every transition (a lost race is a per-item 409, reported
+ * as `conflict`), search with `search_after` and a unique sort for paging, a terms aggregation for counts.
+ * No scripting, no `_update_by_query`: the minimal distribution has neither.
+ */
+import type {
+  ClaimRequest,
+  ConditionalWrite,
+  Logger,
+  Order,
+  OrderFilter,
+  OrderStore,
+  Page,
+  PageRequest,
+  SaveOrdersOptions,
+  SaveOrdersResult,
+  StatusCounts,
+  StoredOrder,
+  WriteOutcome,
+} from '@command-manager/core';
+import {
+  CommandManagerError,
+  ErrorCodes,
+  emptyCounts,
+  orderDocumentId,
+  ORDER_STATUSES,
+  withLease,
+} from '@command-manager/core';
+import type { Client } from '@opensearch-project/opensearch';
+import type { IndexLayout } from './index-layout';
+import type { IndexSettingsOptions } from './opensearch-setup';
+import { OpenSearchSetup } from './opensearch-setup';
+import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
+import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
+import { noopLogger } from './internal/noop-logger';
+import { boolQuery, filterClauses } from './internal/order-query';
+import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
+import { guarded, isUnavailable } from './internal/store-errors';
+
+export type { RefreshPolicy } from './internal/bulk';
+
+export interface OpenSearchOrderStoreOptions extends IndexSettingsOptions {
+  client: Client;
+  /** Orders index (default `wazuh-commands`). */
+  ordersIndex?: string;
+  /**
+   * Refresh of `saveOrders`, applied to its LAST bulk request only (earlier ones use `false`), so that a
+   * save is searchable when it returns at the cost of one refresh wait per save, not per batch.
+   * `'wait_for'` (default) waits for the next periodic refresh (≤ `index.refresh_interval`, 1 s by
+   * default) and adds no segment; `true` forces one (tests); `false` returns at once (searches may lag by
+   * up to the refresh interval; reads by id never lag). With several primary shards, `'wait_for'`/`true`
+   * cover the shards the last batch touched; other shards catch up within the refresh interval.
+   */
+  saveRefresh?: RefreshPolicy;
+  /** Refresh of transitions, claims and removals (default `'wait_for'`). */
+  writeRefresh?: RefreshPolicy;
+  /** Orders per bulk request (default 1,000). */
+  batchMaxOrders?: number;
+  /** Bytes per bulk request (default 5 MiB). */
+  batchMaxBytes?: number;
+  /** Bulk requests of one save in flight at once (default 2: the next batch is built while one is sent). */
+  maxInflightBatches?: number;
+  /**
+   * Retries of a batch whose request failed in transport or was refused as unavailable, and of items
+   * rejected with 429 (full write queue); default 3. `create` makes a retried batch harmless.
+   */
+  batchRetries?: number;
+  /** Delay before the first retry, doubled each time (default 200). */
+  retryDelayMs?: number;
+  logger?: Logger;
+}
+
+interface Hit {
+  _id: string;
+  _seq_no?: number;
+  _primary_term?: number;
+  _source?: Order;
+  sort?: Array<string | number>;
+  found?: boolean;
+}
+
+const STATUS_AGG = 'by_status';
+/** Tiebreakers: `request_id` + `order_id` identify an order, so every sort below is total. */
+const BY_ID_ASC = [{ 'command.request_id': 'asc' }, { 'command.order_id': 'asc' }] as const;
+
+interface PendingOp extends BulkOp {
+  id: string;
+}
+
+interface SaveOp extends PendingOp {
+  /** Position in the stream, so that failures are reported in stream order whatever batch finished first. */
+  seq: number;
+}
+
+interface SaveState {
+  written: number;
+  existing: number;
+  failed: Array<{ seq: number; id: string; reason: string }>;
+}
+
+export class OpenSearchOrderStore implements OrderStore {
+  readonly layout: IndexLayout;
+  private readonly client: Client;
+  private readonly setup: OpenSearchSetup;
+  private readonly saveRefresh: RefreshPolicy;
+  private readonly writeRefresh: RefreshPolicy;
+  private readonly batchMaxOrders: number;
+  private readonly batchMaxBytes: number;
+  private readonly maxInflight: number;
+  private readonly batchRetries: number;
+  private readonly retryDelayMs: number;
+  private readonly logger: Logger;
+
+  constructor(options: OpenSearchOrderStoreOptions) {
+    this.client = options.client;
+    this.setup = new OpenSearchSetup(options);
+    this.layout = this.setup.layout;
+    this.saveRefresh = options.saveRefresh ?? 'wait_for';
+    this.writeRefresh = options.writeRefresh ?? 'wait_for';
+    this.batchMaxOrders = Math.max(1, Math.floor(options.batchMaxOrders ?? 1000));
+    this.batchMaxBytes = Math.max(1024, Math.floor(options.batchMaxBytes ?? 5 * 1024 * 1024));
+    this.maxInflight = Math.max(1, Math.floor(options.maxInflightBatches ?? 2));
+    this.batchRetries = Math.max(0, Math.floor(options.batchRetries ?? 3));
+    this.retryDelayMs = Math.max(0, options.retryDelayMs ?? 200);
+    this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-order-store' });
+  }
+
+  async init(): Promise<void> {
+    await this.setup.initOrders();
+  }
+
+  async saveOrders(
+    orders: AsyncIterable<Order> | Iterable<Order>,
+    options: SaveOrdersOptions = {},
+  ): Promise<SaveOrdersResult> {
+    const result: SaveState = { written: 0, existing: 0, failed: [] };
+    const inflight = new Set<Promise<void>>();
+    let fatal: unknown;
+    let batch: SaveOp[] = [];
+    let bytes = 0;
+    let dispatched = 0;
+    let seq = 0;
+
+    const report = (): void =>
+      options.onProgress?.({
+        written: result.written,
+        existing: result.existing,
+        failed: result.failed.length,
+      });
+    const dispatch = async (ops: SaveOp[], refresh: RefreshPolicy): Promise<void> => {
+      while (inflight.size >= this.maxInflight) await Promise.race(inflight);
+      if (fatal !== undefined) return;
+      dispatched++;
+      const p = this.createBatch(ops, refresh, result)
+        .then(report)
+        .catch((e: unknown) => {
+          fatal ??= e;
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    };
+
+    try {
+      for await (const order of orders) {
+        if (fatal !== undefined) break;
+        const id = safeOrderId(order);
+        if (id === undefined) {
+          result.failed.push({
+            seq: seq++,
+            id: invalidId(order),
+            reason: 'order has no integer command.request_id/order_id',
+          });
+          continue;
+        }
+        const op: SaveOp = { seq: seq++, id, ...bulkOp({ create: { _id: id } }, order) };
+        // A full batch is sent only once the next order exists: the batch still open when the stream
+        // ends is the last one, which carries the refresh.
+        if (
+          batch.length > 0 &&
+          (batch.length >= this.batchMaxOrders || bytes + op.bytes > this.batchMaxBytes)
+        ) {
+          await dispatch(batch, false);
+          batch = [];
+          bytes = 0;
+        }
+        batch.push(op);
+        bytes += op.bytes;
+      }
+    } finally {
+      // Whatever happens to the stream, never leave a batch running behind the caller's back.
+      await Promise.all(inflight);
+    }
+    if (fatal === undefined && batch.length > 0) {
+      await dispatch(batch, this.saveRefresh);
+      await Promise.all(inflight);
+    }
+    if (fatal !== undefined) throw fatal;
+    // Orders rejected before any request (no valid id) still get their progress report.
+    if (dispatched === 0 && result.failed.length > 0) report();
+    const failed = result.failed.sort((a, b) => a.seq - b.seq).map(({ id, reason }) => ({ id, reason }));
+    return { written: result.written, existing: result.existing, failed };
+  }
+
+  /** Writes one batch with `create`, retrying what may succeed later; records every outcome in `result`. */
+  private async createBatch(ops: SaveOp[], refresh: RefreshPolicy, result: SaveState): Promise<void> {
+    let pending = ops;
+    for (let attempt = 0; ; attempt++) {
+      let items: BulkItemResult[];
+      try {
+        items = await sendBulk(this.client, {
+          index: this.layout.orders,
+          body: joinOps(pending),
+          refresh,
+          operation: 'bulk create orders',
+          count: pending.length,
+          statusOnly: true,
+        });
+      } catch (e) {
+        if (attempt >= this.batchRetries || !isRetryable(e)) throw e;
+        this.logger.warn('bulk create failed, retrying the batch', {
+          attempt: attempt + 1,
+          orders: pending.length,
+        });
+        await sleep(this.retryDelayMs * 2 ** attempt);
+        continue;
+      }
+      const retry: SaveOp[] = [];
+      items.forEach((item, i) => {
+        const op = pending[i] as SaveOp;
+        if (item.status === 200 || item.status === 201) result.written++;
+        // 409 on `create`: the deterministic id exists, written by an earlier (or retried) save.
+        else if (item.status === 409) result.existing++;
+        else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) retry.push(op);
+        else result.failed.push({ seq: op.seq, id: op.id, reason: itemReason(item) });
+      });
+      if (retry.length === 0) return;
+      this.logger.warn('bulk create rejected items as unavailable, retrying them', {
+        attempt: attempt + 1,
+        orders: retry.length,
+      });
+      await sleep(this.retryDelayMs * 2 ** attempt);
+      pending = retry;
+    }
+  }
+
+  async getOrder(id: string): Promise<StoredOrder | undefined> {
+    // GET is real-time: it sees every acknowledged write, refreshed or not. 404 (no such document or no
+    // index yet) is an answer, not an error.
+    const response = await guarded('get order', () =>
+      this.client.get({ index: this.layout.orders, id }, { ignore: [404] }),
+    );
+    return toStored(response.body as Hit);
+  }
+
+  async getOrders(ids: readonly string[]): Promise<StoredOrder[]> {
+    if (ids.length === 0) return [];
+    const out: StoredOrder[] = [];
+    // mget is real-time too; chunked so that one call never builds an unbounded request.
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const response = await guarded('get orders', () =>
+        this.client.mget({ index: this.layout.orders, body: { ids: chunk } }, { ignore: [404] }),
+      );
+      const docs = (response.body as { docs?: Hit[] }).docs ?? [];
+      for (const doc of docs) {
+        const stored = toStored(doc);
+        if (stored) out.push(stored);
+      }
+    }
+    return out;
+  }
+
+  async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {
+    return this.searchPage(
+      boolQuery(filterClauses(filter)),
+      [{ 'command.request_id': 'desc' }, { 'command.order_id': 'asc' }],
+      page,
+      2,
+    );
+  }
+
+  async countByStatus(filter: OrderFilter): Promise<StatusCounts> {
+    const body: Record<string, unknown> = {
+      size: 0,
+      track_total_hits: false,
+      query: boolQuery(filterClauses(filter)),
+      aggs: { [STATUS_AGG]: { terms: { field: 'command.status', size: ORDER_STATUSES.length + 4 } } },
+    };
+    const response = await guarded('count orders by status', () =>
+      this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }),
+    );
+    const counts = emptyCounts();
+    const aggs = (
+      response.body as {
+        aggregations?: Record<string, { buckets?: Array<{ key: string; doc_count: number }> }>;
+      }
+    ).aggregations;
+    for (const bucket of aggs?.[STATUS_AGG]?.buckets ?? []) {
+      if ((ORDER_STATUSES as readonly string[]).includes(bucket.key))
+        counts[bucket.key as keyof StatusCounts] = bucket.doc_count;
+    }
+    return counts;
+  }
+
+  async writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = new Array(writes.length);
+    const ops: Array<PendingOp & { at: number }> = [];
+    // A revision this store never issued cannot match: like a stale one, it is a conflict (or not_found).
+    const unmatched: Array<{ at: number; id: string }> = [];
+    writes.forEach((w, at) => {
+      const rev = decodeRevision(w.rev);
+      if (!rev) {
+        unmatched.push({ at, id: w.id });
+        return;
+      }
+      ops.push({
+        at,
+        id: w.id,
+        ...bulkOp(
+          { index: { _id: w.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } },
+          w.order,
+        ),
+      });
+    });
+    await this.conditionalBulk(ops, outcomes, unmatched, 'bulk conditional write');
+    return outcomes;
+  }
+
+  async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
+    if (request.limit <= 0) return [];
+    const now = request.now.toISOString();
+    const clauses: Array<Record<string, unknown>> = [
+      { term: { 'command.status': 'pending' } },
+      { range: { 'scheduling.next_attempt_at': { lte: now } } },
+      { range: { delivery_timestamp: { gt: now } } },
+      {
+        bool: {
+          minimum_should_match: 1,
+          should: [
+            { bool: { must_not: { exists: { field: 'scheduling.lease_expires_at' } } } },
+            { range: { 'scheduling.lease_expires_at': { lte: now } } },
+          ],
+        },
+      },
+    ];
+    if (request.requestIds !== undefined) {
+      if (request.requestIds.length === 0) return [];
+      clauses.push({ terms: { 'command.request_id': [...request.requestIds] } });
+    }
+    const hits = await this.search(
+      { bool: { filter: clauses } },
+      [{ '@timestamp': 'asc' }, ...BY_ID_ASC],
+      Math.min(request.limit, 10_000),
+    );
+    // A search may lag behind the index (refresh interval) and other sidecars claim concurrently: the lease
+    // is written conditionally on the revision the search returned, so a stale or contested order loses
+    // with 409 and is skipped. Only orders whose lease write succeeded are returned.
+    const expiresAt = new Date(request.now.getTime() + request.leaseMs);
+    const candidates: ConditionalWrite[] = [];
+    for (const hit of hits) {
+      const stored = toStored(hit);
+      if (stored)
+        candidates.push({
+          id: stored.id,
+          rev: stored.rev,
+          order: withLease(stored.order, request.owner, expiresAt),
+        });
+    }
+    const outcomes = await this.writeConditional(candidates);
+    const claimed: StoredOrder[] = [];
+    outcomes.forEach((outcome, i) => {
+      const write = candidates[i];
+      if (outcome.ok && write) claimed.push({ id: write.id, rev: outcome.rev, order: write.order });
+    });
+    return claimed;
+  }
+
+  async findOverdue(now: Date, limit: number): Promise<StoredOrder[]> {
+    if (limit <= 0) return [];
+    const hits = await this.search(
+      {
+        bool: {
+          filter: [
+            { terms: { 'command.status': ['pending', 'sent'] } },
+            { range: { delivery_timestamp: { lt: now.toISOString() } } },
+          ],
+        },
+      },
+      [{ delivery_timestamp: 'asc' }, ...BY_ID_ASC],
+      Math.min(limit, 10_000),
+    );
+    return hits.map(toStored).filter((s): s is StoredOrder => s !== undefined);
+  }
+
+  async findTerminalBefore(before: Date, page: PageRequest): Promise<Page<StoredOrder>> {
+    return this.searchPage(
+      {
+        bool: {
+          filter: [
+            { terms: { 'command.status': ['success', 'failure'] } },
+            { range: { 'scheduling.completed_at': { lt: before.toISOString() } } },
+          ],
+        },
+      },
+      [{ 'scheduling.completed_at': 'asc' }, ...BY_ID_ASC],
+      page,
+      3,
+    );
+  }
+
+  /**
+   * Archive mode copies each order to `<orders>-archive-YYYY.MM` (month of its `@timestamp`) with `index`
+   * (idempotent: a retried or repeated archive overwrites the same copy), and deletes from the orders index
+   * only what was archived, conditionally on the revision read: an order changed since (e.g. a late result)
+   * is kept and reported as `conflict`; its archive copy is then stale and is overwritten when the order
+   * is archived for good.
+   */
+  async removeOrders(orders: readonly StoredOrder[], mode: 'archive' | 'delete'): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = new Array(orders.length);
+    const unmatched: Array<{ at: number; id: string }> = [];
+    let toDelete = orders.map((o, at) => ({ o, at }));
+    if (mode === 'archive' && orders.length > 0) {
+      // Archive only what is still at the revision read, so that neither a changed nor an unknown order
+      // leaves a copy behind (the conditional delete below still settles a race after this check).
+      const current = new Map((await this.getOrders(orders.map((o) => o.id))).map((s) => [s.id, s.rev]));
+      toDelete = toDelete.filter(({ o, at }) => {
+        if (current.get(o.id) === o.rev) return true;
+        outcomes[at] = current.has(o.id)
+          ? { id: o.id, ok: false, reason: 'conflict' }
+          : { id: o.id, ok: false, reason: 'not_found' };
+        return false;
+      });
+      const archiveOps = toDelete.map(({ o, at }) => ({
+        at,
+        id: o.id,
+        ...bulkOp(
+          { index: { _index: this.layout.archiveIndexFor(o.order['@timestamp']), _id: o.id } },
+          o.order,
+        ),
+      }));
+      const archived = new Set<number>();
+      for (const chunk of chunkOps(archiveOps, this.batchMaxOrders, this.batchMaxBytes)) {
+        const items = await sendBulk(this.client, {
+          body: joinOps(chunk),
+          refresh: false,
+          operation: 'bulk archive orders',
+          count: chunk.length,
+        });
+        items.forEach((item, i) => {
+          const op = chunk[i];
+          if (!op) return;
+          if (item.status === 200 || item.status === 201) archived.add(op.at);
+          else
+            outcomes[op.at] = {
+              id: op.id,
+              ok: false,
+              reason: 'error',
+              message: `not archived: ${itemReason(item)}`,
+            };
+        });
+      }
+      toDelete = toDelete.filter(({ at }) => archived.has(at));
+    }
+    const deleteOps: Array<PendingOp & { at: number }> = [];
+    for (const { o, at } of toDelete) {
+      const rev = decodeRevision(o.rev);
+      if (!rev) {
+        unmatched.push({ at, id: o.id });
+        continue;
+      }
+      deleteOps.push({
+        at,
+        id: o.id,
+        ...bulkOp({ delete: { _id: o.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } }),
+      });
+    }
+    await this.conditionalBulk(deleteOps, outcomes, unmatched, 'bulk conditional delete');
+    return outcomes;
+  }
+
+  /**
+   * Runs conditional operations (index or delete with if_seq_no/if_primary_term) in bounded bulks and fills
+   * `outcomes[op.at]`. A 409 means the revision did not match: `conflict` if the document still exists,
+   * `not_found` if it is gone (OpenSearch answers 409, not 404, for a conditional write on a missing
+   * document, so the 409s, and the `unmatched` writes whose revision was malformed, are checked with one
+   * real-time mget). Items refused as unavailable (429) were not
+   * applied and are retried; transport errors are thrown (a retry could not tell our own applied write from
+   * another writer's).
+   */
+  private async conditionalBulk(
+    ops: Array<PendingOp & { at: number }>,
+    outcomes: WriteOutcome[],
+    unmatched: ReadonlyArray<{ at: number; id: string }>,
+    operation: string,
+  ): Promise<void> {
+    const conflicted: Array<{ at: number; id: string }> = [...unmatched];
+    for (const chunk of chunkOps(ops, this.batchMaxOrders, this.batchMaxBytes)) {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        const items = await sendBulk(this.client, {
+          index: this.layout.orders,
+          body: joinOps(pending),
+          refresh: this.writeRefresh,
+          operation,
+          count: pending.length,
+        });
+        const retry: typeof pending = [];
+        items.forEach((item, i) => {
+          const op = pending[i];
+          if (!op) return;
+          if (
+            (item.status === 200 || item.status === 201) &&
+            item.seqNo !== undefined &&
+            item.primaryTerm !== undefined
+          ) {
+            outcomes[op.at] = { id: op.id, ok: true, rev: encodeRevision(item.seqNo, item.primaryTerm) };
+          } else if (item.status === 409) {
+            conflicted.push({ at: op.at, id: op.id });
+          } else if (item.status === 404) {
+            outcomes[op.at] = { id: op.id, ok: false, reason: 'not_found' };
+          } else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) {
+            retry.push(op);
+          } else {
+            outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemReason(item) };
+          }
+        });
+        if (retry.length > 0) await sleep(this.retryDelayMs * 2 ** attempt);
+        pending = retry;
+      }
+    }
+    if (conflicted.length === 0) return;
+    const existing = new Set((await this.getOrders(conflicted.map((c) => c.id))).map((s) => s.id));
+    for (const { at, id } of conflicted) {
+      outcomes[at] = existing.has(id)
+        ? { id, ok: false, reason: 'conflict' }
+        : { id, ok: false, reason: 'not_found' };
+    }
+  }
+
+  private async search(
+    query: Record<string, unknown>,
+    sort: ReadonlyArray<Record<string, string>>,
+    size: number,
+    searchAfter?: unknown[],
+  ): Promise<Hit[]> {
+    const body: Record<string, unknown> = {
+      size,
+      query,
+      sort,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+    };
+    if (searchAfter) body.search_after = searchAfter;
+    const response = await guarded('search orders', () =>
+      this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }),
+    );
+    return (response.body as { hits?: { hits?: Hit[] } }).hits?.hits ?? [];
+  }
+
+  /** One page of a `search_after` walk; fetches one extra hit to know whether another page follows. */
+  private async searchPage(
+    query: Record<string, unknown>,
+    sort: ReadonlyArray<Record<string, string>>,
+    page: PageRequest,
+    sortLength: number,
+  ): Promise<Page<StoredOrder>> {
+    const size = checkPageSize(page.size);
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, sortLength);
+    const hits = await this.search(query, sort, size + 1, after);
+    const items = hits
+      .slice(0, size)
+      .map(toStored)
+      .filter((s): s is StoredOrder => s !== undefined);
+    const last = hits[size - 1];
+    return hits.length > size && last?.sort ? { items, cursor: encodeCursor(last.sort) } : { items };
+  }
+}
+
+function joinOps(ops: readonly BulkOp[]): string {
+  return ops.map((op) => op.text).join('');
+}
+
+function toStored(hit: Hit | undefined): StoredOrder | undefined {
+  if (
+    !hit ||
+    hit.found === false ||
+    !hit._source ||
+    hit._seq_no === undefined ||
+    hit._primary_term === undefined
+  ) {
+    return undefined;
+  }
+  return { id: hit._id, rev: encodeRevision(hit._seq_no, hit._primary_term), order: hit._source };
+}
+
+function safeOrderId(order: Order): string | undefined {
+  const requestId = order?.command?.request_id;
+  const orderId = order?.command?.order_id;
+  if (!Number.isSafeInteger(requestId) || !Number.isSafeInteger(orderId) || requestId < 0 || orderId < 0)
+    return undefined;
+  return orderDocumentId(requestId, orderId);
+}
+
+function invalidId(order: Order): string {
+  return `${String(order?.command?.request_id)}-${String(order?.command?.order_id)}`;
+}
+
+function isRetryable(e: unknown): boolean {
+  return e instanceof CommandManagerError && e.code === ErrorCodes.STORE_UNAVAILABLE;
+}

@@ -1,0 +1,117 @@
+import type { AgentInfo } from '@command-manager/core';
+import { createAgentsIndex, OpenSearchAgentDirectory, seedAgents } from '@command-manager/opensearch';
+import { testIndices } from './helpers/test-indices';
+
+const t = testIndices(__filename);
+jest.setTimeout(60_000);
+
+const agentsIndex = `${t.prefix}agents`;
+const STATUSES = ['active', 'disconnected', 'pending'];
+
+/** 5,000 agents of `fleet` (every 3rd also in `third`) and 10 of `other`. */
+function agents(): AgentInfo[] {
+  const out: AgentInfo[] = [];
+  for (let i = 1; i <= 5000; i++) {
+    out.push({
+      id: `a${String(i).padStart(6, '0')}`,
+      groups: i % 3 === 0 ? ['fleet', 'third'] : ['fleet'],
+      status: STATUSES[i % 3]!,
+    });
+  }
+  for (let i = 1; i <= 10; i++) out.push({ id: `o${i}`, groups: ['other'], status: 'active' });
+  return out;
+}
+
+/** PIT ids created and search requests sent through the client (observed on its 'response' event). */
+const seen = { pits: [] as string[], searches: 0 };
+
+beforeAll(async () => {
+  await createAgentsIndex(t.client, { index: agentsIndex });
+  expect(await seedAgents(t.client, agents(), { index: agentsIndex, batchSize: 2000 })).toBe(5010);
+  t.client.on('response', (_err, meta) => {
+    const path = meta?.meta?.request?.params?.path ?? '';
+    const body = meta?.body as { pit_id?: string } | undefined;
+    if (path.endsWith('/_search/point_in_time') && body?.pit_id) seen.pits.push(body.pit_id);
+    if (path.endsWith('/_search')) seen.searches++;
+  });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+async function livePits(): Promise<Set<string>> {
+  const res = await t.client.getAllPits();
+  return new Set((res.body.pits ?? []).map((p: { pit_id?: string }) => p.pit_id ?? ''));
+}
+
+describe('OpenSearchAgentDirectory', () => {
+  const directory = new OpenSearchAgentDirectory({ client: t.client, agentsIndex, lookupBatchSize: 1000 });
+
+  it('pages 5,000 members with a point in time and search_after: all, once each, in id order, PIT deleted', async () => {
+    seen.pits = [];
+    const pages: AgentInfo[][] = [];
+    for await (const page of directory.groupMembers('fleet', { pageSize: 700 })) pages.push(page);
+    expect(pages.map((p) => p.length)).toEqual([700, 700, 700, 700, 700, 700, 700, 100]);
+    const ids = pages.flat().map((a) => a.id);
+    expect(ids).toEqual(
+      agents()
+        .filter((a) => a.groups.includes('fleet'))
+        .map((a) => a.id),
+    );
+    expect(seen.pits).toHaveLength(1);
+    const live = await livePits();
+    for (const pit of seen.pits) expect(live.has(pit)).toBe(false);
+  });
+
+  it('filters on status and agrees with countGroupMembers', async () => {
+    const members: AgentInfo[] = [];
+    for await (const page of directory.groupMembers('third', { pageSize: 500, statuses: ['active'] }))
+      members.push(...page);
+    const want = agents().filter((a) => a.groups.includes('third') && a.status === 'active');
+    expect(members).toEqual(want);
+    expect(await directory.countGroupMembers('third', { statuses: ['active'] })).toBe(want.length);
+    expect(await directory.countGroupMembers('fleet')).toBe(5000);
+  });
+
+  it('deletes the point in time when the consumer stops after the first page', async () => {
+    seen.pits = [];
+    for await (const page of directory.groupMembers('fleet', { pageSize: 10 })) {
+      expect(page).toHaveLength(10);
+      break;
+    }
+    expect(seen.pits).toHaveLength(1);
+    expect((await livePits()).has(seen.pits[0]!)).toBe(false);
+  });
+
+  it('looks agents up with one terms query per batch of ids, never one per agent', async () => {
+    const wanted = [
+      ...agents()
+        .slice(0, 2500)
+        .map((a) => a.id),
+      'nope-1',
+      'nope-2',
+      'a000001',
+    ];
+    seen.searches = 0;
+    const found = await directory.lookupAgents(wanted);
+    expect(seen.searches).toBe(3);
+    expect(found.size).toBe(2500);
+    expect(found.get('a000003')).toEqual({ id: 'a000003', groups: ['fleet', 'third'], status: 'active' });
+    expect(found.has('nope-1')).toBe(false);
+  });
+
+  it('yields nothing for an unknown group or a missing agents index', async () => {
+    const pages: AgentInfo[][] = [];
+    for await (const page of directory.groupMembers('nobody')) pages.push(page);
+    expect(pages).toEqual([]);
+    const missing = new OpenSearchAgentDirectory({
+      client: t.client,
+      agentsIndex: `${t.prefix}no-such-index`,
+    });
+    for await (const page of missing.groupMembers('fleet')) pages.push(page);
+    expect(pages).toEqual([]);
+    expect(await missing.countGroupMembers('fleet')).toBe(0);
+    expect((await missing.lookupAgents(['a000001'])).size).toBe(0);
+  });
+});

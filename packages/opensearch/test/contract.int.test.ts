@@ -1,0 +1,86 @@
+/**
+ * The core storage contract suites, run against real OpenSearch through the adapter.
+ */
+import type { Order } from '@command-manager/core';
+import {
+  createAgentsIndex,
+  OpenSearchAgentDirectory,
+  OpenSearchLockStore,
+  OpenSearchOrderStore,
+  OpenSearchRequestStore,
+  seedAgents,
+} from '@command-manager/opensearch';
+import { describeAgentDirectoryContract } from '../../core/test/contract/agent-directory-contract';
+import { describeLockStoreContract } from '../../core/test/contract/lock-store-contract';
+import { describeOrderStoreContract } from '../../core/test/contract/order-store-contract';
+import { describeRequestStoreContract } from '../../core/test/contract/request-store-contract';
+import { testIndices } from './helpers/test-indices';
+
+const t = testIndices(__filename);
+
+// Each contract test creates and drops its own indices; the default 5 s is too short for a real node.
+jest.setTimeout(60_000);
+
+afterAll(async () => {
+  await t.close();
+});
+
+function manualClock(start = new Date('2025-06-01T12:00:00.000Z')): { now(): Date; set(d: Date): void } {
+  let ms = start.getTime();
+  return { now: () => new Date(ms), set: (d) => void (ms = d.getTime()) };
+}
+
+describeOrderStoreContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  // Forced refreshes (`true`) only to keep the run short: 'wait_for' (the default, checked in
+  // order-store.int.test.ts) gives the same visibility, waiting up to the 1 s refresh interval per write.
+  const store = new OpenSearchOrderStore({
+    client: t.client,
+    ordersIndex,
+    replicas: 0,
+    saveRefresh: true,
+    writeRefresh: true,
+  });
+  return {
+    store,
+    clock: manualClock(),
+    cleanup: () => t.dropLayout(ordersIndex),
+    readArchived: async (id: string): Promise<Order | undefined> => {
+      // Archiving does not refresh (nobody searches the archive right away): refresh before searching.
+      await t.client.indices.refresh({ index: store.layout.archivePattern, allow_no_indices: true });
+      const res = await t.client.search({
+        index: store.layout.archivePattern,
+        body: { query: { ids: { values: [id] } } },
+      });
+      const hit = (res.body.hits.hits as Array<{ _source?: Order }>)[0];
+      return hit?._source;
+    },
+  };
+});
+
+describeRequestStoreContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  return {
+    store: new OpenSearchRequestStore({ client: t.client, ordersIndex, replicas: 0 }),
+    cleanup: () => t.dropLayout(ordersIndex),
+  };
+});
+
+describeLockStoreContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  const store = new OpenSearchLockStore({ client: t.client, ordersIndex, replicas: 0 });
+  await store.init();
+  return { store, cleanup: () => t.dropLayout(ordersIndex) };
+});
+
+describeAgentDirectoryContract('OpenSearch', async (agents) => {
+  const agentsIndex = `${t.prefix}agents-contract`;
+  await createAgentsIndex(t.client, { index: agentsIndex });
+  await seedAgents(t.client, agents, { index: agentsIndex });
+  return {
+    directory: new OpenSearchAgentDirectory({ client: t.client, agentsIndex }),
+    cleanup: async () => {
+      await t.client.indices.delete({ index: agentsIndex }, { ignore: [404] });
+    },
+  };
+});

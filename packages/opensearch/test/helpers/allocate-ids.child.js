@@ -1,0 +1,44 @@
+/**
+ * Child process of request-id-allocator.int.test.ts: allocates N request ids concurrently through
+ * OpenSearchRequestIdAllocator (loaded from source with ts-node) and prints them as one JSON array.
+ * Usage: node allocate-ids.child.js <opensearch-url> <orders-index> <count>
+ */
+'use strict';
+// A plain CommonJS script (it must install the resolver hook before loading any TypeScript): require() is
+// the only way to load modules here.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const Module = require('node:module');
+const path = require('node:path');
+
+// Resolve workspace packages to their sources, as jest's moduleNameMapper does: no build needed.
+const packagesDir = path.resolve(__dirname, '..', '..', '..');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const m = /^@command-manager\/([a-z-]+)$/.exec(request);
+  return resolve.call(this, m ? path.join(packagesDir, m[1], 'src', 'index.ts') : request, ...rest);
+};
+// Own compiler options (skipProject): independent of whichever tsconfig sits in the working directory.
+require('ts-node').register({
+  transpileOnly: true,
+  skipProject: true,
+  compilerOptions: { target: 'es2022', module: 'commonjs', esModuleInterop: true },
+});
+
+const { createOpenSearchClient, OpenSearchRequestIdAllocator } = require('@command-manager/opensearch');
+
+async function main() {
+  const [url, ordersIndex, count] = process.argv.slice(2);
+  const client = createOpenSearchClient({ node: url });
+  try {
+    const allocator = new OpenSearchRequestIdAllocator({ client, ordersIndex });
+    const ids = await Promise.all(Array.from({ length: Number(count) }, () => allocator.next()));
+    process.stdout.write(JSON.stringify(ids));
+  } finally {
+    await client.close();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e && e.code ? e.code : ''} ${e && e.message ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,130 @@
+/**
+ * Pure parts of the adapter: error mapping, revisions, cursors, index names, bulk chunking.
+ * (Everything that talks to OpenSearch is tested against a real node in *.int.test.ts.)
+ */
+import { CommandManagerError } from '@command-manager/core';
+import { errors } from '@opensearch-project/opensearch';
+import { indexLayout } from '@command-manager/opensearch';
+import { bulkOp, chunkOps } from '../src/internal/bulk';
+import {
+  checkPageSize,
+  decodeCursor,
+  decodeRevision,
+  encodeCursor,
+  encodeRevision,
+} from '../src/internal/paging';
+import { toStoreError } from '../src/internal/store-errors';
+
+function responseError(
+  statusCode: number,
+  error: unknown,
+  headers: Record<string, string> = {},
+): errors.ResponseError {
+  return new errors.ResponseError({
+    body: { error, status: statusCode },
+    statusCode,
+    headers,
+    meta: {} as never,
+    warnings: null,
+  });
+}
+
+describe('toStoreError', () => {
+  it.each([
+    ['connection refused', new errors.ConnectionError('connect ECONNREFUSED')],
+    ['timeout', new errors.TimeoutError('Request timed out', {} as never)],
+    ['no living connections', new errors.NoLivingConnectionsError('none', {} as never)],
+    ['503', responseError(503, { type: 'unavailable_shards_exception', reason: 'primary not active' })],
+    ['429', responseError(429, { type: 'es_rejected_execution_exception', reason: 'queue full' })],
+    [
+      'cluster block (403)',
+      responseError(403, { type: 'cluster_block_exception', reason: 'index read-only' }),
+    ],
+  ])('maps %s to STORE_UNAVAILABLE with a retry delay and no cause', (_label, e) => {
+    const mapped = toStoreError(e, 'bulk create orders');
+    expect(mapped).toBeInstanceOf(CommandManagerError);
+    expect(mapped.code).toBe('STORE_UNAVAILABLE');
+    expect(mapped.retryAfterSec).toBeGreaterThan(0);
+    expect(mapped.cause).toBeUndefined();
+    expect(mapped.message).toContain('bulk create orders');
+  });
+
+  it('takes the delay from Retry-After when OpenSearch sends one', () => {
+    expect(toStoreError(responseError(429, { type: 'x' }, { 'retry-after': '17' }), 'op').retryAfterSec).toBe(
+      17,
+    );
+  });
+
+  it('maps other refusals to INTERNAL, naming status, type and reason', () => {
+    const mapped = toStoreError(
+      responseError(400, { type: 'mapper_parsing_exception', reason: 'bad field' }),
+      'index',
+    );
+    expect(mapped.code).toBe('INTERNAL');
+    expect(mapped.message).toContain('400 mapper_parsing_exception: bad field');
+  });
+
+  it('passes product errors through and hides anything else behind INTERNAL', () => {
+    const own = new CommandManagerError('CONFLICT', 'x');
+    expect(toStoreError(own, 'op')).toBe(own);
+    const mapped = toStoreError(new TypeError('secret detail'), 'op');
+    expect(mapped.code).toBe('INTERNAL');
+    expect(mapped.message).not.toContain('secret detail');
+  });
+});
+
+describe('revisions and cursors', () => {
+  it('round-trips a revision and rejects anything else', () => {
+    expect(decodeRevision(encodeRevision(42, 3))).toEqual({ ifSeqNo: 42, ifPrimaryTerm: 3 });
+    for (const bad of ['', '1', 'a:b', '1:2:3', '-1:2', ' 1:2']) expect(decodeRevision(bad)).toBeUndefined();
+  });
+
+  it('round-trips a cursor of the expected length; anything else is VALIDATION_FAILED on /cursor', () => {
+    expect(decodeCursor(encodeCursor([1_717_243_200_000, 7, 3]), 3)).toEqual([1_717_243_200_000, 7, 3]);
+    for (const bad of [
+      '%%%',
+      encodeCursor([1]),
+      encodeCursor([1, null]),
+      Buffer.from('{}').toString('base64url'),
+    ]) {
+      expect(() => decodeCursor(bad, 2)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    }
+  });
+
+  it('checks and clamps page sizes', () => {
+    expect(checkPageSize(50)).toBe(50);
+    expect(checkPageSize(1_000_000)).toBe(9_999);
+    for (const bad of [0, -1, 1.5, NaN])
+      expect(() => checkPageSize(bad)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+  });
+});
+
+describe('indexLayout', () => {
+  it('derives every name from the orders index', () => {
+    const layout = indexLayout('wazuh-commands');
+    expect(layout.requests).toBe('wazuh-commands-requests');
+    expect(layout.archivePattern).toBe('wazuh-commands-archive-*');
+    expect(layout.archiveIndexFor('2025-01-31T23:59:59.999Z')).toBe('wazuh-commands-archive-2025.01');
+    expect(layout.archiveIndexFor('2025-12-01T00:00:00.000+01:00')).toBe('wazuh-commands-archive-2025.11');
+    expect(indexLayout().orders).toBe('wazuh-commands');
+  });
+
+  it('refuses names OpenSearch would refuse', () => {
+    for (const bad of ['Upper', '_x', 'a b', 'a,b', 'a*', ''])
+      expect(() => indexLayout(bad)).toThrow(TypeError);
+  });
+});
+
+describe('chunkOps', () => {
+  it('bounds chunks by count and by bytes, sending an oversized op alone, losing nothing', () => {
+    const ops = [10, 10, 10, 50, 10, 200, 10].map((n) => bulkOp({ index: {} }, { s: 'x'.repeat(n) }));
+    const chunks = [...chunkOps(ops, 2, 100)];
+    expect(chunks.flat()).toEqual(ops);
+    for (const chunk of chunks) {
+      expect(chunk.length).toBeLessThanOrEqual(2);
+      const bytes = chunk.reduce((sum, op) => sum + op.bytes, 0);
+      if (chunk.length > 1) expect(bytes).toBeLessThanOrEqual(100);
+    }
+    expect(chunks.some((c) => c.length === 1 && (c[0]?.bytes ?? 0) > 100)).toBe(true);
+  });
+});

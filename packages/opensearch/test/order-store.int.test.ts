@@ -1,0 +1,219 @@
+/**
+ * What the OpenSearch order store guarantees beyond the core contract (contract.int.test.ts): resumable
+ * bulk saves, per-item failures surfaced, byte-bounded batches, default refresh policies giving
+ * read-after-write, payloads of any shape, and transport errors mapped to STORE_UNAVAILABLE.
+ */
+import type { Order } from '@command-manager/core';
+import { CommandManagerError } from '@command-manager/core';
+import { createOpenSearchClient, OpenSearchOrderStore } from '@command-manager/opensearch';
+import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { testIndices } from './helpers/test-indices';
+
+const t = testIndices(__filename);
+jest.setTimeout(60_000);
+
+afterAll(async () => {
+  await t.close();
+});
+
+const BASE = new Date('2025-06-01T12:00:00.000Z');
+
+async function* stream(orders: Order[], throwAfter?: number): AsyncIterable<Order> {
+  let n = 0;
+  for (const o of orders) {
+    if (throwAfter !== undefined && n === throwAfter) throw new Error('expansion crashed');
+    n++;
+    yield o;
+  }
+}
+
+describe('OpenSearchOrderStore', () => {
+  let ordersIndex: string;
+  let store: OpenSearchOrderStore;
+
+  beforeEach(async () => {
+    ordersIndex = t.nextOrdersIndex();
+    store = new OpenSearchOrderStore({ client: t.client, ordersIndex, replicas: 0, batchMaxOrders: 100 });
+    await store.init();
+  });
+
+  afterEach(async () => {
+    await t.dropLayout(ordersIndex);
+  });
+
+  it('resumes a save interrupted mid-stream: no order is written twice, every order ends up stored', async () => {
+    const orders = Array.from({ length: 450 }, (_, i) => makeTestOrder(3, i + 1));
+    // The stream dies after 250 orders: the batches sent before are kept.
+    await expect(store.saveOrders(stream(orders, 250))).rejects.toThrow('expansion crashed');
+    // A failed save skips its final refresh; refresh here to count what it left behind.
+    await t.client.indices.refresh({ index: ordersIndex });
+    const counts = await store.countByStatus({ requestId: 3 });
+    expect(counts.pending).toBeGreaterThan(0);
+    expect(counts.pending).toBeLessThanOrEqual(250);
+    const resumed = await store.saveOrders(stream(orders));
+    expect(resumed.failed).toEqual([]);
+    expect(resumed.written + resumed.existing).toBe(450);
+    expect(resumed.existing).toBe(counts.pending);
+    // No duplicates: exactly one document per order id.
+    const total = await t.client.count({ index: ordersIndex });
+    expect(total.body.count).toBe(450);
+  });
+
+  it('surfaces every order the mapping rejects, with its id and reason, and writes the others', async () => {
+    const orders = Array.from({ length: 250 }, (_, i) => makeTestOrder(4, i + 1));
+    // `dynamic: strict`: an unknown field is rejected; `timeout` is a short like Wazuh's.
+    (orders[10] as unknown as { extra: string }).extra = 'not in the mapping';
+    (orders[150] as Order).command.timeout = 40_000;
+    (orders[249] as Order).scheduling.next_attempt_at = 'not a date';
+    const progress: number[] = [];
+    const r = await store.saveOrders(orders, { onProgress: (p) => progress.push(p.failed) });
+    expect(r.written).toBe(247);
+    expect(r.failed.map((f) => f.id)).toEqual(['4-11', '4-151', '4-250']);
+    for (const f of r.failed) expect(f.reason).toMatch(/^[a-z_]+_exception/);
+    expect(progress[progress.length - 1]).toBe(3);
+    expect(await store.getOrder('4-11')).toBeUndefined();
+    expect(await store.getOrder('4-12')).toBeDefined();
+  });
+
+  it('reports orders without integer ids as failed instead of writing them', async () => {
+    const bad = makeTestOrder(5, 1);
+    (bad.command as { order_id: unknown }).order_id = 'x';
+    const r = await store.saveOrders([bad, makeTestOrder(5, 2)]);
+    expect(r).toEqual({ written: 1, existing: 0, failed: [{ id: '5-x', reason: expect.any(String) }] });
+  });
+
+  it('bounds batches by bytes as well as by count', async () => {
+    const small = new OpenSearchOrderStore({
+      client: t.client,
+      ordersIndex,
+      batchMaxOrders: 1000,
+      batchMaxBytes: 8 * 1024,
+    });
+    const orders = Array.from({ length: 60 }, (_, i) => {
+      // Ids 10..69: every order serialises to the same size.
+      const o = makeTestOrder(6, i + 10);
+      o.command.action.args = { blob: 'x'.repeat(1000) };
+      return o;
+    });
+    let batches = 0;
+    const r = await small.saveOrders(orders, { onProgress: () => batches++ });
+    expect(r.written).toBe(60);
+    const perOrder = Buffer.byteLength(`{"create":{"_id":"6-10"}}\n${JSON.stringify(orders[0])}\n`);
+    const perBatch = Math.floor((8 * 1024) / perOrder);
+    expect(perBatch).toBeLessThan(10);
+    expect(batches).toBe(Math.ceil(60 / perBatch));
+  });
+
+  it('gives read-after-write with the default refresh policies (saves and transitions)', async () => {
+    const r = await store.saveOrders(Array.from({ length: 250 }, (_, i) => makeTestOrder(7, i + 1)));
+    expect(r.written).toBe(250);
+    // Searches and aggregations see the save as soon as it returns.
+    expect((await store.countByStatus({ requestId: 7 })).pending).toBe(250);
+    const [claimed] = await store.claimDue({
+      owner: 'a',
+      leaseMs: 60_000,
+      limit: 1,
+      now: new Date(BASE.getTime() + 1000),
+    });
+    const sent = structuredClone(claimed!.order);
+    sent.command.status = 'sent';
+    const [out] = await store.writeConditional([{ id: claimed!.id, rev: claimed!.rev, order: sent }]);
+    expect(out?.ok).toBe(true);
+    expect(await store.countByStatus({ requestId: 7 })).toEqual({
+      pending: 249,
+      sent: 1,
+      success: 0,
+      failure: 0,
+    });
+    expect((await store.listOrders({ status: 'sent' }, { size: 10 })).items.map((s) => s.id)).toEqual([
+      claimed!.id,
+    ]);
+  });
+
+  it('stores action args and result data of any shape side by side (flat_object), returning them unchanged', async () => {
+    const a = makeTestOrder(8, 1);
+    a.command.action.args = {
+      key: 'a string',
+      list: [1, 'two', { three: 3 }],
+      nested: { deep: { deeper: true } },
+    };
+    const b = makeTestOrder(8, 2);
+    b.command.action.args = { key: { now: 'an object' }, nested: 'a string now' };
+    b.command.result = { code: 70000, message: 'big code', data: { any: ['thing', 1, null] } };
+    b.command.status = 'sent';
+    const r = await store.saveOrders([a, b]);
+    expect(r).toEqual({ written: 2, existing: 0, failed: [] });
+    expect((await store.getOrder('8-1'))?.order).toEqual(a);
+    expect((await store.getOrder('8-2'))?.order).toEqual(b);
+  });
+
+  it('archives into <orders>-archive-YYYY.MM by the month of @timestamp', async () => {
+    await store.saveOrders([
+      makeTestOrder(9, 1, {
+        status: 'success',
+        completedAt: BASE,
+        timestamp: new Date('2025-01-31T23:59:59.000Z'),
+      }),
+      makeTestOrder(9, 2, {
+        status: 'failure',
+        completedAt: BASE,
+        timestamp: new Date('2025-02-01T00:00:00.000Z'),
+      }),
+    ]);
+    const out = await store.removeOrders(await store.getOrders(['9-1', '9-2']), 'archive');
+    expect(out.every((o) => o.ok)).toBe(true);
+    const jan = await t.client.get({ index: `${ordersIndex}-archive-2025.01`, id: '9-1' });
+    const feb = await t.client.get({ index: `${ordersIndex}-archive-2025.02`, id: '9-2' });
+    expect(jan.body.found && feb.body.found).toBe(true);
+    // The archive index got the explicit mapping from the archive template.
+    const mapping = await t.client.indices.getMapping({ index: `${ordersIndex}-archive-2025.01` });
+    const props = Object.values(mapping.body)[0]?.mappings as {
+      dynamic?: string;
+      properties?: Record<string, unknown>;
+    };
+    expect(props.dynamic).toBe('strict');
+    expect(Object.keys(props.properties ?? {})).toEqual(
+      expect.arrayContaining(['command', 'scheduling', 'agent']),
+    );
+  });
+
+  it('maps an unreachable node to STORE_UNAVAILABLE without leaking the client error', async () => {
+    // Port 9 (discard) on localhost: connection refused.
+    const dead = createOpenSearchClient({
+      node: 'http://127.0.0.1:9',
+      maxRetries: 0,
+      requestTimeoutMs: 2000,
+    });
+    const unreachable = new OpenSearchOrderStore({
+      client: dead,
+      ordersIndex,
+      batchRetries: 1,
+      retryDelayMs: 10,
+    });
+    try {
+      for (const op of [
+        () => unreachable.getOrder('1-1'),
+        () => unreachable.saveOrders([makeTestOrder(1, 1)]),
+        () => unreachable.listOrders({}, { size: 10 }),
+        () => unreachable.init(),
+      ]) {
+        const error = await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(CommandManagerError);
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryAfterSec: expect.any(Number) });
+        expect((error as Error).cause).toBeUndefined();
+      }
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('rejects a malformed cursor and a bad page size with VALIDATION_FAILED', async () => {
+    await expect(store.findTerminalBefore(BASE, { size: 10, cursor: 'bm9wZQ' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    await expect(store.listOrders({}, { size: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
