@@ -1,0 +1,290 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import {
+  CommandManagerError,
+  ErrorCodes,
+  type CommandManagerApi,
+  type Logger,
+  type ResultOutcome,
+  type StoredOrder,
+} from '@command-manager/core';
+import { verifiedClientCn, type Authenticator } from './auth/authenticator';
+import type { Caller, Operation } from './auth/roles';
+import { createHttpMetrics, type HttpMetrics } from './http-metrics';
+import { errorBody } from './internal/error-body';
+import { errorMiddleware } from './internal/error-middleware';
+import { API_PREFIX } from './internal/paths';
+import {
+  parseIdempotencyKey,
+  parseListQuery,
+  parseOrderIdParam,
+  parseRequestIdParam,
+  parseSummaryQuery,
+} from './internal/request-parsing';
+import { writeSubmitResponse } from './internal/submit-response';
+import { buildOpenApiDocument } from './openapi';
+
+export interface Readiness {
+  ready: boolean;
+  /** Named checks, e.g. `{ opensearch: true, templates: false }`. */
+  checks: Record<string, boolean>;
+}
+
+export interface AppLimits {
+  /** Largest JSON body accepted (413 beyond). */
+  bodyLimitBytes: number;
+  /** Default and largest page of `GET /orders`. */
+  defaultPageSize?: number;
+  maxPageSize?: number;
+}
+
+export interface AppDeps {
+  api: CommandManagerApi;
+  auth: Authenticator;
+  /** Metrics on a per-app registry; one is created when absent. */
+  metrics?: HttpMetrics;
+  /** OpenSearch reachable, templates in place … `/ready` answers 503 when not ready (or when this throws). */
+  readiness: () => Promise<Readiness>;
+  logger?: Logger;
+  limits: AppLimits;
+  /** Serve `/metrics` without authentication (e.g. bound to a private interface). Default: role operation `metrics`. */
+  publicMetrics?: boolean;
+  /** Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP); default: none. */
+  trustProxy?: boolean | number | string;
+}
+
+interface Locals {
+  caller?: Caller;
+  route?: string;
+}
+
+function locals(res: Response): Locals {
+  return res.locals as Locals;
+}
+
+function callerOf(res: Response): Caller {
+  const caller = locals(res).caller;
+  // Unreachable: every API route runs `authorize` first.
+  if (!caller) throw new CommandManagerError(ErrorCodes.UNAUTHENTICATED, 'authentication required');
+  return caller;
+}
+
+function orderEnvelope(stored: StoredOrder): { id: string; order: StoredOrder['order'] } {
+  // `rev` is the store's opaque concurrency token: not part of the API.
+  return { id: stored.id, order: stored.order };
+}
+
+/**
+ * The HTTP adapter: routes, parsing and error mapping only (rules stay in core). Separate from `listen`
+ * (see `createServer`), so tests drive it with supertest.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { api, auth, logger } = deps;
+  const metrics = deps.metrics ?? createHttpMetrics();
+  const defaultPageSize = deps.limits.defaultPageSize ?? 100;
+  const maxPageSize = deps.limits.maxPageSize ?? 1000;
+  const openapi = JSON.stringify(buildOpenApiDocument({ defaultPageSize, maxPageSize }));
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', deps.trustProxy ?? false);
+  // Node's querystring: `a=1&a=2` becomes an array (rejected as "given twice"), no nested objects.
+  app.set('query parser', 'simple');
+
+  // Every answer is counted by route pattern (bounded label values), method and status.
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.observeRequest(
+        { method: req.method, route: locals(res).route ?? 'unmatched', status: res.statusCode },
+        seconds,
+      );
+    });
+    next();
+  });
+
+  const route =
+    (pattern: string): RequestHandler =>
+    (_req, res, next) => {
+      locals(res).route = pattern;
+      next();
+    };
+
+  /** Authenticates (before any body is read) and checks that the caller's roles grant `operation`. */
+  const authorize =
+    (operation: Operation): RequestHandler =>
+    async (req, res, next) => {
+      const caller = await auth.authenticate({
+        authorization: req.get('authorization'),
+        clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+        clientCertificateCn: verifiedClientCn(req.socket),
+      });
+      if (!caller.operations.has(operation)) {
+        throw new CommandManagerError(ErrorCodes.FORBIDDEN, `the caller's roles do not grant "${operation}"`);
+      }
+      locals(res).caller = caller;
+      next();
+    };
+
+  // Any content type is read as JSON (Wazuh's clients send application/json; curl users forget it);
+  // non-strict so that a JSON scalar reaches validation and is named, instead of failing as "malformed".
+  const jsonBody = express.json({ limit: deps.limits.bodyLimitBytes, type: () => true, strict: false });
+  const requireBody: RequestHandler = (req, _res, next) => {
+    if (req.body === undefined) {
+      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'a JSON body is required', {
+        details: [{ pointer: '', message: 'is required' }],
+      });
+    }
+    next();
+  };
+
+  // ---- operations endpoints ----
+  app.get('/health', route('/health'), (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/ready', route('/ready'), async (_req, res) => {
+    let state: Readiness;
+    try {
+      state = await deps.readiness();
+    } catch (e) {
+      logger?.warn('readiness check failed', { error: e instanceof Error ? e.message : String(e) });
+      state = { ready: false, checks: {} };
+    }
+    if (state.ready) {
+      res.json({ ready: true, checks: state.checks });
+      return;
+    }
+    const failed = Object.entries(state.checks).filter(([, ok]) => !ok);
+    res
+      .status(503)
+      .setHeader('Retry-After', '5')
+      .json(
+        errorBody(
+          ErrorCodes.STORE_UNAVAILABLE,
+          'not ready',
+          failed.length > 0
+            ? failed.map(([name]) => ({ pointer: `/checks/${name}`, message: 'failed' }))
+            : [{ pointer: '', message: 'readiness could not be determined' }],
+        ),
+      );
+  });
+  app.get(
+    '/metrics',
+    route('/metrics'),
+    ...(deps.publicMetrics ? [] : [authorize('metrics')]),
+    async (_req, res) => {
+      const text = await metrics.registry.metrics();
+      res.setHeader('Content-Type', metrics.registry.contentType);
+      res.send(text);
+    },
+  );
+  app.get('/openapi.json', route('/openapi.json'), (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+
+  // ---- the API ----
+  const submitPath = `${API_PREFIX}/commands`;
+  app.post(submitPath, route(submitPath), authorize('submit'), jsonBody, requireBody, async (req, res) => {
+    const summary = parseSummaryQuery(req.query);
+    const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
+    const result = await api.submit(
+      req.body,
+      callerOf(res).principal,
+      idempotencyKey ? { idempotencyKey } : {},
+    );
+    await writeSubmitResponse(res, result, summary);
+    metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
+  });
+
+  const requestPath = `${API_PREFIX}/requests/:id`;
+  app.get(requestPath, route(requestPath), authorize('read'), async (req, res) => {
+    res.json(await api.getRequest(parseRequestIdParam(req.params.id)));
+  });
+
+  const cancelPath = `${API_PREFIX}/requests/:id/cancel`;
+  app.post(cancelPath, route(cancelPath), authorize('cancel'), async (req, res) => {
+    const requestId = parseRequestIdParam(req.params.id);
+    res.json(await api.cancel(requestId, callerOf(res).principal));
+  });
+
+  const orderPath = `${API_PREFIX}/orders/:id`;
+  app.get(orderPath, route(orderPath), authorize('read'), async (req, res) => {
+    res.json(orderEnvelope(await api.getOrder(parseOrderIdParam(req.params.id))));
+  });
+
+  const ordersPath = `${API_PREFIX}/orders`;
+  app.get(ordersPath, route(ordersPath), authorize('read'), async (req, res) => {
+    const { filter, page } = parseListQuery(req.query, { defaultPageSize, maxPageSize });
+    const result = await api.listOrders(filter, page);
+    res.json({
+      orders: result.items.map(orderEnvelope),
+      ...(result.cursor ? { cursor: result.cursor } : {}),
+    });
+  });
+
+  const resultsPath = `${API_PREFIX}/results`;
+  app.post(resultsPath, route(resultsPath), authorize('results'), jsonBody, requireBody, async (req, res) => {
+    // Core accepts a single report too; this route is the bulk one.
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || !('results' in body)) {
+      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the body must be {"results": [...]}', {
+        details: [{ pointer: '/results', message: 'is required' }],
+      });
+    }
+    const outcomes = await api.reportResults(body, callerOf(res).principal);
+    const tally = { applied: 0, conflict: 0, unknown: 0, invalid: 0 };
+    for (const o of outcomes) tally[o.outcome]++;
+    res.json({ results: outcomes.map(outcomeBody), ...tally });
+  });
+
+  const resultPath = `${API_PREFIX}/orders/:id/result`;
+  app.post(resultPath, route(resultPath), authorize('results'), jsonBody, requireBody, async (req, res) => {
+    const id = parseOrderIdParam(req.params.id);
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the body must be an object', {
+        details: [{ pointer: '', message: 'must be of type object' }],
+      });
+    }
+    if ('id' in body && body.id !== id) {
+      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the id is given by the path', {
+        details: [{ pointer: '/id', message: 'must be absent or equal to the id in the path' }],
+      });
+    }
+    const [outcome] = await api.reportResults({ ...body, id }, callerOf(res).principal);
+    if (!outcome) throw new CommandManagerError(ErrorCodes.INTERNAL, 'no outcome for the report');
+    sendSingleOutcome(res, outcome);
+  });
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new CommandManagerError(ErrorCodes.NOT_FOUND, 'no such route'));
+  });
+  app.use(errorMiddleware(logger));
+  return app;
+}
+
+function outcomeBody(o: ResultOutcome): Record<string, unknown> {
+  return { ...o };
+}
+
+/** A single report: applied is 200; the others are errors of the one shape, mapped by the one table. */
+function sendSingleOutcome(res: Response, outcome: ResultOutcome): void {
+  switch (outcome.outcome) {
+    case 'applied':
+      res.json(outcomeBody(outcome));
+      return;
+    case 'conflict':
+      throw new CommandManagerError(ErrorCodes.INVALID_TRANSITION, outcome.message, {
+        details: [{ pointer: '/status', message: `the order is ${outcome.status}` }],
+      });
+    case 'unknown':
+      throw new CommandManagerError(ErrorCodes.NOT_FOUND, outcome.message, {
+        details: [{ pointer: '/params/id', message: 'no such order' }],
+      });
+    case 'invalid':
+      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, outcome.message, {
+        details: [{ pointer: '', message: outcome.message }],
+      });
+  }
+}

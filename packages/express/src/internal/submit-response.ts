@@ -1,0 +1,96 @@
+import type { Response } from 'express';
+import { CommandManagerError, ErrorCodes, orderDocumentId, type SubmitResult } from '@command-manager/core';
+
+/** Ids per `write` call: large enough to amortise the call, small enough to keep the buffer bounded (~20 KB). */
+const IDS_PER_CHUNK = 1000;
+
+/**
+ * Writes the answer to a submission. Wazuh's plugin answers `{"_index", "orders": [{"_id"}...], "result"}`;
+ * this adds `commands` (per command: `request_id`, `orders`, `unresolved`, `write_state`). Order ids are
+ * deterministic (`<request_id>-1..N`), so the `orders` array is generated while it is written, in chunks
+ * that honour back-pressure: a 100,000-order answer is never held in memory at once. With `summary`, the
+ * `orders` array is left out.
+ */
+export async function writeSubmitResponse(
+  res: Response,
+  result: SubmitResult,
+  summary: boolean,
+): Promise<void> {
+  throwUnlessComplete(result);
+  const head = {
+    _index: result.index,
+    result: 'CREATED',
+    commands: result.commands.map((c) => ({
+      request_id: c.request_id,
+      orders: c.orders,
+      unresolved: c.unresolved,
+      write_state: c.write_state,
+      ...(c.write_errors && c.write_errors.length > 0 ? { write_errors: c.write_errors } : {}),
+    })),
+  };
+  res.status(201);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  const headJson = JSON.stringify(head);
+  if (summary) {
+    res.end(headJson);
+    return;
+  }
+  // Re-open the head object to append the `orders` array.
+  if (!(await write(res, `${headJson.slice(0, -1)},"orders":[`))) return;
+  let first = true;
+  for (const c of result.commands) {
+    let chunk: string[] = [];
+    for (let orderId = 1; orderId <= c.orders; orderId++) {
+      const id = orderDocumentId(c.request_id, orderId);
+      chunk.push(`${first ? '' : ','}{"_id":"${id}"}`);
+      first = false;
+      if (chunk.length >= IDS_PER_CHUNK) {
+        if (!(await write(res, chunk.join('')))) return;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0 && !(await write(res, chunk.join('')))) return;
+  }
+  res.end(']}');
+}
+
+/** Writes, waiting for `drain` when the socket buffer is full; false when the client went away. */
+async function write(res: Response, text: string): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return false;
+  if (res.write(text)) return true;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+/**
+ * Some orders of a command were not stored (the store failed mid-way): PARTIAL_WRITE, naming each such
+ * command and its request id, so the caller can read the request record (it lists what failed) or cancel.
+ * Orders that were stored stay and will be dispatched; the answer says so instead of claiming success.
+ */
+function throwUnlessComplete(result: SubmitResult): void {
+  const incomplete = result.commands
+    .map((c, i) => ({ c, i }))
+    .filter(({ c }) => c.write_state !== 'complete');
+  if (incomplete.length === 0) return;
+  throw new CommandManagerError(
+    ErrorCodes.PARTIAL_WRITE,
+    `some orders could not be written (requests ${incomplete.map(({ c }) => c.request_id).join(', ')}); the request records list them`,
+    {
+      details: incomplete.map(({ c, i }) => ({
+        pointer: `/commands/${i}`,
+        message: `request ${c.request_id}: ${c.write_state}, ${c.orders} orders written${
+          c.write_errors?.[0] ? `; first error: ${c.write_errors[0].reason}` : ''
+        }`,
+      })),
+    },
+  );
+}

@@ -1,0 +1,475 @@
+import { ORDER_STATUSES, SOURCES, TARGET_TYPES, schemas as coreSchemas } from '@command-manager/core';
+import { OPERATIONS } from './auth/roles';
+import { API_PREFIX } from './internal/paths';
+
+/**
+ * The OpenAPI 3.1 document, generated: request bodies and stored documents are core's JSON Schemas (the same
+ * objects that validate requests, embedded as they are: OpenAPI 3.1 uses JSON Schema 2020-12, and core's
+ * schemas carry no `$id`/`$schema`). Only the shapes of this adapter's own answers are declared here.
+ */
+export interface OpenApiOptions {
+  title?: string;
+  version?: string;
+  /** Default page size and maximum of `GET /orders`. */
+  defaultPageSize?: number;
+  maxPageSize?: number;
+}
+
+const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
+const errorResponse = (description: string): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema: ref('Error') } },
+});
+const json = (description: string, schema: unknown): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A single result's body is core's `ResultReport` without `id` (the id is in the path). */
+function singleResultSchema(): Record<string, unknown> {
+  const { properties, required, ...rest } = coreSchemas.ResultReport;
+  const { id: _id, ...otherProperties } = properties;
+  return {
+    ...rest,
+    title: 'SingleResultReport',
+    properties: otherProperties,
+    required: required.filter((r: string) => r !== 'id'),
+  };
+}
+
+const counts = {
+  type: 'object',
+  properties: Object.fromEntries(ORDER_STATUSES.map((s) => [s, { type: 'integer', minimum: 0 }])),
+  required: [...ORDER_STATUSES],
+  additionalProperties: false,
+};
+
+const writeErrors = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { id: { type: 'string' }, reason: { type: 'string' } },
+    required: ['id', 'reason'],
+    additionalProperties: false,
+  },
+};
+const writeState = { type: 'string', enum: ['writing', 'complete', 'partial', 'failed'] };
+
+export function adapterSchemas(): Record<string, unknown> {
+  return {
+    Error: {
+      type: 'object',
+      properties: {
+        error: {
+          type: 'object',
+          properties: {
+            code: { type: 'string' },
+            message: { type: 'string' },
+            details: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  pointer: {
+                    type: 'string',
+                    description:
+                      'JSON pointer (RFC 6901) of the bad field; `/query/<name>` for a query parameter, `/headers/<name>` for a header, `/params/<name>` for a path parameter.',
+                  },
+                  message: { type: 'string' },
+                },
+                required: ['pointer', 'message'],
+                additionalProperties: false,
+              },
+            },
+          },
+          required: ['code', 'message', 'details'],
+          additionalProperties: false,
+        },
+      },
+      required: ['error'],
+      additionalProperties: false,
+    },
+    SubmitResponse: {
+      type: 'object',
+      description:
+        "Wazuh's answer (`_index`, `orders[]._id`, `result`) plus, per command, its request id, order count and unresolved targets. `orders` is absent with `?summary=true`.",
+      properties: {
+        _index: { type: 'string' },
+        result: { type: 'string', description: '`CREATED` when every order was written.' },
+        commands: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              request_id: { type: 'integer', minimum: 0 },
+              orders: { type: 'integer', minimum: 0 },
+              unresolved: { type: 'array', items: { type: 'string' } },
+              write_state: writeState,
+              write_errors: writeErrors,
+            },
+            required: ['request_id', 'orders', 'unresolved', 'write_state'],
+            additionalProperties: false,
+          },
+        },
+        orders: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { _id: { type: 'string', pattern: '^[0-9]+-[0-9]+$' } },
+            required: ['_id'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['_index', 'result', 'commands'],
+      additionalProperties: false,
+    },
+    RequestRecord: {
+      type: 'object',
+      properties: {
+        request_id: { type: 'integer', minimum: 0 },
+        created_at: { type: 'string', format: 'date-time' },
+        principal: { type: 'string' },
+        command: ref('CommandRequest'),
+        total_orders: { type: 'integer', minimum: 0 },
+        unresolved: { type: 'array', items: { type: 'string' } },
+        write_state: writeState,
+        write_errors: writeErrors,
+        rollout_stopped_at: { type: ['string', 'null'], format: 'date-time' },
+      },
+      required: [
+        'request_id',
+        'created_at',
+        'principal',
+        'command',
+        'total_orders',
+        'unresolved',
+        'write_state',
+      ],
+      additionalProperties: false,
+    },
+    RequestProgress: {
+      type: 'object',
+      properties: {
+        request: ref('RequestRecord'),
+        counts,
+        progress: { type: 'number', minimum: 0, maximum: 1 },
+        done: { type: 'boolean' },
+        rollout: {
+          type: 'object',
+          properties: {
+            stopped: { type: 'boolean' },
+            max_concurrency: { type: 'integer', minimum: 1 },
+            max_errors: { type: ['integer', 'string'] },
+            errors: { type: 'integer', minimum: 0 },
+          },
+          required: ['stopped', 'errors'],
+          additionalProperties: false,
+        },
+      },
+      required: ['request', 'counts', 'progress', 'done', 'rollout'],
+      additionalProperties: false,
+    },
+    OrderEnvelope: {
+      type: 'object',
+      properties: { id: { type: 'string' }, order: ref('Order') },
+      required: ['id', 'order'],
+      additionalProperties: false,
+    },
+    OrderPage: {
+      type: 'object',
+      properties: {
+        orders: { type: 'array', items: ref('OrderEnvelope') },
+        cursor: {
+          type: 'string',
+          description: 'Pass back as `?cursor=` for the next page; absent on the last page.',
+        },
+      },
+      required: ['orders'],
+      additionalProperties: false,
+    },
+    ResultOutcome: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        outcome: { type: 'string', enum: ['applied', 'conflict', 'unknown', 'invalid'] },
+        status: {
+          type: 'string',
+          enum: ORDER_STATUSES,
+          description: 'The order status after the report (applied) or as it stands (conflict).',
+        },
+        message: { type: 'string' },
+      },
+      required: ['id', 'outcome'],
+      additionalProperties: false,
+    },
+    ResultsResponse: {
+      type: 'object',
+      properties: {
+        results: { type: 'array', items: ref('ResultOutcome') },
+        applied: { type: 'integer', minimum: 0 },
+        conflict: { type: 'integer', minimum: 0 },
+        unknown: { type: 'integer', minimum: 0 },
+        invalid: { type: 'integer', minimum: 0 },
+      },
+      required: ['results', 'applied', 'conflict', 'unknown', 'invalid'],
+      additionalProperties: false,
+    },
+    SingleResultReport: singleResultSchema(),
+    CancelResponse: {
+      type: 'object',
+      properties: { request_id: { type: 'integer', minimum: 0 }, cancelled: { type: 'integer', minimum: 0 } },
+      required: ['request_id', 'cancelled'],
+      additionalProperties: false,
+    },
+    Health: {
+      type: 'object',
+      properties: { status: { const: 'ok' } },
+      required: ['status'],
+      additionalProperties: false,
+    },
+    Readiness: {
+      type: 'object',
+      properties: {
+        ready: { type: 'boolean' },
+        checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+      },
+      required: ['ready', 'checks'],
+      additionalProperties: false,
+    },
+  };
+}
+
+export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
+  const defaultPageSize = options.defaultPageSize ?? 100;
+  const maxPageSize = options.maxPageSize ?? 1000;
+  const security = [{ basicAuth: [] }, { bearerAuth: [] }, { mutualTLS: [] }];
+  const common = {
+    '401': errorResponse('Not authenticated'),
+    '403': errorResponse('The caller’s roles do not allow this'),
+    '429': errorResponse('Too many failed logins from this client (Retry-After)'),
+    '503': errorResponse('OpenSearch is unavailable (Retry-After)'),
+    '500': errorResponse('Unexpected error (generic message, no stack)'),
+  };
+  const idParam = (description: string, schema: unknown): Record<string, unknown> => ({
+    name: 'id',
+    in: 'path',
+    required: true,
+    description,
+    schema,
+  });
+  const query = (name: string, schema: unknown, description: string): Record<string, unknown> => ({
+    name,
+    in: 'query',
+    required: false,
+    description,
+    schema,
+  });
+  const requestId = { type: 'string', pattern: '^[0-9]{1,15}$' };
+  const orderId = { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,9}$' };
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: options.title ?? 'Wazuh command manager',
+      version: options.version ?? '0.1.0',
+      description: `Compatible with Wazuh's command manager plugin (\`POST ${API_PREFIX}/commands\`). Operations a role may grant: ${OPERATIONS.join(', ')}.`,
+    },
+    security,
+    components: {
+      securitySchemes: {
+        basicAuth: { type: 'http', scheme: 'basic' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API token; only its SHA-256 is stored.',
+        },
+        mutualTLS: {
+          type: 'mutualTLS',
+          description: 'The client certificate’s subject CN maps to a principal.',
+        },
+      },
+      schemas: { ...coreSchemas, ...adapterSchemas() },
+    },
+    paths: {
+      [`${API_PREFIX}/commands`]: {
+        post: {
+          operationId: 'submitCommands',
+          summary: 'Submit command requests (role operation `submit`)',
+          parameters: [
+            query(
+              'summary',
+              { type: 'string', enum: ['true', 'false'] },
+              'Omit per-order ids from the answer.',
+            ),
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'A retried submission with the same key and body returns the first answer and writes nothing twice.',
+              schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CommandBatch') } } },
+          responses: {
+            '201': json('Orders written', ref('SubmitResponse')),
+            '400': errorResponse('Invalid body (every bad field by JSON pointer), or unknown action'),
+            '409': errorResponse(
+              'Idempotency-Key reused with another body, or its first submission is in progress',
+            ),
+            '413': errorResponse('Body too large, or too many commands'),
+            '422': errorResponse('Fan-out over the limit, or no target resolved'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/requests/{id}`]: {
+        get: {
+          operationId: 'getRequest',
+          summary: 'A request’s progress (role operation `read`)',
+          parameters: [idParam('Request id', requestId)],
+          responses: {
+            '200': json('Progress', ref('RequestProgress')),
+            '400': errorResponse('Malformed id'),
+            '404': errorResponse('Unknown request'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/requests/{id}/cancel`]: {
+        post: {
+          operationId: 'cancelRequest',
+          summary: 'Fail a request’s pending orders with a cancelled result (role operation `cancel`)',
+          parameters: [idParam('Request id', requestId)],
+          responses: {
+            '200': json('How many orders were cancelled', ref('CancelResponse')),
+            '400': errorResponse('Malformed id'),
+            '404': errorResponse('Unknown request'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/orders/{id}`]: {
+        get: {
+          operationId: 'getOrder',
+          summary: 'An order by id (role operation `read`)',
+          parameters: [idParam('Order id `<request_id>-<order_id>`', orderId)],
+          responses: {
+            '200': json('The order', ref('OrderEnvelope')),
+            '400': errorResponse('Malformed id'),
+            '404': errorResponse('Unknown order'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/orders`]: {
+        get: {
+          operationId: 'listOrders',
+          summary: 'Orders matching filters, paged by cursor (role operation `read`)',
+          parameters: [
+            query('status', { type: 'string' }, `Comma-separated statuses: ${ORDER_STATUSES.join(', ')}`),
+            query('target_type', { type: 'string', enum: TARGET_TYPES }, 'Target type'),
+            query('target_id', { type: 'string', maxLength: 256 }, 'Target id'),
+            query('action', { type: 'string', maxLength: 256 }, 'Action name'),
+            query('source', { type: 'string', enum: SOURCES }, 'Source (any case)'),
+            query('request_id', requestId, 'Request id'),
+            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
+            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+            query(
+              'size',
+              { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
+              'Page size',
+            ),
+            query('cursor', { type: 'string', maxLength: 4096 }, 'Cursor from the previous page'),
+          ],
+          responses: {
+            '200': json('A page of orders', ref('OrderPage')),
+            '400': errorResponse('Invalid query parameter (named by pointer `/query/<name>`)'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/results`]: {
+        post: {
+          operationId: 'reportResults',
+          summary: 'Bulk result reports from the Comms API (role operation `results`)',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('ResultReportBatch') } },
+          },
+          responses: {
+            '200': json(
+              'Per report: applied, conflict (with the current status), unknown or invalid',
+              ref('ResultsResponse'),
+            ),
+            '400': errorResponse('Invalid body'),
+            '413': errorResponse('Body too large, or too many reports'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/orders/{id}/result`]: {
+        post: {
+          operationId: 'reportResult',
+          summary: 'One result report from the Comms API (role operation `results`)',
+          parameters: [idParam('Order id `<request_id>-<order_id>`', orderId)],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('SingleResultReport') } },
+          },
+          responses: {
+            '200': json('Applied', ref('ResultOutcome')),
+            '400': errorResponse('Invalid body'),
+            '404': errorResponse('Unknown order'),
+            '409': errorResponse(
+              'The order is already terminal (or otherwise cannot take this result); the message says its status',
+            ),
+            ...common,
+          },
+        },
+      },
+      '/health': {
+        get: {
+          operationId: 'health',
+          summary: 'Liveness (no authentication)',
+          security: [],
+          responses: { '200': json('Alive', ref('Health')) },
+        },
+      },
+      '/ready': {
+        get: {
+          operationId: 'ready',
+          summary: 'Readiness: OpenSearch reachable, templates in place (no authentication)',
+          security: [],
+          responses: {
+            '200': json('Ready', ref('Readiness')),
+            '503': errorResponse('Not ready; details name the failed checks'),
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics (role operation `metrics`)',
+          responses: {
+            '200': {
+              description: 'Prometheus text format',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+            ...common,
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          summary: 'This document (no authentication)',
+          security: [],
+          responses: { '200': json('OpenAPI 3.1', { type: 'object' }) },
+        },
+      },
+    },
+  };
+}
