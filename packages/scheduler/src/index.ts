@@ -1,1 +1,36 @@
-export {};
+export {
+  Scheduler,
+  RETENTION_LOCK,
+  EXPIRED_UNDELIVERED_MESSAGE,
+  NO_RESULT_IN_TIME_MESSAGE,
+} from './scheduler';
+export type {
+  SchedulerDeps,
+  SchedulerOptions,
+  DispatchSummary,
+  SweepSummary,
+  RetentionSummary,
+} from './scheduler';
+export { ManagementApiClient, parseAcceptAnswer, parseRetryAfter } from './management-api-client';
+export type {
+  ManagementApiAuth,
+  ManagementApiTls,
+  ManagementApiClientOptions,
+} from './management-api-client';
+export { toAcceptCommandsOrder } from './order-delivery';
+export type { OrderDelivery, OrderVerdict, DeliverOptions, AcceptCommandsOrder } from './order-delivery';
+export { CircuitBreaker, BREAKER_STATE_VALUE } from './circuit-breaker';
+export type { BreakerState, CircuitBreakerOptions } from './circuit-breaker';
+export {
+  SchedulerMetricNames,
+  schedulerMetricDefinitions,
+  noopSchedulerMetrics,
+  InMemorySchedulerMetrics,
+} from './scheduler-metrics';
+export type {
+  SchedulerMetrics,
+  SchedulerMetricName,
+  SchedulerMetricDefinition,
+  MetricLabels,
+} from './scheduler-metrics';
+export { errorBudget } from './internal/rollout';

@@ -1,0 +1,338 @@
+/**
+ * Benchmark: the scheduler dispatching pending orders to a local Management API stub that answers at once.
+ *
+ * Figures:
+ * 1. Throughput: ORDERS pending orders (default 100,000) claimed under a lease, POSTed to the stub's
+ *    `/accept_commands` and marked `sent`, in orders/s; against the same run's baseline of raw `_bulk`
+ *    updates of the same orders to `sent` (no lease, no HTTP, no read: the least OpenSearch work that moves
+ *    them). Runs alternate (raw first in even rounds, scheduler first in odd ones) over ROUNDS rounds, each
+ *    on a freshly seeded index; medians reported. Goal: ratio ≥ 0.5.
+ * 2. Latency: p50/p99 of submit → accepted (`@timestamp` → `sent_at`) for single orders submitted one at a
+ *    time to an idle scheduler woken by the submission. Goal: p99 < 250 ms.
+ *
+ * Store settings used (and recommended for the sidecar's scheduler): `writeRefresh: true` on the orders
+ * store, so a claim's search sees the previous claim's leases at once instead of re-reading stale hits until
+ * the next periodic refresh; and `saveRefresh: true` for single submissions, so the order is searchable when
+ * the scheduler is woken.
+ *
+ * Run: pnpm build && node -r ts-node/register/transpile-only bench/dispatch.bench.ts
+ * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000),
+ * CONCURRENCY (4), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it).
+ * Prints progress to stderr and one JSON object of figures as the last line of stdout.
+ */
+import '../packages/scheduler/test/support/register-workspace-dist';
+import { randomBytes } from 'node:crypto';
+import { markSent, newOrder, orderDocumentId, systemClock } from '@command-manager/core';
+import type { CommandRequest, Order } from '@command-manager/core';
+import {
+  createOpenSearchClient,
+  OpenSearchLockStore,
+  OpenSearchOrderStore,
+  OpenSearchRequestStore,
+} from '@command-manager/opensearch';
+import { ManagementApiClient, Scheduler, SchedulerMetricNames } from '@command-manager/scheduler';
+import type { SchedulerMetricName, SchedulerMetrics } from '@command-manager/scheduler';
+import { StubManagementApi } from '../packages/scheduler/test/support/stub-management-api';
+
+const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
+const ORDERS = Number(process.env.ORDERS ?? 100_000);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3));
+const BATCH = Number(process.env.BATCH ?? 1000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 200);
+const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
+const GOAL_RATIO = 0.5;
+const GOAL_P99_MS = 250;
+
+const client = createOpenSearchClient({ node: OPENSEARCH_URL, requestTimeoutMs: 120_000 });
+const prefix = `bench-dispatch-${randomBytes(3).toString('hex')}-`;
+let indexNo = 0;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+const cmd: CommandRequest = {
+  source: 'Users/Services',
+  user: 'bench',
+  target: { type: 'group', id: 'bench' },
+  action: { name: 'restart', args: {} },
+  timeout: 3600,
+};
+
+// Arrays and index loops only: under the root tsconfig ts-node compiles for ES5, where spreading a
+// generator, Map or Set silently yields nothing.
+function pendingOrders(requestId: number, count: number, now: Date): Order[] {
+  const out: Order[] = [];
+  for (let i = 1; i <= count; i++) {
+    out.push(
+      newOrder({
+        command: cmd,
+        requestId,
+        orderId: i,
+        target: { type: 'agent', id: String(i).padStart(6, '0') },
+        groups: ['bench'],
+        principal: 'bench',
+        now,
+      }),
+    );
+  }
+  return out;
+}
+
+function stores(ordersIndex: string): {
+  orders: OpenSearchOrderStore;
+  requests: OpenSearchRequestStore;
+  locks: OpenSearchLockStore;
+} {
+  const common = { client, ordersIndex, replicas: 0 };
+  return {
+    orders: new OpenSearchOrderStore({
+      ...common,
+      saveRefresh: true,
+      writeRefresh: true,
+      batchMaxOrders: Math.max(1000, BATCH),
+    }),
+    requests: new OpenSearchRequestStore(common),
+    locks: new OpenSearchLockStore(common),
+  };
+}
+
+async function seed(): Promise<{ index: string; seeded: Order[] }> {
+  const index = `${prefix}${++indexNo}`;
+  const s = stores(index);
+  await s.orders.init();
+  await s.requests.init();
+  const now = systemClock.now();
+  const seeded = pendingOrders(1, ORDERS, now);
+  const t0 = Date.now();
+  const result = await s.orders.saveOrders(seeded);
+  if (result.written !== ORDERS)
+    throw new Error(
+      `seeding wrote ${result.written} of ${ORDERS}: ${JSON.stringify(result.failed.slice(0, 3))}`,
+    );
+  log(`  seeded ${ORDERS} orders in ${index} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return { index, seeded };
+}
+
+async function drop(index: string): Promise<void> {
+  await client.indices.delete(
+    { index: `${index}*`, ignore_unavailable: true, allow_no_indices: true },
+    { ignore: [404] },
+  );
+}
+
+/** Raw baseline: `_bulk` index of every order's `sent` version, BATCH per request, CONCURRENCY in flight. */
+async function rawRun(index: string, seeded: Order[]): Promise<number> {
+  const now = systemClock.now();
+  const t0 = process.hrtime.bigint();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < seeded.length) {
+      const slice = seeded.slice(next, next + BATCH);
+      next += BATCH;
+      const body: Array<Record<string, unknown> | Order> = [];
+      for (const o of slice) {
+        body.push({
+          index: { _index: index, _id: orderDocumentId(o.command.request_id, o.command.order_id) },
+        });
+        body.push(markSent(o, now));
+      }
+      const res = await client.bulk({ body, refresh: false });
+      if (res.body.errors) throw new Error('raw bulk had item errors');
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Metrics sink that resolves when `accepted` reaches a target, and keeps the latency observations. */
+class BenchMetrics implements SchedulerMetrics {
+  accepted = 0;
+  readonly latenciesSec: number[] = [];
+  private waiter: { target: number; resolve: () => void } | undefined;
+  inc(name: SchedulerMetricName, _labels?: Record<string, string>, n = 1): void {
+    if (name !== SchedulerMetricNames.ACCEPTED) return;
+    this.accepted += n;
+    if (this.waiter && this.accepted >= this.waiter.target) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve();
+    }
+  }
+  set(): void {}
+  observe(name: SchedulerMetricName, v: number): void {
+    if (name === SchedulerMetricNames.SUBMIT_TO_ACCEPTED_SECONDS) this.latenciesSec.push(v);
+  }
+  until(target: number): Promise<void> {
+    if (this.accepted >= target) return Promise.resolve();
+    return new Promise((resolve) => (this.waiter = { target, resolve }));
+  }
+}
+
+async function withScheduler<T>(
+  index: string,
+  stub: StubManagementApi,
+  options: { batchSize: number; concurrency: number },
+  body: (scheduler: Scheduler, metrics: BenchMetrics) => Promise<T>,
+): Promise<T> {
+  const s = stores(index);
+  const metrics = new BenchMetrics();
+  const delivery = new ManagementApiClient({
+    managementApiUrl: stub.url,
+    maxConnections: options.concurrency * 2,
+  });
+  const scheduler = new Scheduler({
+    ...s,
+    delivery,
+    owner: `bench-${randomBytes(3).toString('hex')}`,
+    metrics,
+    options: {
+      batchSize: options.batchSize,
+      concurrency: options.concurrency,
+      leaseMs: 60_000,
+      sweepIntervalMs: 3_600_000,
+      retentionIntervalMs: 3_600_000,
+    },
+  });
+  try {
+    return await body(scheduler, metrics);
+  } finally {
+    await scheduler.stop();
+    await delivery.close();
+  }
+}
+
+async function schedulerRun(index: string, stub: StubManagementApi): Promise<number> {
+  return withScheduler(
+    index,
+    stub,
+    { batchSize: BATCH, concurrency: CONCURRENCY },
+    async (scheduler, metrics) => {
+      const t0 = process.hrtime.bigint();
+      scheduler.start();
+      await metrics.until(ORDERS);
+      return Number(process.hrtime.bigint() - t0) / 1e9;
+    },
+  );
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+}
+
+async function latencyRun(stub: StubManagementApi): Promise<number[]> {
+  const index = `${prefix}${++indexNo}`;
+  const s = stores(index);
+  await s.orders.init();
+  await s.requests.init();
+  try {
+    return await withScheduler(
+      index,
+      stub,
+      { batchSize: 100, concurrency: 4 },
+      async (scheduler, metrics) => {
+        scheduler.start();
+        const warmup = 10;
+        for (let i = 1; i <= warmup + LATENCY_SAMPLES; i++) {
+          // One order per request, submitted as the API does: written (searchable), then the scheduler woken.
+          const [order] = pendingOrders(i, 1, systemClock.now());
+          await s.orders.saveOrders([order as Order]);
+          scheduler.wake();
+          await metrics.until(i);
+        }
+        return metrics.latenciesSec.slice(warmup).map((v) => v * 1000);
+      },
+    );
+  } finally {
+    await drop(index);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const stub = await StubManagementApi.start();
+  const raw: number[] = [];
+  const sched: number[] = [];
+  try {
+    log(
+      `dispatch bench: ${ORDERS} orders, batch ${BATCH}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, ${OPENSEARCH_URL}`,
+    );
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round > 0 && Date.now() - started > TIME_LIMIT_MS) {
+        log(`time limit reached after ${round} rounds`);
+        break;
+      }
+      const order = round % 2 === 0 ? (['raw', 'scheduler'] as const) : (['scheduler', 'raw'] as const);
+      for (const kind of order) {
+        const { index, seeded } = await seed();
+        try {
+          if (kind === 'raw') {
+            const sec = await rawRun(index, seeded);
+            raw.push(sec);
+            log(`round ${round + 1} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s`);
+          } else {
+            const before = stub.accepted.length;
+            const sec = await schedulerRun(index, stub);
+            sched.push(sec);
+            const delivered = stub.accepted.length - before;
+            log(
+              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${delivered})`,
+            );
+          }
+        } finally {
+          await drop(index);
+        }
+      }
+    }
+    const duplicates = stub.duplicatesAccepted().length;
+    log(`latency: ${LATENCY_SAMPLES} single orders on an idle scheduler`);
+    const lat = await latencyRun(stub);
+    const rawRate = ORDERS / median(raw);
+    const schedRate = ORDERS / median(sched);
+    const figures = {
+      bench: 'dispatch',
+      orders: ORDERS,
+      batchSize: BATCH,
+      concurrency: CONCURRENCY,
+      rounds: sched.length,
+      rawBulkSeconds: raw.map((x) => Number(x.toFixed(3))),
+      schedulerSeconds: sched.map((x) => Number(x.toFixed(3))),
+      rawBulkOrdersPerSec: Math.round(rawRate),
+      schedulerOrdersPerSec: Math.round(schedRate),
+      ratio: Number((schedRate / rawRate).toFixed(3)),
+      goalRatio: GOAL_RATIO,
+      duplicateDeliveries: duplicates,
+      latencySamples: lat.length,
+      latencyP50Ms: Number(percentile(lat, 50).toFixed(1)),
+      latencyP99Ms: Number(percentile(lat, 99).toFixed(1)),
+      latencyMaxMs: Number(Math.max(...lat).toFixed(1)),
+      goalP99Ms: GOAL_P99_MS,
+      maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    log(
+      `scheduler ${figures.schedulerOrdersPerSec} orders/s vs raw bulk ${figures.rawBulkOrdersPerSec} orders/s: ratio ${figures.ratio} (goal ≥ ${GOAL_RATIO}); latency p50 ${figures.latencyP50Ms} ms, p99 ${figures.latencyP99Ms} ms (goal < ${GOAL_P99_MS})`,
+    );
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } finally {
+    await stub.close();
+    await client.indices.delete(
+      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
+      { ignore: [404] },
+    );
+    await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+    await client.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  log(`dispatch bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});

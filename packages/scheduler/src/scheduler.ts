@@ -1,0 +1,929 @@
+/**
+ * The scheduler: claims due orders under a lease, hands them to the Management API, records the verdicts,
+ * fails orders past their deadline, applies rollout control, and removes old terminal orders.
+ *
+ * It works only through core's ports, so several sidecars (each with its own `owner`) can share one orders
+ * index: a claim writes the lease conditionally (`OrderStore.claimDue`), every later write is conditional on
+ * the revision the scheduler holds, and a lost race is a skipped order, never a double write.
+ */
+import {
+  CommandManagerError,
+  ErrorCodes,
+  ResultCodes,
+  backoffDelayMs,
+  defaultRetryPolicy,
+  isTerminal,
+  markFailed,
+  markSent,
+  scheduleRetry,
+  systemClock,
+  withLease,
+  withoutLease,
+} from '@command-manager/core';
+import type {
+  Clock,
+  ConditionalWrite,
+  LockStore,
+  Logger,
+  Order,
+  OrderStore,
+  RequestRecord,
+  RequestStore,
+  RetryPolicy,
+  StatusCounts,
+  StoredOrder,
+} from '@command-manager/core';
+import type { OrderDelivery, OrderVerdict } from './order-delivery';
+import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
+import type { SchedulerMetrics } from './scheduler-metrics';
+import { noopLogger } from './internal/noop-logger';
+import { rolloutLimits } from './internal/rollout';
+import type { RolloutLimits } from './internal/rollout';
+import { Ticker } from './internal/ticker';
+
+export interface SchedulerOptions {
+  /** Pause between claim rounds when nothing wakes the scheduler; default 1000. */
+  pollIntervalMs?: number;
+  /** Orders per `/accept_commands` call and per claim; default 100. */
+  batchSize?: number;
+  /** Batches in flight at once; default 4. */
+  concurrency?: number;
+  /** Dispatch lease; renewed every `leaseMs / 2` while a batch is in flight; default 30 000. */
+  leaseMs?: number;
+  /** How long `stop()` lets in-flight batches finish before aborting them and releasing their leases; default 10 000. */
+  shutdownTimeoutMs?: number;
+  /** Period of the deadline sweep; default 5000. */
+  sweepIntervalMs?: number;
+  /** Overdue orders read per sweep round; default 500. */
+  sweepBatchSize?: number;
+  /** Terminal orders completed longer ago than this are archived or deleted; default 7 days. */
+  retentionMs?: number;
+  /** Period of the retention run; default 1 hour. */
+  retentionIntervalMs?: number;
+  /** `archive` copies to the archive index then deletes; `delete` only deletes; default `archive`. */
+  retentionMode?: 'archive' | 'delete';
+  /** Orders per retention page; default 500. */
+  retentionPageSize?: number;
+  /** TTL of the `retention` lock, renewed after each page; default 5 minutes. */
+  retentionLockTtlMs?: number;
+  /** Backoff of retried deliveries; default core's `defaultRetryPolicy`. */
+  retryPolicy?: RetryPolicy;
+  /** How long an order held back by `max_concurrency` waits before it is due again; default 5 × pollIntervalMs. */
+  rolloutDeferMs?: number;
+  /** Randomness of the backoff jitter (tests fix it). */
+  random?: () => number;
+}
+
+export interface SchedulerDeps {
+  orders: OrderStore;
+  requests: RequestStore;
+  locks: LockStore;
+  delivery: OrderDelivery;
+  /** This sidecar's id: the lease owner written on claimed orders. Unique per process. */
+  owner: string;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: SchedulerMetrics;
+  options?: SchedulerOptions;
+}
+
+/** What one dispatch round did. */
+export interface DispatchSummary {
+  claimed: number;
+  accepted: number;
+  rejected: number;
+  /** Failed by a non-retryable answer (4xx). */
+  failed: number;
+  retried: number;
+  /** Failed because the retry would land after the deadline. */
+  expired: number;
+  /** Held back by `max_concurrency` (still pending). */
+  deferred: number;
+  rolloutStopped: number;
+  leaseLost: number;
+  /** Released without a verdict (shutdown). */
+  released: number;
+}
+
+export interface SweepSummary {
+  expiredUndelivered: number;
+  noResultInTime: number;
+  /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
+  conflicts: number;
+}
+
+export interface RetentionSummary {
+  /** False when another sidecar holds the `retention` lock. */
+  ran: boolean;
+  removed: number;
+  conflicts: number;
+}
+
+export const RETENTION_LOCK = 'retention';
+export const EXPIRED_UNDELIVERED_MESSAGE = 'expired undelivered';
+export const NO_RESULT_IN_TIME_MESSAGE = 'no result came in time';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const MAX_SWEEP_ROUNDS = 100;
+const MAX_RETENTION_PAGES = 1000;
+const ROLLOUT_PAGE_SIZE = 500;
+const NO_ROLLOUT_CACHE_MAX = 10_000;
+
+type Resolved = Required<Omit<SchedulerOptions, 'random'>> & { random: () => number };
+
+function resolveOptions(o: SchedulerOptions = {}): Resolved {
+  const pollIntervalMs = positive(o.pollIntervalMs, 1000);
+  return {
+    pollIntervalMs,
+    batchSize: positive(o.batchSize, 100),
+    concurrency: positive(o.concurrency, 4),
+    leaseMs: positive(o.leaseMs, 30_000),
+    shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs, 10_000),
+    sweepIntervalMs: positive(o.sweepIntervalMs, 5000),
+    sweepBatchSize: positive(o.sweepBatchSize, 500),
+    retentionMs: nonNegative(o.retentionMs, 7 * DAY_MS),
+    retentionIntervalMs: positive(o.retentionIntervalMs, 60 * 60 * 1000),
+    retentionMode: o.retentionMode ?? 'archive',
+    retentionPageSize: positive(o.retentionPageSize, 500),
+    retentionLockTtlMs: positive(o.retentionLockTtlMs, 5 * 60 * 1000),
+    retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
+    rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
+    random: o.random ?? Math.random,
+  };
+}
+
+function positive(v: number | undefined, d: number): number {
+  return v !== undefined && Number.isFinite(v) && v > 0 ? Math.floor(v) : d;
+}
+
+function nonNegative(v: number | undefined, d: number): number {
+  return v !== undefined && Number.isFinite(v) && v >= 0 ? Math.floor(v) : d;
+}
+
+function emptySummary(): DispatchSummary {
+  return {
+    claimed: 0,
+    accepted: 0,
+    rejected: 0,
+    failed: 0,
+    retried: 0,
+    expired: 0,
+    deferred: 0,
+    rolloutStopped: 0,
+    leaseLost: 0,
+    released: 0,
+  };
+}
+
+function addSummary(into: DispatchSummary, from: DispatchSummary): void {
+  for (const k of Object.keys(into) as Array<keyof DispatchSummary>) into[k] += from[k];
+}
+
+/**
+ * Per-round caches of rollout control (see `Scheduler.admit`): request records and status counts are read
+ * at most once per request per claim round, so rollout control costs O(requests in the batch) reads.
+ */
+class RolloutRound {
+  readonly records = new Map<number, RequestRecord | undefined>();
+  /** sent count + this sidecar's in-flight orders of the request, when first read in this round. */
+  readonly busy = new Map<number, number>();
+  readonly counts = new Map<number, StatusCounts>();
+  /** Orders admitted for delivery in this round, per request. */
+  readonly admitted = new Map<number, number>();
+}
+
+/** An order's next state after a delivery verdict, and what kind of outcome it is (for the summary and metrics). */
+interface Planned {
+  kind: 'accepted' | 'rejected' | 'failed' | 'retried' | 'expired' | 'released';
+  order: Order;
+}
+
+type PlannedWrite = Planned & { id: string; rev: string };
+
+interface Batch {
+  /** Orders still held under this sidecar's lease, by id (a lost lease removes the order). */
+  held: Map<string, StoredOrder>;
+  summary: DispatchSummary;
+}
+
+export class Scheduler {
+  private readonly orders: OrderStore;
+  private readonly requests: RequestStore;
+  private readonly locks: LockStore;
+  private readonly delivery: OrderDelivery;
+  private readonly owner: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly metrics: SchedulerMetrics;
+  private readonly opts: Resolved;
+
+  private started = false;
+  private stopping = false;
+  private stopPromise: Promise<void> | undefined;
+  private loopPromise: Promise<void> | undefined;
+  private wakeRequested = false;
+  private wakeSleeper: (() => void) | undefined;
+  private readonly inFlight = new Set<Promise<DispatchSummary>>();
+  /** Orders in flight per request id (rollout control). */
+  private readonly inFlightByRequest = new Map<number, number>();
+  /** Aborted when `stop()` runs out of patience: in-flight deliveries end and their leases are released. */
+  private readonly abort = new AbortController();
+  /** Requests known to have no rollout limits (their command never changes, so this never goes stale). */
+  private readonly noRollout = new Set<number>();
+  private readonly sweeper: Ticker;
+  private readonly retention: Ticker;
+
+  constructor(deps: SchedulerDeps) {
+    if (!deps.owner) throw new TypeError('Scheduler needs a non-empty owner');
+    this.orders = deps.orders;
+    this.requests = deps.requests;
+    this.locks = deps.locks;
+    this.delivery = deps.delivery;
+    this.owner = deps.owner;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = (deps.logger ?? noopLogger).child({ component: 'scheduler', owner: deps.owner });
+    this.metrics = deps.metrics ?? noopSchedulerMetrics;
+    this.opts = resolveOptions(deps.options);
+    this.sweeper = new Ticker(
+      this.opts.sweepIntervalMs,
+      () => this.sweepDeadlines(),
+      this.onTaskError('deadline sweep'),
+    );
+    this.retention = new Ticker(
+      this.opts.retentionIntervalMs,
+      () => this.runRetention(),
+      this.onTaskError('retention'),
+    );
+  }
+
+  /** Starts the poll loop, the deadline sweeper and retention. Calling it again does nothing. */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.loopPromise = this.pollLoop();
+    this.sweeper.start();
+    this.retention.start();
+    this.logger.info('scheduler started', {
+      pollIntervalMs: this.opts.pollIntervalMs,
+      leaseMs: this.opts.leaseMs,
+    });
+  }
+
+  /** Wakes the poll loop now (a submission on this sidecar wrote due orders). */
+  wake(): void {
+    this.wakeRequested = true;
+    const sleeper = this.wakeSleeper;
+    if (sleeper) {
+      this.wakeSleeper = undefined;
+      sleeper();
+    }
+  }
+
+  /**
+   * Graceful stop, idempotent: stops claiming, lets in-flight batches finish within `shutdownTimeoutMs`,
+   * then aborts the rest (their orders' leases are released, not counted as attempts) and waits for the
+   * sweeper and retention (which release the `retention` lock).
+   */
+  stop(): Promise<void> {
+    if (!this.stopPromise) this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await Promise.all([this.sweeper.stop(), this.retention.stop(), this.loopPromise]);
+    if (this.inFlight.size > 0) {
+      const finished = await waitAll([...this.inFlight], this.opts.shutdownTimeoutMs);
+      if (!finished) {
+        this.logger.warn('shutdown timeout: aborting in-flight deliveries and releasing their leases', {
+          batches: this.inFlight.size,
+        });
+        this.abort.abort();
+        // Deliveries honour the abort at once; should one not, its leases simply expire.
+        const released = await waitAll([...this.inFlight], Math.max(1000, this.opts.shutdownTimeoutMs));
+        if (!released)
+          this.logger.error('in-flight batches did not end after abort; their leases will expire');
+      }
+    }
+    this.logger.info('scheduler stopped');
+  }
+
+  /**
+   * One dispatch round, awaited to the end: claims due orders batch by batch (up to `concurrency` batches),
+   * delivers them and records the verdicts. The poll loop runs the same round without awaiting deliveries.
+   */
+  async dispatchDue(): Promise<DispatchSummary> {
+    const summary = emptySummary();
+    await this.claimRound(summary);
+    for (const r of await Promise.all([...this.inFlight])) addSummary(summary, r);
+    return summary;
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.claimRound(emptySummary());
+      } catch (e) {
+        this.logger.error('claim round failed', { error: describe(e) });
+      }
+      if (this.stopping) break;
+      await this.sleep(this.opts.pollIntervalMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wakeRequested) {
+      this.wakeRequested = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeSleeper = undefined;
+        resolve();
+      }, ms);
+      this.wakeSleeper = () => {
+        clearTimeout(timer);
+        this.wakeRequested = false;
+        resolve();
+      };
+    });
+  }
+
+  /** Claims batches while there is capacity and due work; each batch is delivered in the background. */
+  private async claimRound(summary: DispatchSummary): Promise<void> {
+    const round = new RolloutRound();
+    while (!this.stopping) {
+      if (this.inFlight.size >= this.opts.concurrency) return;
+      // An open breaker would refuse the batch anyway: do not churn leases on orders that cannot go out.
+      if (this.delivery.isBlocked?.()) return;
+      const claimed = await this.orders.claimDue({
+        owner: this.owner,
+        leaseMs: this.opts.leaseMs,
+        limit: this.opts.batchSize,
+        now: this.clock.now(),
+      });
+      summary.claimed += claimed.length;
+      if (claimed.length === 0) return;
+      const admitted = await this.admit(claimed, round, summary);
+      if (admitted.length > 0) this.launch(admitted);
+      if (claimed.length < this.opts.batchSize) return;
+      // Only held-back or stopped orders: the rest of the due set may be more of the same saturated
+      // request; wait for the next poll instead of churning through it.
+      if (admitted.length === 0) return;
+    }
+  }
+
+  private launch(orders: StoredOrder[]): void {
+    for (const o of orders) bump(this.inFlightByRequest, o.order.command.request_id, 1);
+    const batch: Batch = { held: new Map(orders.map((o) => [o.id, o])), summary: emptySummary() };
+    const p: Promise<DispatchSummary> = this.processBatch(batch)
+      .catch((e: unknown) => {
+        this.logger.error('batch failed', { error: describe(e), orders: orders.length });
+        return batch.summary;
+      })
+      .finally(() => {
+        for (const o of orders) bump(this.inFlightByRequest, o.order.command.request_id, -1);
+        this.inFlight.delete(p);
+        // Capacity freed: claim again at once rather than after the poll interval.
+        if (!this.stopping) this.wake();
+      });
+    this.inFlight.add(p);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Rollout control
+  //
+  // A request's record may carry `max_concurrency` (orders sent but not terminal, plus orders being
+  // delivered) and `max_errors` (a count or a percentage of its orders). The scheduler applies both when
+  // it has just claimed a batch, request by request:
+  //  1. Read the record once per claim round (records without limits are remembered for good, since a
+  //     request's command never changes, so most requests cost one read in the scheduler's lifetime).
+  //  2. If the rollout is already stopped (`rollout_stopped_at`), the claimed orders fail (ROLLOUT_STOPPED).
+  //  3. With `max_errors`: read the request's status counts (once per round). If failures > budget, stop
+  //     the rollout: set `rollout_stopped_at` on the record, fail the claimed orders, and fail every other
+  //     pending order of the request that no one is delivering right now (a live lease of another sidecar
+  //     is left to its holder, which either delivers it — it was already on its way — or, on retry, puts
+  //     it back as pending where the next claim fails it).
+  //  4. With `max_concurrency`: room = max − (sent + this sidecar's in-flight orders of the request, read
+  //     once per round) − orders admitted since in this round. The first `room` orders go out; the rest are
+  //     released and deferred by `rolloutDeferMs` (not counted as attempts) so other requests' orders get
+  //     claimed meanwhile.
+  // Deliberate approximations: orders in flight at OTHER sidecars are not counted (they are still
+  // `pending`), so with N sidecars a request may briefly have up to N batches beyond its bound in flight;
+  // and a budget is checked when orders are claimed, so failures reported while no order of the request is
+  // due stop the rollout at the next claim of one of its orders.
+  // ---------------------------------------------------------------------------------------------------
+
+  private async admit(
+    claimed: StoredOrder[],
+    round: RolloutRound,
+    summary: DispatchSummary,
+  ): Promise<StoredOrder[]> {
+    const byRequest = new Map<number, StoredOrder[]>();
+    for (const o of claimed) {
+      const r = o.order.command.request_id;
+      const list = byRequest.get(r);
+      if (list) list.push(o);
+      else byRequest.set(r, [o]);
+    }
+    const admitted: StoredOrder[] = [];
+    const deferred: StoredOrder[] = [];
+    for (const [requestId, list] of byRequest) {
+      const limits = await this.limitsOf(requestId, round);
+      if (!limits) {
+        admitted.push(...list);
+        continue;
+      }
+      let stopReason: string | undefined = limits.stopped ? 'rollout stopped' : undefined;
+      if (!stopReason && limits.errorBudget !== undefined) {
+        const counts = await this.countsOf(requestId, round);
+        if (counts.failure > limits.errorBudget) {
+          stopReason = `rollout stopped: ${counts.failure} failures exceed the error budget of ${limits.errorBudget}`;
+          await this.markRolloutStopped(requestId, round);
+        }
+      }
+      if (stopReason) {
+        summary.rolloutStopped += await this.stopOrders(list, stopReason, true);
+        if (!limits.stopped) summary.rolloutStopped += await this.stopPendingOfRequest(requestId, stopReason);
+        continue;
+      }
+      if (limits.maxConcurrency !== undefined) {
+        await this.countsOf(requestId, round);
+        const busy = (round.busy.get(requestId) ?? 0) + (round.admitted.get(requestId) ?? 0);
+        const room = Math.max(0, limits.maxConcurrency - busy);
+        admitted.push(...list.slice(0, room));
+        deferred.push(...list.slice(room));
+        bump(round.admitted, requestId, Math.min(room, list.length));
+        continue;
+      }
+      admitted.push(...list);
+    }
+    if (deferred.length > 0) summary.deferred += await this.deferOrders(deferred);
+    return admitted;
+  }
+
+  private async limitsOf(requestId: number, round: RolloutRound): Promise<RolloutLimits | undefined> {
+    if (this.noRollout.has(requestId)) return undefined;
+    if (!round.records.has(requestId)) {
+      const record = await this.requests.getRequest(requestId);
+      round.records.set(requestId, record);
+      const limits = rolloutLimits(record);
+      // A record that is still being written may not be readable yet; only remember definite answers.
+      if (record && !limits) {
+        if (this.noRollout.size >= NO_ROLLOUT_CACHE_MAX) this.noRollout.clear();
+        this.noRollout.add(requestId);
+      }
+      return limits;
+    }
+    return rolloutLimits(round.records.get(requestId));
+  }
+
+  private async countsOf(requestId: number, round: RolloutRound): Promise<StatusCounts> {
+    const cached = round.counts.get(requestId);
+    if (cached) return cached;
+    // Snapshot in-flight BEFORE counting: a batch finishing in between is then counted twice (safe side).
+    const inFlight = this.inFlightByRequest.get(requestId) ?? 0;
+    const counts = await this.orders.countByStatus({ requestId });
+    round.counts.set(requestId, counts);
+    round.busy.set(requestId, counts.sent + inFlight);
+    return counts;
+  }
+
+  private async markRolloutStopped(requestId: number, round: RolloutRound): Promise<void> {
+    // Re-read: the record's writer may have updated it since the round started (last writer wins).
+    const record = (await this.requests.getRequest(requestId)) ?? round.records.get(requestId);
+    if (!record || record.rollout_stopped_at != null) return;
+    const stopped: RequestRecord = { ...record, rollout_stopped_at: this.clock.now().toISOString() };
+    await this.requests.putRequest(stopped);
+    round.records.set(requestId, stopped);
+    this.logger.warn('rollout stopped: error budget spent', { requestId });
+  }
+
+  /** Fails orders with ROLLOUT_STOPPED; `leased` says whether this sidecar holds their lease. Returns how many. */
+  private async stopOrders(orders: readonly StoredOrder[], reason: string, leased: boolean): Promise<number> {
+    if (orders.length === 0) return 0;
+    const now = this.clock.now();
+    const outcomes = await this.orders.writeConditional(
+      orders.map((o) => ({
+        id: o.id,
+        rev: o.rev,
+        order: markFailed(o.order, { code: ResultCodes.ROLLOUT_STOPPED, message: reason }, now),
+      })),
+    );
+    const ok = outcomes.filter((r) => r.ok).length;
+    if (leased && ok < orders.length)
+      this.logger.debug('rollout stop lost races', { lost: orders.length - ok });
+    this.metrics.inc(SchedulerMetricNames.ROLLOUT_STOPPED, undefined, ok);
+    return ok;
+  }
+
+  private async stopPendingOfRequest(requestId: number, reason: string): Promise<number> {
+    let stopped = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.orders.listOrders(
+        { requestId, status: 'pending' },
+        cursor === undefined ? { size: ROLLOUT_PAGE_SIZE } : { size: ROLLOUT_PAGE_SIZE, cursor },
+      );
+      const nowMs = this.clock.now().getTime();
+      const free = page.items.filter((o) => !hasLiveLease(o.order, nowMs));
+      stopped += await this.stopOrders(free, reason, false);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return stopped;
+  }
+
+  private async deferOrders(orders: readonly StoredOrder[]): Promise<number> {
+    const nextAttempt = new Date(this.clock.now().getTime() + this.opts.rolloutDeferMs).toISOString();
+    const outcomes = await this.orders.writeConditional(
+      orders.map((o) => {
+        const order = withoutLease(o.order);
+        order.scheduling.next_attempt_at = nextAttempt;
+        return { id: o.id, rev: o.rev, order };
+      }),
+    );
+    return outcomes.filter((r) => r.ok).length;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Delivery of one batch
+  // ---------------------------------------------------------------------------------------------------
+
+  private async processBatch(batch: Batch): Promise<DispatchSummary> {
+    const { held, summary } = batch;
+    this.metrics.inc(SchedulerMetricNames.DISPATCHED, undefined, held.size);
+    const renewal = this.startRenewal(batch);
+    let verdicts: Map<string, OrderVerdict>;
+    try {
+      verdicts = await this.delivery.deliver([...held.values()], { signal: this.abort.signal });
+    } catch (e) {
+      // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
+      verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describe(e) }]));
+    } finally {
+      await renewal.stop();
+    }
+    const now = this.clock.now();
+    const aborted = this.abort.signal.aborted;
+    const plans = new Map<string, (order: Order) => Planned>();
+    for (const id of held.keys()) {
+      const verdict = verdicts.get(id) ?? { kind: 'retry', reason: 'no verdict for this order' };
+      plans.set(id, (order) => this.applyVerdict(order, verdict, now, aborted));
+    }
+    await this.writePlans(held, plans, summary);
+    return summary;
+  }
+
+  /** The order after a verdict. Retries past the deadline fail now rather than wait for the sweeper. */
+  private applyVerdict(order: Order, verdict: OrderVerdict, now: Date, aborted: boolean): Planned {
+    switch (verdict.kind) {
+      case 'accepted':
+        return { kind: 'accepted', order: markSent(order, now) };
+      case 'rejected':
+        return {
+          kind: 'rejected',
+          order: markFailed(order, { code: ResultCodes.REJECTED, message: verdict.reason }, now),
+        };
+      case 'failed':
+        return {
+          kind: 'failed',
+          order: markFailed(order, { code: ResultCodes.UNDELIVERABLE, message: verdict.reason }, now),
+        };
+      case 'retry': {
+        // A shutdown abort says nothing about the order: release the lease, count no attempt.
+        if (aborted) return { kind: 'released', order: withoutLease(order) };
+        const backoff = backoffDelayMs(
+          order.scheduling.attempts + 1,
+          this.opts.retryPolicy,
+          this.opts.random,
+        );
+        // Retry-After is honoured as a lower bound: never earlier than the server asked.
+        const delayMs = Math.max(backoff, verdict.retryAfterMs ?? 0);
+        if (now.getTime() + delayMs >= Date.parse(order.delivery_timestamp)) {
+          const message = `${EXPIRED_UNDELIVERED_MESSAGE}: ${verdict.reason}`;
+          return {
+            kind: 'expired',
+            order: markFailed(order, { code: ResultCodes.EXPIRED_UNDELIVERED, message }, now),
+          };
+        }
+        return { kind: 'retried', order: scheduleRetry(order, now, delayMs, verdict.reason) };
+      }
+    }
+  }
+
+  /**
+   * Writes each held order's new state conditionally. A conflict is resolved by re-reading: an order no
+   * longer pending was decided elsewhere (a result that raced the `sent` write, a cancel, the sweeper) and is
+   * left as it is; one still pending under our live lease (nothing should do that, but be safe) is written
+   * again; any other is a lost lease.
+   */
+  private async writePlans(
+    held: Map<string, StoredOrder>,
+    plans: Map<string, (order: Order) => Planned>,
+    summary: DispatchSummary,
+  ): Promise<void> {
+    const writes: PlannedWrite[] = [];
+    for (const [id, stored] of held) {
+      const plan = plans.get(id);
+      if (plan) writes.push({ id, rev: stored.rev, ...plan(stored.order) });
+    }
+    if (writes.length === 0) return;
+    const outcomes = await this.orders.writeConditional(
+      writes.map(({ id, rev, order }) => ({ id, rev, order })),
+    );
+    const retryWrites: PlannedWrite[] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      const write = writes[i];
+      if (!outcome || !write) continue;
+      if (outcome.ok) {
+        this.count(write, summary);
+        continue;
+      }
+      if (outcome.reason === 'error') {
+        // The store failed this write: the lease will expire and the order be claimed again.
+        this.logger.error('could not record a delivery verdict', {
+          orderId: write.id,
+          message: outcome.message,
+        });
+        continue;
+      }
+      const fresh = outcome.reason === 'not_found' ? undefined : await this.orders.getOrder(write.id);
+      if (!fresh || fresh.order.command.status !== 'pending') {
+        this.logger.debug('order decided elsewhere while in flight', {
+          orderId: write.id,
+          status: fresh?.order.command.status ?? 'deleted',
+        });
+        continue;
+      }
+      if (
+        fresh.order.scheduling.lease_owner === this.owner &&
+        hasLiveLease(fresh.order, this.clock.now().getTime())
+      ) {
+        const plan = plans.get(write.id);
+        if (plan) retryWrites.push({ id: write.id, rev: fresh.rev, ...plan(fresh.order) });
+        continue;
+      }
+      this.leaseLost(write.id, summary, 'verdict write');
+    }
+    if (retryWrites.length === 0) return;
+    const second = await this.orders.writeConditional(
+      retryWrites.map(({ id, rev, order }) => ({ id, rev, order })),
+    );
+    second.forEach((outcome, i) => {
+      const write = retryWrites[i];
+      if (!write) return;
+      if (outcome.ok) this.count(write, summary);
+      else this.leaseLost(write.id, summary, 'verdict write (second try)');
+    });
+  }
+
+  private count(write: PlannedWrite, summary: DispatchSummary): void {
+    switch (write.kind) {
+      case 'accepted': {
+        summary.accepted++;
+        this.metrics.inc(SchedulerMetricNames.ACCEPTED);
+        const sentAt = Date.parse(write.order.scheduling.sent_at ?? '');
+        const submittedAt = Date.parse(write.order['@timestamp']);
+        if (Number.isFinite(sentAt) && Number.isFinite(submittedAt)) {
+          this.metrics.observe(
+            SchedulerMetricNames.SUBMIT_TO_ACCEPTED_SECONDS,
+            Math.max(0, sentAt - submittedAt) / 1000,
+          );
+        }
+        return;
+      }
+      case 'rejected':
+        summary.rejected++;
+        this.metrics.inc(SchedulerMetricNames.REJECTED, { reason: 'rejected' });
+        return;
+      case 'failed':
+        summary.failed++;
+        this.metrics.inc(SchedulerMetricNames.REJECTED, { reason: 'http_4xx' });
+        return;
+      case 'expired':
+        summary.expired++;
+        this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
+        return;
+      case 'retried':
+        summary.retried++;
+        this.metrics.inc(SchedulerMetricNames.RETRIED);
+        return;
+      case 'released':
+        summary.released++;
+        return;
+    }
+  }
+
+  private leaseLost(orderId: string, summary: DispatchSummary, during: string): void {
+    summary.leaseLost++;
+    this.metrics.inc(SchedulerMetricNames.LEASE_LOSSES);
+    const error = new CommandManagerError(
+      ErrorCodes.LEASE_LOST,
+      `dispatch lease on order ${orderId} was lost`,
+    );
+    this.logger.warn(error.message, { code: error.code, orderId, during });
+  }
+
+  /** Renews the batch's leases every `leaseMs / 2` until stopped; a lost lease drops the order from the batch. */
+  private startRenewal(batch: Batch): { stop(): Promise<void> } {
+    let running: Promise<void> | undefined;
+    const renew = async (): Promise<void> => {
+      const now = this.clock.now();
+      const expiresAt = new Date(now.getTime() + this.opts.leaseMs);
+      const entries = [...batch.held.values()];
+      if (entries.length === 0) return;
+      const outcomes = await this.orders.writeConditional(
+        entries.map((o) => ({ id: o.id, rev: o.rev, order: withLease(o.order, this.owner, expiresAt) })),
+      );
+      outcomes.forEach((outcome, i) => {
+        const stored = entries[i];
+        if (!stored) return;
+        if (outcome.ok) {
+          batch.held.set(stored.id, {
+            id: stored.id,
+            rev: outcome.rev,
+            order: withLease(stored.order, this.owner, expiresAt),
+          });
+        } else if (outcome.reason === 'error') {
+          this.logger.warn('lease renewal failed; will try again', {
+            orderId: stored.id,
+            message: outcome.message,
+          });
+        } else {
+          batch.held.delete(stored.id);
+          this.leaseLost(stored.id, batch.summary, 'lease renewal');
+        }
+      });
+    };
+    const timer = setInterval(
+      () => {
+        if (running) return;
+        running = renew()
+          .catch((e: unknown) => this.logger.warn('lease renewal failed', { error: describe(e) }))
+          .finally(() => {
+            running = undefined;
+          });
+      },
+      Math.max(1, Math.floor(this.opts.leaseMs / 2)),
+    );
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        if (running) await running;
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Deadlines
+  // ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
+   * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
+   * changed meanwhile (e.g. its result just came in) is skipped.
+   */
+  async sweepDeadlines(): Promise<SweepSummary> {
+    const summary: SweepSummary = { expiredUndelivered: 0, noResultInTime: 0, conflicts: 0 };
+    const now = this.clock.now();
+    for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
+      const overdue = await this.orders.findOverdue(now, this.opts.sweepBatchSize);
+      if (overdue.length === 0) break;
+      const writes: ConditionalWrite[] = [];
+      for (const o of overdue) {
+        const status = o.order.command.status;
+        if (status === 'pending') {
+          writes.push({
+            id: o.id,
+            rev: o.rev,
+            order: markFailed(
+              o.order,
+              { code: ResultCodes.EXPIRED_UNDELIVERED, message: EXPIRED_UNDELIVERED_MESSAGE },
+              now,
+            ),
+          });
+        } else if (status === 'sent') {
+          writes.push({
+            id: o.id,
+            rev: o.rev,
+            order: markFailed(
+              o.order,
+              { code: ResultCodes.NO_RESULT_IN_TIME, message: NO_RESULT_IN_TIME_MESSAGE },
+              now,
+            ),
+          });
+        }
+      }
+      const outcomes = await this.orders.writeConditional(writes);
+      let written = 0;
+      outcomes.forEach((outcome, i) => {
+        const write = writes[i];
+        if (!write) return;
+        if (!outcome.ok) {
+          summary.conflicts++;
+          return;
+        }
+        written++;
+        if (write.order.command.result?.code === ResultCodes.EXPIRED_UNDELIVERED) {
+          summary.expiredUndelivered++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
+        } else {
+          summary.noResultInTime++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'no_result' });
+        }
+      });
+      // A full page of conflicts would come back unchanged: stop instead of spinning.
+      if (overdue.length < this.opts.sweepBatchSize || written === 0) break;
+    }
+    if (summary.expiredUndelivered + summary.noResultInTime > 0) {
+      this.logger.info('deadline sweep failed overdue orders', { ...summary });
+    }
+    return summary;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Retention
+  // ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Archives or deletes terminal orders completed more than `retentionMs` ago, in one sidecar at a time
+   * (lease-lock `retention`, renewed after each page, released at the end). Pending and sent orders are
+   * never touched: the store only returns terminal ones, and each is checked again here before removal.
+   */
+  async runRetention(): Promise<RetentionSummary> {
+    const summary: RetentionSummary = { ran: false, removed: 0, conflicts: 0 };
+    const ttl = this.opts.retentionLockTtlMs;
+    if (!(await this.locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) return summary;
+    summary.ran = true;
+    try {
+      const before = new Date(this.clock.now().getTime() - this.opts.retentionMs);
+      let cursor: string | undefined;
+      for (let pages = 0; pages < MAX_RETENTION_PAGES && !this.stopping; pages++) {
+        const size = this.opts.retentionPageSize;
+        const page = await this.orders.findTerminalBefore(
+          before,
+          cursor === undefined ? { size } : { size, cursor },
+        );
+        const eligible = page.items.filter((o) => {
+          const completed = Date.parse(o.order.scheduling.completed_at ?? '');
+          return (
+            isTerminal(o.order.command.status) && Number.isFinite(completed) && completed < before.getTime()
+          );
+        });
+        if (eligible.length > 0) {
+          const outcomes = await this.orders.removeOrders(eligible, this.opts.retentionMode);
+          const removed = outcomes.filter((r) => r.ok).length;
+          summary.removed += removed;
+          summary.conflicts += outcomes.length - removed;
+          this.metrics.inc(SchedulerMetricNames.RETAINED, { mode: this.opts.retentionMode }, removed);
+        }
+        cursor = page.cursor;
+        if (cursor === undefined) break;
+        if (!(await this.locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) {
+          this.logger.warn('retention lock lost; stopping this run');
+          break;
+        }
+      }
+    } finally {
+      await this.locks.release(RETENTION_LOCK, this.owner);
+    }
+    if (summary.removed > 0) {
+      this.logger.info('retention removed terminal orders', { ...summary, mode: this.opts.retentionMode });
+    }
+    return summary;
+  }
+
+  private onTaskError(task: string): (e: unknown) => void {
+    return (e) => this.logger.error(`${task} failed`, { error: describe(e) });
+  }
+}
+
+function hasLiveLease(order: Order, nowMs: number): boolean {
+  const s = order.scheduling;
+  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
+}
+
+function bump(map: Map<number, number>, key: number, by: number): void {
+  const v = (map.get(key) ?? 0) + by;
+  if (v === 0) map.delete(key);
+  else map.set(key, v);
+}
+
+/** Resolves true if every promise settles within `ms`, false otherwise (the timer never outlives it). */
+async function waitAll(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([Promise.allSettled(promises).then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof CommandManagerError) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

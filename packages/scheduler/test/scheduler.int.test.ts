@@ -1,0 +1,149 @@
+/**
+ * The scheduler against real OpenSearch (through the adapter) and a real HTTP stub of the Management API.
+ */
+import { applyResult, markFailed, markSent, systemClock } from '@command-manager/core';
+import type { Order } from '@command-manager/core';
+import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
+import type { SchedulerOptions } from '@command-manager/scheduler';
+import { command, ids, orders } from './support/fixtures';
+import { openSearchFixture } from './support/opensearch-fixture';
+import type { Stores } from './support/opensearch-fixture';
+import { StubManagementApi } from './support/stub-management-api';
+
+jest.setTimeout(120_000);
+
+const os = openSearchFixture(__filename);
+let stub: StubManagementApi;
+const running: Array<{ scheduler: Scheduler; client: ManagementApiClient }> = [];
+
+beforeEach(async () => {
+  stub = await StubManagementApi.start();
+});
+
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    await r.scheduler.stop();
+    await r.client.close();
+  }
+  await stub.close();
+});
+
+afterAll(async () => {
+  await os.close();
+});
+
+function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}): Scheduler {
+  const client = new ManagementApiClient({ managementApiUrl: stub.url });
+  const s = new Scheduler({
+    orders: stores.orders,
+    requests: stores.requests,
+    locks: stores.locks,
+    delivery: client,
+    owner,
+    metrics: new InMemorySchedulerMetrics(),
+    options: { pollIntervalMs: 100, sweepIntervalMs: 3_600_000, retentionIntervalMs: 3_600_000, ...options },
+  });
+  running.push({ scheduler: s, client });
+  return s;
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 50));
+}
+
+it('two schedulers on one index never dispatch an order twice', async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const n = 600;
+  await stores.orders.saveOrders(orders(1, n, systemClock.now()));
+  const a = scheduler(stores, 'sidecar-a', { batchSize: 50, concurrency: 3 });
+  const b = scheduler(stores, 'sidecar-b', { batchSize: 50, concurrency: 3 });
+  a.start();
+  b.start();
+  await stub.waitFor(() => stub.accepted.length >= n);
+  await until(async () => (await stores.orders.countByStatus({ requestId: 1 })).sent === n);
+
+  expect(new Set(stub.received).size).toBe(n);
+  expect(stub.received).toHaveLength(n);
+  expect(stub.duplicatesAccepted()).toEqual([]);
+  const owners = new Set(
+    (await stores.orders.getOrders(ids(1, n))).map((o) => o.order.scheduling.lease_owner),
+  );
+  expect(owners).toEqual(new Set([null]));
+});
+
+it('sweeps both deadline kinds and retention archives exactly the right orders', async () => {
+  const stores = await os.stores();
+  const now = systemClock.now();
+  const day = 24 * 3600 * 1000;
+  const old = new Date(now.getTime() - 10 * day);
+  // `command.timeout` is a `short` in Wazuh's mapping: give these old orders a far deadline directly.
+  const farDeadline = new Date(now.getTime() + day).toISOString();
+  const [oldSuccess, oldFailure, recent, stillPending, stillSent, overduePending, overdueSent] = orders(
+    2,
+    7,
+    old,
+    command({ timeout: 3600 }),
+  ).map((o) => ({ ...o, delivery_timestamp: farDeadline }));
+  if (
+    !oldSuccess ||
+    !oldFailure ||
+    !recent ||
+    !stillPending ||
+    !stillSent ||
+    !overduePending ||
+    !overdueSent
+  ) {
+    throw new Error('fixtures');
+  }
+  const ok = { status: 'success' as const, result: { code: 0, message: 'ok' } };
+  const overdue = (o: Order): Order => ({
+    ...o,
+    delivery_timestamp: new Date(now.getTime() - 1000).toISOString(),
+  });
+  const saved = await stores.orders.saveOrders([
+    applyResult(markSent(oldSuccess, old), ok, new Date(now.getTime() - 8 * day)),
+    markFailed(oldFailure, { code: 1, message: 'x' }, new Date(now.getTime() - 8 * day)),
+    applyResult(markSent(recent, old), ok, new Date(now.getTime() - day)),
+    stillPending,
+    markSent(stillSent, old),
+    overdue(overduePending),
+    overdue(markSent(overdueSent, old)),
+  ]);
+  expect(saved).toEqual({ written: 7, existing: 0, failed: [] });
+  const s = scheduler(stores, 'sidecar-a', { retentionMode: 'archive' });
+
+  expect(await s.sweepDeadlines()).toEqual({ expiredUndelivered: 1, noResultInTime: 1, conflicts: 0 });
+  expect((await stores.orders.getOrder('2-6'))?.order.command.result?.message).toBe('expired undelivered');
+  expect((await stores.orders.getOrder('2-7'))?.order.command.result?.message).toBe('no result came in time');
+
+  expect(await s.runRetention()).toEqual({ ran: true, removed: 2, conflicts: 0 });
+  const remaining = (await stores.orders.getOrders(ids(2, 7))).map((o) => o.id).sort();
+  expect(remaining).toEqual(['2-3', '2-4', '2-5', '2-6', '2-7']);
+  await os.client.indices.refresh({ index: stores.orders.layout.archivePattern });
+  const archived = await os.client.search({
+    index: stores.orders.layout.archivePattern,
+    body: { query: { match_all: {} }, size: 10 },
+  });
+  const archivedIds = (archived.body.hits.hits as Array<{ _id: string; _index: string }>)
+    .map((h) => h._id)
+    .sort();
+  expect(archivedIds).toEqual(['2-1', '2-2']);
+  const month = `${old.getUTCFullYear()}.${String(old.getUTCMonth() + 1).padStart(2, '0')}`;
+  for (const hit of archived.body.hits.hits as Array<{ _index: string }>) {
+    expect(hit._index).toBe(`${stores.ordersIndex}-archive-${month}`);
+  }
+});
+
+it('retries a 5xx against the real store and then delivers', async () => {
+  const stores = await os.stores();
+  await stores.orders.saveOrders(orders(3, 3, systemClock.now()));
+  stub.failNext(1, 503);
+  const s = scheduler(stores, 'sidecar-a', { retryPolicy: { baseMs: 10, maxMs: 10, factor: 1, jitter: 0 } });
+  expect(await s.dispatchDue()).toMatchObject({ retried: 3 });
+  await until(async () => {
+    await s.dispatchDue();
+    return (await stores.orders.countByStatus({ requestId: 3 })).sent === 3;
+  });
+  for (const id of ids(3, 3)) expect(stub.countAccepted(id)).toBe(1);
+  expect((await stores.orders.getOrder('3-1'))?.order.scheduling.attempts).toBe(1);
+});

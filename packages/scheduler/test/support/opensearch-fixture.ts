@@ -1,0 +1,66 @@
+/**
+ * Per-file OpenSearch stores for integration tests: a unique index prefix, the adapter's stores on a fresh
+ * orders index, and cleanup of every index and template created under the prefix.
+ */
+import type { Client } from '@opensearch-project/opensearch';
+import {
+  createOpenSearchClient,
+  OpenSearchLockStore,
+  OpenSearchOrderStore,
+  OpenSearchRequestStore,
+} from '@command-manager/opensearch';
+import type { RefreshPolicy } from '@command-manager/opensearch';
+import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+
+export interface Stores {
+  ordersIndex: string;
+  orders: OpenSearchOrderStore;
+  requests: OpenSearchRequestStore;
+  locks: OpenSearchLockStore;
+}
+
+export interface OpenSearchFixture {
+  client: Client;
+  prefix: string;
+  /** Stores on a new orders index under the prefix (initialised). */
+  stores(options?: { writeRefresh?: RefreshPolicy; ordersIndex?: string }): Promise<Stores>;
+  close(): Promise<void>;
+}
+
+export function openSearchFixture(file: string): OpenSearchFixture {
+  const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+  const prefix = testIndexPrefix(file);
+  let n = 0;
+  return {
+    client,
+    prefix,
+    async stores(options = {}) {
+      const ordersIndex = options.ordersIndex ?? `${prefix}${++n}`;
+      const common = { client, ordersIndex, replicas: 0 };
+      const stores: Stores = {
+        ordersIndex,
+        orders: new OpenSearchOrderStore({
+          ...common,
+          ...(options.writeRefresh ? { writeRefresh: options.writeRefresh } : {}),
+        }),
+        requests: new OpenSearchRequestStore(common),
+        locks: new OpenSearchLockStore(common),
+      };
+      await stores.orders.init();
+      await stores.requests.init();
+      await stores.locks.init();
+      return stores;
+    },
+    async close() {
+      try {
+        await client.indices.delete(
+          { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'all' },
+          { ignore: [404] },
+        );
+        await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}

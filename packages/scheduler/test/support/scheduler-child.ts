@@ -1,0 +1,31 @@
+/**
+ * A scheduler in its own process, for the SIGKILL test. Configured by environment variables:
+ * OPENSEARCH_URL, ORDERS_INDEX, STUB_URL, OWNER, LEASE_MS. Prints `started` when its loop runs.
+ */
+import {
+  createOpenSearchClient,
+  OpenSearchLockStore,
+  OpenSearchOrderStore,
+  OpenSearchRequestStore,
+} from '@command-manager/opensearch';
+import { ManagementApiClient, Scheduler } from '@command-manager/scheduler';
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+const client = createOpenSearchClient({ node: env('OPENSEARCH_URL') });
+const common = { client, ordersIndex: env('ORDERS_INDEX'), replicas: 0 };
+const delivery = new ManagementApiClient({ managementApiUrl: env('STUB_URL'), requestTimeoutMs: 600_000 });
+const scheduler = new Scheduler({
+  orders: new OpenSearchOrderStore(common),
+  requests: new OpenSearchRequestStore(common),
+  locks: new OpenSearchLockStore(common),
+  delivery,
+  owner: env('OWNER'),
+  options: { leaseMs: Number(env('LEASE_MS')), batchSize: 1000, pollIntervalMs: 200 },
+});
+scheduler.start();
+process.stdout.write('started\n');
