@@ -1,0 +1,2 @@
+export { agentId, runAgents } from './agents';
+export type { AgentsOptions, AgentsReport } from './agents';

@@ -1,0 +1,2 @@
+export { contentManager, runEmbeddedExample } from './embedded-core';
+export type { EmbeddedExampleResult } from './embedded-core';

@@ -1,0 +1,2 @@
+export { startManagementApi, OrderErrors } from './management-api';
+export type { AcceptedOrder, ManagementApiHandle, ManagementApiOptions, OrderError } from './management-api';
