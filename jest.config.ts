@@ -32,7 +32,7 @@ const config: Config = {
       testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts', '<rootDir>/examples/*/test/**/*.int.test.ts'],
       globalSetup: '<rootDir>/packages/test-support/src/jest-global-setup.ts',
       globalTeardown: '<rootDir>/packages/test-support/src/jest-global-teardown.ts',
-      testTimeout: 120_000,
+      setupFilesAfterEnv: ['<rootDir>/packages/test-support/test/setup/integration-setup.ts'],
     },
   ],
 };

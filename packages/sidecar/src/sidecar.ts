@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@opensearch-project/opensearch';
+import { ActionRegistry, CommandService, type Logger } from '@command-manager/core';
+import {
+  createAuthenticator,
+  createApp,
+  createHttpMetrics,
+  createRegistryMetrics,
+  listen,
+  loadUsersFile,
+  type AuthConfig,
+} from '@command-manager/express';
+import {
+  OpenSearchAgentDirectory,
+  OpenSearchLockStore,
+  OpenSearchOrderStore,
+  OpenSearchRequestIdAllocator,
+  OpenSearchRequestStore,
+  OpenSearchSetup,
+  createOpenSearchClient,
+} from '@command-manager/opensearch';
+import {
+  ManagementApiClient,
+  Scheduler,
+  schedulerMetricDefinitions,
+  type ManagementApiAuth,
+} from '@command-manager/scheduler';
+import type { SidecarConfig } from './config/sidecar-config';
+
+export interface RunningSidecar {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  server: Server;
+  scheduler: Scheduler | undefined;
+  client: Client;
+  /** Graceful stop: stop accepting, let the scheduler finish or release in-flight work, close. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function pem(file: string | undefined): Buffer | undefined {
+  return file === undefined ? undefined : readFileSync(file);
+}
+
+function managementAuth(config: SidecarConfig['scheduler']['auth']): ManagementApiAuth {
+  switch (config.type) {
+    case 'basic':
+      return { type: 'basic', username: config.username ?? '', password: config.password ?? '' };
+    case 'bearer':
+      return { type: 'bearer', token: config.token ?? '' };
+    case 'wazuh-jwt':
+      return { type: 'jwt', username: config.username ?? '', password: config.password ?? '' };
+    default:
+      return { type: 'none' };
+  }
+}
+
+/** No users file: an empty configuration, so every call but /health, /ready and /openapi.json is refused. */
+const NO_USERS: AuthConfig = { roles: {}, users: [], tokens: [], certificates: [] };
+
+/**
+ * The composition root: wires core, the OpenSearch adapter, the HTTP app and the scheduler from a validated
+ * configuration. `opensearchUrl` is the resolved URL (the configured one, or a local node started for the
+ * quick start).
+ */
+export async function startSidecar(
+  config: SidecarConfig,
+  opensearchUrl: string,
+  logger: Logger,
+): Promise<RunningSidecar> {
+  const os = config.opensearch;
+  const client = createOpenSearchClient({
+    node: opensearchUrl,
+    ...(os.username !== undefined && { auth: { username: os.username, password: os.password ?? '' } }),
+    ...(os.caFile !== undefined && { caFile: os.caFile }),
+    ...(os.certFile !== undefined && { certFile: os.certFile }),
+    ...(os.keyFile !== undefined && { keyFile: os.keyFile }),
+    requestTimeoutMs: os.requestTimeoutMs,
+  });
+  const indexOptions = {
+    client,
+    ordersIndex: config.indices.orders,
+    shards: config.indices.shards,
+    replicas: config.indices.replicas,
+    logger,
+  };
+  const setup = new OpenSearchSetup(indexOptions);
+  await setup.init();
+  // Claims and verdicts force a refresh ('true'): with 'wait_for' each would wait for the periodic refresh
+  // (up to 1 s), with 'false' the next claim search would not see them yet and re-read stale orders.
+  const orders = new OpenSearchOrderStore({ ...indexOptions, saveRefresh: false, writeRefresh: true });
+  const requests = new OpenSearchRequestStore(indexOptions);
+  const locks = new OpenSearchLockStore(indexOptions);
+  const ids = new OpenSearchRequestIdAllocator(indexOptions);
+  const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
+
+  const registry = ActionRegistry.withDefaults({
+    permissive: config.actions.permissive,
+    updateServerIds: [...config.actions.updateServerIds],
+    ...(config.actions.definitionsFile !== undefined && {
+      definitions: JSON.parse(readFileSync(config.actions.definitionsFile, 'utf8')) as unknown,
+    }),
+  });
+
+  const httpMetrics = createHttpMetrics();
+  let scheduler: Scheduler | undefined;
+  const service = new CommandService({
+    orders,
+    requests,
+    ids,
+    agents,
+    registry,
+    logger: logger.child({ component: 'core' }),
+    limits: config.limits,
+    indexName: config.indices.orders,
+    onOrdersWritten: () => scheduler?.wake(),
+  });
+
+  const sched = config.scheduler;
+  if (!sched.enabled) {
+    logger.info('scheduler disabled by configuration: orders are stored but not dispatched by this sidecar');
+  } else if (sched.managementApiUrl === undefined) {
+    logger.warn(
+      'scheduler.managementApiUrl is not set: this sidecar does not dispatch orders (they stay pending)',
+    );
+  } else {
+    const metrics = createRegistryMetrics(httpMetrics.registry, schedulerMetricDefinitions);
+    const tls = sched.tls ?? {};
+    const delivery = new ManagementApiClient({
+      managementApiUrl: sched.managementApiUrl,
+      auth: managementAuth(sched.auth),
+      tls: {
+        ...(tls.caFile !== undefined && { ca: pem(tls.caFile) }),
+        ...(tls.certFile !== undefined && { cert: pem(tls.certFile) }),
+        ...(tls.keyFile !== undefined && { key: pem(tls.keyFile) }),
+      },
+      requestTimeoutMs: sched.requestTimeoutMs,
+      logger: logger.child({ component: 'delivery' }),
+      metrics,
+    });
+    scheduler = new Scheduler({
+      orders,
+      requests,
+      locks,
+      delivery,
+      owner: config.nodeId,
+      logger: logger.child({ component: 'scheduler' }),
+      metrics,
+      options: {
+        pollIntervalMs: sched.pollIntervalMs,
+        batchSize: sched.batchSize,
+        concurrency: sched.concurrency,
+        leaseMs: sched.leaseMs,
+        shutdownTimeoutMs: sched.shutdownTimeoutMs,
+        retentionMs: sched.retentionMs,
+        retentionMode: sched.retentionMode,
+        retentionIntervalMs: sched.retentionIntervalMs,
+        retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
+      },
+    });
+  }
+
+  const authConfig =
+    config.auth?.usersFile !== undefined ? await loadUsersFile(config.auth.usersFile) : NO_USERS;
+  if (config.auth?.usersFile === undefined) {
+    logger.warn(
+      'auth.usersFile is not set: every API call except /health, /ready and /openapi.json is refused',
+    );
+  }
+  const app = createApp({
+    api: service,
+    auth: createAuthenticator(authConfig, { logger: logger.child({ component: 'auth' }) }),
+    metrics: httpMetrics,
+    logger: logger.child({ component: 'http' }),
+    limits: { bodyLimitBytes: config.http.bodyLimitBytes },
+    readiness: async () => {
+      const checks: Record<string, boolean> = {};
+      try {
+        const health = await client.cluster.health({ index: config.indices.orders, timeout: '2s' });
+        checks.opensearch = health.body.status !== 'red';
+        checks.templates = (
+          await client.indices.existsIndexTemplate({ name: setup.layout.templates.orders })
+        ).body;
+      } catch {
+        checks.opensearch = false;
+      }
+      return { ready: Object.values(checks).every(Boolean) && checks.templates === true, checks };
+    },
+  });
+
+  const tls = config.http.tls;
+  const server = await listen(app, {
+    port: config.http.port,
+    host: config.http.host,
+    ...(tls?.certFile !== undefined &&
+      tls.keyFile !== undefined && {
+        tls: {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ...(tls.clientCaFile !== undefined && { ca: readFileSync(tls.clientCaFile) }),
+        },
+      }),
+  });
+  scheduler?.start();
+  const address = server.address() as AddressInfo;
+  const scheme = tls?.certFile !== undefined ? 'https' : 'http';
+  const url = `${scheme}://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${address.port}`;
+  logger.info('command manager ready', { url, ordersIndex: config.indices.orders, nodeId: config.nodeId });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await scheduler?.stop();
+      await closed;
+      await client.close();
+      logger.info('command manager stopped');
+    })();
+    return stopping;
+  };
+  return { url, server, scheduler, client, stop };
+}
