@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
@@ -77,5 +77,28 @@ describe('configuration', () => {
   it('documents every setting in the generated table', () => {
     const table = settingsTable();
     for (const s of SETTINGS) expect(table).toContain(`\`${s.env}\``);
+  });
+});
+
+describe('README configuration table', () => {
+  // Prettier aligns the table; compare cell by cell.
+  const cells = (table: string): string[][] =>
+    table
+      .split('\n')
+      .filter((line) => line.startsWith('|') && !/^\|[\s|-]+\|$/.test(line))
+      .map((line) =>
+        line
+          .slice(1, -1)
+          .split(/(?<!\\)\|/)
+          .map((c) => c.trim()),
+      );
+
+  it('is the table generated from the settings', () => {
+    const readme = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
+    const start = readme.indexOf('<!-- settings:start');
+    const end = readme.indexOf('<!-- settings:end -->');
+    expect(start).toBeGreaterThan(0);
+    expect(end).toBeGreaterThan(start);
+    expect(cells(readme.slice(start, end))).toEqual(cells(settingsTable()));
   });
 });
