@@ -3,14 +3,20 @@
  * adapter) over 32 concurrent connections, beside raw single-document index requests to OpenSearch over
  * 32 connections in the same run. Figures: requests/s and p99 latency of each, and their ratio (goal ≥ 0.5).
  *
- * A submission costs several OpenSearch round trips (agent lookup, request id, request record, bulk of the
- * order, record update); the raw baseline is one. Both write without forcing a refresh (`saveRefresh:
- * false`; the API default `'wait_for'` would add up to one refresh interval per submission — set
- * SAVE_REFRESH=wait_for to measure that).
+ * A submission costs two sequential OpenSearch round trips: the agent lookup and the request id allocation
+ * (run at once), then one bulk with the request record and the order; with ID_BLOCK_SIZE > 1 the id comes
+ * from a local block most of the time. The raw baseline is one round trip. Both write without forcing a
+ * refresh (`saveRefresh`/`ordersRefresh: false`; the API default `'wait_for'` would add up to one refresh
+ * interval per submission — set SAVE_REFRESH=wait_for to measure that).
+ *
+ * ROUNDS > 1 alternates raw and API runs (raw, API, raw, API …) so that both sides see the same load from
+ * whatever else runs on the machine; the top-level figures are then medians over the rounds, `rounds` has
+ * each one and `spread` the min/max.
  *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/api-submit.bench.ts
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), DURATION_SEC (default 10), CONNECTIONS (default 32),
- *      SAVE_REFRESH (false | wait_for, default false).
+ *      SAVE_REFRESH (false | wait_for, default false), ROUNDS (default 1), ID_BLOCK_SIZE (request ids taken
+ *      at once by the allocator, default 1 as in the sidecar's default).
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -50,8 +56,38 @@ const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const DURATION_SEC = Number(process.env.DURATION_SEC ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const SAVE_REFRESH = process.env.SAVE_REFRESH === 'wait_for' ? 'wait_for' : false;
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 1));
+const ID_BLOCK_SIZE = Math.max(1, Number(process.env.ID_BLOCK_SIZE ?? 1));
 const GOAL_RATIO = 0.5;
 const AGENTS = 1000;
+
+interface Figures {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+}
+
+function figuresOf(r: AutocannonResult): Figures {
+  return {
+    requestsPerSec: Math.round(r.requests.average),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    total: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -75,8 +111,18 @@ async function main(): Promise<void> {
       saveRefresh: SAVE_REFRESH,
       writeRefresh: false,
     });
-    const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-    const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+    const requests = new OpenSearchRequestStore({
+      client,
+      ordersIndex,
+      replicas: 0,
+      ordersRefresh: SAVE_REFRESH,
+    });
+    const ids = new OpenSearchRequestIdAllocator({
+      client,
+      ordersIndex,
+      replicas: 0,
+      blockSize: ID_BLOCK_SIZE,
+    });
     await Promise.all([orders.init(), requests.init()]);
     await ids.init();
     await createAgentsIndex(client, { index: agentsIndex });
@@ -141,59 +187,73 @@ async function main(): Promise<void> {
     await warm(submitUrl, submitHeaders, submitBody);
     await warm(rawUrl, rawHeaders, rawBody);
 
-    log(`raw index requests to OpenSearch: ${CONNECTIONS} connections, ${DURATION_SEC}s`);
-    const raw = await autocannon({
-      url: rawUrl,
-      method: 'POST',
-      headers: rawHeaders,
-      body: rawBody,
-      connections: CONNECTIONS,
-      duration: DURATION_SEC,
-    });
-    log(
-      `  ${raw.requests.average.toFixed(0)} req/s, p99 ${raw.latency.p99} ms, non-2xx ${raw.non2xx}, errors ${raw.errors}`,
-    );
-
-    log(`API submissions (single agent target): ${CONNECTIONS} connections, ${DURATION_SEC}s`);
-    const apiRun = await autocannon({
-      url: submitUrl,
-      method: 'POST',
-      headers: submitHeaders,
-      body: submitBody,
-      connections: CONNECTIONS,
-      duration: DURATION_SEC,
-    });
-    log(
-      `  ${apiRun.requests.average.toFixed(0)} req/s, p99 ${apiRun.latency.p99} ms, non-2xx ${apiRun.non2xx}, errors ${apiRun.errors}`,
-    );
+    const rounds: Array<{ raw: Figures; api: Figures; ratio: number }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      log(
+        `round ${round}/${ROUNDS}: raw index requests to OpenSearch, ${CONNECTIONS} connections, ${DURATION_SEC}s`,
+      );
+      const raw = figuresOf(
+        await autocannon({
+          url: rawUrl,
+          method: 'POST',
+          headers: rawHeaders,
+          body: rawBody,
+          connections: CONNECTIONS,
+          duration: DURATION_SEC,
+        }),
+      );
+      log(`  ${raw.requestsPerSec} req/s, p99 ${raw.p99Ms} ms, non-2xx ${raw.non2xx}, errors ${raw.errors}`);
+      log(
+        `round ${round}/${ROUNDS}: API submissions (single agent target), ${CONNECTIONS} connections, ${DURATION_SEC}s`,
+      );
+      const api = figuresOf(
+        await autocannon({
+          url: submitUrl,
+          method: 'POST',
+          headers: submitHeaders,
+          body: submitBody,
+          connections: CONNECTIONS,
+          duration: DURATION_SEC,
+        }),
+      );
+      log(`  ${api.requestsPerSec} req/s, p99 ${api.p99Ms} ms, non-2xx ${api.non2xx}, errors ${api.errors}`);
+      const ratio = raw.requestsPerSec > 0 ? api.requestsPerSec / raw.requestsPerSec : 0;
+      log(`  ratio ${ratio.toFixed(3)}`);
+      rounds.push({ raw, api, ratio: Number(ratio.toFixed(3)) });
+    }
 
     await client.indices.refresh({ index: ordersIndex });
     const stored = ((await client.count({ index: ordersIndex })).body as { count: number }).count;
-    const ratio = raw.requests.average > 0 ? apiRun.requests.average / raw.requests.average : 0;
-    log(`ratio ${ratio.toFixed(2)} (goal >= ${GOAL_RATIO}); orders stored ${stored}`);
+    const medianOf = (pick: (r: (typeof rounds)[number]) => number): number => median(rounds.map(pick));
+    const summed = (pick: (f: Figures) => number, side: 'raw' | 'api'): number =>
+      rounds.reduce((n, r) => n + pick(r[side]), 0);
+    const sideFigures = (side: 'raw' | 'api'): Figures => ({
+      requestsPerSec: Math.round(medianOf((r) => r[side].requestsPerSec)),
+      p50Ms: medianOf((r) => r[side].p50Ms),
+      p99Ms: medianOf((r) => r[side].p99Ms),
+      total: summed((f) => f.total, side),
+      non2xx: summed((f) => f.non2xx, side),
+      errors: summed((f) => f.errors, side),
+    });
+    const ratio = medianOf((r) => r.ratio);
+    const spreadOf = (values: number[]): [number, number] => [Math.min(...values), Math.max(...values)];
+    log(`median ratio ${ratio.toFixed(3)} (goal >= ${GOAL_RATIO}); orders stored ${stored}`);
     const figures = {
       benchmark: 'api-submit',
       connections: CONNECTIONS,
       durationSec: DURATION_SEC,
       saveRefresh: String(SAVE_REFRESH),
-      api: {
-        requestsPerSec: Math.round(apiRun.requests.average),
-        p50Ms: apiRun.latency.p50,
-        p99Ms: apiRun.latency.p99,
-        total: apiRun.requests.total,
-        non2xx: apiRun.non2xx,
-        errors: apiRun.errors + apiRun.timeouts,
-      },
-      rawIndex: {
-        requestsPerSec: Math.round(raw.requests.average),
-        p50Ms: raw.latency.p50,
-        p99Ms: raw.latency.p99,
-        total: raw.requests.total,
-        non2xx: raw.non2xx,
-        errors: raw.errors + raw.timeouts,
-      },
+      idBlockSize: ID_BLOCK_SIZE,
+      api: sideFigures('api'),
+      rawIndex: sideFigures('raw'),
       ordersStored: stored,
       ratio: Number(ratio.toFixed(3)),
+      spread: {
+        ratio: spreadOf(rounds.map((r) => r.ratio)),
+        apiRequestsPerSec: spreadOf(rounds.map((r) => r.api.requestsPerSec)),
+        rawRequestsPerSec: spreadOf(rounds.map((r) => r.raw.requestsPerSec)),
+      },
+      rounds,
       goalRatio: GOAL_RATIO,
       goalMet: ratio >= GOAL_RATIO,
     };

@@ -7,7 +7,7 @@ import type { ActionRegistry } from './action-registry';
 import { CommandManagerError, ErrorCodes, isCommandManagerError } from './errors';
 import type { ErrorDetail } from './errors';
 import { expandOrders, planExpansion } from './expansion';
-import type { ExpansionPlan } from './expansion';
+import type { ExpandOptions, ExpansionPlan } from './expansion';
 import { applyResult, markFailed } from './lifecycle';
 import type {
   CommandBatch,
@@ -17,8 +17,9 @@ import type {
   RequestRecord,
   ResultReport,
   StoredOrder,
+  WriteState,
 } from './model';
-import { parseOrderDocumentId, ResultCodes } from './model';
+import { orderDocumentId, parseOrderDocumentId, ResultCodes } from './model';
 import { noopLogger } from './noop-logger';
 import type {
   AgentDirectory,
@@ -31,6 +32,8 @@ import type {
   PageRequest,
   RequestIdAllocator,
   RequestStore,
+  RequestWithOrders,
+  RequestWithOrdersOutcome,
   SaveProgress,
 } from './ports';
 import { systemClock } from './ports';
@@ -66,9 +69,27 @@ export interface CommandServiceDeps {
   limits: CommandServiceLimits;
   /** The orders index written to, returned as `index` (Wazuh's clients read `_index`). */
   indexName: string;
-  /** Called after a command's orders were written (e.g. to wake the scheduler). */
-  onOrdersWritten?: () => void;
+  /**
+   * Called after each command's orders were stored, before the submission is answered, with its request id
+   * and how many of its orders are stored: ids `<requestId>-1` … `<requestId>-<orders>` (some may be
+   * missing when its write was `partial`). E.g. for the scheduler to wake, or to claim just-submitted orders
+   * by id (real-time GET) instead of waiting for a search refresh. A callback that takes no argument fits
+   * too. What it throws is logged and never fails the submission.
+   */
+  onOrdersWritten?: (written: OrdersWritten) => void;
 }
+
+/** Argument of `CommandServiceDeps.onOrdersWritten`. */
+export interface OrdersWritten {
+  requestId: number;
+  /** Orders of the request now stored. */
+  orders: number;
+}
+
+/** Orders of one command written together with its record in one round trip, at most (larger ones stream). */
+const INLINE_MAX_ORDERS_PER_COMMAND = 100;
+/** Orders of one submission written that way, at most: bounds the body of that round trip (~1 KB an order). */
+const INLINE_MAX_ORDERS = 1000;
 
 /** Write errors kept on a request record and in the answer (the rest are counted, not listed). */
 const MAX_WRITE_ERRORS = 100;
@@ -88,7 +109,7 @@ export class CommandService implements CommandManagerApi {
   private readonly logger: Logger;
   private readonly limits: CommandServiceLimits;
   private readonly indexName: string;
-  private readonly onOrdersWritten: (() => void) | undefined;
+  private readonly onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
   private readonly validator: CommandValidator;
 
   constructor(deps: CommandServiceDeps) {
@@ -110,9 +131,12 @@ export class CommandService implements CommandManagerApi {
 
   /**
    * 1. validate the whole batch (all errors listed), 2. authorise every command against the principal,
-   * 3. idempotency, 4. plan every command (fan-out, agent lookups, NO_TARGET_RESOLVED), 5. allocate ids and
-   * create the request records, 6. stream each command's orders to the store and record how it went.
-   * Any error before step 6 leaves no order written.
+   * 3. idempotency, 4. plan every command (fan-out, agent lookups) while allocating the request ids (two
+   * independent round trips, run at once), 5. NO_TARGET_RESOLVED only when NO command resolves to anything;
+   * a command that resolves to nothing is reported (its record says 0 orders and lists its `unresolved`
+   * targets) and the others are written, 6. write the records and the orders (see `writeTogether` and
+   * `writeSeparately`) and record how it went. Any error before step 6 leaves nothing written; ids
+   * allocated for a rejected submission are skipped (unique and increasing, not gapless).
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
     const batch = this.validator.validateBatch(body);
@@ -125,38 +149,21 @@ export class CommandService implements CommandManagerApi {
       if (replay) return replay;
     }
 
-    let plans: ExpansionPlan[];
-    let records: RequestRecord[];
+    let commands: SubmittedCommand[];
     try {
-      plans = await planExpansion(batch.commands, { agents: this.agents, maxFanOut: this.limits.maxFanOut });
-      const unresolved: ErrorDetail[] = [];
-      plans.forEach((p, i) => {
-        if (p.count === 0) {
-          const { type, id } = p.command.target;
-          unresolved.push({
-            pointer: `/commands/${i}/target/id`,
-            message: type === 'agent' ? `unknown agent "${id}"` : `group "${id}" has no agents`,
-          });
-        }
-      });
-      if (unresolved.length > 0) {
-        throw new CommandManagerError(
-          ErrorCodes.NO_TARGET_RESOLVED,
-          'a target resolves to no destination; nothing was written',
-          { details: unresolved },
-        );
-      }
-      records = await this.createRecords(plans, principal);
+      const [plans, requestIds] = await this.planAndAllocate(batch.commands);
+      if (plans.every((p) => p.count === 0)) throw noTargetResolved(plans);
+      const now = this.clock.now().toISOString();
+      const records = plans.map((plan, i) => newRecord(plan, requestIds[i] as number, now, principal));
+      // Both throw only when nothing was written.
+      commands = this.requests.createRequestsWithOrders
+        ? await this.writeTogether(plans, records, principal)
+        : await this.writeSeparately(plans, records, principal);
     } catch (e) {
       if (key !== undefined) await this.release(key);
       throw e;
     }
 
-    const commands: SubmittedCommand[] = [];
-    for (const [i, plan] of plans.entries()) {
-      const record = records[i];
-      if (record) commands.push(await this.writeOrders(plan, record, principal));
-    }
     const result: SubmitResult = { index: this.indexName, commands };
     if (key !== undefined) {
       try {
@@ -382,37 +389,289 @@ export class CommandService implements CommandManagerApi {
     }
   }
 
-  /** Allocates every request id and creates every record before any order is written. */
-  private async createRecords(plans: ExpansionPlan[], principal: Principal): Promise<RequestRecord[]> {
-    const now = this.clock.now().toISOString();
-    const records: RequestRecord[] = [];
+  /**
+   * Plans the batch (agent lookups, group counts, fan-out) and allocates its request ids at once: the two are
+   * independent round trips. Both are awaited before returning, so that no call is left running behind a
+   * rejection.
+   */
+  private async planAndAllocate(commands: readonly CommandRequest[]): Promise<[ExpansionPlan[], number[]]> {
+    const [planned, allocated] = await Promise.allSettled([
+      planExpansion(commands, { agents: this.agents, maxFanOut: this.limits.maxFanOut }),
+      this.allocateIds(commands.length),
+    ]);
+    if (planned.status === 'rejected') throw toError(planned.reason);
+    if (allocated.status === 'rejected') throw toError(allocated.reason);
+    return [planned.value, allocated.value];
+  }
+
+  /** `n` ids in command order: one `nextBlock` call when the allocator has it, else one `next` each. */
+  private async allocateIds(n: number): Promise<number[]> {
+    if (n > 1 && this.ids.nextBlock) {
+      const block = await this.ids.nextBlock(n);
+      if (block.length !== n || new Set(block).size !== n) {
+        throw new CommandManagerError(
+          ErrorCodes.INTERNAL,
+          `the id allocator returned ${block.length} ids for ${n}`,
+        );
+      }
+      return [...block].sort((a, b) => a - b);
+    }
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) ids.push(await this.ids.next());
+    return ids;
+  }
+
+  /**
+   * The write path for stores with `createRequestsWithOrders`: ONE round trip writes every record of the
+   * submission together with the orders of its small commands (up to INLINE_MAX_ORDERS_PER_COMMAND orders
+   * each, INLINE_MAX_ORDERS in all); an inline record is written in its final state (`complete`, with its
+   * order count) and rewritten only if an item failed. Larger commands (big groups) get their record in
+   * state `writing` in that same round trip, and only once it is stored are their orders streamed in bulk
+   * batches and the record finalised, as in `writeSeparately`.
+   *
+   * Crash windows (the sidecar dies), and why none leaves stored orders without a record saying how their
+   * write went, short of a crash that coincides with a store-side item failure:
+   * - before the round trip is sent: nothing is stored; the allocated ids are skipped.
+   * - while or after it is sent: OpenSearch reads a `_bulk` body whole before executing any item (a body cut
+   *   short is refused) and then executes it whether or not the sender is still there. Every inline record
+   *   travels in the same body as its orders, so either none of them reaches the store or all are executed;
+   *   a record written `complete` is true as soon as its items succeed.
+   * - items are executed per shard and may fail one by one (rejection, unavailable shard, mapping
+   *   conflict): the answer says which, and the record is rewritten (`partial`/`failed` with the errors), or
+   *   written again if its own item failed while its orders were stored. A crash between that answer and the
+   *   rewrite leaves a record that says `complete` while an order is missing (its counts show it), or, if the
+   *   record's own item had failed, orders without a record. That double fault is the price of skipping the
+   *   create-then-write order (two more sequential round trips per request); the streamed commands keep it.
+   * - no answer at all (timeout, connection lost): what was stored is read back by id (real-time GET) and
+   *   handled as above; if nothing can be read, the submission fails (503) and whatever OpenSearch may still
+   *   have executed is consistent, as above.
+   */
+  private async writeTogether(
+    plans: readonly ExpansionPlan[],
+    records: readonly RequestRecord[],
+    principal: Principal,
+  ): Promise<SubmittedCommand[]> {
+    const entries: RequestWithOrders[] = [];
+    const inline: boolean[] = [];
+    let budget = INLINE_MAX_ORDERS;
+    for (const [i, plan] of plans.entries()) {
+      const record = records[i] as RequestRecord;
+      const cap = Math.min(INLINE_MAX_ORDERS_PER_COMMAND, budget);
+      const orders = plan.count <= cap ? await this.expandInline(plan, record, principal, cap) : undefined;
+      if (orders) {
+        budget -= orders.length;
+        entries.push({ record: { ...record, total_orders: orders.length, write_state: 'complete' }, orders });
+      } else {
+        entries.push({ record, orders: [] });
+      }
+      inline.push(orders !== undefined);
+    }
+
+    const store = this.requests as Required<Pick<RequestStore, 'createRequestsWithOrders'>>;
+    let outcomes: RequestWithOrdersOutcome[];
     try {
-      for (const plan of plans) {
-        const requestId = await this.ids.next();
-        const record: RequestRecord = {
-          request_id: requestId,
-          created_at: now,
-          principal: principal.name,
-          command: plan.command,
-          total_orders: plan.count,
-          unresolved: plan.unresolved,
-          write_state: 'writing',
-          rollout_stopped_at: null,
-        };
+      outcomes = await store.createRequestsWithOrders(entries);
+      if (outcomes.length !== entries.length) {
+        throw new CommandManagerError(
+          ErrorCodes.INTERNAL,
+          `the request store answered ${outcomes.length} outcomes for ${entries.length} requests`,
+        );
+      }
+    } catch (e) {
+      outcomes = await this.readBack(entries, e);
+    }
+
+    const answers = new Array<SubmittedCommand>(entries.length);
+    // Inline commands first (their orders are stored already), then the ones that stream.
+    for (const pass of [true, false]) {
+      for (const [i, entry] of entries.entries()) {
+        if (inline[i] !== pass) continue;
+        const outcome = outcomes[i] as RequestWithOrdersOutcome;
+        answers[i] = pass
+          ? await this.finishInline(entry, outcome)
+          : await this.finishStreamed(plans[i] as ExpansionPlan, entry.record, outcome, principal);
+      }
+    }
+    return answers;
+  }
+
+  /** The orders of a small command, in memory; undefined when it has more than `cap` (a group that grew). */
+  private async expandInline(
+    plan: ExpansionPlan,
+    record: RequestRecord,
+    principal: Principal,
+    cap: number,
+  ): Promise<Order[] | undefined> {
+    const orders: Order[] = [];
+    for await (const order of expandOrders(plan, this.expandOptions(record, principal))) {
+      if (orders.length >= cap) return undefined; // leaving the loop closes the group's paging
+      orders.push(order);
+    }
+    return orders;
+  }
+
+  private expandOptions(record: RequestRecord, principal: Principal): ExpandOptions {
+    return {
+      agents: this.agents,
+      requestId: record.request_id,
+      principal: principal.name,
+      now: new Date(record.created_at),
+      maxFanOut: this.limits.maxFanOut,
+    };
+  }
+
+  /**
+   * The store gave no answer to `createRequestsWithOrders`: it may still have executed it (e.g. a timeout
+   * after OpenSearch wrote everything). Reads back by id (real time) what is stored. Rethrows `cause` when
+   * nothing was stored or nothing can be read (then nothing was written, as far as can be known).
+   */
+  private async readBack(
+    entries: readonly RequestWithOrders[],
+    cause: unknown,
+  ): Promise<RequestWithOrdersOutcome[]> {
+    const reason = errorMessage(cause);
+    let outcomes: RequestWithOrdersOutcome[];
+    try {
+      outcomes = await Promise.all(
+        entries.map(async ({ record, orders }): Promise<RequestWithOrdersOutcome> => {
+          const stored = await this.requests.getRequest(record.request_id);
+          const ids = orders.map((o) => orderDocumentId(o.command.request_id, o.command.order_id));
+          const found = ids.length > 0 ? await this.readOrders(ids) : new Map<string, StoredOrder>();
+          const state =
+            stored === undefined
+              ? 'failed'
+              : canonicalJson(stored) === canonicalJson(record)
+                ? 'created'
+                : 'exists';
+          return {
+            record: state,
+            ...(state === 'failed' && { reason }),
+            written: found.size,
+            existing: 0,
+            failed: ids.filter((id) => !found.has(id)).map((id) => ({ id, reason })),
+          };
+        }),
+      );
+    } catch (e) {
+      this.logger.warn('could not read back a submission the store did not answer', {
+        error: errorMessage(e),
+      });
+      throw toError(cause);
+    }
+    if (outcomes.every((o) => o.record !== 'created' && o.written === 0)) throw toError(cause);
+    this.logger.warn('the store did not answer a submission, but stored (part of) it', { error: reason });
+    return outcomes;
+  }
+
+  private async finishInline(
+    entry: RequestWithOrders,
+    outcome: RequestWithOrdersOutcome,
+  ): Promise<SubmittedCommand> {
+    const { record } = entry;
+    if (outcome.record === 'exists') return this.idCollision(record, outcome);
+    const stored = outcome.written + outcome.existing;
+    const failedCount = outcome.failed.length;
+    const writeState = writeStateOf(stored, failedCount);
+    const final: RequestRecord = {
+      ...record,
+      total_orders: Math.max(entry.orders.length, stored + failedCount),
+      write_state: writeState,
+    };
+    const writeErrors = outcome.failed.slice(0, MAX_WRITE_ERRORS);
+    if (writeErrors.length > 0) final.write_errors = writeErrors;
+    // The record was written saying `complete`: rewrite it if that is not what happened, and write it again
+    // if its own item failed (its orders may be stored).
+    if (outcome.record !== 'created' || writeState !== 'complete') await this.putQuietly(final);
+    if (stored > 0) this.notifyWritten(record.request_id, stored);
+    this.logger.debug('orders written', {
+      requestId: record.request_id,
+      orders: stored,
+      failed: failedCount,
+      writeState,
+    });
+    return answerOf(record, stored, writeState, writeErrors);
+  }
+
+  private async finishStreamed(
+    plan: ExpansionPlan,
+    record: RequestRecord,
+    outcome: RequestWithOrdersOutcome,
+    principal: Principal,
+  ): Promise<SubmittedCommand> {
+    if (outcome.record === 'exists') return this.idCollision(record, outcome);
+    if (outcome.record === 'failed') {
+      // Its orders are written only under a stored record; try once more to leave one that says so.
+      const writeErrors = [{ id: '*', reason: outcome.reason ?? 'the request record could not be written' }];
+      await this.putQuietly({ ...record, total_orders: 0, write_state: 'failed', write_errors: writeErrors });
+      this.logger.error('request record not written; none of its orders were', {
+        requestId: record.request_id,
+        error: writeErrors[0]?.reason,
+      });
+      return answerOf(record, 0, 'failed', writeErrors);
+    }
+    return this.writeOrders(plan, record, principal);
+  }
+
+  /** Another record holds this request id: ids are not shared by every command manager (misconfiguration). */
+  private idCollision(record: RequestRecord, outcome: RequestWithOrdersOutcome): SubmittedCommand {
+    const reason = `request id ${record.request_id} was allocated twice (is the id allocator shared by every command manager?)`;
+    this.logger.error('request id allocated twice; the command was not written', {
+      requestId: record.request_id,
+    });
+    const stored = outcome.written + outcome.existing;
+    return answerOf(record, stored, stored > 0 ? 'partial' : 'failed', [{ id: '*', reason }]);
+  }
+
+  /**
+   * The write path for request stores without `createRequestsWithOrders`: every record is created before
+   * any order is written, then each command's orders are streamed and its record finalised.
+   */
+  private async writeSeparately(
+    plans: readonly ExpansionPlan[],
+    records: readonly RequestRecord[],
+    principal: Principal,
+  ): Promise<SubmittedCommand[]> {
+    await this.createRecords(records);
+    const answers: SubmittedCommand[] = [];
+    for (const [i, plan] of plans.entries()) {
+      const record = records[i] as RequestRecord;
+      // A command that resolved to nothing has its final record already (0 orders, `complete`).
+      answers.push(
+        plan.count === 0
+          ? answerOf(record, 0, 'complete', [])
+          : await this.writeOrders(plan, record, principal),
+      );
+    }
+    return answers;
+  }
+
+  /** Creates every record (in order); on failure marks the ones created as failed and throws. */
+  private async createRecords(records: readonly RequestRecord[]): Promise<void> {
+    const created: RequestRecord[] = [];
+    try {
+      for (const record of records) {
         if (!(await this.requests.createRequest(record))) {
           throw new CommandManagerError(
             ErrorCodes.INTERNAL,
-            `request id ${requestId} was allocated twice (is the id allocator shared by every command manager?)`,
+            `request id ${record.request_id} was allocated twice (is the id allocator shared by every command manager?)`,
           );
         }
-        records.push(record);
+        created.push(record);
       }
     } catch (e) {
       // Nothing was written for these requests; say so on their records.
-      for (const r of records) await this.putQuietly({ ...r, total_orders: 0, write_state: 'failed' });
+      for (const r of created) await this.putQuietly({ ...r, total_orders: 0, write_state: 'failed' });
       throw e;
     }
-    return records;
+  }
+
+  private notifyWritten(requestId: number, orders: number): void {
+    if (!this.onOrdersWritten) return;
+    try {
+      this.onOrdersWritten({ requestId, orders });
+    } catch (e) {
+      this.logger.warn('onOrdersWritten failed', { requestId, error: errorMessage(e) });
+    }
   }
 
   private async writeOrders(
@@ -424,13 +683,7 @@ export class CommandService implements CommandManagerApi {
     const log = this.logger.child({ requestId });
     let produced = 0;
     let progress: SaveProgress = { written: 0, existing: 0, failed: 0 };
-    const source = expandOrders(plan, {
-      agents: this.agents,
-      requestId,
-      principal: principal.name,
-      now: new Date(record.created_at),
-      maxFanOut: this.limits.maxFanOut,
-    });
+    const source = expandOrders(plan, this.expandOptions(record, principal));
     async function* counted(): AsyncGenerator<Order> {
       for await (const order of source) {
         produced++;
@@ -453,7 +706,7 @@ export class CommandService implements CommandManagerApi {
       failedCount = Math.max(1, produced - stored);
       writeErrors = [{ id: '*', reason: errorMessage(e) }];
     }
-    const writeState = failedCount === 0 ? 'complete' : stored > 0 ? 'partial' : 'failed';
+    const writeState = writeStateOf(stored, failedCount);
     const final: RequestRecord = {
       ...record,
       total_orders: Math.max(produced, stored + failedCount),
@@ -461,17 +714,9 @@ export class CommandService implements CommandManagerApi {
     };
     if (writeErrors.length > 0) final.write_errors = writeErrors;
     await this.putQuietly(final);
-    if (stored > 0) this.onOrdersWritten?.();
+    if (stored > 0) this.notifyWritten(requestId, stored);
     log.info('orders written', { orders: stored, failed: failedCount, writeState });
-
-    const answer: SubmittedCommand = {
-      request_id: requestId,
-      orders: stored,
-      unresolved: plan.unresolved,
-      write_state: writeState,
-    };
-    if (writeErrors.length > 0) answer.write_errors = writeErrors;
-    return answer;
+    return answerOf(record, stored, writeState, writeErrors);
   }
 
   private async putQuietly(record: RequestRecord): Promise<void> {
@@ -492,6 +737,57 @@ export class CommandService implements CommandManagerApi {
     }
     return found;
   }
+}
+
+/** A command's record before its orders are written: `complete` at once when it resolved to nothing. */
+function newRecord(plan: ExpansionPlan, requestId: number, now: string, principal: Principal): RequestRecord {
+  return {
+    request_id: requestId,
+    created_at: now,
+    principal: principal.name,
+    command: plan.command,
+    total_orders: plan.count,
+    unresolved: plan.unresolved,
+    write_state: plan.count === 0 ? 'complete' : 'writing',
+    rollout_stopped_at: null,
+  };
+}
+
+function writeStateOf(stored: number, failed: number): WriteState {
+  return failed === 0 ? 'complete' : stored > 0 ? 'partial' : 'failed';
+}
+
+function answerOf(
+  record: RequestRecord,
+  orders: number,
+  writeState: WriteState,
+  writeErrors: ReadonlyArray<{ id: string; reason: string }>,
+): SubmittedCommand {
+  const answer: SubmittedCommand = {
+    request_id: record.request_id,
+    orders,
+    unresolved: record.unresolved,
+    write_state: writeState,
+  };
+  if (writeErrors.length > 0) answer.write_errors = [...writeErrors];
+  return answer;
+}
+
+/** Every command resolved to nothing (unknown agents, empty groups): the submission writes nothing. */
+function noTargetResolved(plans: readonly ExpansionPlan[]): CommandManagerError {
+  return new CommandManagerError(
+    ErrorCodes.NO_TARGET_RESOLVED,
+    'no target of the submission resolves to a destination; nothing was written',
+    {
+      details: plans.map((p, i) => {
+        const { type, id } = p.command.target;
+        return {
+          pointer: `/commands/${i}/target/id`,
+          message: type === 'agent' ? `unknown agent "${id}"` : `group "${id}" has no agents`,
+        };
+      }),
+    },
+  );
 }
 
 /** FORBIDDEN, naming every field the principal may not set. */
@@ -558,4 +854,8 @@ function idempotencyStoreKey(principal: Principal, key: string): string {
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -29,9 +29,20 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-/** Allocates request ids: strictly increasing and unique across every command manager of the cluster. */
+/**
+ * Allocates request ids: strictly increasing and unique across every command manager of the cluster (an
+ * implementation may document a weaker, configurable order, e.g. the OpenSearch allocator's per-sidecar id
+ * blocks: unique cluster-wide, increasing per process). Ids need not be consecutive: an id allocated for a
+ * submission that is then rejected is simply skipped.
+ */
 export interface RequestIdAllocator {
   next(): Promise<number>;
+  /**
+   * Optional: `n` ids in one call, unique and increasing (sorted ascending), not necessarily consecutive.
+   * A submission of several commands takes its ids with one call when present. Added by the
+   * submission-throughput work.
+   */
+  nextBlock?(n: number): Promise<number[]>;
 }
 
 export interface AgentInfo {
@@ -113,6 +124,16 @@ export type WriteOutcome =
   | { id: string; ok: true; rev: string }
   | { id: string; ok: false; reason: 'conflict' | 'not_found' | 'error'; message?: string };
 
+/** Options of `writeConditional`. Added by the dispatch-throughput work (all optional). */
+export interface ConditionalWriteOptions {
+  /**
+   * Whether searches (`listOrders`, `countByStatus`, `claimDue` …) must see the writes when the call returns.
+   * `false` lets searches lag for a moment (OpenSearch: until the next periodic refresh), which is much cheaper;
+   * reads by id (`getOrder`, `getOrders`) and conditional writes always see them. Unset: the store's setting.
+   */
+  searchable?: boolean;
+}
+
 export interface ClaimRequest {
   /** Lease holder (a sidecar's id). */
   owner: string;
@@ -121,6 +142,14 @@ export interface ClaimRequest {
   now: Date;
   /** Only orders of these requests (rollout control), all when unset. */
   requestIds?: readonly number[];
+}
+
+export interface ClaimByIdsRequest {
+  owner: string;
+  leaseMs: number;
+  now: Date;
+  /** Document ids (`<request_id>-<order_id>`); bounded by the caller (the scheduler sends at most one batch). */
+  ids: readonly string[];
 }
 
 /** The orders stream. Operation names follow what the API and the scheduler do with it. */
@@ -138,13 +167,24 @@ export interface OrderStore {
   listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
   countByStatus(filter: OrderFilter): Promise<StatusCounts>;
   /** Conditional replacements in one round trip; a lost race is `conflict`, never an exception. */
-  writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]>;
+  writeConditional(
+    writes: readonly ConditionalWrite[],
+    options?: ConditionalWriteOptions,
+  ): Promise<WriteOutcome[]>;
   /**
    * Claims up to `limit` due orders: `pending`, `next_attempt_at <= now`, deadline not passed, and no live
    * lease (none, or expired). The lease is written conditionally; orders lost to another claimer are
    * skipped. Returns the claimed orders with their new revisions.
    */
   claimDue(request: ClaimRequest): Promise<StoredOrder[]>;
+  /**
+   * Claims the given orders by id, with the same rules and the same conditional lease write as `claimDue`
+   * (an unknown, undue, leased or decided order is skipped), reading them by id instead of searching: a
+   * just-written order is claimable at once, without waiting for it to become searchable. Returns the claimed
+   * orders in the order asked. Optional (added by the dispatch-latency work): the scheduler falls back to
+   * `claimDue` without it.
+   */
+  claimByIds?(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
   /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */
   findOverdue(now: Date, limit: number): Promise<StoredOrder[]>;
   /** Terminal orders whose `scheduling.completed_at` is before `before`, for retention. */
@@ -176,6 +216,42 @@ export interface RequestStore {
    * forever. Optional: without it such a key stays reserved. Added by the core-library issue.
    */
   releaseIdempotency?(key: string): Promise<void>;
+  /**
+   * Optional: creates several records and their (few) orders in ONE round trip to the store, for small
+   * submissions. Each record is written create-only, like `createRequest`; each order like
+   * `OrderStore.saveOrders` (create-only with its deterministic id, so a repeated call writes nothing
+   * twice). The write is not atomic across documents: the outcome says, per entry, what happened to the
+   * record and to each order. Throws only when the store could not be asked at all or gave no answer (the
+   * outcome is then unknown: the caller reads back what was stored). Without it, `CommandService` creates
+   * the records first and then saves the orders (two round trips or more). Added by the
+   * submission-throughput work.
+   */
+  createRequestsWithOrders?(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]>;
+}
+
+/** A request record written together with its orders (see `RequestStore.createRequestsWithOrders`). */
+export interface RequestWithOrders {
+  record: RequestRecord;
+  /** Orders created with the record (create-only, deterministic ids); empty to create the record alone. */
+  orders: readonly Order[];
+}
+
+/** What `createRequestsWithOrders` did for one entry. */
+export interface RequestWithOrdersOutcome {
+  /**
+   * `created`: the record is stored (also when an earlier attempt of this same write stored it);
+   * `exists`: ANOTHER record with this request id was there (the id was allocated twice): the orders this
+   * call created for the entry were removed again, so none hangs off someone else's request;
+   * `failed`: the record could not be written (`reason`); its orders may still have been.
+   */
+  record: 'created' | 'exists' | 'failed';
+  reason?: string;
+  /** Orders newly created (and still stored). */
+  written: number;
+  /** Orders whose deterministic id existed already. */
+  existing: number;
+  /** Orders that could not be written, with why. */
+  failed: Array<{ id: string; reason: string }>;
 }
 
 export interface IdempotencyEntry {

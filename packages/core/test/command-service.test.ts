@@ -119,7 +119,7 @@ describe('submit', () => {
       unresolved: [],
       command: toGroup(),
     });
-    expect(onOrdersWritten).toHaveBeenCalled();
+    expect(onOrdersWritten.mock.calls).toEqual([[{ requestId: 1, orders: 5 }]]);
   });
 
   it('gives every command of a batch its own request id, order ids restarting at 1', async () => {
@@ -145,6 +145,33 @@ describe('submit', () => {
     expect((await allOrders(orders, 1)).map((o) => o.agent.groups)).toEqual([['db']]);
     expect((await allOrders(orders, 3)).map((o) => o.command.target)).toEqual([
       { type: 'server', id: 'vulnerability-detector' },
+    ]);
+  });
+
+  it('reports a command that resolves to nothing (record with 0 orders) and writes the others', async () => {
+    const { service, orders, requests, onOrdersWritten } = setup();
+    const result = await service.submit(
+      { commands: [toGroup(), toAgent('ghost'), toGroup('nobody'), toAgent()] },
+      alice,
+    );
+    expect(result.commands).toEqual([
+      { request_id: 1, orders: 5, unresolved: [], write_state: 'complete' },
+      { request_id: 2, orders: 0, unresolved: ['agent:ghost'], write_state: 'complete' },
+      { request_id: 3, orders: 0, unresolved: ['group:nobody'], write_state: 'complete' },
+      { request_id: 4, orders: 1, unresolved: [], write_state: 'complete' },
+    ]);
+    expect(await requests.getRequest(2)).toMatchObject({
+      total_orders: 0,
+      unresolved: ['agent:ghost'],
+      write_state: 'complete',
+      command: toAgent('ghost'),
+    });
+    expect(await requests.getRequest(3)).toMatchObject({ total_orders: 0, unresolved: ['group:nobody'] });
+    expect(await allOrders(orders, 2)).toEqual([]);
+    expect((await allOrders(orders, 4)).map((o) => o.command.target.id)).toEqual(['db1']);
+    expect(onOrdersWritten.mock.calls).toEqual([
+      [{ requestId: 1, orders: 5 }],
+      [{ requestId: 4, orders: 1 }],
     ]);
   });
 
@@ -207,20 +234,24 @@ describe('submit', () => {
         { pointer: '/commands/1/target/id', message: expect.stringContaining('5 agents') },
       ]);
       await expectNothingWritten(s);
-      expect(await s.ids.next()).toBe(1);
+      // The ids were allocated while the fan-out was checked: they are skipped, never reused.
+      expect(await s.requests.getRequest(2)).toBeUndefined();
+      const next = await s.service.submit({ commands: [toAgent()] }, alice);
+      expect(next.commands[0]?.request_id).toBe(3);
     });
 
-    it('a command resolves to no destination (unknown agent, empty group)', async () => {
+    it('no command resolves to any destination (unknown agents, empty groups)', async () => {
       const s = setup();
       const e = await rejection(
-        s.service.submit({ commands: [toGroup(), toAgent('ghost'), toGroup('nobody')] }, alice),
+        s.service.submit({ commands: [toAgent('ghost'), toGroup('nobody')] }, alice),
         ErrorCodes.NO_TARGET_RESOLVED,
       );
       expect(e.details).toEqual([
-        { pointer: '/commands/1/target/id', message: 'unknown agent "ghost"' },
-        { pointer: '/commands/2/target/id', message: 'group "nobody" has no agents' },
+        { pointer: '/commands/0/target/id', message: 'unknown agent "ghost"' },
+        { pointer: '/commands/1/target/id', message: 'group "nobody" has no agents' },
       ]);
       await expectNothingWritten(s);
+      expect(await s.requests.getRequest(2)).toBeUndefined();
     });
 
     it('the action is unknown', async () => {

@@ -246,6 +246,30 @@ describe('HTTP API over OpenSearch', () => {
     expect(await orderCount()).toBe(before);
   });
 
+  it('a batch with an unknown agent: 201, that command reported with 0 orders, the others written', async () => {
+    const before = await orderCount();
+    const known = WAZUH_SERVER_BODY.commands[0];
+    const res = await request(app)
+      .post(`${P}/commands`)
+      .set('Authorization', basic('wazuh-server'))
+      .send({ commands: [{ ...known, target: { type: 'agent', id: 'ghost' } }, known] });
+    expect(res.status).toBe(201);
+    const [unknown, written] = res.body.commands;
+    expect(unknown).toMatchObject({ orders: 0, unresolved: ['agent:ghost'], write_state: 'complete' });
+    expect(written).toMatchObject({ orders: 1, unresolved: [], write_state: 'complete' });
+    expect(res.body.orders).toEqual([{ _id: `${written.request_id}-1` }]);
+    expect(await orderCount()).toBe(before + 1);
+    const progress = await request(app)
+      .get(`${P}/requests/${unknown.request_id}`)
+      .set('Authorization', basic('reader'));
+    expect(progress.status).toBe(200);
+    expect(progress.body).toMatchObject({
+      counts: { pending: 0, sent: 0, success: 0, failure: 0 },
+      done: true,
+      request: { total_orders: 0, unresolved: ['agent:ghost'], write_state: 'complete' },
+    });
+  });
+
   it('422 for an over-limit fan-out or an unknown agent; nothing written', async () => {
     const before = await orderCount();
     const small = await buildApp(

@@ -16,6 +16,13 @@
  * archives and the request records (an `index` with `version_type: external` succeeds only when the given
  * version is greater than the current one): if the requests index is ever lost, ids resume above every id in
  * use instead of restarting at 1 and colliding with stored orders.
+ *
+ * `blockSize` (default 1) trades order for round trips. With 1, every id costs one round trip and ids are
+ * strictly increasing cluster-wide, in the order the primary applied the allocations. With N > 1, the
+ * allocator takes N ids at once (`nextBlock`, one bulk) and hands them out locally: ids stay unique
+ * cluster-wide and strictly increasing within this allocator (every block is above every earlier one, and
+ * ids are handed out in call order), but not across sidecars: a request submitted later to another sidecar
+ * may get a smaller id. Ids left in the block when the process stops are never used (gaps are allowed).
  */
 import type { Logger, RequestIdAllocator } from '@command-manager/core';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
@@ -24,6 +31,7 @@ import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import { bulkOp, itemReason, sendBulk } from './internal/bulk';
+import { GroupCommit } from './internal/group-commit';
 import { noopLogger } from './internal/noop-logger';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 
@@ -34,6 +42,13 @@ export interface OpenSearchRequestIdAllocatorOptions extends IndexSettingsOption
   /** Counter name, for several independent sequences (default `request-id`). */
   counterName?: string;
   logger?: Logger;
+  /**
+   * Ids taken from the cluster counter at once and handed out locally (default 1: every id from the
+   * counter). See the class comment for what a block size above 1 gives up. At most 10,000.
+   */
+  blockSize?: number;
+  /** Allocation bulks in flight at once (default 2); calls made meanwhile share the next one. */
+  maxInflightBulks?: number;
 }
 
 /** Largest id `nextBlock` hands out at once. */
@@ -45,6 +60,13 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
   private readonly setup: OpenSearchSetup;
   private readonly docId: string;
   private readonly logger: Logger;
+  private readonly blockSize: number;
+  /** Ids taken from the counter and not handed out yet, ascending (blockSize > 1 only). */
+  private readonly buffered: number[] = [];
+  /** Serialises hand-outs, so that ids leave in call order and one refill serves the callers waiting. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Concurrent allocations share one bulk on the counter: each call asks for a count, gets its ids. */
+  private readonly grouped: GroupCommit<number, number[]>;
 
   constructor(options: OpenSearchRequestIdAllocatorOptions) {
     this.client = options.client;
@@ -52,6 +74,20 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     this.layout = this.setup.layout;
     this.docId = `counter-${options.counterName ?? 'request-id'}`;
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-request-id-allocator' });
+    const blockSize = options.blockSize ?? 1;
+    if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK) {
+      throw new CommandManagerError(
+        ErrorCodes.VALIDATION_FAILED,
+        `blockSize must be an integer in 1..${MAX_BLOCK}`,
+        { details: [{ pointer: '/blockSize', message: `must be an integer in 1..${MAX_BLOCK}` }] },
+      );
+    }
+    this.blockSize = blockSize;
+    this.grouped = new GroupCommit((counts) => this.fetchShared(counts), {
+      maxInflight: options.maxInflightBulks ?? 2,
+      maxWeight: MAX_BLOCK,
+      weight: (n) => n,
+    });
   }
 
   /** Sets up the requests index and advances the counter past every request id already stored. */
@@ -61,32 +97,49 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     if (highest > 0) await this.advanceTo(highest);
   }
 
+  /**
+   * One id. Calls made while an allocation is in flight share the next bulk on the counter (group commit):
+   * still strictly increasing cluster-wide in real time, since a call that starts after another one
+   * finished is served by a bulk that OpenSearch applies after the other's.
+   */
   async next(): Promise<number> {
-    const response = await guarded('allocate request id', () =>
-      this.client.index({
-        index: this.layout.requests,
-        id: this.docId,
-        body: { kind: 'counter' },
-        refresh: false,
-      }),
-    );
-    return toId(response.body._version);
+    return (await this.nextBlock(1))[0] as number;
   }
 
   /**
    * `n` ids in one round trip: a bulk of `n` `index` operations on the counter. They are unique and
-   * increasing, but NOT necessarily consecutive (another allocator's operations may interleave).
+   * increasing, but NOT necessarily consecutive (another allocator's operations may interleave). With a
+   * `blockSize` above 1 they come from the local block (refilled with one such bulk when short).
    */
   async nextBlock(n: number): Promise<number[]> {
-    if (!Number.isInteger(n) || n < 1 || n > MAX_BLOCK) {
-      throw new CommandManagerError(
-        ErrorCodes.VALIDATION_FAILED,
-        `block size must be an integer in 1..${MAX_BLOCK}`,
-        {
-          details: [{ pointer: '/n', message: `must be an integer in 1..${MAX_BLOCK}` }],
-        },
-      );
-    }
+    checkBlock(n);
+    if (this.blockSize > 1) return this.take(n);
+    const [ids] = await this.grouped.run([n]);
+    return ids as number[];
+  }
+
+  /** One bulk for every count of a group-commit batch; each gets its share, in batch order, ascending. */
+  private async fetchShared(counts: number[]): Promise<number[][]> {
+    const ids = await this.fetchBlock(counts.reduce((a, b) => a + b, 0));
+    let at = 0;
+    return counts.map((n) => ids.slice(at, (at += n)));
+  }
+
+  /** `n` ids from the local block, refilled from the counter when short (blockSize > 1). */
+  private take(n: number): Promise<number[]> {
+    const taken = this.queue.then(async () => {
+      while (this.buffered.length < n) {
+        // A refill is above every id handed out before: the counter only grows.
+        this.buffered.push(...(await this.fetchBlock(Math.max(this.blockSize, n - this.buffered.length))));
+      }
+      return this.buffered.splice(0, n);
+    });
+    // A failed refill fails its caller only; the next caller tries again.
+    this.queue = taken.catch(() => undefined);
+    return taken;
+  }
+
+  private async fetchBlock(n: number): Promise<number[]> {
     const op = bulkOp({ index: { _id: this.docId } }, { kind: 'counter' }).text;
     const items = await sendBulk(this.client, {
       index: this.layout.requests,
@@ -145,6 +198,18 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     );
     const aggs = (response.body as { aggregations?: Record<string, { value?: number | null }> }).aggregations;
     return Math.max(0, aggs?.orders?.value ?? 0, aggs?.requests?.value ?? 0);
+  }
+}
+
+function checkBlock(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_BLOCK) {
+    throw new CommandManagerError(
+      ErrorCodes.VALIDATION_FAILED,
+      `block size must be an integer in 1..${MAX_BLOCK}`,
+      {
+        details: [{ pointer: '/n', message: `must be an integer in 1..${MAX_BLOCK}` }],
+      },
+    );
   }
 }
 

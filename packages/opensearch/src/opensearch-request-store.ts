@@ -1,18 +1,55 @@
 /**
  * Request records and idempotency keys in `<orders>-requests` (layout: internal/mappings.ts). Records are
- * read by id with real-time GET, so no refresh is needed for read-after-write. `createRequest` and
- * `reserveIdempotency` use `create`: of concurrent callers exactly one gets 201, the others 409.
+ * read by id with real-time GET, so no refresh is needed for read-after-write: record writes never ask for
+ * one. `createRequest` and `reserveIdempotency` use `create`: of concurrent callers exactly one gets 201, the
+ * others 409.
+ *
+ * `createRequestsWithOrders` writes records AND the orders of small commands in one `_bulk` (the orders go
+ * to the orders index, as `OpenSearchOrderStore.saveOrders` writes them: `create` with their deterministic
+ * id, the order as the document); the orders index must be set up (`OpenSearchOrderStore.init` or
+ * `OpenSearchSetup.init`).
  */
 import { createHash } from 'node:crypto';
-import type { IdempotencyEntry, RequestRecord, RequestStore } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import type {
+  IdempotencyEntry,
+  Logger,
+  Order,
+  RequestRecord,
+  RequestStore,
+  RequestWithOrders,
+  RequestWithOrdersOutcome,
+} from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, orderDocumentId } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
+import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
+import { noopLogger } from './internal/noop-logger';
+import { GroupCommit } from './internal/group-commit';
+import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 
-export type OpenSearchRequestStoreOptions = OpenSearchSetupOptions;
+export interface OpenSearchRequestStoreOptions extends OpenSearchSetupOptions {
+  /**
+   * Refresh of a `createRequestsWithOrders` call that carries orders (one without orders never refreshes):
+   * give it the order store's `saveRefresh` so that orders are searchable when a submission returns in the
+   * same way. Default `'wait_for'`, as `OpenSearchOrderStore`'s; the sidecar uses `false` (reads by id are
+   * real time; searches catch up within the refresh interval).
+   */
+  ordersRefresh?: RefreshPolicy;
+  /** Retries of items refused as unavailable (429, full write queue) in `createRequestsWithOrders`; default 3. */
+  itemRetries?: number;
+  /** Delay before the first such retry, doubled each time (default 100). */
+  retryDelayMs?: number;
+  /**
+   * `createRequestsWithOrders` bulks in flight at once (default 2). Calls made meanwhile wait and share the
+   * next bulk (group commit: see internal/group-commit.ts).
+   */
+  maxInflightBulks?: number;
+  /** Records + orders in one such bulk, at most (default 2,000; a larger single call goes alone). */
+  maxBulkItems?: number;
+}
 
 interface IdempotencySource {
   kind: 'idempotency';
@@ -25,15 +62,37 @@ interface IdempotencySource {
   };
 }
 
+/** One item of the combined bulk: a record or an order of entry `entry`. */
+interface TogetherOp {
+  entry: number;
+  kind: 'record' | 'order';
+  id: string;
+  text: string;
+}
+
 export class OpenSearchRequestStore implements RequestStore {
   readonly layout: IndexLayout;
   private readonly client: Client;
   private readonly setup: OpenSearchSetup;
+  private readonly ordersRefresh: RefreshPolicy;
+  private readonly itemRetries: number;
+  private readonly retryDelayMs: number;
+  private readonly logger: Logger;
+  private readonly together: GroupCommit<RequestWithOrders, RequestWithOrdersOutcome>;
 
   constructor(options: OpenSearchRequestStoreOptions) {
     this.client = options.client;
     this.setup = new OpenSearchSetup(options);
     this.layout = this.setup.layout;
+    this.ordersRefresh = options.ordersRefresh ?? 'wait_for';
+    this.itemRetries = Math.max(0, Math.floor(options.itemRetries ?? 3));
+    this.retryDelayMs = Math.max(0, options.retryDelayMs ?? 100);
+    this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-request-store' });
+    this.together = new GroupCommit((entries) => this.writeTogether(entries), {
+      maxInflight: options.maxInflightBulks ?? 2,
+      maxWeight: options.maxBulkItems ?? 2000,
+      weight: (entry) => 1 + entry.orders.length,
+    });
   }
 
   async init(): Promise<void> {
@@ -52,6 +111,133 @@ export class OpenSearchRequestStore implements RequestStore {
       if (responseErrorInfo(e)?.status === 409) return false;
       throw toStoreError(e, 'create request record');
     }
+  }
+
+  /**
+   * One `_bulk` for every entry: its record (`create` in the requests index), then its orders (`create` in
+   * the orders index). Per item: 201 created; 409 on an order: it exists (a repeated call), counted
+   * `existing`; 409 on a record: if the stored record is this very one (a transport retry of this call
+   * stored it already) it counts as created, otherwise the id was allocated twice: `exists`, and the orders
+   * this call created for the entry are deleted again, conditionally on the seq_no/primary_term they got (a
+   * document changed since is left alone). Items refused as unavailable (429 …) are retried (`itemRetries`).
+   * Throws STORE_UNAVAILABLE or INTERNAL when the bulk itself failed (nothing is known of its items).
+   *
+   * Concurrent calls share bulks (group commit, `maxInflightBulks`): each call's entries still travel in one
+   * bulk body, so what a crash can leave is the same as for a call alone.
+   */
+  createRequestsWithOrders(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]> {
+    return this.together.run(entries);
+  }
+
+  private async writeTogether(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]> {
+    const outcomes: RequestWithOrdersOutcome[] = entries.map(() => ({
+      record: 'failed',
+      written: 0,
+      existing: 0,
+      failed: [],
+    }));
+    const created = entries.map((): Array<{ id: string; seqNo: number; primaryTerm: number }> => []);
+    const sameRecordChecks: number[] = [];
+    let pending: TogetherOp[] = [];
+    entries.forEach(({ record, orders }, entry) => {
+      pending.push({
+        entry,
+        kind: 'record',
+        id: String(record.request_id),
+        text: bulkOp(
+          { create: { _index: this.layout.requests, _id: requestDocId(record.request_id) } },
+          { kind: 'request', request: record },
+        ).text,
+      });
+      for (const order of orders) {
+        const id = safeOrderId(order);
+        if (id === undefined) {
+          (outcomes[entry] as RequestWithOrdersOutcome).failed.push({
+            id: `${String(order?.command?.request_id)}-${String(order?.command?.order_id)}`,
+            reason: 'order has no integer command.request_id/order_id',
+          });
+          continue;
+        }
+        pending.push({
+          entry,
+          kind: 'order',
+          id,
+          text: bulkOp({ create: { _index: this.layout.orders, _id: id } }, order).text,
+        });
+      }
+    });
+    const hasOrders = pending.some((op) => op.kind === 'order');
+
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const items = await sendBulk(this.client, {
+        body: pending.map((op) => op.text).join(''),
+        // Records alone never refresh (read by id, real time); orders follow the order store's policy.
+        refresh: hasOrders ? this.ordersRefresh : false,
+        operation: 'bulk create requests with orders',
+        count: pending.length,
+      });
+      const retry: TogetherOp[] = [];
+      items.forEach((item, i) => {
+        const op = pending[i] as TogetherOp;
+        const outcome = outcomes[op.entry] as RequestWithOrdersOutcome;
+        if (isUnavailable(item.status, item.errorType) && attempt < this.itemRetries) {
+          retry.push(op);
+        } else if (op.kind === 'record') {
+          if (item.status === 200 || item.status === 201) outcome.record = 'created';
+          else if (item.status === 409) sameRecordChecks.push(op.entry);
+          else {
+            outcome.record = 'failed';
+            outcome.reason = itemReason(item);
+          }
+        } else if (item.status === 200 || item.status === 201) {
+          outcome.written++;
+          const entryCreated = created[op.entry] as Array<{ id: string; seqNo: number; primaryTerm: number }>;
+          if (item.seqNo !== undefined && item.primaryTerm !== undefined)
+            entryCreated.push({ id: op.id, seqNo: item.seqNo, primaryTerm: item.primaryTerm });
+        } else if (item.status === 409) outcome.existing++;
+        else outcome.failed.push({ id: op.id, reason: itemReason(item) });
+      });
+      if (retry.length === 0) break;
+      this.logger.warn('bulk items refused as unavailable, retrying them', {
+        attempt: attempt + 1,
+        items: retry.length,
+      });
+      await sleep(this.retryDelayMs * 2 ** attempt);
+      pending = retry;
+    }
+
+    for (const entry of sameRecordChecks) {
+      const { record } = entries[entry] as RequestWithOrders;
+      const outcome = outcomes[entry] as RequestWithOrdersOutcome;
+      const stored = await this.getRequest(record.request_id);
+      if (stored !== undefined && JSON.stringify(stored) === JSON.stringify(record)) {
+        outcome.record = 'created';
+        continue;
+      }
+      outcome.record = 'exists';
+      outcome.written -= await this.deleteCreated(created[entry] ?? []);
+    }
+    return outcomes;
+  }
+
+  /** Conditional deletes of orders this store just created; returns how many are gone. */
+  private async deleteCreated(
+    orders: ReadonlyArray<{ id: string; seqNo: number; primaryTerm: number }>,
+  ): Promise<number> {
+    if (orders.length === 0) return 0;
+    const items: BulkItemResult[] = await sendBulk(this.client, {
+      index: this.layout.orders,
+      body: orders
+        .map(
+          (o) => bulkOp({ delete: { _id: o.id, if_seq_no: o.seqNo, if_primary_term: o.primaryTerm } }).text,
+        )
+        .join(''),
+      refresh: false,
+      operation: 'remove orders written under a duplicated request id',
+      count: orders.length,
+      statusOnly: true,
+    });
+    return items.filter((item) => item.status === 200).length;
   }
 
   async getRequest(requestId: number): Promise<RequestRecord | undefined> {
@@ -123,6 +309,14 @@ export class OpenSearchRequestStore implements RequestStore {
     const body = response.body as { found?: boolean; _source?: IdempotencySource };
     return body.found && body._source ? { _source: body._source } : undefined;
   }
+}
+
+function safeOrderId(order: Order): string | undefined {
+  const requestId = order?.command?.request_id;
+  const orderId = order?.command?.order_id;
+  if (!Number.isSafeInteger(requestId) || !Number.isSafeInteger(orderId) || requestId < 0 || orderId < 0)
+    return undefined;
+  return orderDocumentId(requestId, orderId);
 }
 
 function requestDocId(requestId: number): string {

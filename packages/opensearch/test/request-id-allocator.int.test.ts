@@ -70,6 +70,52 @@ describe('OpenSearchRequestIdAllocator', () => {
     await t.dropLayout(ordersIndex);
   });
 
+  it('with a blockSize, hands out unique ids in call order from blocks, one counter round trip per block', async () => {
+    const ordersIndex = t.nextOrdersIndex();
+    const blocky = new OpenSearchRequestIdAllocator({
+      client: t.client,
+      ordersIndex,
+      replicas: 0,
+      blockSize: 5,
+    });
+    const single = new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex, replicas: 0 });
+    await blocky.init();
+    // 12 concurrent calls: three blocks of 5 (ids 1..15); the results leave in call order.
+    const first = await Promise.all(Array.from({ length: 12 }, () => blocky.next()));
+    expect(first).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    // Another allocator continues above every block taken, not above the ids handed out.
+    expect(await single.next()).toBe(16);
+    // The rest of the block first (13..15), then a new block above 16; nextBlock is served from it too.
+    const more = [await blocky.next(), ...(await blocky.nextBlock(4)), await blocky.next()];
+    expect(more.slice(0, 3)).toEqual([13, 14, 15]);
+    expect(strictlyIncreasing(more)).toBe(true);
+    expect(more.slice(3).every((id) => id > 16)).toBe(true);
+    await t.dropLayout(ordersIndex);
+  });
+
+  it('with blocks, two allocators allocating concurrently never hand out the same id', async () => {
+    const ordersIndex = t.nextOrdersIndex();
+    const make = (): OpenSearchRequestIdAllocator =>
+      new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex, replicas: 0, blockSize: 7 });
+    const [a, b] = [make(), make()];
+    await a.init();
+    const [fromA, fromB] = await Promise.all(
+      [a, b].map((x) => Promise.all(Array.from({ length: 100 }, () => x.next()))),
+    );
+    expect(strictlyIncreasing(fromA as number[])).toBe(true);
+    expect(strictlyIncreasing(fromB as number[])).toBe(true);
+    expect(new Set([...(fromA as number[]), ...(fromB as number[])]).size).toBe(200);
+    await t.dropLayout(ordersIndex);
+  });
+
+  it('refuses a block size outside 1..10000', () => {
+    for (const blockSize of [0, 1.5, 10_001]) {
+      expect(
+        () => new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex: 'x', blockSize }),
+      ).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    }
+  });
+
   it('init resumes above the highest request id already stored (e.g. after losing the requests index)', async () => {
     const ordersIndex = t.nextOrdersIndex();
     const orders = new OpenSearchOrderStore({
