@@ -6,21 +6,27 @@
  *    `/accept_commands` and marked `sent`, in orders/s; against the same run's baseline of raw `_bulk`
  *    updates of the same orders to `sent` (no lease, no HTTP, no read: the least OpenSearch work that moves
  *    them). Runs alternate (raw first in even rounds, scheduler first in odd ones) over ROUNDS rounds, each
- *    on a freshly seeded index; medians reported. Goal: ratio ≥ 0.5.
+ *    on a freshly seeded index; medians, min and max reported. Goal: ratio ≥ 0.5.
+ *    The scheduler runs in a CHILD process (this file again, with DISPATCH_BENCH_CHILD set), so that its
+ *    peak RSS (`schedulerMaxRssMB`, goal ≤ 200 MB for the sidecar) is its own, not the harness's (which
+ *    holds the seeded orders and the stub's records). Duplicate deliveries are counted per round.
  * 2. Latency: p50/p99 of submit → accepted (`@timestamp` → `sent_at`) for single orders submitted one at a
- *    time to an idle scheduler woken by the submission. Goal: p99 < 250 ms.
+ *    time to an idle scheduler, woken as the sidecar wakes it: `wake({ requestId, orders })`, which claims
+ *    the orders by id (real-time) without waiting for a refresh. Goal: p99 < 250 ms.
  *
- * Store settings used (and recommended for the sidecar's scheduler): `writeRefresh: true` on the orders
- * store, so a claim's search sees the previous claim's leases at once instead of re-reading stale hits until
- * the next periodic refresh; and `saveRefresh: true` for single submissions, so the order is searchable when
- * the scheduler is woken.
+ * Store settings: the sidecar's (`saveRefresh: false`, `writeRefresh: true`, `claimRefresh` default `true`);
+ * the scheduler's verdicts, renewals and deferrals ask for `searchable: false` themselves. Seeding uses
+ * `saveRefresh: true` so that the seeded orders are searchable when a run starts.
  *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/dispatch.bench.ts
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000),
- * CONCURRENCY (4), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it).
+ * CONCURRENCY (4), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
+ * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), CHILD_NODE_FLAGS (Node flags of the
+ * scheduler's process only, e.g. `--max-old-space-size=96` to see how much heap it really needs).
  * Prints progress to stderr and one JSON object of figures as the last line of stdout.
  */
 import '../packages/scheduler/test/support/register-workspace-dist';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { markSent, newOrder, orderDocumentId, systemClock } from '@command-manager/core';
 import type { CommandRequest, Order } from '@command-manager/core';
@@ -41,6 +47,8 @@ const BATCH = Number(process.env.BATCH ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 200);
 const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
+/** Refresh of claim lease writes (`claimRefresh`): unset = the store's default (`true`); `false`/`wait_for` to compare. */
+const CLAIM_REFRESH = process.env.CLAIM_REFRESH;
 const GOAL_RATIO = 0.5;
 const GOAL_P99_MS = 250;
 
@@ -80,17 +88,24 @@ function pendingOrders(requestId: number, count: number, now: Date): Order[] {
   return out;
 }
 
-function stores(ordersIndex: string): {
+function stores(
+  ordersIndex: string,
+  saveRefresh: boolean,
+): {
   orders: OpenSearchOrderStore;
   requests: OpenSearchRequestStore;
   locks: OpenSearchLockStore;
 } {
   const common = { client, ordersIndex, replicas: 0 };
   return {
+    // As the sidecar builds it (packages/sidecar/src/sidecar.ts), but for `saveRefresh` when seeding.
     orders: new OpenSearchOrderStore({
       ...common,
-      saveRefresh: true,
+      saveRefresh,
       writeRefresh: true,
+      ...(CLAIM_REFRESH === undefined
+        ? {}
+        : { claimRefresh: CLAIM_REFRESH === 'wait_for' ? ('wait_for' as const) : CLAIM_REFRESH === 'true' }),
       batchMaxOrders: Math.max(1000, BATCH),
     }),
     requests: new OpenSearchRequestStore(common),
@@ -100,7 +115,7 @@ function stores(ordersIndex: string): {
 
 async function seed(): Promise<{ index: string; seeded: Order[] }> {
   const index = `${prefix}${++indexNo}`;
-  const s = stores(index);
+  const s = stores(index, true);
   await s.orders.init();
   await s.requests.init();
   const now = systemClock.now();
@@ -172,14 +187,14 @@ class BenchMetrics implements SchedulerMetrics {
 
 async function withScheduler<T>(
   index: string,
-  stub: StubManagementApi,
+  stubUrl: string,
   options: { batchSize: number; concurrency: number },
   body: (scheduler: Scheduler, metrics: BenchMetrics) => Promise<T>,
 ): Promise<T> {
-  const s = stores(index);
+  const s = stores(index, false);
   const metrics = new BenchMetrics();
   const delivery = new ManagementApiClient({
-    managementApiUrl: stub.url,
+    managementApiUrl: stubUrl,
     maxConnections: options.concurrency * 2,
   });
   const scheduler = new Scheduler({
@@ -203,18 +218,88 @@ async function withScheduler<T>(
   }
 }
 
-async function schedulerRun(index: string, stub: StubManagementApi): Promise<number> {
-  return withScheduler(
-    index,
-    stub,
-    { batchSize: BATCH, concurrency: CONCURRENCY },
-    async (scheduler, metrics) => {
-      const t0 = process.hrtime.bigint();
-      scheduler.start();
-      await metrics.until(ORDERS);
-      return Number(process.hrtime.bigint() - t0) / 1e9;
-    },
-  );
+interface ChildFigures {
+  seconds: number;
+  /** RSS once everything is loaded (ts-node and TypeScript included), just before `scheduler.start()`. */
+  startRssMB: number;
+  /** Peak RSS of the child over its life (getrusage). */
+  maxRssMB: number;
+  startHeapUsedMB: number;
+  /** Peak `heapUsed`, sampled every 50 ms (garbage not yet collected included). */
+  peakHeapUsedMB: number;
+  /** CPU seconds (user + system) the scheduler's process used during the run: near `seconds` = Node-bound. */
+  cpuSeconds: number;
+}
+
+/** The throughput run, in this (child) process: figures as the last line of stdout. */
+async function childMain(): Promise<void> {
+  const index = process.env.DISPATCH_BENCH_INDEX as string;
+  const stubUrl = process.env.DISPATCH_BENCH_STUB_URL as string;
+  const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+  const start = process.memoryUsage();
+  let cpu0 = process.cpuUsage();
+  let cpuSeconds = 0;
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 50);
+  try {
+    const seconds = await withScheduler(
+      index,
+      stubUrl,
+      { batchSize: BATCH, concurrency: CONCURRENCY },
+      async (scheduler, metrics) => {
+        const t0 = process.hrtime.bigint();
+        cpu0 = process.cpuUsage();
+        scheduler.start();
+        await metrics.until(ORDERS);
+        const cpu = process.cpuUsage(cpu0);
+        cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        return Number(process.hrtime.bigint() - t0) / 1e9;
+      },
+    );
+    const figures: ChildFigures = {
+      seconds,
+      startRssMB: mb(start.rss),
+      maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      startHeapUsedMB: mb(start.heapUsed),
+      peakHeapUsedMB: mb(peakHeap),
+      cpuSeconds: Number(cpuSeconds.toFixed(2)),
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } finally {
+    clearInterval(sampler);
+    await client.close();
+  }
+}
+
+/** Runs the scheduler on `index` in a child process (same file, same Node flags) and returns its figures. */
+function schedulerRun(index: string, stub: StubManagementApi): Promise<ChildFigures> {
+  return new Promise((resolve, reject) => {
+    // CHILD_NODE_FLAGS (e.g. `--max-old-space-size=128`) go to the scheduler's process only.
+    const flags = (process.env.CHILD_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+    const child = spawn(process.execPath, [...flags, ...process.execArgv, __filename], {
+      env: {
+        ...process.env,
+        DISPATCH_BENCH_CHILD: '1',
+        DISPATCH_BENCH_INDEX: index,
+        DISPATCH_BENCH_STUB_URL: stub.url,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`scheduler child exited with ${String(code)}`));
+      try {
+        resolve(JSON.parse(last) as ChildFigures);
+      } catch {
+        reject(new Error(`scheduler child printed no figures: ${last}`));
+      }
+    });
+  });
 }
 
 function median(xs: number[]): number {
@@ -230,22 +315,23 @@ function percentile(xs: number[], p: number): number {
 
 async function latencyRun(stub: StubManagementApi): Promise<number[]> {
   const index = `${prefix}${++indexNo}`;
-  const s = stores(index);
+  const s = stores(index, false);
   await s.orders.init();
   await s.requests.init();
   try {
     return await withScheduler(
       index,
-      stub,
+      stub.url,
       { batchSize: 100, concurrency: 4 },
       async (scheduler, metrics) => {
         scheduler.start();
         const warmup = 10;
         for (let i = 1; i <= warmup + LATENCY_SAMPLES; i++) {
-          // One order per request, submitted as the API does: written (searchable), then the scheduler woken.
+          // One order per request, submitted as the API does: written (not refreshed, like the sidecar's
+          // store), then the scheduler woken with what was written (CommandService's `onOrdersWritten`).
           const [order] = pendingOrders(i, 1, systemClock.now());
           await s.orders.saveOrders([order as Order]);
-          scheduler.wake();
+          scheduler.wake({ requestId: i, orders: 1 });
           await metrics.until(i);
         }
         return metrics.latenciesSec.slice(warmup).map((v) => v * 1000);
@@ -261,6 +347,12 @@ async function main(): Promise<void> {
   const stub = await StubManagementApi.start();
   const raw: number[] = [];
   const sched: number[] = [];
+  const rss: number[] = [];
+  const heap: number[] = [];
+  const startRss: number[] = [];
+  const startHeap: number[] = [];
+  const cpus: number[] = [];
+  let duplicates = 0;
   try {
     log(
       `dispatch bench: ${ORDERS} orders, batch ${BATCH}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, ${OPENSEARCH_URL}`,
@@ -279,20 +371,27 @@ async function main(): Promise<void> {
             raw.push(sec);
             log(`round ${round + 1} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s`);
           } else {
-            const before = stub.accepted.length;
-            const sec = await schedulerRun(index, stub);
+            stub.clearRecords();
+            const child = await schedulerRun(index, stub);
+            const { seconds: sec, maxRssMB, peakHeapUsedMB } = child;
             sched.push(sec);
-            const delivered = stub.accepted.length - before;
+            rss.push(maxRssMB);
+            heap.push(peakHeapUsedMB);
+            startRss.push(child.startRssMB);
+            startHeap.push(child.startHeapUsedMB);
+            cpus.push(child.cpuSeconds);
+            const dup = stub.duplicatesAccepted().length;
+            duplicates += dup;
             log(
-              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${delivered})`,
+              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${stub.accepted.length}, ${dup} twice; child RSS ${child.startRssMB} MB at start, peak ${maxRssMB} MB; heap used ${child.startHeapUsedMB} → peak ${peakHeapUsedMB} MB; CPU ${child.cpuSeconds} s)`,
             );
+            stub.clearRecords();
           }
         } finally {
           await drop(index);
         }
       }
     }
-    const duplicates = stub.duplicatesAccepted().length;
     log(`latency: ${LATENCY_SAMPLES} single orders on an idle scheduler`);
     const lat = await latencyRun(stub);
     const rawRate = ORDERS / median(raw);
@@ -306,7 +405,11 @@ async function main(): Promise<void> {
       rawBulkSeconds: raw.map((x) => Number(x.toFixed(3))),
       schedulerSeconds: sched.map((x) => Number(x.toFixed(3))),
       rawBulkOrdersPerSec: Math.round(rawRate),
+      rawBulkOrdersPerSecMin: Math.round(ORDERS / Math.max(...raw)),
+      rawBulkOrdersPerSecMax: Math.round(ORDERS / Math.min(...raw)),
       schedulerOrdersPerSec: Math.round(schedRate),
+      schedulerOrdersPerSecMin: Math.round(ORDERS / Math.max(...sched)),
+      schedulerOrdersPerSecMax: Math.round(ORDERS / Math.min(...sched)),
       ratio: Number((schedRate / rawRate).toFixed(3)),
       goalRatio: GOAL_RATIO,
       duplicateDeliveries: duplicates,
@@ -315,7 +418,15 @@ async function main(): Promise<void> {
       latencyP99Ms: Number(percentile(lat, 99).toFixed(1)),
       latencyMaxMs: Number(Math.max(...lat).toFixed(1)),
       goalP99Ms: GOAL_P99_MS,
-      maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      claimRefresh: CLAIM_REFRESH ?? 'default',
+      // The child loads ts-node and TypeScript (not in a sidecar): its RSS before the run is reported apart.
+      schedulerStartRssMB: Math.max(...startRss),
+      schedulerMaxRssMB: Math.max(...rss),
+      schedulerStartHeapUsedMB: Math.max(...startHeap),
+      schedulerPeakHeapUsedMB: Math.max(...heap),
+      schedulerCpuSeconds: cpus,
+      goalMaxRssMB: 200,
+      harnessMaxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     log(
       `scheduler ${figures.schedulerOrdersPerSec} orders/s vs raw bulk ${figures.rawBulkOrdersPerSec} orders/s: ratio ${figures.ratio} (goal ≥ ${GOAL_RATIO}); latency p50 ${figures.latencyP50Ms} ms, p99 ${figures.latencyP99Ms} ms (goal < ${GOAL_P99_MS})`,
@@ -332,7 +443,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+(process.env.DISPATCH_BENCH_CHILD ? childMain() : main()).catch((e: unknown) => {
   log(`dispatch bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.exitCode = 1;
 });

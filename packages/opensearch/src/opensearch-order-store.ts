@@ -6,8 +6,10 @@
  * No scripting, no `_update_by_query`: the minimal distribution has neither.
  */
 import type {
+  ClaimByIdsRequest,
   ClaimRequest,
   ConditionalWrite,
+  ConditionalWriteOptions,
   Logger,
   Order,
   OrderFilter,
@@ -34,6 +36,7 @@ import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
+import { isClaimable } from './internal/claim-rule';
 import { noopLogger } from './internal/noop-logger';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
@@ -54,13 +57,39 @@ export interface OpenSearchOrderStoreOptions extends IndexSettingsOptions {
    * cover the shards the last batch touched; other shards catch up within the refresh interval.
    */
   saveRefresh?: RefreshPolicy;
-  /** Refresh of transitions, claims and removals (default `'wait_for'`). */
+  /**
+   * Refresh of transitions and removals (default `'wait_for'`). A `writeConditional` call made with
+   * `{ searchable: false }` (the scheduler's verdicts, lease renewals and deferrals) uses `false` instead.
+   */
   writeRefresh?: RefreshPolicy;
+  /**
+   * Refresh of the lease writes of `claimDue` (default `true`: one forced refresh per claim, whatever its
+   * size). The next claim's search must not return orders this claim just leased: a stale hit is harmless (its
+   * conditional write loses with 409) but wasted work, and a sequence of claims would re-read the same stale
+   * orders until the periodic refresh (1 s). `'wait_for'` would make every claim wait up to that second.
+   * `claimByIds` never refreshes: nobody needs to find its leases by search (a searching claimer that still
+   * sees the order as free loses its conditional write).
+   *
+   * With `false`, the store instead leaves out of its claim searches the orders it leased itself within the
+   * last `searchLagMs` (an `ids` exclusion), so that a run of claims does not re-read its own unrefreshed
+   * leases. Orders leased by OTHER stores may still come back stale until the periodic refresh and lose their
+   * conditional write (harmless, a wasted write). Caveat: a lease that expires before the index refreshed
+   * can only be re-claimed after that refresh (irrelevant with leases of seconds; fake-clock tests need `true`).
+   */
+  claimRefresh?: RefreshPolicy;
+  /**
+   * How long an unrefreshed write may stay invisible to searches: `index.refresh_interval` (1 s by default)
+   * plus a margin; default 2000. Only used with `claimRefresh: false`.
+   */
+  searchLagMs?: number;
   /** Orders per bulk request (default 1,000). */
   batchMaxOrders?: number;
   /** Bytes per bulk request (default 5 MiB). */
   batchMaxBytes?: number;
-  /** Bulk requests of one save in flight at once (default 2: the next batch is built while one is sent). */
+  /**
+   * Bulk requests of one save, or of one large conditional write or claim, in flight at once (default 2: the
+   * next batch is built while one is sent).
+   */
   maxInflightBatches?: number;
   /**
    * Retries of a batch whose request failed in transport or was refused as unavailable, and of items
@@ -82,6 +111,8 @@ interface Hit {
 }
 
 const STATUS_AGG = 'by_status';
+/** Bound of the claim exclusion list (`claimRefresh: false`): ~20 bytes an id in each claim search. */
+const MAX_RECENT_CLAIMS = 20_000;
 /** Tiebreakers: `request_id` + `order_id` identify an order, so every sort below is total. */
 const BY_ID_ASC = [{ 'command.request_id': 'asc' }, { 'command.order_id': 'asc' }] as const;
 
@@ -92,6 +123,14 @@ interface PendingOp extends BulkOp {
 interface SaveOp extends PendingOp {
   /** Position in the stream, so that failures are reported in stream order whatever batch finished first. */
   seq: number;
+}
+
+interface ConditionalBulkOptions {
+  refresh: RefreshPolicy;
+  /** Names the operation in errors and logs. */
+  operation: string;
+  /** Tell `conflict` from `not_found` after a 409 (one real-time mget of the lost writes). */
+  resolveConflicts: boolean;
 }
 
 interface SaveState {
@@ -106,6 +145,14 @@ export class OpenSearchOrderStore implements OrderStore {
   private readonly setup: OpenSearchSetup;
   private readonly saveRefresh: RefreshPolicy;
   private readonly writeRefresh: RefreshPolicy;
+  private readonly claimRefresh: RefreshPolicy;
+  private readonly searchLagMs: number;
+  /**
+   * With `claimRefresh: false`: ids this store leased, with when (wall-clock ms), oldest first; excluded from
+   * claim searches until `searchLagMs` has passed. Bounded by MAX_RECENT_CLAIMS (the oldest are forgotten
+   * first, which only costs a lost conditional write if they come back stale).
+   */
+  private readonly recentClaims = new Map<string, number>();
   private readonly batchMaxOrders: number;
   private readonly batchMaxBytes: number;
   private readonly maxInflight: number;
@@ -119,6 +166,8 @@ export class OpenSearchOrderStore implements OrderStore {
     this.layout = this.setup.layout;
     this.saveRefresh = options.saveRefresh ?? 'wait_for';
     this.writeRefresh = options.writeRefresh ?? 'wait_for';
+    this.claimRefresh = options.claimRefresh ?? true;
+    this.searchLagMs = Math.max(0, options.searchLagMs ?? 2000);
     this.batchMaxOrders = Math.max(1, Math.floor(options.batchMaxOrders ?? 1000));
     this.batchMaxBytes = Math.max(1024, Math.floor(options.batchMaxBytes ?? 5 * 1024 * 1024));
     this.maxInflight = Math.max(1, Math.floor(options.maxInflightBatches ?? 2));
@@ -304,7 +353,21 @@ export class OpenSearchOrderStore implements OrderStore {
     return counts;
   }
 
-  async writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
+  async writeConditional(
+    writes: readonly ConditionalWrite[],
+    options: ConditionalWriteOptions = {},
+  ): Promise<WriteOutcome[]> {
+    return this.conditionalWrites(writes, {
+      refresh: options.searchable === false ? false : this.writeRefresh,
+      operation: 'bulk conditional write',
+      resolveConflicts: true,
+    });
+  }
+
+  private async conditionalWrites(
+    writes: readonly ConditionalWrite[],
+    how: ConditionalBulkOptions,
+  ): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = new Array(writes.length);
     const ops: Array<PendingOp & { at: number }> = [];
     // A revision this store never issued cannot match: like a stale one, it is a conflict (or not_found).
@@ -324,7 +387,7 @@ export class OpenSearchOrderStore implements OrderStore {
         ),
       });
     });
-    await this.conditionalBulk(ops, outcomes, unmatched, 'bulk conditional write');
+    await this.conditionalBulk(ops, outcomes, unmatched, how);
     return outcomes;
   }
 
@@ -349,8 +412,11 @@ export class OpenSearchOrderStore implements OrderStore {
       if (request.requestIds.length === 0) return [];
       clauses.push({ terms: { 'command.request_id': [...request.requestIds] } });
     }
+    const exclude = this.claimRefresh === false ? this.recentClaimIds() : [];
     const hits = await this.search(
-      { bool: { filter: clauses } },
+      exclude.length > 0
+        ? { bool: { filter: clauses, must_not: [{ ids: { values: exclude } }] } }
+        : { bool: { filter: clauses } },
       [{ '@timestamp': 'asc' }, ...BY_ID_ASC],
       Math.min(request.limit, 10_000),
     );
@@ -368,7 +434,71 @@ export class OpenSearchOrderStore implements OrderStore {
           order: withLease(stored.order, request.owner, expiresAt),
         });
     }
-    const outcomes = await this.writeConditional(candidates);
+    const claimed = await this.writeLeases(candidates, this.claimRefresh, 'bulk claim');
+    if (this.claimRefresh === false) this.rememberClaims(claimed);
+    return claimed;
+  }
+
+  /**
+   * Ids leased by this store within `searchLagMs` (expired entries are dropped on the way). Wall-clock time,
+   * not the claim's `now`: the lag is the real index's refresh, which runs in real time whatever clock the
+   * caller injects.
+   */
+  private recentClaimIds(): string[] {
+    const oldest = Date.now() - this.searchLagMs;
+    for (const [id, at] of this.recentClaims) {
+      if (at >= oldest) break;
+      this.recentClaims.delete(id);
+    }
+    return [...this.recentClaims.keys()];
+  }
+
+  private rememberClaims(claimed: readonly StoredOrder[]): void {
+    const now = Date.now();
+    for (const c of claimed) {
+      // Re-inserted at the end, so that the map stays in time order.
+      this.recentClaims.delete(c.id);
+      this.recentClaims.set(c.id, now);
+    }
+    for (const id of this.recentClaims.keys()) {
+      if (this.recentClaims.size <= MAX_RECENT_CLAIMS) break;
+      this.recentClaims.delete(id);
+    }
+  }
+
+  async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
+    if (request.ids.length === 0) return [];
+    // mget is real-time: a just-saved order is found although no refresh made it searchable yet. The rule
+    // is then checked here, and the lease written conditionally on the revision read, as in `claimDue`.
+    const nowMs = request.now.getTime();
+    const expiresAt = new Date(nowMs + request.leaseMs);
+    const seen = new Set<string>();
+    const candidates: ConditionalWrite[] = [];
+    for (const stored of await this.getOrders(request.ids)) {
+      if (seen.has(stored.id) || !isClaimable(stored.order, nowMs)) continue;
+      seen.add(stored.id);
+      candidates.push({
+        id: stored.id,
+        rev: stored.rev,
+        order: withLease(stored.order, request.owner, expiresAt),
+      });
+    }
+    return this.writeLeases(candidates, false, 'bulk claim by id');
+  }
+
+  /** Writes claim leases; returns the orders whose lease write won, with their new revisions. */
+  private async writeLeases(
+    candidates: ConditionalWrite[],
+    refresh: RefreshPolicy,
+    operation: string,
+  ): Promise<StoredOrder[]> {
+    // A lost claim is simply skipped: whether the order changed or vanished does not matter, so the 409s are
+    // not resolved (that would cost a real-time mget of every lost order).
+    const outcomes = await this.conditionalWrites(candidates, {
+      refresh,
+      operation,
+      resolveConflicts: false,
+    });
     const claimed: StoredOrder[] = [];
     outcomes.forEach((outcome, i) => {
       const write = candidates[i];
@@ -476,34 +606,45 @@ export class OpenSearchOrderStore implements OrderStore {
         ...bulkOp({ delete: { _id: o.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } }),
       });
     }
-    await this.conditionalBulk(deleteOps, outcomes, unmatched, 'bulk conditional delete');
+    await this.conditionalBulk(deleteOps, outcomes, unmatched, {
+      refresh: this.writeRefresh,
+      operation: 'bulk conditional delete',
+      resolveConflicts: true,
+    });
     return outcomes;
   }
 
   /**
    * Runs conditional operations (index or delete with if_seq_no/if_primary_term) in bounded bulks and fills
-   * `outcomes[op.at]`. A 409 means the revision did not match: `conflict` if the document still exists,
-   * `not_found` if it is gone (OpenSearch answers 409, not 404, for a conditional write on a missing
-   * document, so the 409s, and the `unmatched` writes whose revision was malformed, are checked with one
-   * real-time mget). Items refused as unavailable (429) were not
+   * `outcomes[op.at]`. A 409 means the revision did not match: with `resolveConflicts`, `conflict` if the
+   * document still exists, `not_found` if it is gone (OpenSearch answers 409, not 404, for a conditional write
+   * on a missing document, so the 409s, and the `unmatched` writes whose revision was malformed, are checked
+   * with one real-time mget); without it, always `conflict`. Items refused as unavailable (429) were not
    * applied and are retried; transport errors are thrown (a retry could not tell our own applied write from
    * another writer's).
+   *
+   * Several bulks run in parallel (`maxInflightBatches`), which a large claim or verdict write needs to keep
+   * the node busy; they carry no refresh, and the requested refresh is then done once for the whole call
+   * (`true`: one explicit refresh; `'wait_for'`: the last bulk waits, once the others are done). Operations on
+   * the same id must apply in the order given (the first of two writes with one revision wins), so a call that
+   * names an id twice is sent one bulk at a time.
    */
   private async conditionalBulk(
     ops: Array<PendingOp & { at: number }>,
     outcomes: WriteOutcome[],
     unmatched: ReadonlyArray<{ at: number; id: string }>,
-    operation: string,
+    how: ConditionalBulkOptions,
   ): Promise<void> {
     const conflicted: Array<{ at: number; id: string }> = [...unmatched];
-    for (const chunk of chunkOps(ops, this.batchMaxOrders, this.batchMaxBytes)) {
+    const chunks = [...chunkOps(ops, this.batchMaxOrders, this.batchMaxBytes)];
+    const runChunk = async (chunk: typeof ops, refresh: RefreshPolicy): Promise<void> => {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
         const items = await sendBulk(this.client, {
           index: this.layout.orders,
           body: joinOps(pending),
-          refresh: this.writeRefresh,
-          operation,
+          refresh,
+          operation: how.operation,
           count: pending.length,
         });
         const retry: typeof pending = [];
@@ -529,8 +670,30 @@ export class OpenSearchOrderStore implements OrderStore {
         if (retry.length > 0) await sleep(this.retryDelayMs * 2 ** attempt);
         pending = retry;
       }
+    };
+    if (chunks.length === 1) {
+      await runChunk(chunks[0] as typeof ops, how.refresh);
+    } else if (chunks.length > 1) {
+      const ordered = new Set(ops.map((o) => o.id)).size !== ops.length;
+      const last = chunks.pop() as typeof ops;
+      const lastRefresh = how.refresh === 'wait_for' ? 'wait_for' : false;
+      if (lastRefresh === 'wait_for' || ordered) {
+        await inParallel(chunks, ordered ? 1 : this.maxInflight, (c) => runChunk(c, false));
+        await runChunk(last, lastRefresh);
+      } else {
+        await inParallel([...chunks, last], this.maxInflight, (c) => runChunk(c, false));
+      }
+      if (how.refresh === true) {
+        await guarded(`${how.operation} (refresh)`, () =>
+          this.client.indices.refresh({ index: this.layout.orders }),
+        );
+      }
     }
     if (conflicted.length === 0) return;
+    if (!how.resolveConflicts) {
+      for (const { at, id } of conflicted) outcomes[at] = { id, ok: false, reason: 'conflict' };
+      return;
+    }
     const existing = new Set((await this.getOrders(conflicted.map((c) => c.id))).map((s) => s.id));
     for (const { at, id } of conflicted) {
       outcomes[at] = existing.has(id)
@@ -576,6 +739,28 @@ export class OpenSearchOrderStore implements OrderStore {
     const last = hits[size - 1];
     return hits.length > size && last?.sort ? { items, cursor: encodeCursor(last.sort) } : { items };
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure, after all settle. */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 function joinOps(ops: readonly BulkOp[]): string {

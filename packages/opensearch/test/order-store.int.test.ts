@@ -130,6 +130,78 @@ describe('OpenSearchOrderStore', () => {
     ]);
   });
 
+  it('claims across several parallel bulks with one refresh, so the next search sees every lease', async () => {
+    // batchMaxOrders 100: 350 leases go out as 4 bulks, in parallel, then one refresh.
+    await store.saveOrders(Array.from({ length: 350 }, (_, i) => makeTestOrder(4, i + 1)));
+    const now = new Date(BASE.getTime() + 60_000);
+    const claimed = await store.claimDue({ owner: 'a', leaseMs: 60_000, limit: 1000, now });
+    expect(claimed).toHaveLength(350);
+    const leased = await t.client.count({
+      index: ordersIndex,
+      body: { query: { term: { 'scheduling.lease_owner': 'a' } } },
+    });
+    expect(leased.body.count).toBe(350);
+    expect(await store.claimDue({ owner: 'b', leaseMs: 60_000, limit: 1000, now })).toEqual([]);
+
+    // Verdicts written unsearchable: applied, and read by id at once.
+    const sent = claimed.map((c) => ({
+      id: c.id,
+      rev: c.rev,
+      order: { ...c.order, command: { ...c.order.command, status: 'sent' as const } },
+    }));
+    const outcomes = await store.writeConditional(sent, { searchable: false });
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(350);
+    const read = await store.getOrders(claimed.map((c) => c.id));
+    expect(read.every((o) => o.order.command.status === 'sent')).toBe(true);
+    // Nothing is claimable by id any more either.
+    const ids = claimed.slice(0, 20).map((c) => c.id);
+    expect(await store.claimByIds({ owner: 'b', leaseMs: 60_000, now, ids })).toEqual([]);
+  });
+
+  it('with claimRefresh false, a run of claims skips its own unrefreshed leases instead of re-reading them', async () => {
+    const index = t.nextOrdersIndex();
+    const lazy = new OpenSearchOrderStore({
+      client: t.client,
+      ordersIndex: index,
+      replicas: 0,
+      saveRefresh: true,
+      claimRefresh: false,
+      searchLagMs: 600_000,
+    });
+    await lazy.init();
+    try {
+      await lazy.saveOrders(Array.from({ length: 30 }, (_, i) => makeTestOrder(5, i + 1)));
+      // No periodic refresh at all: every search sees the orders as saved (pending, no lease).
+      await t.client.indices.putSettings({ index, body: { index: { refresh_interval: '-1' } } });
+      const now = new Date(BASE.getTime() + 60_000);
+      const seen = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const claimed = await lazy.claimDue({ owner: 'a', leaseMs: 60_000, limit: 10, now });
+        expect(claimed).toHaveLength(10);
+        for (const c of claimed) seen.add(c.id);
+      }
+      expect(seen.size).toBe(30);
+      expect(await lazy.claimDue({ owner: 'a', leaseMs: 60_000, limit: 10, now })).toEqual([]);
+      // Another store does not know these leases: its stale hits lose their conditional writes.
+      const other = new OpenSearchOrderStore({ client: t.client, ordersIndex: index, replicas: 0 });
+      expect(await other.claimDue({ owner: 'b', leaseMs: 60_000, limit: 30, now })).toEqual([]);
+    } finally {
+      await t.dropLayout(index);
+    }
+  });
+
+  it('a write naming one id twice across bulks still lets only the first win', async () => {
+    await store.saveOrders(Array.from({ length: 150 }, (_, i) => makeTestOrder(6, i + 1)));
+    const all = await store.getOrders(Array.from({ length: 150 }, (_, i) => `6-${i + 1}`));
+    const first = all[0]!;
+    const writes = all.map((o) => ({ id: o.id, rev: o.rev, order: o.order }));
+    // The same id and revision again at the end, in another bulk (batchMaxOrders 100).
+    writes.push({ id: first.id, rev: first.rev, order: first.order });
+    const outcomes = await store.writeConditional(writes);
+    expect(outcomes[0]).toMatchObject({ ok: true });
+    expect(outcomes[150]).toMatchObject({ ok: false, reason: 'conflict' });
+  });
+
   it('stores action args and result data of any shape side by side (flat_object), returning them unchanged', async () => {
     const a = makeTestOrder(8, 1);
     a.command.action.args = {

@@ -6,6 +6,7 @@ export {
 } from './scheduler';
 export type {
   SchedulerDeps,
+  WakeHint,
   SchedulerOptions,
   DispatchSummary,
   SweepSummary,

@@ -15,6 +15,7 @@ import {
   isTerminal,
   markFailed,
   markSent,
+  orderDocumentId,
   scheduleRetry,
   systemClock,
   withLease,
@@ -39,14 +40,18 @@ import type { SchedulerMetrics } from './scheduler-metrics';
 import { noopLogger } from './internal/noop-logger';
 import { rolloutLimits } from './internal/rollout';
 import type { RolloutLimits } from './internal/rollout';
+import { Semaphore } from './internal/semaphore';
 import { Ticker } from './internal/ticker';
 
 export interface SchedulerOptions {
   /** Pause between claim rounds when nothing wakes the scheduler; default 1000. */
   pollIntervalMs?: number;
-  /** Orders per `/accept_commands` call and per claim; default 100. */
+  /** Orders per `/accept_commands` call; default 100. One claim takes up to `concurrency` batches' worth. */
   batchSize?: number;
-  /** Batches in flight at once; default 4. */
+  /**
+   * `/accept_commands` calls in flight at once; default 4. Up to as many batches again are claimed ahead
+   * (leased, their leases renewed) so that the next deliveries start the moment a call ends.
+   */
   concurrency?: number;
   /** Dispatch lease; renewed every `leaseMs / 2` while a batch is in flight; default 30 000. */
   leaseMs?: number;
@@ -85,6 +90,12 @@ export interface SchedulerDeps {
   logger?: Logger;
   metrics?: SchedulerMetrics;
   options?: SchedulerOptions;
+}
+
+/** What a submission wrote: its orders have the ids `<requestId>-1` … `<requestId>-<orders>`. */
+export interface WakeHint {
+  requestId: number;
+  orders: number;
 }
 
 /** What one dispatch round did. */
@@ -128,6 +139,8 @@ const MAX_SWEEP_ROUNDS = 100;
 const MAX_RETENTION_PAGES = 1000;
 const ROLLOUT_PAGE_SIZE = 500;
 const NO_ROLLOUT_CACHE_MAX = 10_000;
+/** Writes of orders this sidecar holds under a live lease: no search needs them at once (see `writePlans`). */
+const NOT_SEARCHABLE = { searchable: false } as const;
 
 type Resolved = Required<Omit<SchedulerOptions, 'random'>> & { random: () => number };
 
@@ -223,7 +236,12 @@ export class Scheduler {
   private loopPromise: Promise<void> | undefined;
   private wakeRequested = false;
   private wakeSleeper: (() => void) | undefined;
+  /** Batches held under this sidecar's lease: claimed and not yet recorded (delivering or waiting to). */
   private readonly inFlight = new Set<Promise<DispatchSummary>>();
+  /** `/accept_commands` calls in flight (`concurrency`); batches claimed ahead wait here. */
+  private readonly deliverySlots: Semaphore;
+  /** Claims started by `wake(hint)`, awaited by `stop()`. */
+  private readonly hintClaims = new Set<Promise<void>>();
   /** Orders in flight per request id (rollout control). */
   private readonly inFlightByRequest = new Map<number, number>();
   /** Aborted when `stop()` runs out of patience: in-flight deliveries end and their leases are released. */
@@ -244,6 +262,7 @@ export class Scheduler {
     this.logger = (deps.logger ?? noopLogger).child({ component: 'scheduler', owner: deps.owner });
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
     this.opts = resolveOptions(deps.options);
+    this.deliverySlots = new Semaphore(this.opts.concurrency);
     this.sweeper = new Ticker(
       this.opts.sweepIntervalMs,
       () => this.sweepDeadlines(),
@@ -269,8 +288,19 @@ export class Scheduler {
     });
   }
 
-  /** Wakes the poll loop now (a submission on this sidecar wrote due orders). */
-  wake(): void {
+  /**
+   * Wakes the poll loop now (a submission on this sidecar wrote due orders). With a `hint` of at most
+   * `batchSize` orders, those orders are claimed by id at once (`OrderStore.claimByIds`: read by id, which
+   * needs no refresh, and leased conditionally like any claim) and delivered without waiting for a search to
+   * find them; a larger submission, or one the store cannot claim by id, wakes the loop, whose search finds
+   * its orders.
+   */
+  wake(hint?: WakeHint): void {
+    if (hint && this.claimHinted(hint)) return;
+    this.wakeLoop();
+  }
+
+  private wakeLoop(): void {
     this.wakeRequested = true;
     const sleeper = this.wakeSleeper;
     if (sleeper) {
@@ -291,8 +321,8 @@ export class Scheduler {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
-    this.wake();
-    await Promise.all([this.sweeper.stop(), this.retention.stop(), this.loopPromise]);
+    this.wakeLoop();
+    await Promise.all([this.sweeper.stop(), this.retention.stop(), this.loopPromise, ...this.hintClaims]);
     if (this.inFlight.size > 0) {
       const finished = await waitAll([...this.inFlight], this.opts.shutdownTimeoutMs);
       if (!finished) {
@@ -310,8 +340,8 @@ export class Scheduler {
   }
 
   /**
-   * One dispatch round, awaited to the end: claims due orders batch by batch (up to `concurrency` batches),
-   * delivers them and records the verdicts. The poll loop runs the same round without awaiting deliveries.
+   * One dispatch round, awaited to the end: claims due orders (up to `2 × concurrency` batches held at once),
+   * delivers them (`concurrency` calls at once) and records the verdicts. The poll loop runs the same round without awaiting deliveries.
    */
   async dispatchDue(): Promise<DispatchSummary> {
     const summary = emptySummary();
@@ -320,15 +350,31 @@ export class Scheduler {
     return summary;
   }
 
+  /**
+   * While the store fails (OpenSearch down), rounds back off with the retry policy (capped exponential with
+   * jitter) instead of hammering it, and its log, every poll interval; recovery is logged once. A wake ends
+   * a back-off early: a submission just wrote to the store, so it answers again.
+   */
   private async pollLoop(): Promise<void> {
+    let failures = 0;
     while (!this.stopping) {
+      let delayMs = this.opts.pollIntervalMs;
       try {
         await this.claimRound(emptySummary());
+        if (failures > 0) this.logger.info('claim rounds succeed again', { failedRounds: failures });
+        failures = 0;
       } catch (e) {
-        this.logger.error('claim round failed', { error: describe(e) });
+        failures += 1;
+        delayMs = Math.max(
+          this.opts.pollIntervalMs,
+          backoffDelayMs(failures, this.opts.retryPolicy, this.opts.random),
+        );
+        const meta = { error: describe(e), failures, backoffMs: delayMs };
+        if (failures === 1) this.logger.error('claim round failed', meta);
+        else this.logger.warn('claim round failed', meta);
       }
       if (this.stopping) break;
-      await this.sleep(this.opts.pollIntervalMs);
+      await this.sleep(delayMs);
     }
   }
 
@@ -350,27 +396,91 @@ export class Scheduler {
     });
   }
 
-  /** Claims batches while there is capacity and due work; each batch is delivered in the background. */
+  /** Batches held at once: `concurrency` delivering plus as many claimed ahead. */
+  private get maxHeld(): number {
+    return 2 * this.opts.concurrency;
+  }
+
+  /**
+   * Claims while there is room and due work; each batch is delivered in the background. One claim (one search
+   * and its lease writes, with one refresh) takes every free batch's worth at once and splits it; claiming
+   * ahead of the deliveries keeps the next batches ready while the current ones are on the wire or being
+   * recorded, so claims, deliveries and verdict writes overlap instead of taking turns.
+   */
   private async claimRound(summary: DispatchSummary): Promise<void> {
     const round = new RolloutRound();
     while (!this.stopping) {
-      if (this.inFlight.size >= this.opts.concurrency) return;
+      const free = this.maxHeld - this.inFlight.size;
+      if (free <= 0) return;
       // An open breaker would refuse the batch anyway: do not churn leases on orders that cannot go out.
       if (this.delivery.isBlocked?.()) return;
+      // At most `concurrency` batches per claim: bounds what one search answer and its lease writes hold.
+      const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
       const claimed = await this.orders.claimDue({
         owner: this.owner,
         leaseMs: this.opts.leaseMs,
-        limit: this.opts.batchSize,
+        limit,
         now: this.clock.now(),
       });
       summary.claimed += claimed.length;
       if (claimed.length === 0) return;
       const admitted = await this.admit(claimed, round, summary);
-      if (admitted.length > 0) this.launch(admitted);
-      if (claimed.length < this.opts.batchSize) return;
+      this.launchBatches(admitted);
+      if (claimed.length < limit) return;
       // Only held-back or stopped orders: the rest of the due set may be more of the same saturated
       // request; wait for the next poll instead of churning through it.
       if (admitted.length === 0) return;
+    }
+  }
+
+  /**
+   * The fast path of `wake(hint)`: claims a small submission's orders by id and launches them. Returns false
+   * when the hint does not apply (the caller then wakes the loop instead). Runs beside the poll loop: both may
+   * go for the same orders, and the conditional lease write lets exactly one of them have each.
+   */
+  private claimHinted(hint: WakeHint): boolean {
+    const claimByIds = this.orders.claimByIds?.bind(this.orders);
+    if (
+      !claimByIds ||
+      !this.started ||
+      this.stopping ||
+      !Number.isSafeInteger(hint.requestId) ||
+      !Number.isSafeInteger(hint.orders) ||
+      hint.orders < 1 ||
+      hint.orders > this.opts.batchSize ||
+      this.inFlight.size >= this.maxHeld ||
+      this.delivery.isBlocked?.()
+    ) {
+      return false;
+    }
+    const ids: string[] = [];
+    for (let i = 1; i <= hint.orders; i++) ids.push(orderDocumentId(hint.requestId, i));
+    const p: Promise<void> = (async () => {
+      const claimed = await claimByIds({
+        owner: this.owner,
+        leaseMs: this.opts.leaseMs,
+        now: this.clock.now(),
+        ids,
+      });
+      if (claimed.length > 0) {
+        const admitted = await this.admit(claimed, new RolloutRound(), emptySummary());
+        this.launchBatches(admitted);
+      }
+      // Orders not claimed here (not written after all, claimed elsewhere, not due) are the search's business.
+      if (claimed.length < ids.length) this.wakeLoop();
+    })()
+      .catch((e: unknown) => {
+        this.logger.warn('claim by id failed; falling back to the search', { error: describe(e) });
+        this.wakeLoop();
+      })
+      .finally(() => this.hintClaims.delete(p));
+    this.hintClaims.add(p);
+    return true;
+  }
+
+  private launchBatches(orders: StoredOrder[]): void {
+    for (let i = 0; i < orders.length; i += this.opts.batchSize) {
+      this.launch(orders.slice(i, i + this.opts.batchSize));
     }
   }
 
@@ -385,8 +495,8 @@ export class Scheduler {
       .finally(() => {
         for (const o of orders) bump(this.inFlightByRequest, o.order.command.request_id, -1);
         this.inFlight.delete(p);
-        // Capacity freed: claim again at once rather than after the poll interval.
-        if (!this.stopping) this.wake();
+        // Room freed: claim again at once rather than after the poll interval.
+        if (!this.stopping) this.wakeLoop();
       });
     this.inFlight.add(p);
   }
@@ -542,6 +652,8 @@ export class Scheduler {
         order.scheduling.next_attempt_at = nextAttempt;
         return { id: o.id, rev: o.rev, order };
       }),
+      // A stale search hit shows the order still leased by us (not claimable) until the next refresh.
+      NOT_SEARCHABLE,
     );
     return outcomes.filter((r) => r.ok).length;
   }
@@ -552,15 +664,21 @@ export class Scheduler {
 
   private async processBatch(batch: Batch): Promise<DispatchSummary> {
     const { held, summary } = batch;
-    this.metrics.inc(SchedulerMetricNames.DISPATCHED, undefined, held.size);
+    // Leases are renewed from the claim on: a batch claimed ahead may wait for a delivery slot.
     const renewal = this.startRenewal(batch);
     let verdicts: Map<string, OrderVerdict>;
+    await this.deliverySlots.acquire();
     try {
-      verdicts = await this.delivery.deliver([...held.values()], { signal: this.abort.signal });
+      this.metrics.inc(SchedulerMetricNames.DISPATCHED, undefined, held.size);
+      // After a shutdown abort, a batch still waiting for its slot is not sent (its leases are released).
+      verdicts = this.abort.signal.aborted
+        ? new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: 'shutdown' }]))
+        : await this.delivery.deliver([...held.values()], { signal: this.abort.signal });
     } catch (e) {
       // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
       verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describe(e) }]));
     } finally {
+      this.deliverySlots.release();
       await renewal.stop();
     }
     const now = this.clock.now();
@@ -628,8 +746,11 @@ export class Scheduler {
       if (plan) writes.push({ id, rev: stored.rev, ...plan(stored.order) });
     }
     if (writes.length === 0) return;
+    // Verdicts need not be searchable at once (the store skips the refresh): until the next refresh a search
+    // still sees the order under this sidecar's live lease, which no claim takes. Reads by id see them at once.
     const outcomes = await this.orders.writeConditional(
       writes.map(({ id, rev, order }) => ({ id, rev, order })),
+      NOT_SEARCHABLE,
     );
     const retryWrites: PlannedWrite[] = [];
     for (let i = 0; i < outcomes.length; i++) {
@@ -669,6 +790,7 @@ export class Scheduler {
     if (retryWrites.length === 0) return;
     const second = await this.orders.writeConditional(
       retryWrites.map(({ id, rev, order }) => ({ id, rev, order })),
+      NOT_SEARCHABLE,
     );
     second.forEach((outcome, i) => {
       const write = retryWrites[i];
@@ -733,8 +855,10 @@ export class Scheduler {
       const expiresAt = new Date(now.getTime() + this.opts.leaseMs);
       const entries = [...batch.held.values()];
       if (entries.length === 0) return;
+      // Searchable or not, a renewed lease is live either way: no claim takes the order.
       const outcomes = await this.orders.writeConditional(
         entries.map((o) => ({ id: o.id, rev: o.rev, order: withLease(o.order, this.owner, expiresAt) })),
+        NOT_SEARCHABLE,
       );
       outcomes.forEach((outcome, i) => {
         const stored = entries[i];

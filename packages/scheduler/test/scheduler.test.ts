@@ -9,7 +9,7 @@ import {
   orderDocumentId,
   withLease,
 } from '@command-manager/core';
-import type { Order, RetryPolicy } from '@command-manager/core';
+import type { ClaimByIdsRequest, ClaimRequest, Order, RetryPolicy, StoredOrder } from '@command-manager/core';
 import {
   InMemorySchedulerMetrics,
   ManagementApiClient,
@@ -567,6 +567,124 @@ describe('lifecycle', () => {
     expect(stub.accepted).toHaveLength(200);
     expect(stub.duplicatesAccepted()).toEqual([]);
     expect(orderDocumentId(1, 200)).toBe('1-200');
+  });
+});
+
+/** An in-memory store that logs which claim path ran, optionally without `claimByIds`. */
+class SpyStore extends InMemoryOrderStore {
+  readonly calls: string[] = [];
+  override async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
+    this.calls.push('claimDue');
+    return super.claimDue(request);
+  }
+  override async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
+    this.calls.push(`claimByIds ${request.ids.join(',')}`);
+    return super.claimByIds(request);
+  }
+}
+
+describe('wake hints and pipelining', () => {
+  function spied(
+    store: InMemoryOrderStore,
+    options: SchedulerOptions = {},
+  ): { scheduler: Scheduler; metrics: InMemorySchedulerMetrics } {
+    const client = new ManagementApiClient({ managementApiUrl: stub.url });
+    const metrics = new InMemorySchedulerMetrics();
+    const scheduler = new Scheduler({
+      orders: store,
+      requests: new InMemoryRequestStore(),
+      locks: new InMemoryLockStore(),
+      delivery: client,
+      owner: 'sidecar-a',
+      metrics,
+      options: { pollIntervalMs: 3_600_000, sweepIntervalMs: 3_600_000, ...options },
+    });
+    open.push({ scheduler, client });
+    return { scheduler, metrics };
+  }
+
+  it('wake(hint) claims a small submission by id and delivers it before any search', async () => {
+    const store = new SpyStore();
+    const { scheduler } = spied(store, { batchSize: 10 });
+    scheduler.start();
+    // The loop's first round searches once and finds nothing.
+    await until(() => store.calls.length === 1);
+    await store.saveOrders(orders(7, 3, new Date()));
+    // What the calls look like when the orders reach the Management API.
+    const atDelivery = new Promise<string[]>((resolve) =>
+      stub.once('orders', () => resolve([...store.calls])),
+    );
+    scheduler.wake({ requestId: 7, orders: 3 });
+    expect(await atDelivery).toEqual(['claimDue', 'claimByIds 7-1,7-2,7-3']);
+    await until(async () => (await store.countByStatus({ requestId: 7 })).sent === 3);
+    expect([...stub.accepted].sort()).toEqual(ids(7, 3));
+  });
+
+  it('wake(hint) for more than one batch, or with a store that cannot claim by id, falls back to the search', async () => {
+    const store = new SpyStore();
+    const { scheduler } = spied(store, { batchSize: 2 });
+    scheduler.start();
+    await until(() => store.calls.length === 1);
+    await store.saveOrders(orders(8, 3, new Date()));
+    scheduler.wake({ requestId: 8, orders: 3 });
+    await until(async () => (await store.countByStatus({ requestId: 8 })).sent === 3);
+    expect(store.calls.filter((c) => c.startsWith('claimByIds'))).toEqual([]);
+
+    const plain = new InMemoryOrderStore();
+    Object.defineProperty(plain, 'claimByIds', { value: undefined });
+    const other = spied(plain, { batchSize: 10 });
+    other.scheduler.start();
+    await plain.saveOrders(orders(9, 2, new Date()));
+    other.scheduler.wake({ requestId: 9, orders: 2 });
+    await until(async () => (await plain.countByStatus({ requestId: 9 })).sent === 2);
+  });
+
+  it('a hint naming orders that are not there (or not due) leaves them to the search', async () => {
+    const store = new SpyStore();
+    const { scheduler } = spied(store, { batchSize: 10 });
+    scheduler.start();
+    await until(() => store.calls.length === 1);
+    // Only 2 of the 3 hinted orders exist: the hint claims those, and wakes the loop for the rest.
+    await store.saveOrders(orders(5, 2, new Date()));
+    scheduler.wake({ requestId: 5, orders: 3 });
+    await until(async () => (await store.countByStatus({ requestId: 5 })).sent === 2);
+    await until(() => store.calls.filter((c) => c === 'claimDue').length >= 2);
+    expect(stub.accepted).toHaveLength(2);
+  });
+
+  it('claims batches ahead of delivery but keeps at most `concurrency` calls in flight', async () => {
+    const store = new InMemoryOrderStore();
+    const { scheduler } = spied(store, { batchSize: 2, concurrency: 1 });
+    await store.saveOrders(orders(1, 6, new Date()));
+    stub.holdNext(1);
+    const round = scheduler.dispatchDue();
+    await stub.waitFor(() => stub.received.length === 2);
+    // One call on the wire; the next batch is claimed (leased) and waits for the slot.
+    const leased = (await store.getOrders(ids(1, 6))).filter((o) => o.order.scheduling.lease_owner !== null);
+    expect(leased).toHaveLength(4);
+    expect(stub.acceptRequests).toBe(1);
+    stub.releaseHeld();
+    // One round holds at most 2 × concurrency batches; the next round takes the rest.
+    expect(await round).toMatchObject({ claimed: 4, accepted: 4 });
+    expect(await scheduler.dispatchDue()).toMatchObject({ claimed: 2, accepted: 2 });
+    expect(stub.acceptRequests).toBe(3);
+    expect(stub.duplicatesAccepted()).toEqual([]);
+  });
+
+  it('stop() releases batches claimed ahead that never got a delivery slot', async () => {
+    const store = new InMemoryOrderStore();
+    const { scheduler } = spied(store, { batchSize: 2, concurrency: 1, shutdownTimeoutMs: 20 });
+    await store.saveOrders(orders(1, 4, new Date()));
+    stub.holdNext(1);
+    scheduler.start();
+    await stub.waitFor(() => stub.received.length === 2);
+    await scheduler.stop();
+    expect(stub.acceptRequests).toBe(1);
+    for (const o of await store.getOrders(ids(1, 4))) {
+      expect(o.order.command.status).toBe('pending');
+      expect(o.order.scheduling.lease_owner).toBeNull();
+      expect(o.order.scheduling.attempts).toBe(0);
+    }
   });
 });
 

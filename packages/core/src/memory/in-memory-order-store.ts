@@ -2,6 +2,7 @@ import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
 import { systemClock } from '../ports';
 import type {
+  ClaimByIdsRequest,
   ClaimRequest,
   Clock,
   ConditionalWrite,
@@ -52,6 +53,7 @@ type SortKey = number[];
  * - `listOrders` sorts by `command.request_id` descending, then `command.order_id` ascending; cursors
  *   are search_after positions (the last item's sort key), so paging never repeats or skips an item that
  *   stays in the store. A cursor is returned only when more items follow.
+ * - `claimByIds` applies `claimDue`'s rules to the ids given, in the order given.
  * - `claimDue` and `findOverdue` take the oldest first: `@timestamp` (resp. `delivery_timestamp`)
  *   ascending, then request id, then order id. `findTerminalBefore` sorts by `scheduling.completed_at`
  *   ascending, then request id, then order id.
@@ -191,25 +193,32 @@ export class InMemoryOrderStore implements OrderStore {
     const now = request.now.getTime();
     const requestIds = request.requestIds && new Set(request.requestIds);
     const due = this.select(
-      (o) => {
-        const s = o.scheduling;
-        return (
-          o.command.status === 'pending' &&
-          (requestIds === undefined || requestIds.has(o.command.request_id)) &&
-          time(s.next_attempt_at) <= now &&
-          time(o.delivery_timestamp) > now &&
-          (s.lease_expires_at == null || time(s.lease_expires_at) <= now)
-        );
-      },
+      (o) => (requestIds === undefined || requestIds.has(o.command.request_id)) && isClaimable(o, now),
       (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
     ).slice(0, request.limit);
-    const leaseExpiresAt = new Date(now + request.leaseMs).toISOString();
-    return due.map(({ id, entry }) => {
-      entry.order.scheduling.lease_owner = request.owner;
-      entry.order.scheduling.lease_expires_at = leaseExpiresAt;
-      entry.seq = ++this.seq;
-      return toStored(id, entry);
-    });
+    return due.map(({ id, entry }) => this.lease(id, entry, request));
+  }
+
+  async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
+    const now = request.now.getTime();
+    const out: StoredOrder[] = [];
+    // A repeated id is claimed once: its second occurrence finds the live lease just written.
+    for (const id of request.ids) {
+      const entry = this.docs.get(id);
+      if (entry && isClaimable(entry.order, now)) out.push(this.lease(id, entry, request));
+    }
+    return out;
+  }
+
+  private lease(
+    id: string,
+    entry: Entry,
+    request: { owner: string; leaseMs: number; now: Date },
+  ): StoredOrder {
+    entry.order.scheduling.lease_owner = request.owner;
+    entry.order.scheduling.lease_expires_at = new Date(request.now.getTime() + request.leaseMs).toISOString();
+    entry.seq = ++this.seq;
+    return toStored(id, entry);
   }
 
   async findOverdue(now: Date, limit: number): Promise<StoredOrder[]> {
@@ -290,6 +299,17 @@ export class InMemoryOrderStore implements OrderStore {
 
 function toStored(id: string, entry: Entry): StoredOrder {
   return { id, rev: String(entry.seq), order: clone(entry.order) };
+}
+
+/** The claim rule of `claimDue` and `claimByIds`: pending, due, before its deadline, no live lease. */
+function isClaimable(o: Order, now: number): boolean {
+  const s = o.scheduling;
+  return (
+    o.command.status === 'pending' &&
+    time(s.next_attempt_at) <= now &&
+    time(o.delivery_timestamp) > now &&
+    (s.lease_expires_at == null || time(s.lease_expires_at) <= now)
+  );
 }
 
 /** Milliseconds of an ISO-8601 time (compared as instants, not as strings); NaN when absent. */

@@ -16,6 +16,8 @@
  *   lease_expires_at <= now, in `requestIds` when given; oldest first by `@timestamp`, then request_id,
  *   then order_id (numeric); writes lease_owner and lease_expires_at = now + leaseMs, nothing else.
  *   Concurrent claimers receive disjoint sets.
+ * - `claimByIds` (optional): the same rules for the ids given, read by id (a just-saved order is claimable at
+ *   once); claimed orders in the order asked; disjoint from concurrent claims of either kind.
  * - `findOverdue`: pending or sent with delivery_timestamp < now (leased or not), by deadline ascending,
  *   then request_id, then order_id, at most `limit`.
  * - `findTerminalBefore`: success/failure with scheduling.completed_at < before (missing completed_at never
@@ -404,6 +406,21 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         expect(stored.rev).not.toBe(s.rev);
       });
 
+      it('with searchable: false, applies the write and reads by id and conditional writes see it at once', async () => {
+        const s = (await store.getOrder('3-2'))!;
+        const next = structuredClone(s.order);
+        next.scheduling.last_error = 'x';
+        const [out] = await store.writeConditional([{ id: s.id, rev: s.rev, order: next }], {
+          searchable: false,
+        });
+        expect(out).toMatchObject({ id: '3-2', ok: true });
+        expect(await store.getOrder('3-2')).toEqual({ id: '3-2', rev: out?.ok && out.rev, order: next });
+        // The old revision is stale at once, searchable or not.
+        expect((await store.writeConditional([{ id: s.id, rev: s.rev, order: s.order }]))[0]).toMatchObject({
+          reason: 'conflict',
+        });
+      });
+
       it('reports a stale revision as conflict and keeps the stored order', async () => {
         const s = (await store.getOrder('3-1'))!;
         const a = structuredClone(s.order);
@@ -633,6 +650,77 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
 
       it('claims nothing from an empty store', async () => {
         expect(await store.claimDue({ owner: 'a', leaseMs: MIN, limit: 10, now })).toEqual([]);
+      });
+    });
+
+    // Optional port method: skipped for a store that does not implement it.
+    describe('claimByIds', () => {
+      const now = at(BASE, MIN);
+
+      it('claims the given orders by id with the claimDue rules, in the order asked, skipping the rest', async () => {
+        if (!store.claimByIds) return;
+        const t = at(BASE, 0);
+        await store.saveOrders([
+          makeTestOrder(1, 1, { timestamp: t }), // due
+          makeTestOrder(1, 2, { timestamp: t, nextAttemptAt: at(now, 1) }), // not due yet
+          makeTestOrder(1, 3, { timestamp: t, deadline: at(now, -1) }), // deadline passed
+          makeTestOrder(1, 4, { timestamp: t, status: 'sent' }),
+          makeTestOrder(1, 5, { timestamp: t, leaseOwner: 'other', leaseExpiresAt: at(now, 1) }), // live lease
+          makeTestOrder(1, 6, { timestamp: t, leaseOwner: 'other', leaseExpiresAt: at(now, -MIN) }), // expired
+          makeTestOrder(2, 1, { timestamp: t }), // due, not asked for
+        ]);
+        const ask = ['1-6', '1-1', '1-2', '1-3', '1-4', '1-5', '9-9'];
+        const claimed = await store.claimByIds({ owner: 'me', leaseMs: 30 * SEC, now, ids: ask });
+        expect(ids(claimed)).toEqual(['1-6', '1-1']);
+        for (const c of claimed) {
+          expect(c.order.scheduling.lease_owner).toBe('me');
+          expect(Date.parse(c.order.scheduling.lease_expires_at!)).toBe(now.getTime() + 30 * SEC);
+          // The returned revision is the current one: reads by id agree at once.
+          expect(await store.getOrder(c.id)).toEqual(c);
+        }
+        expect((await store.getOrder('2-1'))?.order.scheduling.lease_owner).toBeNull();
+        // Claimed orders now carry a live lease: neither claim path hands them out again.
+        expect(await store.claimByIds({ owner: 'b', leaseMs: 30 * SEC, now, ids: ['1-1', '1-6'] })).toEqual(
+          [],
+        );
+        expect(ids(await store.claimDue({ owner: 'b', leaseMs: 30 * SEC, limit: 10, now }))).toEqual(['2-1']);
+      });
+
+      it('claims a just-saved order at once (no wait for it to become searchable)', async () => {
+        if (!store.claimByIds) return;
+        await store.saveOrders([makeTestOrder(3, 1, { timestamp: BASE })]);
+        const [c] = await store.claimByIds({ owner: 'me', leaseMs: MIN, now, ids: ['3-1'] });
+        expect(c?.id).toBe('3-1');
+      });
+
+      it('gives concurrent claimers (by id and by search) disjoint sets', async () => {
+        if (!store.claimByIds) return;
+        const orders = Array.from({ length: 30 }, (_, i) =>
+          makeTestOrder(1, i + 1, { timestamp: at(BASE, i) }),
+        );
+        await store.saveOrders(orders);
+        const all = orders.map(idOf);
+        const got = await Promise.all([
+          store.claimByIds({ owner: 'a', leaseMs: MIN, now, ids: all }),
+          store.claimByIds({ owner: 'b', leaseMs: MIN, now, ids: [...all].reverse() }),
+          store.claimDue({ owner: 'c', leaseMs: MIN, limit: 30, now }),
+        ]);
+        const claimed = got.flatMap(ids);
+        expect(new Set(claimed).size).toBe(claimed.length);
+        const owners = ['a', 'b', 'c'];
+        got.forEach((list, i) => {
+          for (const s of list) expect(s.order.scheduling.lease_owner).toBe(owners[i]);
+        });
+        for (const s of await store.getOrders(claimed)) {
+          expect(owners[got.findIndex((list) => list.some((c) => c.id === s.id))]).toBe(
+            s.order.scheduling.lease_owner,
+          );
+        }
+      });
+
+      it('claims nothing for an empty list', async () => {
+        if (!store.claimByIds) return;
+        expect(await store.claimByIds({ owner: 'a', leaseMs: MIN, now, ids: [] })).toEqual([]);
       });
     });
 

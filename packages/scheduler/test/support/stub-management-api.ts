@@ -156,6 +156,14 @@ export class StubManagementApi extends EventEmitter {
     return this.accepted.filter((x) => x === id).length;
   }
 
+  /** Forgets what was received and accepted (a benchmark between rounds: keeps the stub's memory bounded). */
+  clearRecords(): void {
+    this.received.length = 0;
+    this.receivedOrders.length = 0;
+    this.accepted.length = 0;
+    this.acceptRequests = 0;
+  }
+
   /** Ids accepted more than once. */
   duplicatesAccepted(): string[] {
     const seen = new Map<string, number>();
