@@ -23,8 +23,14 @@ export const MAX_ID_LENGTH = 256;
 export const MIN_TIMEOUT_SEC = 1;
 export const MAX_TIMEOUT_SEC = 32767;
 
-/** No C0/C1 control characters (they break logs and Wazuh's own tooling). */
-export const NO_CONTROL_CHARS_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F]*$';
+/**
+ * No C0/C1 control characters (they break logs and Wazuh's own tooling), no bidirectional overrides or
+ * isolates (U+202A–U+202E, U+2066–U+2069: they make an id display as another), and no lone surrogates
+ * (not text; JSON.parse lets them through). ajv compiles patterns with the `u` flag, under which a
+ * surrogate range in a class matches only unpaired surrogates.
+ */
+export const NO_CONTROL_CHARS_PATTERN =
+  '^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uD800-\\uDFFF]*$';
 /** Error budget as a string: an absolute count (`"5"`) or a percentage 0..100 (`"10%"`, `"2.5%"`). */
 export const MAX_ERRORS_PATTERN = '^(?:[0-9]{1,9}|(?:100(?:\\.0+)?|[0-9]{1,2}(?:\\.[0-9]+)?)%)$';
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import {
   CommandManagerError,
@@ -129,7 +130,16 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Any content type is read as JSON (Wazuh's clients send application/json; curl users forget it);
   // non-strict so that a JSON scalar reaches validation and is named, instead of failing as "malformed".
-  const jsonBody = express.json({ limit: deps.limits.bodyLimitBytes, type: () => true, strict: false });
+  // body-parser decodes invalid UTF-8 into U+FFFD silently; refuse it instead (a `verify` error is mapped to
+  // 400 by the error middleware), so that what is stored is what the caller sent.
+  const jsonBody = express.json({
+    limit: deps.limits.bodyLimitBytes,
+    type: () => true,
+    strict: false,
+    verify: (_req, _res, buf) => {
+      if (!isUtf8(buf)) throw new Error('the body is not valid UTF-8');
+    },
+  });
   const requireBody: RequestHandler = (req, _res, next) => {
     if (req.body === undefined) {
       throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'a JSON body is required', {

@@ -27,12 +27,21 @@ export function toCommandManagerError(err: unknown): CommandManagerError | undef
     case 'charset.unsupported':
     case 'encoding.unsupported':
     case 'request.size.invalid':
-    case 'entity.verify.failed':
       return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the body cannot be read', {
         details: [{ pointer: '', message: 'unsupported charset, encoding or size' }],
       });
+    case 'entity.verify.failed':
+      return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the body is not valid UTF-8', {
+        details: [{ pointer: '', message: 'must be UTF-8 encoded JSON' }],
+      });
     default:
       break;
+  }
+  // A malformed percent-escape in a path parameter: Express's router rethrows decodeURIComponent's URIError.
+  if (err instanceof URIError) {
+    return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'the request path is malformed', {
+      details: [{ pointer: '/params', message: 'malformed percent-encoding' }],
+    });
   }
   // http-errors raised by express itself (e.g. a malformed URI) are client errors when `expose` is true.
   if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
