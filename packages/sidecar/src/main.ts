@@ -2,15 +2,21 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isCommandManagerError, type StatusCounts } from '@command-manager/core';
+import {
+  ErrorCodes,
+  isCommandManagerError,
+  type CommandManagerError,
+  type StatusCounts,
+} from '@command-manager/core';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
 import { ApiClient, ApiError } from './cli/api-client';
 import { renderProgress } from './cli/progress-bar';
+import { requestFinished } from './cli/request-finished';
 import { loadConfig, redactedConfig } from './config/load-config';
 import type { SidecarConfig } from './config/sidecar-config';
 import { createLogger, redactUrl } from './logging';
-import { startSidecar } from './sidecar';
+import { startSidecar, type RunningSidecar } from './sidecar';
 
 /** Exit codes, for scripts. */
 export const ExitCodes = {
@@ -63,18 +69,26 @@ function devUsersFile(): string {
   return usersFile;
 }
 
+function isConfigError(e: unknown): e is CommandManagerError {
+  return isCommandManagerError(e, ErrorCodes.CONFIG_INVALID);
+}
+
+/** Names every bad key (the errors never carry a secret's value: see loadConfig and parseUsersFile). */
+function reportConfigError(e: CommandManagerError): number {
+  const details = e.details.length > 0 ? e.details : [{ pointer: '', message: e.message }];
+  console.error(
+    `invalid configuration: ${e.message}\n${details.map((d) => `  ${d.pointer || '(file)'}: ${d.message}`).join('\n')}`,
+  );
+  return ExitCodes.CONFIG;
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
   let config: SidecarConfig;
   try {
     config = loadConfig(values.config !== undefined ? { file: values.config } : {});
   } catch (e) {
-    if (isCommandManagerError(e)) {
-      console.error(
-        `invalid configuration:\n${e.details.map((d) => `  ${d.pointer || '(file)'}: ${d.message}`).join('\n')}`,
-      );
-      return ExitCodes.CONFIG;
-    }
+    if (isConfigError(e)) return reportConfigError(e);
     throw e;
   }
   const logger = createLogger({ level: config.log.level });
@@ -94,7 +108,16 @@ async function serve(args: string[]): Promise<number> {
     }
   }
   logger.info('configuration', { config: redactedConfig(config), opensearch: redactUrl(opensearchUrl) });
-  const sidecar = await startSidecar(config, opensearchUrl, logger);
+  let sidecar: RunningSidecar;
+  try {
+    sidecar = await startSidecar(config, opensearchUrl, logger);
+  } catch (e) {
+    // The quick start's node goes with the process that started it, a failed start included.
+    if (startedLocalNode) await stopLocalOpenSearch(localNode).catch(() => undefined);
+    // The users file and the actions file are read at start: their errors are configuration errors too.
+    if (isConfigError(e)) return reportConfigError(e);
+    throw e;
+  }
   console.error(`command manager listening on ${sidecar.url}`);
 
   await new Promise<void>((resolve) => {
@@ -245,25 +268,31 @@ async function status(args: string[]): Promise<number> {
     console.error('status needs a numeric request id');
     return ExitCodes.USAGE;
   }
+  const intervalMs = Number(values['interval-ms']);
+  if (!Number.isInteger(intervalMs) || intervalMs < 10) {
+    console.error('--interval-ms must be an integer of at least 10');
+    return ExitCodes.USAGE;
+  }
   const api = client(values);
   const tty = process.stderr.isTTY === true && !values.json;
   for (;;) {
     const p = await api.request<ProgressAnswer>('GET', `/_plugins/_command_manager/requests/${id}`);
+    const finished = requestFinished(p);
     const view = {
       requestId: p.request.request_id,
       total: p.request.total_orders,
       counts: p.counts,
-      done: p.done,
+      done: finished,
       rolloutStopped: p.rollout.stopped,
     };
     if (values.json) console.log(JSON.stringify(p));
     else if (tty) process.stderr.write(`\r${renderProgress(view)}\x1b[K`);
     else console.log(renderProgress(view));
-    if (!values.watch || p.done) {
+    if (!values.watch || finished) {
       if (tty) process.stderr.write('\n');
-      return p.done && p.counts.failure > 0 && values.watch ? ExitCodes.ORDERS_FAILED : ExitCodes.OK;
+      return finished && p.counts.failure > 0 && values.watch ? ExitCodes.ORDERS_FAILED : ExitCodes.OK;
     }
-    await new Promise((r) => setTimeout(r, Number(values['interval-ms'])));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -1,0 +1,427 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@opensearch-project/opensearch';
+import { agentId, runAgents, type AgentsReport } from '@command-manager-examples/agents';
+import { startCommsApi, type CommsApiHandle } from '@command-manager-examples/comms-api';
+import { startManagementApi } from '@command-manager-examples/management-api';
+import type { StatusCounts } from '@command-manager/core';
+import { generateApiToken, hashApiToken } from '@command-manager/express';
+import {
+  createAgentsIndex,
+  createOpenSearchClient,
+  indexLayout,
+  seedAgents,
+} from '@command-manager/opensearch';
+import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
+import { REPO_ROOT, startSidecarProcess, type SidecarProcess } from './internal/sidecar-process';
+
+export interface E2eOptions {
+  /** OpenSearch to use. Unset: `OPENSEARCH_URL`, else a local node is started (and stopped at the end). */
+  opensearchUrl?: string;
+  /** Agents in the group, hence orders of the one command; default 1,000. */
+  agents?: number;
+  /**
+   * Share (0..1) of the agents that report `failure`; default 0.05. `round(agents × share)` agents fail,
+   * every time: the failing agents are a separate simulator whose every order fails, so counts are exact.
+   */
+  failureShare?: number;
+  /** Group name; default `e2e`. */
+  group?: string;
+  /** Prefix of every index this run creates (deleted at the end); default `cm-e2e-<random>`. */
+  indexPrefix?: string;
+  /** Bound on waiting for every order to be terminal; default 300,000. */
+  timeoutMs?: number;
+  /** How often progress is read; default 250. */
+  progressIntervalMs?: number;
+  /** Keep the indices (to look at the orders afterwards). */
+  keepIndices?: boolean;
+  /** Aborts the run (Ctrl-C): everything started is stopped and cleaned up. */
+  signal?: AbortSignal;
+  /** Called with each progress reading. */
+  onProgress?: (progress: E2eProgress) => void;
+  /** Step-by-step lines; silent by default. */
+  log?: (message: string) => void;
+}
+
+export interface E2eProgress {
+  requestId: number;
+  total: number;
+  counts: StatusCounts;
+  done: boolean;
+  /** Since the command was submitted. */
+  elapsedMs: number;
+}
+
+export interface E2eReport {
+  /** True when every order is terminal and the counts are the expected ones (and nothing else went wrong). */
+  ok: boolean;
+  /** What did not match, in words; empty when `ok`. */
+  problems: string[];
+  agents: number;
+  group: string;
+  expected: { success: number; failure: number };
+  requestId: number;
+  /** Orders the command expanded to. */
+  orders: number;
+  /** Final counts, read back through the HTTP API. */
+  counts: StatusCounts;
+  /** Submit call: group expansion and writing the orders. */
+  submitMs: number;
+  /** From submitting the command to every order terminal. */
+  elapsedMs: number;
+  /** What the agent simulators report (results posted). */
+  agentsReport: { succeeded: number; failed: number; lost: number };
+  /** The sidecar's exit code after SIGTERM (0: a graceful stop). */
+  sidecarExitCode: number | null;
+  /** Where the sidecar's JSON logs were written (removed at the end unless the run failed). */
+  sidecarLog: string;
+}
+
+const API = '/_plugins/_command_manager';
+
+interface ProgressBody {
+  request: { request_id: number; total_orders: number; write_state: string };
+  counts: StatusCounts;
+  done: boolean;
+}
+
+/**
+ * Every order is terminal. `done` alone is not enough: the counts come from a search, which sees orders
+ * only once the index has refreshed (about a second after they were written), and `done` is computed from
+ * those counts, so right after a submission it can say "done" with orders not yet visible. Every order of a
+ * complete write must be counted too.
+ */
+function finished(p: ProgressBody): boolean {
+  const c = p.counts;
+  const counted = c.pending + c.sent + c.success + c.failure;
+  return p.done && (p.request.write_state !== 'complete' || counted >= p.request.total_orders);
+}
+
+interface OrdersBody {
+  orders: Array<{ id: string; order: { command: { status: string; target: { id: string } } } }>;
+  cursor?: string;
+}
+
+async function api<T>(
+  baseUrl: string,
+  token: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await fetch(new URL(route, baseUrl), {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json',
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status} ${text.slice(0, 500)}`);
+  return JSON.parse(text) as T;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function deleteIndices(client: Client, ordersIndex: string, agentsIndex: string): Promise<void> {
+  const layout = indexLayout(ordersIndex);
+  await client.indices.delete({
+    index: [layout.orders, layout.requests, layout.archivePattern, agentsIndex],
+    ignore_unavailable: true,
+  });
+  for (const name of Object.values(layout.templates)) {
+    await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
+  }
+}
+
+/**
+ * The whole product end to end: seeds a group of agents in OpenSearch, starts the reference Management API,
+ * the sidecar (`command-manager serve`, its own process), the reference Comms API and the agent simulators,
+ * submits ONE command to the group through the HTTP API and watches its orders until every one is terminal.
+ * Resolves with the counts and times; stops and cleans up everything it started, whatever happens.
+ */
+export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
+  const log = options.log ?? (() => undefined);
+  const agents = Math.max(1, Math.floor(options.agents ?? 1000));
+  const share = options.failureShare ?? 0.05;
+  if (!(share >= 0 && share <= 1)) throw new RangeError(`failureShare must be in 0..1, got ${share}`);
+  const failing = Math.round(agents * share);
+  const expected = { success: agents - failing, failure: failing };
+  const group = options.group ?? 'e2e';
+  const prefix = options.indexPrefix ?? `cm-e2e-${randomBytes(3).toString('hex')}`;
+  const ordersIndex = `${prefix}-commands`;
+  const agentsIndex = `${prefix}-agents`;
+  const okPrefix = 'agent-';
+  const failPrefix = 'failing-agent-';
+
+  // Everything started is stopped in reverse order, whatever happens.
+  const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
+  const problems: string[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'cm-e2e-'));
+  const sidecarLog = path.join(tmp, 'sidecar.log');
+
+  const report: E2eReport = {
+    ok: false,
+    problems,
+    agents,
+    group,
+    expected,
+    requestId: 0,
+    orders: 0,
+    counts: { pending: 0, sent: 0, success: 0, failure: 0 },
+    submitMs: 0,
+    elapsedMs: 0,
+    agentsReport: { succeeded: 0, failed: 0, lost: 0 },
+    sidecarExitCode: null,
+    sidecarLog,
+  };
+
+  try {
+    // 1. OpenSearch: the given one, OPENSEARCH_URL, or a local node for this run.
+    let opensearchUrl = options.opensearchUrl ?? process.env.OPENSEARCH_URL;
+    if (!opensearchUrl) {
+      const node = { homeDir: path.join(REPO_ROOT, '.cache', 'opensearch', 'e2e') };
+      log('OPENSEARCH_URL is not set: starting a local OpenSearch (scripts/opensearch)');
+      opensearchUrl = await startLocalOpenSearch(node);
+      cleanups.push({ what: 'local OpenSearch', run: () => stopLocalOpenSearch(node) });
+    }
+    const client = createOpenSearchClient({ node: opensearchUrl });
+    cleanups.push({ what: 'OpenSearch client', run: () => client.close() });
+    if (!options.keepIndices) {
+      cleanups.push({ what: 'indices', run: () => deleteIndices(client, ordersIndex, agentsIndex) });
+    }
+
+    // 2. The group: `agents - failing` agents that succeed, `failing` agents that fail.
+    const t0 = Date.now();
+    await createAgentsIndex(client, { index: agentsIndex });
+    const ids = [
+      ...Array.from({ length: expected.success }, (_, i) => agentId(okPrefix, i + 1)),
+      ...Array.from({ length: failing }, (_, i) => agentId(failPrefix, i + 1)),
+    ];
+    await seedAgents(
+      client,
+      ids.map((id) => ({ id, groups: [group], status: 'active' })),
+      { index: agentsIndex },
+    );
+    log(`seeded ${agents} agents of group "${group}" in ${agentsIndex} (${Date.now() - t0} ms)`);
+
+    // 3. Credentials: an admin token (submits, reads) and a comms token (reports results), in a users file.
+    const adminToken = generateApiToken();
+    const commsToken = generateApiToken();
+    const usersFile = path.join(tmp, 'users.json');
+    writeFileSync(
+      usersFile,
+      JSON.stringify({
+        tokens: [
+          { name: 'e2e-admin', token_sha256: hashApiToken(adminToken), roles: ['admin'] },
+          { name: 'comms-api', token_sha256: hashApiToken(commsToken), roles: ['comms'] },
+        ],
+      }),
+      { mode: 0o600 },
+    );
+    const mgmtCredentials = { username: 'wazuh-e2e', password: randomBytes(12).toString('hex') };
+
+    // 4. The Management API; it hands accepted orders to the Comms API in-process (started below, once the
+    //    sidecar's URL is known; no order can arrive before the command is submitted).
+    const commsRef: { current?: CommsApiHandle } = {};
+    const mgmt = await startManagementApi({
+      port: 0,
+      credentials: mgmtCredentials,
+      forward: (orders) => {
+        if (!commsRef.current) throw new Error('the Comms API is not up yet');
+        // A copy as a plain object type: QueuedOrder has an index signature, the AcceptedOrder interface none.
+        commsRef.current.enqueue(orders.map((o) => ({ ...o })));
+      },
+    });
+    cleanups.push({ what: 'Management API', run: () => mgmt.close() });
+    log(`Management API on ${mgmt.url}`);
+
+    // 5. The sidecar, its own process, configured by environment variables.
+    const sidecar: SidecarProcess = await startSidecarProcess({
+      logFile: sidecarLog,
+      env: {
+        OPENSEARCH_URL: opensearchUrl,
+        CM_NODE_ID: 'e2e-sidecar',
+        CM_ORDERS_INDEX: ordersIndex,
+        CM_AGENTS_INDEX: agentsIndex,
+        CM_HTTP_PORT: '0',
+        CM_USERS_FILE: usersFile,
+        CM_MANAGEMENT_API_URL: mgmt.url,
+        CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
+        CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
+        CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
+        CM_POLL_INTERVAL_MS: '250',
+        CM_LOG_LEVEL: 'info',
+      },
+    });
+    cleanups.push({
+      what: 'sidecar',
+      run: async () => {
+        report.sidecarExitCode = await sidecar.stop();
+      },
+    });
+    log(`sidecar (pid ${sidecar.pid}) on ${sidecar.url}; logs in ${sidecarLog}`);
+
+    // 6. The Comms API, reporting results to the sidecar, and the agents polling it.
+    const comms = await startCommsApi({ port: 0, commandManager: { url: sidecar.url, token: commsToken } });
+    commsRef.current = comms;
+    cleanups.push({ what: 'Comms API', run: () => comms.close() });
+    const stopAgents = new AbortController();
+    const simulators: Array<Promise<AgentsReport>> = [
+      runAgents({
+        commsUrl: comms.url,
+        count: expected.success,
+        prefix: okPrefix,
+        concurrency: 250,
+        failureShare: 0,
+        signal: stopAgents.signal,
+      }),
+    ];
+    if (failing > 0) {
+      simulators.push(
+        runAgents({
+          commsUrl: comms.url,
+          count: failing,
+          prefix: failPrefix,
+          concurrency: 50,
+          failureShare: 1,
+          signal: stopAgents.signal,
+        }),
+      );
+    }
+    cleanups.push({
+      what: 'agents',
+      run: async () => {
+        stopAgents.abort();
+        for (const r of await Promise.all(simulators)) {
+          report.agentsReport.succeeded += r.succeeded;
+          report.agentsReport.failed += r.failed;
+          report.agentsReport.lost += r.lost;
+        }
+      },
+    });
+    log(`Comms API on ${comms.url}; ${agents} agents polling it (${failing} of them fail every order)`);
+
+    // 7. ONE command to the group, through the HTTP API.
+    const submitted = Date.now();
+    const answer = await api<{
+      commands: Array<{ request_id: number; orders: number; unresolved: string[] }>;
+    }>(sidecar.url, adminToken, 'POST', `${API}/commands?summary=true`, {
+      commands: [
+        {
+          source: 'Users/Services',
+          user: 'e2e',
+          target: { type: 'group', id: group },
+          action: { name: 'fetch-config', args: {} },
+          timeout: Math.ceil((options.timeoutMs ?? 300_000) / 1000),
+        },
+      ],
+    });
+    report.submitMs = Date.now() - submitted;
+    const command = answer.commands[0];
+    if (!command) throw new Error('the submission answered no command');
+    report.requestId = command.request_id;
+    report.orders = command.orders;
+    log(`request ${command.request_id}: ${command.orders} orders written in ${report.submitMs} ms`);
+
+    // 8. Watch until every order is terminal (or the bound passes).
+    const deadline = submitted + (options.timeoutMs ?? 300_000);
+    let done = false;
+    while (!done) {
+      const p = await api<ProgressBody>(
+        sidecar.url,
+        adminToken,
+        'GET',
+        `${API}/requests/${command.request_id}`,
+      );
+      report.counts = p.counts;
+      report.elapsedMs = Date.now() - submitted;
+      done = finished(p);
+      options.onProgress?.({
+        requestId: p.request.request_id,
+        total: p.request.total_orders,
+        counts: p.counts,
+        done,
+        elapsedMs: report.elapsedMs,
+      });
+      if (done) break;
+      if (options.signal?.aborted) {
+        problems.push('aborted before every order was terminal');
+        break;
+      }
+      if (Date.now() >= deadline) {
+        problems.push(`not every order was terminal after ${options.timeoutMs ?? 300_000} ms`);
+        break;
+      }
+      await sleep(options.progressIntervalMs ?? 250, options.signal);
+    }
+
+    // 9. Check: the counts, and that the failed orders are exactly those of the failing agents.
+    const c = report.counts;
+    if (report.orders !== agents) problems.push(`${report.orders} orders written, expected ${agents}`);
+    if (c.pending + c.sent > 0) problems.push(`${c.pending} pending and ${c.sent} sent orders left`);
+    if (c.success !== expected.success) problems.push(`${c.success} success, expected ${expected.success}`);
+    if (c.failure !== expected.failure) problems.push(`${c.failure} failure, expected ${expected.failure}`);
+    if (done) {
+      const failedTargets: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const query = new URLSearchParams({
+          request_id: String(command.request_id),
+          status: 'failure',
+          size: '1000',
+          ...(cursor !== undefined && { cursor }),
+        });
+        const page = await api<OrdersBody>(
+          sidecar.url,
+          adminToken,
+          'GET',
+          `${API}/orders?${query.toString()}`,
+        );
+        failedTargets.push(...page.orders.map((o) => o.order.command.target.id));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      const wrong = failedTargets.filter((id) => !id.startsWith(failPrefix));
+      if (wrong.length > 0)
+        problems.push(`orders of agents that succeeded are failed: ${wrong.slice(0, 5).join(', ')}`);
+    }
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup.run();
+      } catch (e) {
+        problems.push(`stopping the ${cleanup.what} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+  const a = report.agentsReport;
+  if (problems.length === 0) {
+    if (a.succeeded !== expected.success || a.failed !== expected.failure || a.lost > 0) {
+      problems.push(`the agents reported ${a.succeeded} success, ${a.failed} failure, ${a.lost} lost`);
+    }
+    if (report.sidecarExitCode !== 0)
+      problems.push(`the sidecar exited with ${report.sidecarExitCode} on SIGTERM`);
+  }
+  report.ok = problems.length === 0;
+  // The sidecar's log stays for a failed run (the users file, with its token hashes, never does).
+  if (report.ok) rmSync(tmp, { recursive: true, force: true });
+  else rmSync(path.join(tmp, 'users.json'), { force: true });
+  return report;
+}

@@ -1,0 +1,182 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Order } from '@command-manager/core';
+import { killLeftovers, runCli, startServe } from './support/cli-process';
+import { callApi, createFixture, type Fixture } from './support/fixture';
+import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
+
+// `command-manager serve` as a real process (started from the sources with ts-node), against OPENSEARCH_URL.
+
+const API = '/_plugins/_command_manager';
+let fx: Fixture;
+const stubs: StubManagementApi[] = [];
+
+beforeAll(async () => {
+  fx = await createFixture(__filename, { web: ['agent-001', 'agent-002', 'agent-003'] });
+});
+
+afterEach(async () => {
+  await killLeftovers();
+  for (const s of stubs.splice(0)) await s.close();
+});
+
+afterAll(async () => {
+  await fx.cleanup();
+});
+
+async function ordersOf(index: string): Promise<Order[]> {
+  await fx.client.indices.refresh({ index });
+  const res = await fx.client.search({ index, body: { size: 100, query: { match_all: {} } } });
+  return (res.body.hits.hits as Array<{ _source: Order }>).map((h) => h._source);
+}
+
+async function submitToGroup(url: string): Promise<number> {
+  const res = await callApi<{ commands: Array<{ request_id: number; orders: number }> }>(
+    url,
+    fx.adminToken,
+    'POST',
+    `${API}/commands?summary=true`,
+    {
+      commands: [
+        {
+          source: 'Users/Services',
+          user: 'tester',
+          target: { type: 'group', id: 'web' },
+          action: { name: 'restart', args: {} },
+          timeout: 300,
+        },
+      ],
+    },
+  );
+  expect(res.status).toBe(201);
+  expect(res.body.commands[0]?.orders).toBe(3);
+  return res.body.commands[0]?.request_id ?? 0;
+}
+
+describe('command-manager serve', () => {
+  it('starts, answers /health and /ready, refuses unauthenticated calls, and stops with exit 0 on SIGTERM', async () => {
+    const serve = await startServe({ ...fx.env, CM_ORDERS_INDEX: `${fx.prefix}health` });
+
+    const health = await fetch(`${serve.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${serve.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { opensearch: true, templates: true } });
+    expect((await fetch(`${serve.url}${API}/orders`)).status).toBe(401);
+
+    // The orders index and its templates were set up.
+    expect((await fx.client.indices.exists({ index: `${fx.prefix}health` })).body).toBe(true);
+    // Without a Management API URL the scheduler does not run, and the log says so.
+    expect(serve.stderr()).toContain('scheduler.managementApiUrl is not set');
+
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    expect(serve.stderr()).toContain('command manager stopped');
+  });
+
+  it('exits 4 on a bad configuration, naming every bad key, and starts nothing', async () => {
+    const file = path.join(fx.tmp, 'bad-config.json');
+    writeFileSync(file, JSON.stringify({ http: { prot: 1 }, bogus: true, scheduler: { batchSize: 0 } }));
+    const result = await runCli(['serve', '--config', file], {
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}bad`,
+      CM_HTTP_PORT: 'eighty',
+      CM_LOG_LEVEL: 'loud',
+    });
+    expect(result.code).toBe(4);
+    for (const key of ['bogus', 'http.prot', 'http.port', 'log.level', 'scheduler.batchSize']) {
+      expect(result.stderr).toContain(key);
+    }
+    expect(result.stderr).toContain('CM_HTTP_PORT');
+    expect(result.stderr).not.toContain('listening on');
+    expect((await fx.client.indices.exists({ index: `${fx.prefix}bad` })).body).toBe(false);
+  });
+
+  it('exits 4 when credentials that go together are incomplete, naming each missing one', async () => {
+    const result = await runCli(['serve'], {
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}bad`,
+      CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
+    });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('scheduler.auth.username');
+    expect(result.stderr).toContain('scheduler.auth.password');
+  });
+
+  it('exits 4 on a bad users file, naming the bad entries', async () => {
+    const usersFile = path.join(fx.tmp, 'bad-users.json');
+    writeFileSync(
+      usersFile,
+      JSON.stringify({ tokens: [{ name: 'x', token_sha256: 'nope', roles: ['emperor'] }] }),
+    );
+    const result = await runCli(['serve'], {
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}badusers`,
+      CM_USERS_FILE: usersFile,
+    });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('/tokens/0/token_sha256');
+    expect(result.stderr).toContain('/tokens/0/roles/0');
+    expect(result.stderr).not.toContain('listening on');
+  });
+
+  it('on SIGTERM stops taking work, releases the leases of a delivery still in flight, and exits 0', async () => {
+    const stub = await startStubManagementApi({ hold: true });
+    stubs.push(stub);
+    const index = `${fx.prefix}sigterm`;
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: index,
+      CM_NODE_ID: 'sigterm-node',
+      CM_MANAGEMENT_API_URL: stub.url,
+      CM_SHUTDOWN_TIMEOUT_MS: '500',
+    });
+    await submitToGroup(serve.url);
+
+    // The delivery is in flight (the stub holds it): the orders are leased by this node.
+    await stub.waitForCalls(1);
+    const leased = await ordersOf(index);
+    expect(leased).toHaveLength(3);
+    for (const o of leased) {
+      expect(o.command.status).toBe('pending');
+      expect(o.scheduling.lease_owner).toBe('sigterm-node');
+    }
+
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    expect(serve.stderr()).toContain(
+      'shutdown timeout: aborting in-flight deliveries and releasing their leases',
+    );
+
+    // Released: still pending, no lease, so another sidecar takes them at once instead of after leaseMs.
+    const released = await ordersOf(index);
+    expect(released).toHaveLength(3);
+    for (const o of released) {
+      expect(o.command.status).toBe('pending');
+      expect(o.scheduling.lease_owner ?? null).toBeNull();
+    }
+  });
+
+  it('a second signal forces the exit while the graceful stop is still waiting', async () => {
+    const stub = await startStubManagementApi({ hold: true });
+    stubs.push(stub);
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}force`,
+      CM_MANAGEMENT_API_URL: stub.url,
+      // The graceful stop would wait this long for the held delivery.
+      CM_SHUTDOWN_TIMEOUT_MS: '600000',
+    });
+    await submitToGroup(serve.url);
+    await stub.waitForCalls(1);
+
+    serve.signal('SIGTERM');
+    await serve.waitFor(/"message":"stopping: no new work/);
+    serve.signal('SIGTERM');
+    const code = await serve.exited;
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull(); // exited by itself, not killed by the signal's default action
+    expect(serve.stderr()).toContain('second signal: forcing exit');
+  });
+});
