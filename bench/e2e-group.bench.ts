@@ -1,0 +1,402 @@
+/**
+ * Benchmark (a), (f), (g) of issue 8: a group command end to end through a real sidecar, beside raw `_bulk`
+ * of the identical documents, in the same run, on the same node.
+ *
+ * Product: the sidecar runs as the product does (`packages/sidecar/dist/main.js serve`: `loadConfig` from
+ * the environment, `startSidecar`, scheduler disabled) in its own process. One timed run = `POST
+ * /_plugins/_command_manager/commands` with one command targeting a group (the answer comes once every order
+ * is written) + `_refresh` of the orders index; then every order is counted with `_count`.
+ * Raw: the same orders (built with core's `newOrder` from the same command, agents and groups: the same
+ * `wazuh-commands` layout, ids `<request>-<order>`) sent as `_bulk` `create` requests into a fresh index
+ * with the same mapping, with the product's store defaults (1,000 orders per request, 2 requests in
+ * flight, no refresh) + `_refresh`; then counted.
+ * Both runs start on a fresh, empty orders index; product and raw alternate (raw first in odd
+ * repetitions); figures are medians. Agents are seeded once into the run's own agents index: agent i
+ * belongs to group `g<size>` of every size greater than i.
+ *
+ * (f): the sidecar's resident set is sampled from /proc every 20 ms (largest sample during the product runs
+ * of each size) and its `VmHWM` (kernel high-water mark over its whole life) is read at the end. Then, for
+ * (f) during dispatch, a second sidecar process with the scheduler enabled (its defaults) dispatches the
+ * orders of the last largest product run (still pending) to the example Management API
+ * (examples/management-api, in this process) until every one is accepted; its `VmHWM` is the figure.
+ * (g): time per order at each group size (default 1k, 10k, 100k); (a) is the largest size.
+ *
+ * Run: pnpm build && node -r ts-node/register/transpile-only bench/e2e-group.bench.ts
+ * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), GROUP_SIZES (default 1000,10000,100000), REPS
+ * (default 3; sizes of 10,000 or fewer get 3× as many, they are cheap and noisier), RAW_INFLIGHT (default
+ * 2), TIME_LIMIT_S (default 900: no new repetition starts after it; every size gets at least one),
+ * DISPATCH_RSS (default 1; 0 skips the dispatch phase), DISPATCH_TIMEOUT_S (default 300).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { newOrder } from '@command-manager/core';
+import type { AgentInfo, CommandRequest, Order } from '@command-manager/core';
+import { hashApiToken } from '@command-manager/express';
+import {
+  OpenSearchSetup,
+  createAgentsIndex,
+  createOpenSearchClient,
+  seedAgents,
+} from '@command-manager/opensearch';
+import { startManagementApi } from '../examples/management-api/src';
+import { readProcMemory, RssSampler } from './lib/proc-memory';
+import { startSidecarProcess, type SidecarProcess } from './lib/sidecar-process';
+import { summarize } from './lib/stats.cjs';
+
+const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
+const SIZES = (process.env.GROUP_SIZES ?? '1000,10000,100000')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0)
+  .sort((a, b) => a - b);
+const REPS = Math.max(1, Number(process.env.REPS ?? 3));
+const RAW_INFLIGHT = Math.max(1, Number(process.env.RAW_INFLIGHT ?? 2));
+const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
+const DISPATCH_RSS = process.env.DISPATCH_RSS !== '0';
+const DISPATCH_TIMEOUT_MS = Number(process.env.DISPATCH_TIMEOUT_S ?? 300) * 1000;
+/** The product's default `batchMaxOrders` (OpenSearchOrderStore). */
+const BATCH = 1000;
+const GOAL_RATIO = 0.7;
+const GOAL_RSS_MB = 200;
+const MB = 1024 * 1024;
+
+const MAX_SIZE = SIZES[SIZES.length - 1] ?? 0;
+const prefix = `bench-e2e-${randomBytes(3).toString('hex')}-`;
+const ordersIndex = `${prefix}orders`;
+const agentsIndex = `${prefix}agents`;
+const rawIndex = `${prefix}raw`;
+const client = createOpenSearchClient({ node: OPENSEARCH_URL, requestTimeoutMs: 300_000 });
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function repsFor(size: number): number {
+  return size <= 10_000 ? REPS * 3 : REPS;
+}
+
+const agentId = (i: number): string => `agent-${String(i).padStart(7, '0')}`;
+const groupOf = (size: number): string => `g${size}`;
+/** Agent i is in the group of every size above i (so `g1000` ⊂ `g10000` ⊂ `g100000`). */
+function groupsOf(i: number): string[] {
+  return SIZES.filter((size) => i < size).map(groupOf);
+}
+
+function commandFor(size: number): CommandRequest {
+  return {
+    source: 'Users/Services',
+    user: 'bench',
+    target: { type: 'group', id: groupOf(size) },
+    action: { name: 'restart', args: {}, version: '5.0.0' },
+    // Long enough that the orders left pending for the dispatch phase do not expire first.
+    timeout: 3600,
+  };
+}
+
+async function freshOrdersIndex(index: string): Promise<void> {
+  await client.indices.delete({ index }, { ignore: [404] });
+  await new OpenSearchSetup({ client, ordersIndex: index, replicas: 0 }).initOrders();
+}
+
+async function refreshAndCount(index: string): Promise<number> {
+  await client.indices.refresh({ index });
+  return ((await client.count({ index })).body as { count: number }).count;
+}
+
+interface SubmitAnswer {
+  commands?: Array<{ request_id: number; orders: number; write_state: string }>;
+}
+
+/** One product run: returns seconds from submit to every order searchable. */
+async function productRun(sidecar: SidecarProcess, token: string, size: number): Promise<number> {
+  await freshOrdersIndex(ordersIndex);
+  const body = JSON.stringify({ commands: [commandFor(size)] });
+  const t0 = process.hrtime.bigint();
+  const res = await fetch(`${sidecar.url}/_plugins/_command_manager/commands`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
+  const answer = (await res.json()) as SubmitAnswer;
+  await client.indices.refresh({ index: ordersIndex });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const command = answer.commands?.[0];
+  if (!res.ok || command?.orders !== size || command.write_state !== 'complete')
+    throw new Error(`submit answered ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
+  const stored = await refreshAndCount(ordersIndex);
+  if (stored !== size) throw new Error(`product: ${stored} orders stored instead of ${size}`);
+  return seconds;
+}
+
+/** The orders the product writes for `size`, built the same way (core's `newOrder`), lazily. */
+function* rawOrders(size: number, requestId: number, now: Date): Generator<Order> {
+  const command = commandFor(size);
+  for (let i = 0; i < size; i++) {
+    yield newOrder({
+      command,
+      requestId,
+      orderId: i + 1,
+      target: { type: 'agent', id: agentId(i) },
+      groups: groupsOf(i),
+      principal: 'bench',
+      now,
+    });
+  }
+}
+
+/** One raw run: `_bulk` create, BATCH per request, RAW_INFLIGHT in flight, then `_refresh`. */
+async function rawRun(size: number): Promise<number> {
+  await freshOrdersIndex(rawIndex);
+  const t0 = process.hrtime.bigint();
+  const it = rawOrders(size, 1, new Date());
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const lines: string[] = [];
+      for (let n = 0; n < BATCH; n++) {
+        const next = it.next();
+        if (next.done) break;
+        const o = next.value;
+        lines.push(
+          `{"create":{"_id":"${o.command.request_id}-${o.command.order_id}"}}\n${JSON.stringify(o)}\n`,
+        );
+      }
+      if (lines.length === 0) return;
+      const res = await client.bulk({
+        index: rawIndex,
+        body: lines.join('') as unknown as Parameters<typeof client.bulk>[0]['body'],
+        filter_path: 'errors,items.*.status,items.*.error',
+      });
+      if ((res.body as { errors?: boolean }).errors) failed = true;
+    }
+  };
+  await Promise.all(Array.from({ length: RAW_INFLIGHT }, worker));
+  await client.indices.refresh({ index: rawIndex });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (failed) throw new Error('raw bulk: item errors');
+  const stored = await refreshAndCount(rawIndex);
+  if (stored !== size) throw new Error(`raw: ${stored} orders stored instead of ${size}`);
+  return seconds;
+}
+
+async function seed(): Promise<void> {
+  await createAgentsIndex(client, { index: agentsIndex });
+  const agents: AgentInfo[] = [];
+  for (let i = 0; i < MAX_SIZE; i++) agents.push({ id: agentId(i), groups: groupsOf(i), status: 'active' });
+  const t0 = Date.now();
+  await seedAgents(client, agents, { index: agentsIndex });
+  log(`seeded ${MAX_SIZE} agents into ${agentsIndex} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+async function countPending(): Promise<number> {
+  const res = await client.count({
+    index: ordersIndex,
+    body: { query: { term: { 'command.status': 'pending' } } },
+  });
+  return (res.body as { count: number }).count;
+}
+
+/**
+ * A sidecar with its scheduler enabled (defaults: batches of 500, 4 in flight) dispatches the pending
+ * orders left by the last product run to the example Management API; its peak RSS is read at the end.
+ */
+async function dispatchPhase(
+  envOf: (name: string, extra: Record<string, string>) => Record<string, string>,
+): Promise<Record<string, number | null>> {
+  await client.indices.refresh({ index: ordersIndex });
+  const pending = await countPending();
+  const stub = await startManagementApi({});
+  let sidecar: SidecarProcess | undefined;
+  try {
+    const t0 = process.hrtime.bigint();
+    sidecar = await startSidecarProcess({
+      env: envOf('dispatch', { CM_SCHEDULER_ENABLED: 'true', CM_MANAGEMENT_API_URL: stub.url }),
+      onLog: (line) => log(`[sidecar dispatch] ${line}`),
+    });
+    log(`dispatch phase: ${pending} pending orders, sidecar pid ${sidecar.pid}, Management API ${stub.url}`);
+    const deadline = Date.now() + DISPATCH_TIMEOUT_MS;
+    let lastLog = Date.now();
+    while (stub.received.length < pending && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        log(`  accepted ${stub.received.length}/${pending}`);
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const mem = readProcMemory(sidecar.pid);
+    const accepted = stub.received.length;
+    if (accepted < pending)
+      log(`dispatch phase: only ${accepted} of ${pending} accepted before the time limit`);
+    else log(`dispatch phase: ${accepted} accepted in ${seconds.toFixed(1)} s (sidecar start included)`);
+    return {
+      orders: pending,
+      accepted,
+      seconds_incl_start: round(seconds, 2),
+      peak_rss_mb: mem === undefined ? null : Math.round(mem.hwmBytes / MB),
+      end_rss_mb: mem === undefined ? null : Math.round(mem.rssBytes / MB),
+    };
+  } finally {
+    await sidecar?.stop();
+    await stub.close();
+  }
+}
+
+async function main(): Promise<void> {
+  if (SIZES.length === 0) throw new Error('GROUP_SIZES names no size');
+  const started = Date.now();
+  log(
+    `e2e group bench: sizes ${SIZES.join(', ')}, reps ${SIZES.map(repsFor).join('/')}, raw in flight ${RAW_INFLIGHT}, ${OPENSEARCH_URL}, prefix ${prefix}`,
+  );
+  await seed();
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-e2e-'));
+  const token = randomBytes(24).toString('base64url');
+  const usersFile = path.join(dir, 'users.json');
+  writeFileSync(
+    usersFile,
+    JSON.stringify({ tokens: [{ name: 'bench', token_sha256: hashApiToken(token), roles: ['admin'] }] }),
+    { mode: 0o600 },
+  );
+  const sidecarEnv = (name: string, extra: Record<string, string>): Record<string, string> => ({
+    OPENSEARCH_URL,
+    CM_NODE_ID: `${prefix}${name}`,
+    CM_ORDERS_INDEX: ordersIndex,
+    CM_AGENTS_INDEX: agentsIndex,
+    CM_INDEX_REPLICAS: '0',
+    CM_HTTP_HOST: '127.0.0.1',
+    CM_HTTP_PORT: '0',
+    CM_USERS_FILE: usersFile,
+    CM_MAX_FAN_OUT: String(Math.max(200_000, MAX_SIZE)),
+    CM_LOG_LEVEL: 'warn',
+    ...extra,
+  });
+  let sidecar: SidecarProcess | undefined;
+  let sampler: RssSampler | undefined;
+  try {
+    sidecar = await startSidecarProcess({
+      env: sidecarEnv('submit', { CM_SCHEDULER_ENABLED: 'false' }),
+      onLog: (line) => log(`[sidecar] ${line}`),
+    });
+    const pid = sidecar.pid;
+    sampler = new RssSampler(pid, 20);
+    const startRss = readProcMemory(pid)?.rssBytes;
+    log(
+      `sidecar pid ${pid} at ${sidecar.url}; RSS ${startRss === undefined ? '?' : Math.round(startRss / MB)} MB`,
+    );
+
+    // Warm-up, not counted: JIT, connections, node caches, on both sides.
+    const warm = SIZES[0] as number;
+    await productRun(sidecar, token, warm);
+    await rawRun(warm);
+    const warmRss = readProcMemory(pid)?.rssBytes;
+    log(`warm-up done; sidecar RSS ${warmRss === undefined ? '?' : Math.round(warmRss / MB)} MB`);
+
+    const sizes: Record<string, unknown>[] = [];
+    for (const size of SIZES) {
+      const product: number[] = [];
+      const raw: number[] = [];
+      const reps = repsFor(size);
+      for (let rep = 0; rep < reps; rep++) {
+        if (rep > 0 && Date.now() - started > TIME_LIMIT_MS) {
+          log(`time limit reached: size ${size} stops after ${rep} repetitions`);
+          break;
+        }
+        const order = rep % 2 === 0 ? (['product', 'raw'] as const) : (['raw', 'product'] as const);
+        for (const kind of order) {
+          let sec: number;
+          if (kind === 'product') {
+            sampler.enter(`product-${size}`);
+            try {
+              sec = await productRun(sidecar, token, size);
+            } finally {
+              sampler.enter(undefined);
+            }
+            product.push(sec);
+          } else {
+            sec = await rawRun(size);
+            raw.push(sec);
+          }
+          log(
+            `size ${size} rep ${rep + 1}/${reps} ${kind.padEnd(7)} ${sec.toFixed(3)} s = ${Math.round(size / sec)} orders/s, ${((sec / size) * 1e6).toFixed(1)} µs/order`,
+          );
+        }
+      }
+      const p = summarize(product);
+      const r = summarize(raw);
+      const peak = sampler.peak(`product-${size}`);
+      const figures = {
+        size,
+        repetitions: product.length,
+        product_seconds: product.map((x) => round(x, 4)),
+        raw_seconds: raw.map((x) => round(x, 4)),
+        product_median_s: round(p.median, 4),
+        raw_median_s: round(r.median, 4),
+        product_orders_per_s: Math.round(size / p.median),
+        raw_orders_per_s: Math.round(size / r.median),
+        product_us_per_order: round((p.median / size) * 1e6, 2),
+        raw_us_per_order: round((r.median / size) * 1e6, 2),
+        product_us_per_order_min: round((p.min / size) * 1e6, 2),
+        product_us_per_order_max: round((p.max / size) * 1e6, 2),
+        raw_us_per_order_min: round((r.min / size) * 1e6, 2),
+        raw_us_per_order_max: round((r.max / size) * 1e6, 2),
+        /** Throughput ratio product / raw (= raw time / product time). */
+        ratio: round(r.median / p.median),
+        sidecar_peak_rss_sampled_mb: peak === undefined ? null : Math.round(peak / MB),
+      };
+      log(
+        `size ${size}: product ${figures.product_orders_per_s}/s, raw ${figures.raw_orders_per_s}/s, ratio ${figures.ratio}`,
+      );
+      sizes.push(figures);
+    }
+
+    const end = readProcMemory(pid);
+    const largest = sizes[sizes.length - 1] as { ratio: number; size: number };
+    const hwmMb = end === undefined ? null : Math.round(end.hwmBytes / MB);
+    sampler.stop();
+    await sidecar.stop();
+    const dispatch = DISPATCH_RSS ? await dispatchPhase((name, extra) => sidecarEnv(name, extra)) : undefined;
+    const result = {
+      benchmark: 'e2e-group',
+      opensearch_url_is_local: /127\.0\.0\.1|localhost/.test(OPENSEARCH_URL),
+      group_sizes: SIZES,
+      raw_inflight: RAW_INFLIGHT,
+      batch_orders: BATCH,
+      a_size: largest.size,
+      a_ratio: largest.ratio,
+      goal_ratio: GOAL_RATIO,
+      sidecar_start_rss_mb: startRss === undefined ? null : Math.round(startRss / MB),
+      sidecar_warm_rss_mb: warmRss === undefined ? null : Math.round(warmRss / MB),
+      /** Kernel high-water mark of the sidecar's RSS over its whole life (every size, warm-up included). */
+      sidecar_peak_rss_mb: hwmMb,
+      goal_rss_mb: GOAL_RSS_MB,
+      /** A sidecar with its scheduler dispatching the largest group's orders: its own RSS (f, during dispatch). */
+      dispatch_sidecar: dispatch ?? null,
+      sizes,
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+    log(
+      `(a) ratio ${result.a_ratio} at ${result.a_size} (goal ≥ ${GOAL_RATIO}); (f) sidecar peak RSS ${hwmMb} MB submitting, ${dispatch?.peak_rss_mb ?? '—'} MB dispatching`,
+    );
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    sampler?.stop();
+    await sidecar?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    await client.indices.delete(
+      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
+      { ignore: [404] },
+    );
+    await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+    await client.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  log(`e2e group bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});
