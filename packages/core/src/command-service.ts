@@ -56,6 +56,12 @@ export interface CommandServiceLimits {
   maxFanOut: number;
   /** Most result reports in one call (BATCH_TOO_LARGE beyond). */
   maxResultsPerReport: number;
+  /**
+   * A request still `writing` whose writer has not refreshed `updated_at` for this long is taken for dead
+   * (its process was killed mid fan-out) by `markStaleWrites`. Writers refresh it every quarter of this.
+   * Default 60 000.
+   */
+  staleWriteMs?: number;
 }
 
 export interface CommandServiceDeps {
@@ -108,6 +114,7 @@ export class CommandService implements CommandManagerApi {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly limits: CommandServiceLimits;
+  private readonly staleWriteMs: number;
   private readonly indexName: string;
   private readonly onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
   private readonly validator: CommandValidator;
@@ -120,6 +127,7 @@ export class CommandService implements CommandManagerApi {
     this.clock = deps.clock ?? systemClock;
     this.logger = (deps.logger ?? noopLogger).child({ component: 'command-service' });
     this.limits = deps.limits;
+    this.staleWriteMs = deps.limits.staleWriteMs ?? 60_000;
     this.indexName = deps.indexName;
     this.onOrdersWritten = deps.onOrdersWritten;
     this.validator = new CommandValidator({
@@ -691,11 +699,25 @@ export class CommandService implements CommandManagerApi {
       }
     }
 
+    // Heartbeat: a long fan-out refreshes its record's `updated_at`, so that `markStaleWrites` can tell a
+    // write in progress from one whose process died. Beats are chained and awaited before the final write,
+    // so a late beat never overwrites the final state.
+    const beatEveryMs = this.staleWriteMs / 4;
+    let lastBeat = this.clock.now().getTime();
+    let beats: Promise<void> = Promise.resolve();
+    const onProgress = (p: SaveProgress): void => {
+      progress = p;
+      const now = this.clock.now();
+      if (now.getTime() - lastBeat < beatEveryMs) return;
+      lastBeat = now.getTime();
+      beats = beats.then(() => this.putQuietly({ ...record, updated_at: now.toISOString() }));
+    };
+
     let writeErrors: Array<{ id: string; reason: string }>;
     let stored: number;
     let failedCount: number;
     try {
-      const res = await this.orders.saveOrders(counted(), { onProgress: (p) => (progress = p) });
+      const res = await this.orders.saveOrders(counted(), { onProgress });
       stored = res.written + res.existing;
       failedCount = res.failed.length;
       writeErrors = res.failed.slice(0, MAX_WRITE_ERRORS);
@@ -711,12 +733,40 @@ export class CommandService implements CommandManagerApi {
       ...record,
       total_orders: Math.max(produced, stored + failedCount),
       write_state: writeState,
+      updated_at: this.clock.now().toISOString(),
     };
     if (writeErrors.length > 0) final.write_errors = writeErrors;
+    await beats;
     await this.putQuietly(final);
     if (stored > 0) this.notifyWritten(requestId, stored);
     log.info('orders written', { orders: stored, failed: failedCount, writeState });
     return answerOf(record, stored, writeState, writeErrors);
+  }
+
+  /**
+   * Marks requests whose writer died mid fan-out (record still `writing`, no heartbeat for `staleWriteMs`)
+   * as `partial` (some orders stored) or `failed` (none), with a write error that says so. The orders that
+   * were stored stay and are dispatched; the record no longer claims a write in progress. Safe to run in
+   * every sidecar: a live writer's final record write (last writer wins) restores the truth if a beat was
+   * merely late. Returns how many records were marked.
+   */
+  async markStaleWrites(limit = 100): Promise<number> {
+    if (!this.requests.findStaleWrites) return 0;
+    const now = this.clock.now();
+    const stale = await this.requests.findStaleWrites(new Date(now.getTime() - this.staleWriteMs), limit);
+    for (const record of stale) {
+      const counts = await this.orders.countByStatus({ requestId: record.request_id });
+      const stored = counts.pending + counts.sent + counts.success + counts.failure;
+      const reason = `the writer stopped before finishing (no heartbeat since ${record.updated_at ?? record.created_at})`;
+      await this.putQuietly({
+        ...record,
+        write_state: stored > 0 ? 'partial' : 'failed',
+        updated_at: now.toISOString(),
+        write_errors: [{ id: '*', reason }],
+      });
+      this.logger.warn('request write interrupted; marked', { requestId: record.request_id, stored });
+    }
+    return stale.length;
   }
 
   private async putQuietly(record: RequestRecord): Promise<void> {
@@ -749,6 +799,7 @@ function newRecord(plan: ExpansionPlan, requestId: number, now: string, principa
     total_orders: plan.count,
     unresolved: plan.unresolved,
     write_state: plan.count === 0 ? 'complete' : 'writing',
+    updated_at: now,
     rollout_stopped_at: null,
   };
 }

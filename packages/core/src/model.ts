@@ -116,6 +116,8 @@ export interface RequestRecord {
   /** Targets that did not resolve to any destination (unknown agents, empty groups). */
   unresolved: string[];
   write_state: WriteState;
+  /** Last heartbeat of the writer while `writing` (ISO-8601); a stale one means the writer died. */
+  updated_at?: string;
   /** Orders that could not be written, with why (bounded list). */
   write_errors?: Array<{ id: string; reason: string }>;
   /** Set once the error budget is spent and remaining pending orders were failed. */

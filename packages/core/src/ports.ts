@@ -216,6 +216,8 @@ export interface RequestStore {
    * forever. Optional: without it such a key stays reserved. Added by the core-library issue.
    */
   releaseIdempotency?(key: string): Promise<void>;
+  /** Records still `writing` whose `updated_at` (or `created_at`) is before `before` (any order, at most `limit`). */
+  findStaleWrites?(before: Date, limit: number): Promise<RequestRecord[]>;
   /**
    * Optional: creates several records and their (few) orders in ONE round trip to the store, for small
    * submissions. Each record is written create-only, like `createRequest`; each order like

@@ -4,7 +4,7 @@ import type { CommandServiceDeps } from '../src/command-service';
 import { CommandManagerError, ErrorCodes } from '../src/errors';
 import type { ErrorCode } from '../src/errors';
 import { InProcessIdAllocator } from '../src/in-process-id-allocator';
-import { markSent, withLease } from '../src/lifecycle';
+import { markSent, newOrder, withLease } from '../src/lifecycle';
 import { InMemoryAgentDirectory, InMemoryOrderStore, InMemoryRequestStore } from '../src/memory';
 import type { Order } from '../src/model';
 import { ResultCodes } from '../src/model';
@@ -608,5 +608,69 @@ describe('cancel', () => {
       request_id: 1,
       cancelled: 1,
     });
+  });
+});
+
+describe('interrupted writes', () => {
+  it('marks a request whose writer stopped beating as partial, and leaves live or finished ones alone', async () => {
+    const t = setup({
+      limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 50, staleWriteMs: 60_000 },
+    });
+    const done = await t.service.submit({ commands: [toGroup()] }, alice);
+    const finished = done.commands[0]!.request_id;
+    // A writer that died after writing its record and some orders (as a killed process leaves them).
+    const now = t.clock.now().toISOString();
+    await t.requests.createRequest({
+      request_id: 900,
+      created_at: now,
+      updated_at: now,
+      principal: alice.name,
+      command: toGroup(),
+      total_orders: 5,
+      unresolved: [],
+      write_state: 'writing',
+      rollout_stopped_at: null,
+    });
+    await t.orders.saveOrders([
+      newOrder({
+        command: toGroup(),
+        requestId: 900,
+        orderId: 1,
+        target: { type: 'agent', id: 'a00001' },
+        groups: ['web'],
+        principal: alice.name,
+        now: t.clock.now(),
+      }),
+    ]);
+
+    t.clock.advance(30_000);
+    expect(await t.service.markStaleWrites()).toBe(0);
+    expect((await t.requests.getRequest(900))?.write_state).toBe('writing');
+
+    t.clock.advance(31_000);
+    expect(await t.service.markStaleWrites()).toBe(1);
+    const marked = await t.requests.getRequest(900);
+    expect(marked?.write_state).toBe('partial');
+    expect(marked?.write_errors?.[0]?.reason).toMatch(/writer stopped/);
+    expect((await t.requests.getRequest(finished))?.write_state).toBe('complete');
+    expect(await t.service.markStaleWrites()).toBe(0);
+  });
+
+  it('a record nobody wrote orders for is marked failed', async () => {
+    const t = setup();
+    const now = t.clock.now().toISOString();
+    await t.requests.createRequest({
+      request_id: 901,
+      created_at: now,
+      principal: alice.name,
+      command: toGroup(),
+      total_orders: 5,
+      unresolved: [],
+      write_state: 'writing',
+      rollout_stopped_at: null,
+    });
+    t.clock.advance(61_000);
+    expect(await t.service.markStaleWrites()).toBe(1);
+    expect((await t.requests.getRequest(901))?.write_state).toBe('failed');
   });
 });

@@ -134,6 +134,7 @@ export function adapterSchemas(): Record<string, unknown> {
         total_orders: { type: 'integer', minimum: 0 },
         unresolved: { type: 'array', items: { type: 'string' } },
         write_state: writeState,
+        updated_at: { type: 'string', format: 'date-time' },
         write_errors: writeErrors,
         rollout_stopped_at: { type: ['string', 'null'], format: 'date-time' },
       },

@@ -248,6 +248,59 @@ export class OpenSearchRequestStore implements RequestStore {
     return body.found ? body._source?.request : undefined;
   }
 
+  /**
+   * Requests still `writing` whose heartbeat (`updated_at`, else `created_at`) is older than `before`.
+   * Searches may lag a refresh interval behind: a record finalised a moment ago can still show `writing`;
+   * the caller's rewrite is harmless then (the service re-reads nothing from it but the id).
+   */
+  async findStaleWrites(before: Date, limit: number): Promise<RequestRecord[]> {
+    const iso = before.toISOString();
+    const response = await guarded('find stale writes', () =>
+      this.client.search({
+        index: this.layout.requests,
+        body: {
+          size: limit,
+          query: {
+            bool: {
+              filter: [
+                { term: { kind: 'request' } },
+                { term: { 'request.write_state': 'writing' } },
+                {
+                  bool: {
+                    should: [
+                      { range: { 'request.updated_at': { lt: iso } } },
+                      {
+                        bool: {
+                          must_not: { exists: { field: 'request.updated_at' } },
+                          filter: { range: { 'request.created_at': { lt: iso } } },
+                        },
+                      },
+                    ],
+                    minimum_should_match: 1,
+                  },
+                },
+              ],
+            },
+          },
+          sort: [{ 'request.request_id': 'asc' }],
+        },
+      }),
+    );
+    const hits = (
+      response.body as { hits: { hits: Array<{ _id: string; _source?: { request?: RequestRecord } }> } }
+    ).hits.hits;
+    const found: RequestRecord[] = [];
+    for (const hit of hits) {
+      // Re-read by id (real time): the search may be a refresh behind a final write.
+      const current = hit._source?.request
+        ? await this.getRequest(hit._source.request.request_id)
+        : undefined;
+      const beat = current ? Date.parse(current.updated_at ?? current.created_at) : Infinity;
+      if (current?.write_state === 'writing' && beat < before.getTime()) found.push(current);
+    }
+    return found;
+  }
+
   async putRequest(record: RequestRecord): Promise<void> {
     await guarded('put request record', () =>
       this.client.index({

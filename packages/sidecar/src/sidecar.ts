@@ -87,12 +87,17 @@ export async function startSidecar(
   };
   const setup = new OpenSearchSetup(indexOptions);
   await setup.init();
-  // Claims and verdicts force a refresh ('true'): with 'wait_for' each would wait for the periodic refresh
-  // (up to 1 s), with 'false' the next claim search would not see them yet and re-read stale orders.
+  // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time);
+  // claims force one (the store's default), so the next claim search does not re-read what was just leased;
+  // other transitions (results, cancels, sweeps) force one too, so progress reads see them at once. The
+  // scheduler's verdicts and lease renewals ask for none.
   const orders = new OpenSearchOrderStore({ ...indexOptions, saveRefresh: false, writeRefresh: true });
-  const requests = new OpenSearchRequestStore(indexOptions);
+  // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
+  const requests = new OpenSearchRequestStore({ ...indexOptions, ordersRefresh: false });
   const locks = new OpenSearchLockStore(indexOptions);
   const ids = new OpenSearchRequestIdAllocator(indexOptions);
+  // Moves the id counter above any request id already stored (e.g. after the requests index was lost).
+  await ids.init();
   const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
 
   const registry = ActionRegistry.withDefaults({
@@ -114,7 +119,7 @@ export async function startSidecar(
     logger: logger.child({ component: 'core' }),
     limits: config.limits,
     indexName: config.indices.orders,
-    onOrdersWritten: () => scheduler?.wake(),
+    onOrdersWritten: (written) => scheduler?.wake(written),
   });
 
   const sched = config.scheduler;
@@ -208,9 +213,23 @@ export async function startSidecar(
   const url = `${scheme}://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${address.port}`;
   logger.info('command manager ready', { url, ordersIndex: config.indices.orders, nodeId: config.nodeId });
 
+  // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar looks
+  // first; the orders that were stored are dispatched like any other.
+  let staleCheck: Promise<unknown> = Promise.resolve();
+  const staleTimer = setInterval(() => {
+    staleCheck = service.markStaleWrites().catch((e: unknown) => {
+      logger.warn('could not check for interrupted writes', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
+  }, config.limits.staleWriteMs / 2);
+  staleTimer.unref();
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(staleTimer);
+      await staleCheck;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await scheduler?.stop();

@@ -31,6 +31,15 @@ export class InMemoryRequestStore implements RequestStore {
     this.requests.set(record.request_id, clone(record));
   }
 
+  async findStaleWrites(before: Date, limit: number): Promise<RequestRecord[]> {
+    const beat = (r: RequestRecord): number => Date.parse(r.updated_at ?? r.created_at);
+    return [...this.requests.values()]
+      .filter((r) => r.write_state === 'writing' && beat(r) < before.getTime())
+      .sort((a, b) => beat(a) - beat(b) || a.request_id - b.request_id)
+      .slice(0, limit)
+      .map(clone);
+  }
+
   async reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined> {
     const seen = this.keys.get(key);
     if (seen) return clone(seen);

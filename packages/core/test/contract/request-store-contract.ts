@@ -60,6 +60,35 @@ export function describeRequestStoreContract(
       expect(await store.createRequest(record(1))).toBe(true);
     });
 
+    describe('stale writes', () => {
+      // Record writes need no refresh (reads by id are real time), so a store's search may lag behind
+      // them by its refresh interval: poll until the answer settles.
+      async function staleIds(before: string, expected: number[]): Promise<number[]> {
+        const fn = store.findStaleWrites?.bind(store);
+        if (!fn) return expected;
+        let ids: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          ids = (await fn(new Date(before), 10)).map((r) => r.request_id).sort((a, b) => a - b);
+          if (JSON.stringify(ids) === JSON.stringify(expected)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return ids;
+      }
+
+      it('finds records still writing whose heartbeat is older than the bound, and only those', async () => {
+        if (!store.findStaleWrites) return;
+        await store.createRequest(record(1, { updated_at: '2025-06-01T12:00:05.000Z' }));
+        await store.createRequest(record(2, { updated_at: '2025-06-01T12:10:00.000Z' }));
+        await store.createRequest(
+          record(3, { write_state: 'complete', updated_at: '2025-06-01T12:00:05.000Z' }),
+        );
+        await store.createRequest(record(4)); // no heartbeat: created_at counts
+        expect(await staleIds('2025-06-01T12:05:00.000Z', [1, 4])).toEqual([1, 4]);
+        await store.putRequest(record(1, { write_state: 'partial', updated_at: '2025-06-01T12:06:00.000Z' }));
+        expect(await staleIds('2025-06-01T12:05:00.000Z', [4])).toEqual([4]);
+      });
+    });
+
     describe('request records', () => {
       it('creates a record once and reads it back exactly', async () => {
         const r = record(11, { unresolved: ['agent-9'], write_errors: [{ id: '11-2', reason: 'boom' }] });

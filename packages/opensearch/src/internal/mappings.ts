@@ -85,6 +85,7 @@ export const REQUESTS_MAPPINGS = {
         created_at: date,
         principal: keyword,
         write_state: keyword,
+        updated_at: date,
         total_orders: { type: 'long' },
       },
     },

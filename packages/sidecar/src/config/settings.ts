@@ -184,6 +184,15 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 1,
     description: 'Results in one bulk report.',
   },
+  {
+    key: 'limits.staleWriteMs',
+    env: 'CM_STALE_WRITE_MS',
+    type: 'integer',
+    default: 60000,
+    minimum: 1000,
+    description:
+      'A request still being written whose writer sent no heartbeat for this long (its process died mid fan-out) is marked `partial` or `failed`; checked every half of it.',
+  },
   // Actions
   {
     key: 'actions.permissive',

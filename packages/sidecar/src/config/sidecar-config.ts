@@ -30,6 +30,7 @@ export interface SidecarConfig {
     readonly maxBatchCommands: number;
     readonly maxFanOut: number;
     readonly maxResultsPerReport: number;
+    readonly staleWriteMs: number;
   };
   readonly actions: {
     readonly permissive: boolean;
