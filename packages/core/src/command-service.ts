@@ -190,7 +190,11 @@ export class CommandService implements CommandManagerApi {
     const total = counts.pending + counts.sent + counts.success + counts.failure;
     const terminal = counts.success + counts.failure;
     const writing = request.write_state === 'writing';
-    const done = !writing && counts.pending === 0 && counts.sent === 0;
+    // Counts come from a search, which may lag the writes by a refresh interval: a complete request is done
+    // only once every one of its orders is counted, or a request read right after its submission would
+    // show `done` with nothing counted yet.
+    const allCounted = request.write_state !== 'complete' || total >= request.total_orders;
+    const done = !writing && allCounted && counts.pending === 0 && counts.sent === 0;
     const rollout: RequestProgress['rollout'] = {
       stopped: Boolean(request.rollout_stopped_at),
       errors: counts.failure,

@@ -410,6 +410,23 @@ describe('getRequest', () => {
     expect(p.rollout.errors).toBe(4);
   });
 
+  it("is not done while a complete request's orders are not all counted yet (a search behind the writes)", async () => {
+    class LaggingStore extends InMemoryOrderStore {
+      lag = true;
+      override async countByStatus(filter: Parameters<InMemoryOrderStore['countByStatus']>[0]) {
+        return this.lag ? { pending: 0, sent: 0, success: 0, failure: 0 } : super.countByStatus(filter);
+      }
+    }
+    const lagging = new LaggingStore();
+    const { service } = setup({ orders: lagging });
+    await service.submit({ commands: [toGroup()] }, alice);
+    expect((await service.getRequest(1)).done).toBe(false);
+    lagging.lag = false;
+    const p = await service.getRequest(1);
+    expect(p.counts.pending).toBe(5);
+    expect(p.done).toBe(false);
+  });
+
   it('an unknown request is NOT_FOUND', async () => {
     await rejection(setup().service.getRequest(99), ErrorCodes.NOT_FOUND);
   });
