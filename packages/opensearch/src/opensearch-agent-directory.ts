@@ -1,3 +1,4 @@
+import { noopLogger } from '@command-manager/core';
 /**
  * The agents known to the cluster, read from Wazuh's agents index (default `wazuh-agents`: `agent.id`,
  * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
@@ -8,7 +9,6 @@
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
-import { noopLogger } from './internal/noop-logger';
 import { guarded } from './internal/store-errors';
 
 export const DEFAULT_AGENT_PAGE_SIZE = 1000;

@@ -29,6 +29,7 @@ import {
   orderDocumentId,
   ORDER_STATUSES,
   withLease,
+  noopLogger,
 } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
@@ -37,7 +38,6 @@ import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
 import { isClaimable } from './internal/claim-rule';
-import { noopLogger } from './internal/noop-logger';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { guarded, isUnavailable } from './internal/store-errors';

@@ -25,14 +25,13 @@
  * may get a smaller id. Ids left in the block when the process stops are never used (gaps are allowed).
  */
 import type { Logger, RequestIdAllocator } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import { bulkOp, itemReason, sendBulk } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
-import { noopLogger } from './internal/noop-logger';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 
 export interface OpenSearchRequestIdAllocatorOptions extends IndexSettingsOptions {

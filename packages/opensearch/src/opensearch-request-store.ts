@@ -19,14 +19,13 @@ import type {
   RequestWithOrders,
   RequestWithOrdersOutcome,
 } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, orderDocumentId } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, orderDocumentId, noopLogger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
-import { noopLogger } from './internal/noop-logger';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 

@@ -8,11 +8,10 @@
  * configuration error reported with the field named by OpenSearch.
  */
 import type { Logger } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import { indexLayout } from './index-layout';
-import { noopLogger } from './internal/noop-logger';
 import { ORDERS_MAPPINGS, REQUESTS_MAPPINGS } from './internal/mappings';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 

@@ -15,7 +15,7 @@
  * `tls.ca` the given CA replaces Node's default roots. Secrets (passwords, tokens) are never logged.
  */
 import { Agent, request } from 'undici';
-import { isRetryableStatus, systemClock } from '@command-manager/core';
+import { isRetryableStatus, systemClock, noopLogger } from '@command-manager/core';
 import type { Clock, Logger, StoredOrder } from '@command-manager/core';
 import { BREAKER_STATE_VALUE, CircuitBreaker } from './circuit-breaker';
 import type { BreakerState, CircuitBreakerOptions } from './circuit-breaker';
@@ -23,7 +23,6 @@ import { toAcceptCommandsOrder } from './order-delivery';
 import type { DeliverOptions, OrderDelivery, OrderVerdict } from './order-delivery';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
-import { noopLogger } from './internal/noop-logger';
 
 export type ManagementApiAuth =
   | { type: 'none' }

@@ -20,6 +20,7 @@ import {
   systemClock,
   withLease,
   withoutLease,
+  noopLogger,
 } from '@command-manager/core';
 import type {
   Clock,
@@ -37,7 +38,6 @@ import type {
 import type { OrderDelivery, OrderVerdict } from './order-delivery';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
-import { noopLogger } from './internal/noop-logger';
 import { rolloutLimits } from './internal/rollout';
 import type { RolloutLimits } from './internal/rollout';
 import { Semaphore } from './internal/semaphore';
