@@ -20,7 +20,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { ActionRegistry, CommandService } from '@command-manager/core';
 import {
   createApp,
@@ -48,9 +49,39 @@ interface AutocannonResult {
   timeouts: number;
   statusCodeStats: Record<string, { count: number }>;
 }
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
-// autocannon ships no type declarations; the shape used is declared above.
-const autocannon = createRequire(__filename)('autocannon') as Autocannon;
+
+/**
+ * Runs autocannon with `options` in a child process (bench/lib/load-generator.mjs), so that the load
+ * generator's CPU is not taken from the API under test, which runs in this process.
+ */
+function autocannon(options: Record<string, unknown>): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, 'lib', 'load-generator.mjs'), JSON.stringify(options)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(new Error(`load generator exited with ${code}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as AutocannonResult);
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  });
+}
 
 const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const DURATION_SEC = Number(process.env.DURATION_SEC ?? 10);

@@ -9,6 +9,7 @@ import { noopLogger } from '@command-manager/core';
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
+import { GroupCommit } from './internal/group-commit';
 import { guarded } from './internal/store-errors';
 
 export const DEFAULT_AGENT_PAGE_SIZE = 1000;
@@ -23,6 +24,12 @@ export interface OpenSearchAgentDirectoryOptions {
   pitKeepAlive?: string;
   /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
   lookupBatchSize?: number;
+  /**
+   * Lookup searches in flight at once (default 2). Lookups of up to `lookupBatchSize` ids made while that many
+   * are in flight wait and go out together as one search (group commit, no timer): 32 concurrent
+   * single-agent submissions cost one search instead of 32.
+   */
+  maxInflightLookups?: number;
   logger?: Logger;
 }
 
@@ -43,6 +50,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   private readonly keepAlive: string;
   private readonly lookupBatchSize: number;
   private readonly logger: Logger;
+  private readonly grouped: GroupCommit<string, AgentInfo | undefined>;
 
   constructor(options: OpenSearchAgentDirectoryOptions) {
     this.client = options.client;
@@ -50,6 +58,10 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.keepAlive = options.pitKeepAlive ?? '1m';
     this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
+    this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
+      maxInflight: options.maxInflightLookups ?? 2,
+      maxWeight: this.lookupBatchSize,
+    });
   }
 
   async *groupMembers(group: string, query: GroupQuery = {}): AsyncIterable<AgentInfo[]> {
@@ -104,28 +116,48 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   }
 
   async lookupAgents(ids: readonly string[]): Promise<Map<string, AgentInfo>> {
+    const unique = [...new Set(ids)];
+    // Small lookups (a submission's agent targets) share searches with concurrent ones; large ones go alone.
+    const answers =
+      unique.length <= this.lookupBatchSize
+        ? await this.grouped.run(unique)
+        : await this.lookupShared(unique);
     const found = new Map<string, AgentInfo>();
+    for (const agent of answers) if (agent) found.set(agent.id, agent);
+    return found;
+  }
+
+  /** One batch of the group commit: the ids of every waiting lookup (repeats allowed), an answer per id. */
+  private async lookupShared(ids: string[]): Promise<Array<AgentInfo | undefined>> {
+    const byId = new Map<string, AgentInfo>();
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += this.lookupBatchSize) {
-      const batch = unique.slice(i, i + this.lookupBatchSize);
-      const response = await guarded('look up agents', () =>
-        this.client.search({
-          index: this.index,
-          ignore_unavailable: true,
-          body: {
-            size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
-            query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
-            _source: SOURCE_FIELDS,
-            track_total_hits: false,
-          },
-        }),
-      );
-      for (const hit of (response.body as { hits?: { hits?: AgentHit[] } }).hits?.hits ?? []) {
-        const agent = toAgent(hit);
-        if (agent) found.set(agent.id, agent);
+      for (const agent of await this.search(unique.slice(i, i + this.lookupBatchSize))) {
+        byId.set(agent.id, agent);
       }
     }
-    return found;
+    return ids.map((id) => byId.get(id));
+  }
+
+  private async search(batch: string[]): Promise<AgentInfo[]> {
+    const response = await guarded('look up agents', () =>
+      this.client.search({
+        index: this.index,
+        ignore_unavailable: true,
+        body: {
+          size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
+          query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
+          _source: SOURCE_FIELDS,
+          track_total_hits: false,
+        },
+      }),
+    );
+    const agents: AgentInfo[] = [];
+    for (const hit of (response.body as { hits?: { hits?: AgentHit[] } }).hits?.hits ?? []) {
+      const agent = toAgent(hit);
+      if (agent) agents.push(agent);
+    }
+    return agents;
   }
 }
 

@@ -1,5 +1,10 @@
 import type { AgentInfo } from '@command-manager/core';
-import { createAgentsIndex, OpenSearchAgentDirectory, seedAgents } from '@command-manager/opensearch';
+import {
+  createAgentsIndex,
+  createOpenSearchClient,
+  OpenSearchAgentDirectory,
+  seedAgents,
+} from '@command-manager/opensearch';
 import { testIndices } from './helpers/test-indices';
 
 const t = testIndices(__filename);
@@ -99,6 +104,41 @@ describe('OpenSearchAgentDirectory', () => {
     expect(found.size).toBe(2500);
     expect(found.get('a000003')).toEqual({ id: 'a000003', groups: ['fleet', 'third'], status: 'active' });
     expect(found.has('nope-1')).toBe(false);
+  });
+
+  it('shares one search among concurrent small lookups, and each caller gets exactly its own agents', async () => {
+    const shared = new OpenSearchAgentDirectory({
+      client: t.client,
+      agentsIndex,
+      lookupBatchSize: 1000,
+      maxInflightLookups: 1,
+    });
+    // 40 callers at once, as 40 single-target submissions would: overlapping ids, repeats, unknown ones.
+    const asks = Array.from({ length: 40 }, (_, i) => [
+      `a${String(i + 1).padStart(6, '0')}`,
+      `a${String(i + 2).padStart(6, '0')}`,
+      `a${String(i + 1).padStart(6, '0')}`,
+      `missing-${i}`,
+    ]);
+    seen.searches = 0;
+    const answers = await Promise.all(asks.map((ids) => shared.lookupAgents(ids)));
+    // The first caller goes alone (idle directory: no waiting); the 39 that arrived meanwhile share one more.
+    expect(seen.searches).toBe(2);
+    answers.forEach((found, i) => {
+      expect([...found.keys()].sort()).toEqual(
+        [`a${String(i + 1).padStart(6, '0')}`, `a${String(i + 2).padStart(6, '0')}`].sort(),
+      );
+      expect(found.get(`a${String(i + 1).padStart(6, '0')}`)?.groups).toContain('fleet');
+    });
+  });
+
+  it('fails every caller of a shared lookup when its search fails', async () => {
+    // Nothing listens on port 1: every search fails in transport.
+    const down = createOpenSearchClient({ node: 'http://127.0.0.1:1', maxRetries: 0 });
+    const broken = new OpenSearchAgentDirectory({ client: down, agentsIndex, maxInflightLookups: 1 });
+    const calls = [1, 2, 3].map((i) => broken.lookupAgents([`a00000${i}`]));
+    for (const call of calls) await expect(call).rejects.toThrow(/look up agents/);
+    await down.close();
   });
 
   it('yields nothing for an unknown group or a missing agents index', async () => {
