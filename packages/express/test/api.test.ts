@@ -38,6 +38,9 @@ describe('POST /commands', () => {
       ],
       orders: [{ _id: '1-1' }, { _id: '1-2' }, { _id: '1-3' }, { _id: '2-1' }],
     });
+    // A small answer goes out whole: sized, not chunked.
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    expect(res.headers['transfer-encoding']).toBeUndefined();
     expect(orders.size).toBe(4);
   });
 
@@ -92,6 +95,8 @@ describe('POST /commands', () => {
     expect(res.status).toBe(201);
     expect(res.body.commands[0].orders).toBe(20_000);
     expect(res.body.orders).toHaveLength(20_000);
+    // Streamed in chunks, never built whole in memory.
+    expect(res.headers['transfer-encoding']).toBe('chunked');
     expect(res.body.orders[0]).toEqual({ _id: '1-1' });
     expect(res.body.orders[19_999]).toEqual({ _id: '1-20000' });
     expect(new Set(res.body.orders.map((o: { _id: string }) => o._id)).size).toBe(20_000);

@@ -25,7 +25,7 @@ export interface OpenSearchAgentDirectoryOptions {
   /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
   lookupBatchSize?: number;
   /**
-   * Lookup searches in flight at once (default 2). Lookups of up to `lookupBatchSize` ids made while that many
+   * Lookup searches in flight at once (default 1). Lookups of up to `lookupBatchSize` ids made while that many
    * are in flight wait and go out together as one search (group commit, no timer): 32 concurrent
    * single-agent submissions cost one search instead of 32.
    */
@@ -59,7 +59,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
     this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
-      maxInflight: options.maxInflightLookups ?? 2,
+      maxInflight: options.maxInflightLookups ?? 1,
       maxWeight: this.lookupBatchSize,
     });
   }

@@ -46,7 +46,7 @@ export interface OpenSearchRequestIdAllocatorOptions extends IndexSettingsOption
    * counter). See the class comment for what a block size above 1 gives up. At most 10,000.
    */
   blockSize?: number;
-  /** Allocation bulks in flight at once (default 2); calls made meanwhile share the next one. */
+  /** Allocation bulks in flight at once (default 1); calls made meanwhile share the next one. */
   maxInflightBulks?: number;
 }
 
@@ -83,7 +83,7 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     }
     this.blockSize = blockSize;
     this.grouped = new GroupCommit((counts) => this.fetchShared(counts), {
-      maxInflight: options.maxInflightBulks ?? 2,
+      maxInflight: options.maxInflightBulks ?? 1,
       maxWeight: MAX_BLOCK,
       weight: (n) => n,
     });

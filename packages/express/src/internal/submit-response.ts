@@ -36,7 +36,21 @@ export async function writeSubmitResponse(
     return;
   }
   // Re-open the head object to append the `orders` array.
-  if (!(await write(res, `${headJson.slice(0, -1)},"orders":[`))) return;
+  const open = `${headJson.slice(0, -1)},"orders":[`;
+  const total = result.commands.reduce((n, c) => n + c.orders, 0);
+  if (total <= IDS_PER_CHUNK) {
+    // A small answer (the common single-agent submission) goes out whole, with a Content-Length: one write
+    // instead of three chunks of a chunked encoding.
+    const ids: string[] = [];
+    for (const c of result.commands) {
+      for (let orderId = 1; orderId <= c.orders; orderId++) {
+        ids.push(`{"_id":"${orderDocumentId(c.request_id, orderId)}"}`);
+      }
+    }
+    res.end(`${open}${ids.join(',')}]}`);
+    return;
+  }
+  if (!(await write(res, open))) return;
   let first = true;
   for (const c of result.commands) {
     let chunk: string[] = [];
