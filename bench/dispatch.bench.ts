@@ -14,7 +14,7 @@
  *    time to an idle scheduler, woken as the sidecar wakes it: `wake({ requestId, orders })`, which claims
  *    the orders by id (real-time) without waiting for a refresh. Goal: p99 < 250 ms.
  *
- * Store settings: the sidecar's (`saveRefresh: false`, `writeRefresh: true`, `claimRefresh` default `true`);
+ * Store settings: the sidecar's (`saveRefresh: false`, `writeRefresh: true`, `claimRefresh: false`);
  * the scheduler's verdicts, renewals and deferrals ask for `searchable: false` themselves. Seeding uses
  * `saveRefresh: true` so that the seeded orders are searchable when a run starts.
  *
@@ -47,7 +47,7 @@ const BATCH = Number(process.env.BATCH ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 200);
 const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
-/** Refresh of claim lease writes (`claimRefresh`): unset = the store's default (`true`); `false`/`wait_for` to compare. */
+/** Refresh of claim lease writes (`claimRefresh`): unset = the sidecar's (`false`); `true`/`wait_for` to compare. */
 const CLAIM_REFRESH = process.env.CLAIM_REFRESH;
 const GOAL_RATIO = 0.5;
 const GOAL_P99_MS = 250;
@@ -103,9 +103,8 @@ function stores(
       ...common,
       saveRefresh,
       writeRefresh: true,
-      ...(CLAIM_REFRESH === undefined
-        ? {}
-        : { claimRefresh: CLAIM_REFRESH === 'wait_for' ? ('wait_for' as const) : CLAIM_REFRESH === 'true' }),
+      claimRefresh:
+        CLAIM_REFRESH === 'wait_for' ? ('wait_for' as const) : CLAIM_REFRESH === 'true' ? true : false,
       batchMaxOrders: Math.max(1000, BATCH),
     }),
     requests: new OpenSearchRequestStore(common),
@@ -418,7 +417,7 @@ async function main(): Promise<void> {
       latencyP99Ms: Number(percentile(lat, 99).toFixed(1)),
       latencyMaxMs: Number(Math.max(...lat).toFixed(1)),
       goalP99Ms: GOAL_P99_MS,
-      claimRefresh: CLAIM_REFRESH ?? 'default',
+      claimRefresh: CLAIM_REFRESH ?? 'false',
       // The child loads ts-node and TypeScript (not in a sidecar): its RSS before the run is reported apart.
       schedulerStartRssMB: Math.max(...startRss),
       schedulerMaxRssMB: Math.max(...rss),

@@ -91,7 +91,14 @@ export async function startSidecar(
   // claims force one (the store's default), so the next claim search does not re-read what was just leased;
   // other transitions (results, cancels, sweeps) force one too, so progress reads see them at once. The
   // scheduler's verdicts and lease renewals ask for none.
-  const orders = new OpenSearchOrderStore({ ...indexOptions, saveRefresh: false, writeRefresh: true });
+  // Claims do not force a refresh: the store leaves its own unrefreshed leases out of its next searches
+  // instead (an ids exclusion). A forced refresh per claim cost a fifth of the dispatch rate (bench (d)).
+  const orders = new OpenSearchOrderStore({
+    ...indexOptions,
+    saveRefresh: false,
+    writeRefresh: true,
+    claimRefresh: false,
+  });
   // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
   const requests = new OpenSearchRequestStore({ ...indexOptions, ordersRefresh: false });
   const locks = new OpenSearchLockStore(indexOptions);
