@@ -1,5 +1,5 @@
 /**
- * The sidecar as the product runs: `node packages/sidecar/dist/main.js serve`, in its own process, so that
+ * The sidecar as the product runs: `node --max-old-space-size=128 packages/sidecar/dist/main.js serve`, in its own process, so that
  * its memory is its own (no benchmark code, no ts-node compiler in it). `serve` reads its configuration from
  * the environment (`loadConfig`) and wires everything with `startSidecar`; it prints
  * `command manager listening on <url>` on stderr once the API listens, and stops gracefully on SIGTERM.
@@ -9,6 +9,8 @@ import path from 'node:path';
 
 const MAIN_JS = path.resolve(__dirname, '..', '..', 'packages', 'sidecar', 'dist', 'main.js');
 const READY = /command manager listening on (\S+)/;
+/** The V8 heap cap the product is started with (scripts/start, docker/Dockerfile). */
+export const SIDECAR_HEAP_FLAG = '--max-old-space-size=128';
 
 export interface SidecarProcess {
   url: string;
@@ -34,7 +36,12 @@ export async function startSidecarProcess(options: StartSidecarProcessOptions): 
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CM_')) env[k] = v;
   Object.assign(env, options.env);
-  const child = spawn(process.execPath, [MAIN_JS, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // With the heap cap scripts/start and docker/Dockerfile give it (unless NODE_OPTIONS sets one).
+  const heapFlag = env.NODE_OPTIONS?.includes('max-old-space-size') ? [] : [SIDECAR_HEAP_FLAG];
+  const child = spawn(process.execPath, [...heapFlag, MAIN_JS, 'serve'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn the sidecar');
 
