@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { requestJson } from './internal/request-json';
+import { requestJson, sleep } from '@command-manager-examples/support';
 
 export interface AgentsOptions {
   /** Base URL of the Comms API, e.g. `http://127.0.0.1:27000`. */
@@ -113,7 +113,7 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
     const orders = (answer.body as { orders?: Order[] } | undefined)?.orders;
     if (answer.status !== 200 || !Array.isArray(orders)) {
       report.errors++;
-      await sleep(200, stop.signal);
+      await sleep(200, stop.signal, 'stopped');
       return;
     }
     if (orders.length === 0) return;
@@ -161,7 +161,7 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
         report.errors++;
       }
       if (stop.signal.aborted) break;
-      await sleep(200 * attempt, stop.signal).catch(() => undefined);
+      await sleep(200 * attempt, stop.signal, 'stopped').catch(() => undefined);
     }
     report.lost += results.length;
   }
@@ -179,7 +179,7 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
       } catch {
         if (!stop.signal.aborted) {
           report.errors++;
-          await sleep(200, stop.signal).catch(() => undefined);
+          await sleep(200, stop.signal, 'stopped').catch(() => undefined);
         }
       } finally {
         idle.push(agent);
@@ -197,20 +197,4 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
   pool.destroy();
   report.elapsedMs = Date.now() - started;
   return report;
-}
-
-/** Resolves after `ms`; rejects at once when `signal` aborts, leaving no timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error('stopped'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new Error('stopped'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -3,8 +3,8 @@
  *   node -r ts-node/register/transpile-only examples/agents/src/main.ts --comms-url http://127.0.0.1:27000 --count 1000
  * Prints progress to stderr and one JSON report on stdout when it stops (Ctrl-C, or --idle-exit-ms).
  */
+import { numberOption, option } from '@command-manager-examples/support';
 import { runAgents } from './agents';
-import { numberOption, option } from './internal/cli-args';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

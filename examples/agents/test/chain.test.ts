@@ -1,7 +1,7 @@
 import type { Order, StoredOrder } from '@command-manager/core';
 import { ManagementApiClient } from '@command-manager/scheduler';
+import { FakeCommandManager } from '@command-manager-examples/support';
 import { agentId, runAgents } from '../src';
-import { FakeCommandManager } from './support/fake-command-manager';
 import { spawnExample } from './support/spawn-example';
 import type { RunningExample } from './support/spawn-example';
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeServer, HttpError, listen, readJson, sendJson } from './internal/http-server';
+import { closeServer, HttpError, listen, readJson, sendJson } from '@command-manager-examples/support';
 import { OrderQueues } from './internal/order-queues';
 import type { QueuedOrder } from './internal/order-queues';
 import { ResultForwarder } from './internal/result-forwarder';

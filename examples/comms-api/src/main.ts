@@ -5,9 +5,9 @@
  * Every flag can also be given as the environment variable shown in README.md.
  */
 import { readFileSync } from 'node:fs';
+import { numberOption, option } from '@command-manager-examples/support';
 import { startCommsApi } from './comms-api';
 import type { CommandManagerTarget } from './comms-api';
-import { numberOption, option } from './internal/cli-args';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -1,6 +1,6 @@
+import { FakeCommandManager } from '@command-manager-examples/support';
 import { startCommsApi } from '../src';
 import type { CommsApiHandle, CommsApiOptions, QueuedOrder } from '../src';
-import { FakeCommandManager } from './support/fake-command-manager';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {

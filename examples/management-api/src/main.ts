@@ -3,7 +3,7 @@
  *   node -r ts-node/register/transpile-only examples/management-api/src/main.ts --port 55000 --comms-url http://127.0.0.1:27000
  * Every flag can also be given as the environment variable shown in README.md.
  */
-import { numberOption, option } from './internal/cli-args';
+import { numberOption, option } from '@command-manager-examples/support';
 import { startManagementApi } from './management-api';
 
 async function main(): Promise<void> {

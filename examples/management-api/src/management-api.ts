@@ -2,11 +2,18 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  closeServer,
+  HttpError,
+  listen,
+  readJson,
+  requestJson,
+  sendJson,
+  sleep,
+} from '@command-manager-examples/support';
 import { checkOrder, OrderErrors, orderIdOf } from './internal/accept-order';
 import type { AcceptedOrder, OrderError } from './internal/accept-order';
-import { closeServer, HttpError, listen, readJson, sendJson } from './internal/http-server';
 import { signJwt, verifyJwt } from './internal/jwt';
-import { requestJson } from './internal/request-json';
 
 export type { AcceptedOrder, OrderError } from './internal/accept-order';
 export { OrderErrors } from './internal/accept-order';
@@ -120,7 +127,7 @@ export async function startManagementApi(options: ManagementApiOptions = {}): Pr
     const body = await readJson(req, bodyLimit);
     const orders = (body as { orders?: unknown } | undefined)?.orders;
     if (!Array.isArray(orders)) throw new HttpError(400, 'the body must be {"orders": [...]}');
-    if (options.latencyMs) await sleep(options.latencyMs, closing.signal);
+    if (options.latencyMs) await sleep(options.latencyMs, closing.signal, 'closing');
     if ((options.failShare ?? 0) > 0 && random() < (options.failShare ?? 0)) {
       log(`injected failure: 503 for ${orders.length} orders`);
       sendJson(
@@ -253,20 +260,4 @@ function commsClient(
       throw new Error(`Comms API answered HTTP ${answer.status}`);
   };
   return { post, agent };
-}
-
-/** Resolves after `ms`, or rejects at once when `signal` aborts (so that `close` leaves no timer behind). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error('closing'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new Error('closing'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { requestJson } from './request-json';
+import { requestJson } from '@command-manager-examples/support';
 import type { ResultReport } from './result-report';
 
 /** The command manager the Comms API reports to. */

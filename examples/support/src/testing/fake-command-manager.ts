@@ -7,8 +7,9 @@ export interface ResultsCall {
 }
 
 /**
- * Stands in for the command manager's `POST /_plugins/_command_manager/results` (outside what this example
- * tests). Answers with `statuses` in turn (then 200), and records every call.
+ * Stands in for the command manager's `POST /_plugins/_command_manager/results` in the tests of the Comms
+ * API and of the agents' chain (what reaches it is under test, not the command manager). Answers with
+ * `statuses` in turn (then 200), and records every call.
  */
 export class FakeCommandManager {
   readonly calls: ResultsCall[] = [];
