@@ -72,31 +72,45 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     // 404: no agents index, hence no members.
     if (created.statusCode === 404) return;
     let pitId = created.body.pit_id;
+    const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
+      const body: Record<string, unknown> = {
+        size,
+        query: groupQuery(group, query.statuses),
+        sort: [{ 'agent.id': 'asc' }],
+        pit: { id: pitId, keep_alive: this.keepAlive },
+        _source: SOURCE_FIELDS,
+        track_total_hits: false,
+      };
+      if (after) body.search_after = after;
+      // With a PIT the index comes from the PIT: the request must not name one.
+      const response = await guarded('page group members', () => this.client.search({ body }));
+      const answer = response.body as { pit_id?: string; hits?: { hits?: AgentHit[] } };
+      // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
+      if (answer.pit_id) pitId = answer.pit_id;
+      return answer.hits?.hits ?? [];
+    };
+    // One page is read ahead: the next search runs while the consumer expands and stores the current page,
+    // instead of after it (two pages held at most). Its failure is seen when it is awaited; the no-op handler
+    // only keeps a failure that happens while the consumer holds the current page from counting as unhandled
+    // (which would end the process).
+    const readAhead = (after: unknown[] | undefined): Promise<AgentHit[]> => {
+      const p = fetchPage(after);
+      p.catch(() => undefined);
+      return p;
+    };
+    let next: Promise<AgentHit[]> | undefined = readAhead(undefined);
     try {
-      let after: unknown[] | undefined;
-      for (;;) {
-        const body: Record<string, unknown> = {
-          size,
-          query: groupQuery(group, query.statuses),
-          sort: [{ 'agent.id': 'asc' }],
-          pit: { id: pitId, keep_alive: this.keepAlive },
-          _source: SOURCE_FIELDS,
-          track_total_hits: false,
-        };
-        if (after) body.search_after = after;
-        // With a PIT the index comes from the PIT: the request must not name one.
-        const response = await guarded('page group members', () => this.client.search({ body }));
-        const answer = response.body as { pit_id?: string; hits?: { hits?: AgentHit[] } };
-        // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
-        if (answer.pit_id) pitId = answer.pit_id;
-        const hits = answer.hits?.hits ?? [];
+      while (next) {
+        const hits = await next;
+        next = undefined;
+        const last = hits[hits.length - 1];
+        if (hits.length === size && last?.sort) next = readAhead(last.sort);
         const page = hits.map(toAgent).filter((a): a is AgentInfo => a !== undefined);
         if (page.length > 0) yield page;
-        const last = hits[hits.length - 1];
-        if (hits.length < size || !last?.sort) return;
-        after = last.sort;
       }
     } finally {
+      // A consumer that stopped early leaves a read-ahead in flight: let it settle before the PIT goes.
+      if (next) await next.catch(() => undefined);
       await this.client.deletePit({ body: { pit_id: [pitId] } }).catch(() => {
         // The PIT expires by itself after keep-alive; failing to delete it early is worth a warning only.
         this.logger.warn('could not delete point in time', { index: this.index });

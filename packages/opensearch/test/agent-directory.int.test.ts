@@ -89,6 +89,35 @@ describe('OpenSearchAgentDirectory', () => {
     expect((await livePits()).has(seen.pits[0]!)).toBe(false);
   });
 
+  it('reads one page ahead: the next search is sent before the consumer is handed the current page', async () => {
+    seen.searches = 0;
+    for await (const page of directory.groupMembers('fleet', { pageSize: 100 })) {
+      expect(page).toHaveLength(100);
+      break;
+    }
+    // The consumer stopped after one page, yet two searches were answered: the second was sent with the
+    // first page (read-ahead), and settled before the PIT was deleted. Without read-ahead it would be one.
+    expect(seen.searches).toBe(2);
+  });
+
+  it('a read-ahead that fails while the consumer holds a page reaches the consumer as an error', async () => {
+    const pages: AgentInfo[][] = [];
+    const walk = async (): Promise<void> => {
+      for await (const page of directory.groupMembers('fleet', { pageSize: 100 })) {
+        pages.push(page);
+        if (pages.length === 1) {
+          // The point in time vanishes under the walk (as when it expires): the searches after it fail.
+          await t.client.deleteAllPits();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    };
+    await expect(walk()).rejects.toThrow(/page group members/);
+    // The page read ahead before the PIT went may or may not have been served; never the whole group.
+    expect(pages.length).toBeGreaterThanOrEqual(1);
+    expect(pages.length).toBeLessThanOrEqual(2);
+  });
+
   it('looks agents up with one terms query per batch of ids, never one per agent', async () => {
     const wanted = [
       ...agents()
