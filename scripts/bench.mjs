@@ -19,7 +19,7 @@
  *                         each benchmark created under its own prefix)
  *   BENCH_QUICK=1         smoke run, 2–3 minutes: small sizes, few repetitions (not figures to quote)
  *   BENCH_ONLY            comma-separated subset: expansion, adapter-write, api-submit, dispatch, e2e-group
- *   BENCH_REPS            repetitions: (b) REPS, (c) ROUNDS, (d) ROUNDS, (a)/(g) REPS (default 3; quick 2, (a) 1)
+ *   BENCH_REPS            repetitions: (b) REPS, (c) ROUNDS, (d) ROUNDS (default 3; quick 2), (a)/(g) REPS (default 5; quick 1)
  *   BENCH_ORDERS          orders of (b) and (d)                     (default 100000; quick 10000)
  *   BENCH_GROUP_SIZES     group sizes of (a)/(g)                    (default 1000,10000,100000; quick 1000,5000,20000)
  *   BENCH_DURATION_SEC    duration of each side of (c)              (default 10; quick 3)
@@ -72,7 +72,7 @@ const mode = QUICK ? 'quick' : SIZE_KNOBS.some((k) => env[k]) ? 'custom' : 'full
 
 const settings = {
   reps: int(env.BENCH_REPS, QUICK ? 2 : 3),
-  e2eReps: int(env.BENCH_REPS, QUICK ? 1 : 3),
+  e2eReps: int(env.BENCH_REPS, QUICK ? 1 : 5),
   orders: int(env.BENCH_ORDERS, QUICK ? 10_000 : 100_000),
   groupSizes: env.BENCH_GROUP_SIZES || (QUICK ? '1000,5000,20000' : '1000,10000,100000'),
   durationSec: int(env.BENCH_DURATION_SEC, QUICK ? 3 : 10),

@@ -213,6 +213,7 @@ export function renderMarkdown(report) {
     '## How it is measured',
     '',
     '- One OpenSearch node, the same for every benchmark; each comparison runs the product and its raw-OpenSearch baseline side by side in the same process run, alternating which goes first from one repetition to the next (except (c), see its notes), each on a fresh index with the same mapping.',
+    '- (a)/(g): one product + raw pair at each new group size is run first and not counted (its times are in the details of (a)): it absorbs the background work the previous size left (segment merges, the sidecar heap growing) that would otherwise be charged to whichever side runs first.',
     '- Figures are medians over the repetitions; the spread is shown as min–max and n.',
     '- Each benchmark is a file under `bench/` run as its own process (`node -r ts-node/register/transpile-only bench/<file>`), against the built packages; each prints one JSON object of figures.',
     '- Goals are reported, never asserted by tests.',

@@ -61,6 +61,11 @@ function e2e(results, out) {
         size: largest.size,
         product_seconds: largest.product_seconds,
         raw_seconds: largest.raw_seconds,
+        ...(largest.warmup_seconds
+          ? {
+              warmup_not_counted_seconds: `product ${largest.warmup_seconds.product_s}, raw ${largest.warmup_seconds.raw_s}`,
+            }
+          : {}),
         raw_inflight: f.raw_inflight,
         batch_orders: f.batch_orders,
       },
