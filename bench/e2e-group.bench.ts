@@ -26,7 +26,8 @@
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), GROUP_SIZES (default 1000,10000,100000), REPS
  * (default 3; sizes of 10,000 or fewer get 3× as many, they are cheap and noisier), RAW_INFLIGHT (default
  * 2), TIME_LIMIT_S (default 900: no new repetition starts after it; every size gets at least one),
- * DISPATCH_RSS (default 1; 0 skips the dispatch phase), DISPATCH_TIMEOUT_S (default 300).
+ * DISPATCH_RSS (default 1; 0 skips the dispatch phase), DISPATCH_TIMEOUT_S (default 300), SIDECAR_NODE_FLAGS
+ * (extra Node flags of the sidecar processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -38,7 +38,10 @@ export async function startSidecarProcess(options: StartSidecarProcessOptions): 
   Object.assign(env, options.env);
   // With the heap cap scripts/start and docker/Dockerfile give it (unless NODE_OPTIONS sets one).
   const heapFlag = env.NODE_OPTIONS?.includes('max-old-space-size') ? [] : [SIDECAR_HEAP_FLAG];
-  const child = spawn(process.execPath, [...heapFlag, MAIN_JS, 'serve'], {
+  // SIDECAR_NODE_FLAGS: extra Node flags for the sidecar only, to profile it (e.g. `--cpu-prof
+  // --cpu-prof-dir=/tmp/prof`, which Node refuses in NODE_OPTIONS).
+  const extraFlags = (process.env.SIDECAR_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const child = spawn(process.execPath, [...heapFlag, ...extraFlags, MAIN_JS, 'serve'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
