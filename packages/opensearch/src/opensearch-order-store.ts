@@ -26,7 +26,6 @@ import {
   CommandManagerError,
   ErrorCodes,
   emptyCounts,
-  orderDocumentId,
   ORDER_STATUSES,
   withLease,
   noopLogger,
@@ -41,6 +40,7 @@ import { isClaimable } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { guarded, isUnavailable } from './internal/store-errors';
+import { safeOrderId } from './internal/order-ids';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -778,14 +778,6 @@ function toStored(hit: Hit | undefined): StoredOrder | undefined {
     return undefined;
   }
   return { id: hit._id, rev: encodeRevision(hit._seq_no, hit._primary_term), order: hit._source };
-}
-
-function safeOrderId(order: Order): string | undefined {
-  const requestId = order?.command?.request_id;
-  const orderId = order?.command?.order_id;
-  if (!Number.isSafeInteger(requestId) || !Number.isSafeInteger(orderId) || requestId < 0 || orderId < 0)
-    return undefined;
-  return orderDocumentId(requestId, orderId);
 }
 
 function invalidId(order: Order): string {

@@ -13,13 +13,12 @@ import { createHash } from 'node:crypto';
 import type {
   IdempotencyEntry,
   Logger,
-  Order,
   RequestRecord,
   RequestStore,
   RequestWithOrders,
   RequestWithOrdersOutcome,
 } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, orderDocumentId, noopLogger } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
@@ -28,6 +27,7 @@ import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { safeOrderId } from './internal/order-ids';
 
 export interface OpenSearchRequestStoreOptions extends OpenSearchSetupOptions {
   /**
@@ -363,14 +363,6 @@ export class OpenSearchRequestStore implements RequestStore {
     const body = response.body as { found?: boolean; _source?: IdempotencySource };
     return body.found && body._source ? { _source: body._source } : undefined;
   }
-}
-
-function safeOrderId(order: Order): string | undefined {
-  const requestId = order?.command?.request_id;
-  const orderId = order?.command?.order_id;
-  if (!Number.isSafeInteger(requestId) || !Number.isSafeInteger(orderId) || requestId < 0 || orderId < 0)
-    return undefined;
-  return orderDocumentId(requestId, orderId);
 }
 
 function requestDocId(requestId: number): string {
