@@ -14,9 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { opensearchUrl } from '@command-manager/test-support';
-import { startManagementApi } from '../../../../examples/management-api/src';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import { FaultProxy } from './support/fault-proxy';
+import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import {
   API,
@@ -27,10 +26,10 @@ import {
   sidecarEnv,
   TOKENS,
   waitFor,
-  writeUsersFile,
 } from './support/fixtures';
 import type { ApiAnswer, FaultIndices, UsersFixture } from './support/fixtures';
-import { killAllSidecars, startSidecar } from './support/sidecar-process';
+import { startProxiedManagementApi, startScenarioStore, stopFaultScenario } from './support/scenario';
+import { startSidecar } from './support/sidecar-process';
 import type { SidecarProcess } from './support/sidecar-process';
 
 const AGENT = 'agent-000001';
@@ -54,9 +53,12 @@ interface ErrorBody {
 }
 
 beforeAll(async () => {
-  users = await writeUsersFile();
-  indices = faultIndices(__filename, opensearchUrl());
-  await indices.seedGroup('only', 1);
+  ({ users, indices } = await startScenarioStore({
+    file: __filename,
+    opensearchUrl: opensearchUrl(),
+    group: 'only',
+    agents: 1,
+  }));
   sidecar = await startSidecar({
     name: 'hostile',
     env: sidecarEnv({
@@ -70,9 +72,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await killAllSidecars();
-  await indices?.close();
-  users?.dispose();
+  await stopFaultScenario({ users, indices });
   figures.save();
 }, 60_000);
 
@@ -490,17 +490,14 @@ describe('TLS on the Management API side', () => {
     };
     const server = selfSigned('management-api');
     selfSigned('other-ca');
-    stub = await startManagementApi({ port: 0 });
-    proxy = await FaultProxy.start({
-      target: stub.url,
-      tls: { key: readFileSync(server.key), cert: readFileSync(server.cert) },
-    });
+    ({ stub, proxy } = await startProxiedManagementApi({
+      key: readFileSync(server.key),
+      cert: readFileSync(server.cert),
+    }));
   }, 60_000);
 
   afterAll(async () => {
-    await killAllSidecars();
-    await proxy?.close();
-    await stub?.close();
+    await stopFaultScenario({ stub, proxy });
     for (const i of tlsIndices) await i.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);

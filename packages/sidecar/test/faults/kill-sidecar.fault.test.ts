@@ -7,22 +7,13 @@
  * request whose writer died says so on its record.
  */
 import { opensearchUrl } from '@command-manager/test-support';
-import { startManagementApi } from '../../../../examples/management-api/src';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import { FaultProxy } from './support/fault-proxy';
+import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import {
-  API,
-  call,
-  command,
-  faultIndices,
-  sidecarEnv,
-  TOKENS,
-  waitFor,
-  writeUsersFile,
-} from './support/fixtures';
+import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';
 import type { FaultIndices, UsersFixture } from './support/fixtures';
-import { killAllSidecars, startSidecar } from './support/sidecar-process';
+import { startFaultScenario, stopFaultScenario } from './support/scenario';
+import { startSidecar } from './support/sidecar-process';
 
 const GROUP_SIZE = 10_000;
 const LEASE_MS = 3000;
@@ -63,19 +54,16 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 beforeAll(async () => {
-  users = await writeUsersFile();
-  indices = faultIndices(__filename, opensearchUrl());
-  await indices.seedGroup('fanout', GROUP_SIZE);
-  stub = await startManagementApi({ port: 0 });
-  proxy = await FaultProxy.start({ target: stub.url });
+  ({ users, indices, stub, proxy } = await startFaultScenario({
+    file: __filename,
+    opensearchUrl: opensearchUrl(),
+    group: 'fanout',
+    agents: GROUP_SIZE,
+  }));
 }, 120_000);
 
 afterAll(async () => {
-  await killAllSidecars();
-  await proxy?.close();
-  await stub?.close();
-  await indices?.close();
-  users?.dispose();
+  await stopFaultScenario({ users, indices, stub, proxy });
   figures.save();
 }, 60_000);
 

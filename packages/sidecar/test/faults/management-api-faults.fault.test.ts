@@ -8,25 +8,13 @@
  */
 import type { Order } from '@command-manager/core';
 import { opensearchUrl } from '@command-manager/test-support';
-import { startManagementApi } from '../../../../examples/management-api/src';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import type { CallRecord } from './support/fault-proxy';
-import { FaultProxy } from './support/fault-proxy';
+import type { CallRecord, FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import {
-  API,
-  call,
-  command,
-  faultIndices,
-  metricValue,
-  sidecarEnv,
-  sleep,
-  TOKENS,
-  waitFor,
-  writeUsersFile,
-} from './support/fixtures';
+import { API, call, command, metricValue, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';
 import type { FaultIndices, SubmitAnswer, UsersFixture } from './support/fixtures';
-import { killAllSidecars, startSidecar } from './support/sidecar-process';
+import { startFaultScenario, stopFaultScenario } from './support/scenario';
+import { startSidecar } from './support/sidecar-process';
 import type { SidecarProcess } from './support/sidecar-process';
 
 const GROUP = 20;
@@ -49,11 +37,12 @@ let proxy: FaultProxy;
 let sidecar: SidecarProcess;
 
 beforeAll(async () => {
-  users = await writeUsersFile();
-  indices = faultIndices(__filename, opensearchUrl());
-  await indices.seedGroup('mgmt', GROUP);
-  stub = await startManagementApi({ port: 0 });
-  proxy = await FaultProxy.start({ target: stub.url });
+  ({ users, indices, stub, proxy } = await startFaultScenario({
+    file: __filename,
+    opensearchUrl: opensearchUrl(),
+    group: 'mgmt',
+    agents: GROUP,
+  }));
   sidecar = await startSidecar({
     name: 'mgmt-faults',
     env: sidecarEnv({
@@ -74,11 +63,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await killAllSidecars();
-  await proxy?.close();
-  await stub?.close();
-  await indices?.close();
-  users?.dispose();
+  await stopFaultScenario({ users, indices, stub, proxy });
   figures.save();
 }, 60_000);
 

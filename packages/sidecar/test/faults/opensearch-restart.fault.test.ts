@@ -14,23 +14,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OPENSEARCH_SCRIPT } from '@command-manager/test-support';
-import { startManagementApi } from '../../../../examples/management-api/src';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import { FaultProxy } from './support/fault-proxy';
+import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import {
-  API,
-  call,
-  command,
-  faultIndices,
-  sidecarEnv,
-  sleep,
-  TOKENS,
-  waitFor,
-  writeUsersFile,
-} from './support/fixtures';
+import { API, call, command, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';
 import type { FaultIndices, SubmitAnswer, UsersFixture } from './support/fixtures';
-import { killAllSidecars, logsMatching, REPO_ROOT, startSidecar } from './support/sidecar-process';
+import { startFaultScenario, stopFaultScenario } from './support/scenario';
+import { logsMatching, REPO_ROOT, startSidecar } from './support/sidecar-process';
 import type { SidecarProcess } from './support/sidecar-process';
 
 const run = promisify(execFile);
@@ -86,11 +76,14 @@ beforeAll(async () => {
   port = await freePort();
   nodeUrl = await node('start');
   expect(nodeUrl).toBe(`http://127.0.0.1:${port}`);
-  users = await writeUsersFile();
-  indices = faultIndices(__filename, nodeUrl);
-  await indices.seedGroup('load', GROUP);
-  stub = await startManagementApi({ port: 0 });
-  proxy = await FaultProxy.start({ target: stub.url });
+  ({ users, indices, stub, proxy } = await startFaultScenario({
+    file: __filename,
+    opensearchUrl: nodeUrl,
+    group: 'load',
+    agents: GROUP,
+    // The node is this test's: its indices go with it.
+    deleteIndices: false,
+  }));
   sidecar = await startSidecar({
     name: 'os-restart',
     env: sidecarEnv({
@@ -110,14 +103,10 @@ beforeAll(async () => {
 }, 420_000);
 
 afterAll(async () => {
-  await killAllSidecars();
-  await proxy?.close();
-  await stub?.close();
   // The node is this test's: its indices go with it.
-  await indices?.client.close();
+  await stopFaultScenario({ users, indices, stub, proxy }, { deleteIndices: false });
   await node('stop').catch(() => undefined);
   rmSync(home, { recursive: true, force: true });
-  users?.dispose();
   figures.save();
 }, 180_000);
 

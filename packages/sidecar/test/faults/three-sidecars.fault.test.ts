@@ -6,24 +6,13 @@
 import type { Order } from '@command-manager/core';
 import { OpenSearchSetup } from '@command-manager/opensearch';
 import { opensearchUrl } from '@command-manager/test-support';
-import { startManagementApi } from '../../../../examples/management-api/src';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import { FaultProxy } from './support/fault-proxy';
+import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import {
-  API,
-  call,
-  command,
-  faultIndices,
-  metricValue,
-  sidecarEnv,
-  sleep,
-  TOKENS,
-  waitFor,
-  writeUsersFile,
-} from './support/fixtures';
+import { API, call, command, metricValue, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';
 import type { FaultIndices, SubmitAnswer, UsersFixture } from './support/fixtures';
-import { killAllSidecars, logsMatching, startSidecar } from './support/sidecar-process';
+import { startFaultScenario, stopFaultScenario } from './support/scenario';
+import { logsMatching, startSidecar } from './support/sidecar-process';
 import type { SidecarProcess } from './support/sidecar-process';
 
 const LOAD_MS = 15_000;
@@ -47,21 +36,18 @@ let proxy: FaultProxy;
 const sidecars: SidecarProcess[] = [];
 
 beforeAll(async () => {
-  users = await writeUsersFile();
-  indices = faultIndices(__filename, opensearchUrl());
-  await indices.seedGroup('steady', AGENTS);
-  stub = await startManagementApi({ port: 0 });
-  proxy = await FaultProxy.start({ target: stub.url });
+  ({ users, indices, stub, proxy } = await startFaultScenario({
+    file: __filename,
+    opensearchUrl: opensearchUrl(),
+    group: 'steady',
+    agents: AGENTS,
+  }));
   await new OpenSearchSetup({ client: indices.client, ordersIndex: indices.ordersIndex, replicas: 0 }).init();
   await seedOldTerminalOrders();
 }, 120_000);
 
 afterAll(async () => {
-  await killAllSidecars();
-  await proxy?.close();
-  await stub?.close();
-  await indices?.close();
-  users?.dispose();
+  await stopFaultScenario({ users, indices, stub, proxy });
   figures.save();
 }, 60_000);
 
