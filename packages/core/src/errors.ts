@@ -42,6 +42,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** Delivery to the Management API failed in a way that is not retried. */
   DELIVERY_FAILED: 'DELIVERY_FAILED',
+  /** Too many claims are waiting (long-polling) on this sidecar; retry after `Retry-After`. */
+  TOO_MANY_WAITERS: 'TOO_MANY_WAITERS',
   /** Anything not raised on purpose. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -12,3 +12,6 @@ export * from './expansion';
 export * from './in-process-id-allocator';
 export * from './noop-logger';
 export * from './command-service';
+export * from './pull-schemas';
+export * from './pull-types';
+export * from './pull-validation';

@@ -142,6 +142,8 @@ export interface ClaimRequest {
   now: Date;
   /** Only orders of these requests (rollout control), all when unset. */
   requestIds?: readonly number[];
+  /** Only orders for this destination (a pull consumer's filter), all when unset. */
+  target?: { type: TargetType; id: string };
 }
 
 export interface ClaimByIdsRequest {

@@ -5,6 +5,7 @@ import {
   ErrorCodes,
   type CommandManagerApi,
   type Logger,
+  type PullDeliveryApi,
   type ResultOutcome,
   type StoredOrder,
 } from '@command-manager/core';
@@ -14,6 +15,7 @@ import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
 import { errorMiddleware } from './internal/error-middleware';
 import { API_PREFIX } from './internal/paths';
+import { registerPullRoutes } from './internal/pull-routes';
 import {
   parseIdempotencyKey,
   parseListQuery,
@@ -49,6 +51,8 @@ export interface AppDeps {
   limits: AppLimits;
   /** Serve `/metrics` without authentication (e.g. bound to a private interface). Default: role operation `metrics`. */
   publicMetrics?: boolean;
+  /** Pull delivery (`…/orders/_claim`, `…/orders/_ack`); absent when this sidecar pushes. */
+  pull?: PullDeliveryApi;
   /** Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP); default: none. */
   trustProxy?: boolean | number | string;
 }
@@ -266,6 +270,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (!outcome) throw new CommandManagerError(ErrorCodes.INTERNAL, 'no outcome for the report');
     sendSingleOutcome(res, outcome);
   });
+
+  registerPullRoutes(app, { pull: deps.pull, route, authorize, jsonBody, requireBody });
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new CommandManagerError(ErrorCodes.NOT_FOUND, 'no such route'));

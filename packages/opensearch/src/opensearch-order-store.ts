@@ -412,6 +412,10 @@ export class OpenSearchOrderStore implements OrderStore {
       if (request.requestIds.length === 0) return [];
       clauses.push({ terms: { 'command.request_id': [...request.requestIds] } });
     }
+    if (request.target !== undefined) {
+      clauses.push({ term: { 'command.target.type': request.target.type } });
+      clauses.push({ term: { 'command.target.id': request.target.id } });
+    }
     const exclude = this.claimRefresh === false ? this.recentClaimIds() : [];
     const hits = await this.search(
       exclude.length > 0

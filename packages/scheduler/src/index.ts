@@ -35,3 +35,5 @@ export type {
   MetricLabels,
 } from './scheduler-metrics';
 export { errorBudget } from './internal/rollout';
+export { PullDelivery, consumerLeaseOwner } from './pull-delivery';
+export type { PullDeliveryDeps, PullDeliveryOptions, ConsumerAdmission } from './pull-delivery';

@@ -37,6 +37,14 @@ export const SchedulerMetricNames = {
   BREAKER_STATE: 'scheduler_breaker_state',
   /** Seconds from an order's `@timestamp` (submission) to its acceptance by the Management API. */
   SUBMIT_TO_ACCEPTED_SECONDS: 'scheduler_submit_to_accepted_seconds',
+  /** Pull claims answered (label `result`: `orders` | `empty`). */
+  PULL_CLAIMS: 'scheduler_pull_claims_total',
+  /** Orders handed to pull consumers (leased to them). */
+  PULL_ORDERS_CLAIMED: 'scheduler_pull_orders_claimed_total',
+  /** Acknowledged orders by outcome (label `outcome`: `applied` | `not_yours` | `expired` | `unknown` | `conflict`). */
+  PULL_ACKS: 'scheduler_pull_acks_total',
+  /** Claims long-polling on this sidecar right now. */
+  PULL_WAITERS: 'scheduler_pull_waiters',
 } as const;
 
 export type SchedulerMetricName = (typeof SchedulerMetricNames)[keyof typeof SchedulerMetricNames];
@@ -112,6 +120,30 @@ export const schedulerMetricDefinitions: readonly SchedulerMetricDefinition[] = 
     help: 'Seconds from submission (@timestamp) to acceptance by the Management API',
     labelNames: [],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  },
+  {
+    name: SchedulerMetricNames.PULL_CLAIMS,
+    type: 'counter',
+    help: 'Pull claims answered, with orders or empty',
+    labelNames: ['result'],
+  },
+  {
+    name: SchedulerMetricNames.PULL_ORDERS_CLAIMED,
+    type: 'counter',
+    help: 'Orders leased to pull consumers',
+    labelNames: [],
+  },
+  {
+    name: SchedulerMetricNames.PULL_ACKS,
+    type: 'counter',
+    help: 'Orders acknowledged by pull consumers, by outcome',
+    labelNames: ['outcome'],
+  },
+  {
+    name: SchedulerMetricNames.PULL_WAITERS,
+    type: 'gauge',
+    help: 'Pull claims long-polling on this sidecar',
+    labelNames: [],
   },
 ];
 

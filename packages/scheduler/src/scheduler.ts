@@ -77,6 +77,12 @@ export interface SchedulerOptions {
   rolloutDeferMs?: number;
   /** Randomness of the backoff jitter (tests fix it). */
   random?: () => number;
+  /**
+   * `push` (default): the poll loop claims due orders and posts them to `/accept_commands`. `pull`: no poll
+   * loop (servers claim orders through `PullDelivery`, which uses `admitForConsumer`); the deadline sweep and
+   * retention run as in push mode.
+   */
+  mode?: 'push' | 'pull';
 }
 
 export interface SchedulerDeps {
@@ -142,7 +148,10 @@ const NO_ROLLOUT_CACHE_MAX = 10_000;
 /** Writes of orders this sidecar holds under a live lease: no search needs them at once (see `writePlans`). */
 const NOT_SEARCHABLE = { searchable: false } as const;
 
-type Resolved = Required<Omit<SchedulerOptions, 'random'>> & { random: () => number };
+type Resolved = Required<Omit<SchedulerOptions, 'random' | 'mode'>> & {
+  random: () => number;
+  mode: 'push' | 'pull';
+};
 
 function resolveOptions(o: SchedulerOptions = {}): Resolved {
   const pollIntervalMs = positive(o.pollIntervalMs, 1000);
@@ -162,6 +171,7 @@ function resolveOptions(o: SchedulerOptions = {}): Resolved {
     retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
     rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
     random: o.random ?? Math.random,
+    mode: o.mode ?? 'push',
   };
 }
 
@@ -244,6 +254,8 @@ export class Scheduler {
   private readonly hintClaims = new Set<Promise<void>>();
   /** Orders in flight per request id (rollout control). */
   private readonly inFlightByRequest = new Map<number, number>();
+  /** Orders leased to pull consumers by this sidecar, counted in `inFlightByRequest` until acked or expired. */
+  private readonly consumerHeld = new Map<string, { requestId: number; timer: NodeJS.Timeout }>();
   /** Aborted when `stop()` runs out of patience: in-flight deliveries end and their leases are released. */
   private readonly abort = new AbortController();
   /** Requests known to have no rollout limits (their command never changes, so this never goes stale). */
@@ -279,10 +291,11 @@ export class Scheduler {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    this.loopPromise = this.pollLoop();
+    if (this.opts.mode === 'push') this.loopPromise = this.pollLoop();
     this.sweeper.start();
     this.retention.start();
     this.logger.info('scheduler started', {
+      mode: this.opts.mode,
       pollIntervalMs: this.opts.pollIntervalMs,
       leaseMs: this.opts.leaseMs,
     });
@@ -296,6 +309,7 @@ export class Scheduler {
    * its orders.
    */
   wake(hint?: WakeHint): void {
+    if (this.opts.mode === 'pull') return;
     if (hint && this.claimHinted(hint)) return;
     this.wakeLoop();
   }
@@ -323,6 +337,7 @@ export class Scheduler {
     this.stopping = true;
     this.wakeLoop();
     await Promise.all([this.sweeper.stop(), this.retention.stop(), this.loopPromise, ...this.hintClaims]);
+    this.consumerDone([...this.consumerHeld.keys()]);
     if (this.inFlight.size > 0) {
       const finished = await waitAll([...this.inFlight], this.opts.shutdownTimeoutMs);
       if (!finished) {
@@ -476,6 +491,37 @@ export class Scheduler {
       .finally(() => this.hintClaims.delete(p));
     this.hintClaims.add(p);
     return true;
+  }
+
+  /**
+   * Rollout control for orders a pull consumer just claimed (leased to it): the same rules as push dispatch
+   * (`admit`). Returns the orders the consumer may have; the others were failed (rollout stopped) or released
+   * and deferred (`max_concurrency`). Admitted orders count as in flight of their request, as a push batch
+   * does, until `consumerDone` (their ack) or the end of their lease.
+   */
+  async admitForConsumer(claimed: StoredOrder[], leaseMs: number): Promise<StoredOrder[]> {
+    if (claimed.length === 0) return [];
+    const admitted = await this.admit(claimed, new RolloutRound(), emptySummary());
+    for (const o of admitted) {
+      this.consumerDone([o.id]);
+      const requestId = o.order.command.request_id;
+      bump(this.inFlightByRequest, requestId, 1);
+      const timer = setTimeout(() => this.consumerDone([o.id]), leaseMs);
+      timer.unref();
+      this.consumerHeld.set(o.id, { requestId, timer });
+    }
+    return admitted;
+  }
+
+  /** Orders a pull consumer acknowledged (or gave up): no longer in flight for rollout control. */
+  consumerDone(ids: readonly string[]): void {
+    for (const id of ids) {
+      const held = this.consumerHeld.get(id);
+      if (!held) continue;
+      clearTimeout(held.timer);
+      this.consumerHeld.delete(id);
+      bump(this.inFlightByRequest, held.requestId, -1);
+    }
   }
 
   private launchBatches(orders: StoredOrder[]): void {

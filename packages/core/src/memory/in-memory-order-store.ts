@@ -192,8 +192,13 @@ export class InMemoryOrderStore implements OrderStore {
     if (request.limit <= 0) return [];
     const now = request.now.getTime();
     const requestIds = request.requestIds && new Set(request.requestIds);
+    const target = request.target;
     const due = this.select(
-      (o) => (requestIds === undefined || requestIds.has(o.command.request_id)) && isClaimable(o, now),
+      (o) =>
+        (requestIds === undefined || requestIds.has(o.command.request_id)) &&
+        (target === undefined ||
+          (o.command.target.type === target.type && o.command.target.id === target.id)) &&
+        isClaimable(o, now),
       (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
     ).slice(0, request.limit);
     return due.map(({ id, entry }) => this.lease(id, entry, request));

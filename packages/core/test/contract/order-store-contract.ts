@@ -586,6 +586,23 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         );
       });
 
+      it('honours a target filter (type and id together)', async () => {
+        await store.saveOrders([
+          makeTestOrder(1, 1, { targetType: 'agent', targetId: '001' }),
+          makeTestOrder(1, 2, { targetType: 'agent', targetId: '002' }),
+          makeTestOrder(2, 1, { targetType: 'group', targetId: '001' }),
+          makeTestOrder(3, 1, { targetType: 'agent', targetId: '001' }),
+        ]);
+        const claimed = await store.claimDue({
+          owner: 'a',
+          leaseMs: MIN,
+          limit: 10,
+          now,
+          target: { type: 'agent', id: '001' },
+        });
+        expect(ids(claimed).sort()).toEqual(['1-1', '3-1']);
+      });
+
       it('does not hand a live lease to anyone, the holder included; an expired one is reclaimable', async () => {
         await store.saveOrders([makeTestOrder(1, 1, { timestamp: BASE })]);
         const [a] = await store.claimDue({ owner: 'a', leaseMs: 30 * SEC, limit: 10, now });

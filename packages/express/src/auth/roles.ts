@@ -1,7 +1,7 @@
 import { SOURCES, type Principal, type Source } from '@command-manager/core';
 
 /** What an HTTP caller may do; each route requires one. */
-export const OPERATIONS = ['submit', 'read', 'results', 'cancel', 'metrics'] as const;
+export const OPERATIONS = ['submit', 'read', 'results', 'cancel', 'metrics', 'claim'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** A role grants operations, the `source` values a caller may claim, the actions it may send, and delegation. */
@@ -27,6 +27,7 @@ export const CONTENT_ACTIONS: readonly string[] = ['update', 'refresh'];
  * - `engine`: the server's Engine.
  * - `content-manager`: the indexer's content manager, the only built-in role that may send `update`/`refresh`.
  * - `comms`: the Comms API, which only reports results.
+ * - `wazuh-server`: a server that pulls its orders (claims and acknowledges them), reports results and reads.
  * - `read-only`: reads requests and orders.
  * - `monitoring`: scrapes `/metrics`.
  */
@@ -46,6 +47,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = Object.f
     delegate: false,
   },
   comms: { operations: ['results'], sources: [], actions: [], delegate: false },
+  'wazuh-server': { operations: ['claim', 'results', 'read'], sources: [], actions: [], delegate: false },
   'read-only': { operations: ['read'], sources: [], actions: [], delegate: false },
   monitoring: { operations: ['metrics'], sources: [], actions: [], delegate: false },
 });

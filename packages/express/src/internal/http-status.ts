@@ -26,6 +26,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.CONFIG_INVALID]: 500,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.DELIVERY_FAILED]: 502,
+  [ErrorCodes.TOO_MANY_WAITERS]: 503,
   [ErrorCodes.INTERNAL]: 500,
 };
 
@@ -34,6 +35,7 @@ export const DEFAULT_RETRY_AFTER_SEC: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.STORE_UNAVAILABLE]: 5,
   [ErrorCodes.RATE_LIMITED]: 60,
   [ErrorCodes.IDEMPOTENCY_IN_PROGRESS]: 1,
+  [ErrorCodes.TOO_MANY_WAITERS]: 1,
 };
 
 export function httpStatusOf(code: ErrorCode): number {
