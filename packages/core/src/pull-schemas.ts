@@ -42,7 +42,8 @@ export const claimRequestSchema = {
       minimum: MIN_CLAIM_LEASE_MS,
       maximum: MAX_CLAIM_LEASE_MS,
       default: DEFAULT_CLAIM_LEASE_MS,
-      description: 'How long the claimed orders stay leased to this consumer; un-acked, they are claimable again after it.',
+      description:
+        'How long the claimed orders stay leased to this consumer; un-acked, they are claimable again after it.',
     },
     wait_ms: {
       type: 'integer',
@@ -73,4 +74,3 @@ export const ackRequestSchema = {
   required: ['consumer', 'orders'],
   additionalProperties: false,
 } as const;
-

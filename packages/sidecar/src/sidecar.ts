@@ -23,17 +23,21 @@ import {
 } from '@command-manager/opensearch';
 import {
   ManagementApiClient,
+  PullDelivery,
   Scheduler,
   schedulerMetricDefinitions,
   type ManagementApiAuth,
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
+import { pushDeliveryOff } from './push-delivery-off';
 
 export interface RunningSidecar {
   /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
   url: string;
   server: Server;
   scheduler: Scheduler | undefined;
+  /** Set when `scheduler.delivery` is `pull`. */
+  pull: PullDelivery | undefined;
   client: Client;
   /** Graceful stop: stop accepting, let the scheduler finish or release in-flight work, close. Idempotent. */
   stop(): Promise<void>;
@@ -117,6 +121,7 @@ export async function startSidecar(
 
   const httpMetrics = createHttpMetrics();
   let scheduler: Scheduler | undefined;
+  let pull: PullDelivery | undefined;
   const service = new CommandService({
     orders,
     requests,
@@ -126,12 +131,50 @@ export async function startSidecar(
     logger: logger.child({ component: 'core' }),
     limits: config.limits,
     indexName: config.indices.orders,
-    onOrdersWritten: (written) => scheduler?.wake(written),
+    onOrdersWritten: (written) => {
+      scheduler?.wake(written);
+      pull?.wake(written);
+    },
   });
 
   const sched = config.scheduler;
+  const schedulerOptions = {
+    pollIntervalMs: sched.pollIntervalMs,
+    batchSize: sched.batchSize,
+    concurrency: sched.concurrency,
+    leaseMs: sched.leaseMs,
+    shutdownTimeoutMs: sched.shutdownTimeoutMs,
+    retentionMs: sched.retentionMs,
+    retentionMode: sched.retentionMode,
+    retentionIntervalMs: sched.retentionIntervalMs,
+    retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
+  };
   if (!sched.enabled) {
     logger.info('scheduler disabled by configuration: orders are stored but not dispatched by this sidecar');
+  } else if (sched.delivery === 'pull') {
+    // Servers claim orders; this sidecar pushes nothing but keeps deadlines, retention and rollout control.
+    if (sched.managementApiUrl !== undefined) {
+      logger.warn('scheduler.delivery is pull: scheduler.managementApiUrl is ignored');
+    }
+    const metrics = createRegistryMetrics(httpMetrics.registry, schedulerMetricDefinitions);
+    const pullScheduler = new Scheduler({
+      orders,
+      requests,
+      locks,
+      delivery: pushDeliveryOff,
+      owner: config.nodeId,
+      logger: logger.child({ component: 'scheduler' }),
+      metrics,
+      options: { ...schedulerOptions, mode: 'pull' },
+    });
+    scheduler = pullScheduler;
+    pull = new PullDelivery({
+      orders,
+      admission: pullScheduler,
+      logger,
+      metrics,
+      options: { pollIntervalMs: sched.pollIntervalMs, maxWaiters: sched.maxClaimWaiters },
+    });
   } else if (sched.managementApiUrl === undefined) {
     logger.warn(
       'scheduler.managementApiUrl is not set: this sidecar does not dispatch orders (they stay pending)',
@@ -159,17 +202,7 @@ export async function startSidecar(
       owner: config.nodeId,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
-      options: {
-        pollIntervalMs: sched.pollIntervalMs,
-        batchSize: sched.batchSize,
-        concurrency: sched.concurrency,
-        leaseMs: sched.leaseMs,
-        shutdownTimeoutMs: sched.shutdownTimeoutMs,
-        retentionMs: sched.retentionMs,
-        retentionMode: sched.retentionMode,
-        retentionIntervalMs: sched.retentionIntervalMs,
-        retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
-      },
+      options: schedulerOptions,
     });
   }
 
@@ -186,6 +219,7 @@ export async function startSidecar(
     metrics: httpMetrics,
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
+    ...(pull && { pull }),
     readiness: async () => {
       const checks: Record<string, boolean> = {};
       try {
@@ -239,6 +273,8 @@ export async function startSidecar(
       await staleCheck;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Waiting claims answer now (empty), so that their connections close.
+      pull?.stop();
       await scheduler?.stop();
       await closed;
       await client.close();
@@ -246,5 +282,5 @@ export async function startSidecar(
     })();
     return stopping;
   };
-  return { url, server, scheduler, client, stop };
+  return { url, server, scheduler, pull, client, stop };
 }

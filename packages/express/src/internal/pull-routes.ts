@@ -58,7 +58,10 @@ export function registerPullRoutes(app: Express, deps: PullRouteDeps): void {
   app.post(ackPath, route(ackPath), authorize('claim'), jsonBody, requireBody, async (req, res) => {
     const pull = pullOf();
     const outcomes = await pull.ack(validateAckRequest(req.body));
-    const tally = Object.fromEntries(ACK_OUTCOMES.map((o) => [o, 0])) as Record<AckOutcome['outcome'], number>;
+    const tally = Object.fromEntries(ACK_OUTCOMES.map((o) => [o, 0])) as Record<
+      AckOutcome['outcome'],
+      number
+    >;
     for (const o of outcomes) tally[o.outcome]++;
     res.json({ results: outcomes, ...tally });
   });

@@ -223,11 +223,30 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Run the dispatch scheduler in this sidecar.',
   },
   {
+    key: 'scheduler.delivery',
+    env: 'CM_DELIVERY',
+    type: 'enum',
+    values: ['push', 'pull'],
+    default: 'push',
+    description:
+      '`push`: post due orders to `scheduler.managementApiUrl`. `pull`: servers claim them (`…/orders/_claim`, `…/orders/_ack`); `scheduler.managementApiUrl` is then ignored, and deadlines, retention and rollout control keep running.',
+  },
+  {
+    key: 'scheduler.maxClaimWaiters',
+    env: 'CM_MAX_CLAIM_WAITERS',
+    type: 'integer',
+    default: 256,
+    minimum: 0,
+    maximum: 10000,
+    description:
+      'Pull claims long-polling at once on this sidecar; one more is answered 503 with `Retry-After`.',
+  },
+  {
     key: 'scheduler.managementApiUrl',
     env: 'CM_MANAGEMENT_API_URL',
     type: 'url',
     description:
-      'Base URL of the Wazuh Management API (`/accept_commands` is posted there). Unset: the scheduler does not run (orders stay pending) and a warning says so.',
+      'Base URL of the Wazuh Management API (`/accept_commands` is posted there) in push delivery. Unset with `scheduler.delivery` `push`: the scheduler does not run (orders stay pending) and a warning says so.',
   },
   {
     key: 'scheduler.auth.type',

@@ -39,6 +39,8 @@ export interface SidecarConfig {
   };
   readonly scheduler: {
     readonly enabled: boolean;
+    readonly delivery: 'push' | 'pull';
+    readonly maxClaimWaiters: number;
     readonly managementApiUrl?: string;
     readonly auth: {
       readonly type: 'none' | 'basic' | 'bearer' | 'wazuh-jwt';
