@@ -11,6 +11,7 @@ import {
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
 import { ApiClient, ApiError } from './cli/api-client';
+import { CLAIM_USAGE, claimCommand } from './cli/claim-command';
 import { renderProgress } from './cli/progress-bar';
 import { requestFinished } from './cli/request-finished';
 import { loadConfig, redactedConfig } from './config/load-config';
@@ -43,6 +44,7 @@ commands:
   status <request_id>           a request's progress; --watch redraws a progress bar until it ends
   orders                        list orders: [--request-id N] [--status S] [--target-type T] [--target-id ID]
                                   [--action A] [--source S] [--from ISO] [--to ISO] [--size N] [--cursor C]
+${CLAIM_USAGE}
   hash-password                 read a password on stdin, print its scrypt hash for the users file
   new-token                     print a new API token and the sha256 to put in the users file
 
@@ -148,7 +150,10 @@ async function serve(args: string[]): Promise<number> {
   return ExitCodes.OK;
 }
 
-function client(values: { url?: string; token?: string; basic?: string }): ApiClient {
+function client(
+  values: { url?: string; token?: string; basic?: string },
+  options: { timeoutMs?: number } = {},
+): ApiClient {
   let token = values.token ?? process.env.CM_API_TOKEN;
   if (
     token === undefined &&
@@ -163,6 +168,7 @@ function client(values: { url?: string; token?: string; basic?: string }): ApiCl
     url: values.url ?? process.env.CM_API_URL ?? 'http://127.0.0.1:8080',
     ...(token !== undefined && { token }),
     ...(basic !== undefined && { basic }),
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
   });
 }
 
@@ -363,6 +369,8 @@ export async function run(argv: string[]): Promise<number> {
         return await status(rest);
       case 'orders':
         return await orders(rest);
+      case 'claim':
+        return await claimCommand(rest, { client, exitCodes: ExitCodes });
       case 'hash-password': {
         const { hashPassword } = await import('@command-manager/express');
         console.log(await hashPassword(await readStdin()));
