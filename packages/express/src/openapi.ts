@@ -1,6 +1,7 @@
 import { ORDER_STATUSES, SOURCES, TARGET_TYPES, schemas as coreSchemas } from '@command-manager/core';
 import { OPERATIONS } from './auth/roles';
 import { API_PREFIX } from './internal/paths';
+import { pullPaths, pullSchemas } from './internal/pull-openapi';
 
 /**
  * The OpenAPI 3.1 document, generated: request bodies and stored documents are core's JSON Schemas (the same
@@ -291,7 +292,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           description: 'The client certificate’s subject CN maps to a principal.',
         },
       },
-      schemas: { ...coreSchemas, ...adapterSchemas() },
+      schemas: { ...coreSchemas, ...adapterSchemas(), ...pullSchemas() },
     },
     paths: {
       [`${API_PREFIX}/commands`]: {
@@ -431,6 +432,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      ...pullPaths(common),
       '/health': {
         get: {
           operationId: 'health',

@@ -109,13 +109,16 @@ describe('roles → principal', () => {
     expect(c.principal.canDelegate).toBe(false);
     const admin = callerFromRoles('root', ['admin', 'read-only'], BUILT_IN_ROLES, 'basic');
     expect(admin.principal).toMatchObject({ sources: '*', actions: '*', canDelegate: true });
-    expect([...admin.operations].sort()).toEqual(['cancel', 'metrics', 'read', 'results', 'submit']);
+    expect([...admin.operations].sort()).toEqual(['cancel', 'claim', 'metrics', 'read', 'results', 'submit']);
   });
 
-  it('built-in roles: only content-manager sends update, only comms reports results', () => {
+  it('built-in roles: only content-manager sends update, only comms and pulling servers report results', () => {
     for (const [name, role] of Object.entries(BUILT_IN_ROLES)) {
       if (name !== 'content-manager' && name !== 'admin') expect(role.actions).not.toContain('update');
-      if (name !== 'comms' && name !== 'admin') expect(role.operations).not.toContain('results');
+      // A server in pull delivery hands orders to its agents itself, so it also reports their results.
+      if (name !== 'comms' && name !== 'wazuh-server' && name !== 'admin')
+        expect(role.operations).not.toContain('results');
+      if (name !== 'wazuh-server' && name !== 'admin') expect(role.operations).not.toContain('claim');
     }
   });
 });
