@@ -5,7 +5,11 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { agentId, runAgents, type AgentsReport } from '@command-manager-examples/agents';
 import { startCommsApi, type CommsApiHandle } from '@command-manager-examples/comms-api';
-import { startManagementApi } from '@command-manager-examples/management-api';
+import {
+  startManagementApi,
+  startPullConsumer,
+  type AcceptedOrder,
+} from '@command-manager-examples/management-api';
 import type { StatusCounts } from '@command-manager/core';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import {
@@ -27,6 +31,12 @@ export interface E2eOptions {
    * every time: the failing agents are a separate simulator whose every order fails, so counts are exact.
    */
   failureShare?: number;
+  /**
+   * `push` (default): the sidecar posts orders to the reference Management API's `/accept_commands`.
+   * `pull`: the sidecar runs with `scheduler.delivery` = pull and the reference Management API claims the
+   * orders from it and acknowledges them.
+   */
+  delivery?: 'push' | 'pull';
   /** Group name; default `e2e`. */
   group?: string;
   /** Prefix of every index this run creates (deleted at the end); default `cm-e2e-<random>`. */
@@ -55,6 +65,7 @@ export interface E2eProgress {
 }
 
 export interface E2eReport {
+  delivery: 'push' | 'pull';
   /** True when every order is terminal and the counts are the expected ones (and nothing else went wrong). */
   ok: boolean;
   /** What did not match, in words; empty when `ok`. */
@@ -175,7 +186,9 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cm-e2e-'));
   const sidecarLog = path.join(tmp, 'sidecar.log');
 
+  const delivery = options.delivery ?? 'push';
   const report: E2eReport = {
+    delivery,
     ok: false,
     problems,
     agents,
@@ -223,6 +236,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     // 3. Credentials: an admin token (submits, reads) and a comms token (reports results), in a users file.
     const adminToken = generateApiToken();
     const commsToken = generateApiToken();
+    const serverToken = generateApiToken();
     const usersFile = path.join(tmp, 'users.json');
     writeFileSync(
       usersFile,
@@ -230,6 +244,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
         tokens: [
           { name: 'e2e-admin', token_sha256: hashApiToken(adminToken), roles: ['admin'] },
           { name: 'comms-api', token_sha256: hashApiToken(commsToken), roles: ['comms'] },
+          { name: 'wazuh-server', token_sha256: hashApiToken(serverToken), roles: ['wazuh-server'] },
         ],
       }),
       { mode: 0o600 },
@@ -239,17 +254,20 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     // 4. The Management API; it hands accepted orders to the Comms API in-process (started below, once the
     //    sidecar's URL is known; no order can arrive before the command is submitted).
     const commsRef: { current?: CommsApiHandle } = {};
-    const mgmt = await startManagementApi({
-      port: 0,
-      credentials: mgmtCredentials,
-      forward: (orders) => {
-        if (!commsRef.current) throw new Error('the Comms API is not up yet');
-        // A copy as a plain object type: QueuedOrder has an index signature, the AcceptedOrder interface none.
-        commsRef.current.enqueue(orders.map((o) => ({ ...o })));
-      },
-    });
-    cleanups.push({ what: 'Management API', run: () => mgmt.close() });
-    log(`Management API on ${mgmt.url}`);
+    const forward = (orders: AcceptedOrder[]): void => {
+      if (!commsRef.current) throw new Error('the Comms API is not up yet');
+      // A copy as a plain object type: QueuedOrder has an index signature, the AcceptedOrder interface none.
+      commsRef.current.enqueue(orders.map((o) => ({ ...o })));
+    };
+    // In pull mode the Management API is a consumer started once the sidecar is up (step 6).
+    const mgmt =
+      delivery === 'push'
+        ? await startManagementApi({ port: 0, credentials: mgmtCredentials, forward })
+        : undefined;
+    if (mgmt) {
+      cleanups.push({ what: 'Management API', run: () => mgmt.close() });
+      log(`Management API on ${mgmt.url}`);
+    }
 
     // 5. The sidecar, its own process, configured by environment variables.
     const sidecar: SidecarProcess = await startSidecarProcess({
@@ -261,10 +279,14 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
         CM_AGENTS_INDEX: agentsIndex,
         CM_HTTP_PORT: '0',
         CM_USERS_FILE: usersFile,
-        CM_MANAGEMENT_API_URL: mgmt.url,
-        CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
-        CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
-        CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
+        ...(mgmt
+          ? {
+              CM_MANAGEMENT_API_URL: mgmt.url,
+              CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
+              CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
+              CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
+            }
+          : { CM_DELIVERY: 'pull' }),
         CM_POLL_INTERVAL_MS: '250',
         CM_LOG_LEVEL: 'info',
       },
@@ -316,6 +338,19 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       },
     });
     log(`Comms API on ${comms.url}; ${agents} agents polling it (${failing} of them fail every order)`);
+    if (delivery === 'pull') {
+      const consumer = startPullConsumer({
+        commandManagerUrl: sidecar.url,
+        token: serverToken,
+        consumer: 'e2e-management-api',
+        size: 500,
+        waitMs: 5000,
+        forward,
+        log,
+      });
+      cleanups.push({ what: 'pull consumer', run: () => consumer.stop() });
+      log('Management API pulling orders from the sidecar');
+    }
 
     // 7. ONE command to the group, through the HTTP API.
     const submitted = Date.now();

@@ -10,8 +10,8 @@ import { parseArgs } from 'node:util';
 import { runE2e } from './e2e';
 import { renderProgressLine } from './progress-line';
 
-const USAGE = `usage: e2e [--agents N] [--failure-share 0..1] [--group NAME] [--timeout-ms MS] [--keep-indices]
-  environment: OPENSEARCH_URL (unset: a local OpenSearch is started), E2E_AGENTS, E2E_FAILURE_SHARE`;
+const USAGE = `usage: e2e [--agents N] [--failure-share 0..1] [--delivery push|pull] [--group NAME] [--timeout-ms MS] [--keep-indices]
+  environment: OPENSEARCH_URL (unset: a local OpenSearch is started), E2E_AGENTS, E2E_FAILURE_SHARE, E2E_DELIVERY`;
 
 function numberOf(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -27,6 +27,7 @@ async function main(): Promise<number> {
       options: {
         agents: { type: 'string' },
         'failure-share': { type: 'string' },
+        delivery: { type: 'string' },
         group: { type: 'string' },
         'timeout-ms': { type: 'string' },
         'keep-indices': { type: 'boolean', default: false },
@@ -58,6 +59,12 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  const delivery = values.delivery ?? process.env.E2E_DELIVERY ?? 'push';
+  if (delivery !== 'push' && delivery !== 'pull') {
+    console.error(`--delivery must be push or pull, got "${delivery}"\n${USAGE}`);
+    return 2;
+  }
+
   const controller = new AbortController();
   let interrupted = false;
   const onSignal = (): void => {
@@ -75,6 +82,7 @@ async function main(): Promise<number> {
   const report = await runE2e({
     agents,
     failureShare,
+    delivery,
     timeoutMs,
     keepIndices: values['keep-indices'],
     ...(values.group !== undefined && { group: values.group }),
@@ -97,7 +105,7 @@ async function main(): Promise<number> {
   });
   const c = report.counts;
   console.error(
-    `[e2e] ${report.orders} orders to ${report.agents} agents: ${c.success} success, ${c.failure} failure ` +
+    `[e2e] ${report.delivery}: ${report.orders} orders to ${report.agents} agents: ${c.success} success, ${c.failure} failure ` +
       `(expected ${report.expected.success} / ${report.expected.failure}); ` +
       `${c.pending + c.sent === 0 ? 'all terminal' : 'not all terminal'} ${(report.elapsedMs / 1000).toFixed(2)} s ` +
       `after submitting (submit ${report.submitMs} ms)`,

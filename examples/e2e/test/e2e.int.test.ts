@@ -47,6 +47,25 @@ describe('end to end: one command to a group of 1,000 agents', () => {
     }
   });
 
+  it('runs in pull delivery too: the Management API claims and acks, with the same exact counts', async () => {
+    // Small, to stay a few seconds: the push run above covers the 1,000-agent scale.
+    const prefix = `${testIndexPrefix(__filename)}pull`;
+    const report = await runE2e({
+      opensearchUrl: opensearchUrl(),
+      agents: 100,
+      failureShare: 0.1,
+      delivery: 'pull',
+      indexPrefix: prefix,
+      timeoutMs: 120_000,
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.delivery).toBe('pull');
+    expect(report.counts).toEqual({ pending: 0, sent: 0, success: 90, failure: 10 });
+    expect(report.agentsReport).toEqual({ succeeded: 90, failed: 10, lost: 0 });
+    expect(report.sidecarExitCode).toBe(0);
+  });
+
   it('refuses a failure share outside 0..1 before starting anything', async () => {
     await expect(runE2e({ opensearchUrl: opensearchUrl(), failureShare: 1.5 })).rejects.toThrow(RangeError);
   });

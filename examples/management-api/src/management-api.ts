@@ -243,7 +243,7 @@ export async function startManagementApi(options: ManagementApiOptions = {}): Pr
 }
 
 /** Hands orders to a Comms API over HTTP (`post` rejects unless it answers 2xx), on kept-alive connections. */
-function commsClient(
+export function commsClient(
   commsUrl: string,
   token: string | undefined,
 ): { post: (orders: AcceptedOrder[]) => Promise<void>; agent: http.Agent } {
