@@ -11,7 +11,7 @@ import type { Operation } from '../auth/roles';
 import { API_PREFIX } from './paths';
 
 export interface PullRouteDeps {
-  /** Absent: this sidecar pushes (`scheduler.delivery` is `push`); the routes answer 404 saying so. */
+  /** Absent: this sidecar does not serve pull delivery; the routes answer 404 saying so. */
   pull: PullDeliveryApi | undefined;
   route: (pattern: string) => RequestHandler;
   authorize: (operation: Operation) => RequestHandler;
@@ -37,7 +37,7 @@ export function registerPullRoutes(app: Express, deps: PullRouteDeps): void {
     if (!deps.pull) {
       throw new CommandManagerError(
         ErrorCodes.NOT_FOUND,
-        'pull delivery is off on this sidecar (scheduler.delivery is push)',
+        'pull delivery is off on this sidecar (scheduler.delivery is not pull, or scheduler.enabled is false)',
       );
     }
     return deps.pull;
