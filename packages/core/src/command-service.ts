@@ -48,6 +48,7 @@ import type {
   SubmittedCommand,
 } from './service-types';
 import { CommandValidator } from './validation';
+import { isBareCommand, rebaseBareCommandError } from './wazuh-bodies';
 
 export interface CommandServiceLimits {
   /** Most commands in one submission (BATCH_TOO_LARGE beyond). */
@@ -147,8 +148,17 @@ export class CommandService implements CommandManagerApi {
    * allocated for a rejected submission are skipped (unique and increasing, not gapless).
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
-    const batch = this.validator.validateBatch(body);
-    authorise(batch.commands, principal);
+    // Wazuh's shapes (wazuh-bodies.ts): a bare command is a batch of one; a missing `user` is the caller.
+    const bare = isBareCommand(body);
+    let batch: CommandBatch;
+    try {
+      batch = this.validator.validateBatch(bare ? { commands: [body] } : body, {
+        defaultUser: principal.name,
+      });
+      authorise(batch.commands, principal);
+    } catch (e) {
+      throw bare ? rebaseBareCommandError(e) : e;
+    }
 
     let key: string | undefined;
     if (options.idempotencyKey !== undefined) {

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import {
   CommandManagerError,
   ErrorCodes,
+  isBareCommand,
   type CommandManagerApi,
   type Logger,
   type ResultOutcome,
@@ -203,7 +204,7 @@ export function createApp(deps: AppDeps): express.Express {
       callerOf(res).principal,
       idempotencyKey ? { idempotencyKey } : {},
     );
-    await writeSubmitResponse(res, result, summary);
+    await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
   });
 

@@ -37,6 +37,33 @@ function singleResultSchema(): Record<string, unknown> {
   };
 }
 
+/**
+ * What callers may send: core's `CommandRequest` with `user` and `action.args` optional (they default to the
+ * caller and `{}`: core's wazuh-bodies.ts), and one command may be posted bare, without `commands`.
+ */
+function asSentSchemas(): Record<string, unknown> {
+  const { properties, required, title: _title, ...rest } = coreSchemas.CommandRequest;
+  const action = properties.action;
+  const command = {
+    ...rest,
+    title: 'CommandRequestAsSent',
+    properties: {
+      ...properties,
+      action: { ...action, required: action.required.filter((r: string) => r !== 'args') },
+    },
+    required: required.filter((r: string) => r !== 'user'),
+  };
+  const batch = coreSchemas.CommandBatch;
+  return {
+    CommandRequestAsSent: command,
+    CommandBatchAsSent: {
+      ...batch,
+      title: 'CommandBatchAsSent',
+      properties: { commands: { ...batch.properties.commands, items: ref('CommandRequestAsSent') } },
+    },
+  };
+}
+
 const counts = {
   type: 'object',
   properties: Object.fromEntries(ORDER_STATUSES.map((s) => [s, { type: 'integer', minimum: 0 }])),
@@ -57,6 +84,7 @@ const writeState = { type: 'string', enum: ['writing', 'complete', 'partial', 'f
 
 export function adapterSchemas(): Record<string, unknown> {
   return {
+    ...asSentSchemas(),
     Error: {
       type: 'object',
       properties: {
@@ -95,6 +123,11 @@ export function adapterSchemas(): Record<string, unknown> {
         "Wazuh's answer (`_index`, `orders[]._id`, `result`) plus, per command, its request id, order count and unresolved targets. `orders` is absent with `?summary=true`.",
       properties: {
         _index: { type: 'string' },
+        _id: {
+          type: 'string',
+          description:
+            'The first order’s id, when one command was posted bare (what Wazuh’s plugin answered then).',
+        },
         result: { type: 'string', description: '`CREATED` when every order was written.' },
         commands: {
           type: 'array',
@@ -313,7 +346,16 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
             },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: ref('CommandBatch') } } },
+          requestBody: {
+            required: true,
+            description:
+              'A batch, or one command posted bare (as Wazuh servers did before December 2024). `user` defaults to the caller, `action.args` to `{}`.',
+            content: {
+              'application/json': {
+                schema: { oneOf: [ref('CommandBatchAsSent'), ref('CommandRequestAsSent')] },
+              },
+            },
+          },
           responses: {
             '201': json('Orders written', ref('SubmitResponse')),
             '400': errorResponse('Invalid body (every bad field by JSON pointer), or unknown action'),
