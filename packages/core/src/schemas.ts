@@ -65,7 +65,7 @@ export const actionSchema = {
     args: {
       type: 'object',
       description:
-        "The action's parameters; each action declares its own schema. Absent: `{}`. For `set-group`, a list of group names is taken as `{\"groups\": [...]}`.",
+        'The action\'s parameters; each action declares its own schema. Absent: `{}`. For `set-group`, a list of group names is taken as `{"groups": [...]}`.',
     },
     version: { type: 'string', maxLength: 64, pattern: NO_CONTROL_CHARS_PATTERN },
   },

@@ -1,4 +1,10 @@
-import { ORDER_STATUSES, SOURCES, TARGET_TYPES, schemas as coreSchemas } from '@command-manager/core';
+import {
+  MAX_REQUEST_PAGE_SIZE,
+  ORDER_STATUSES,
+  SOURCES,
+  TARGET_TYPES,
+  schemas as coreSchemas,
+} from '@command-manager/core';
 import { OPERATIONS } from './auth/roles';
 import { API_PREFIX } from './internal/paths';
 
@@ -200,8 +206,50 @@ export function adapterSchemas(): Record<string, unknown> {
           required: ['stopped', 'errors'],
           additionalProperties: false,
         },
+        failures: {
+          type: 'object',
+          description:
+            'The `failure` orders by `result.code` (most frequent first, at most 20 codes), each with the message of its lowest order id; `other` counts the rest.',
+          properties: {
+            codes: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  code: { type: 'integer' },
+                  count: { type: 'integer', minimum: 1 },
+                  message: { type: 'string' },
+                },
+                required: ['code', 'count', 'message'],
+                additionalProperties: false,
+              },
+            },
+            other: { type: 'integer', minimum: 0 },
+          },
+          required: ['codes', 'other'],
+          additionalProperties: false,
+        },
       },
-      required: ['request', 'counts', 'progress', 'done', 'rollout'],
+      required: ['request', 'counts', 'progress', 'done', 'rollout', 'failures'],
+      additionalProperties: false,
+    },
+    RequestPage: {
+      type: 'object',
+      description:
+        'Request records, newest first, each with its counts. With a `status` filter a page may hold fewer items than asked, even none: follow `cursor` while it is present.',
+      properties: {
+        requests: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { request: ref('RequestRecord'), counts, done: { type: 'boolean' } },
+            required: ['request', 'counts', 'done'],
+            additionalProperties: false,
+          },
+        },
+        cursor: { type: 'string', description: 'Present when more records may follow.' },
+      },
+      required: ['requests'],
       additionalProperties: false,
     },
     OrderEnvelope: {
@@ -368,10 +416,44 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      [`${API_PREFIX}/requests`]: {
+        get: {
+          operationId: 'listRequests',
+          summary: 'Request records, newest first, with their counts (role operation `read`)',
+          parameters: [
+            query('source', { type: 'string', enum: SOURCES }, 'Source (any case)'),
+            query('user', { type: 'string', maxLength: 256 }, '`command.user`'),
+            query('action', { type: 'string', maxLength: 256 }, 'Action name'),
+            query(
+              'status',
+              { type: 'string' },
+              `Requests with at least one order in one of these comma-separated statuses: ${ORDER_STATUSES.join(', ')}`,
+            ),
+            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `created_at`'),
+            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `created_at`'),
+            query(
+              'size',
+              {
+                type: 'integer',
+                minimum: 1,
+                maximum: Math.min(maxPageSize, MAX_REQUEST_PAGE_SIZE),
+                default: defaultPageSize,
+              },
+              'Page size (a page also stops at 1 MiB of records)',
+            ),
+            query('cursor', { type: 'string', maxLength: 200 }, 'Cursor from the previous page'),
+          ],
+          responses: {
+            '200': json('A page of request records', ref('RequestPage')),
+            '400': errorResponse('Invalid query parameter or cursor (named by pointer `/query/<name>`)'),
+            ...common,
+          },
+        },
+      },
       [`${API_PREFIX}/requests/{id}`]: {
         get: {
           operationId: 'getRequest',
-          summary: 'A request’s progress (role operation `read`)',
+          summary: 'A request’s progress and failure breakdown by result code (role operation `read`)',
           parameters: [idParam('Request id', requestId)],
           responses: {
             '200': json('Progress', ref('RequestProgress')),

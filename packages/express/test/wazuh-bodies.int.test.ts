@@ -118,12 +118,10 @@ async function readAsWazuh(id: string): Promise<WazuhView> {
   for (const g of doc.agent?.groups ?? []) terms.push(['agent.groups', g]);
   await client.indices.refresh({ index: ordersIndex });
   for (const [field, value] of terms) {
-    const res = await client.search({
-      index: ordersIndex,
-      body: {
-        query: { bool: { filter: [{ ids: { values: [id] } }, { term: { [field]: value } }] } },
-      },
-    });
+    const body: Record<string, unknown> = {
+      query: { bool: { filter: [{ ids: { values: [id] } }, { term: { [field]: value } }] } },
+    };
+    const res = await client.search({ index: ordersIndex, body });
     expect({ field, hits: (res.body.hits.total as { value: number }).value }).toEqual({ field, hits: 1 });
   }
   for (const field of ['@timestamp', 'delivery_timestamp'] as const) {
