@@ -11,6 +11,8 @@ import {
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
 import { ApiClient, ApiError } from './cli/api-client';
+import { CLIENT_OPTIONS } from './cli/client-options';
+import { REQUESTS_USAGE, requestsCommand } from './cli/requests-command';
 import { renderProgress } from './cli/progress-bar';
 import { requestFinished } from './cli/request-finished';
 import { loadConfig, redactedConfig } from './config/load-config';
@@ -43,6 +45,7 @@ commands:
   status <request_id>           a request's progress; --watch redraws a progress bar until it ends
   orders                        list orders: [--request-id N] [--status S] [--target-type T] [--target-id ID]
                                   [--action A] [--source S] [--from ISO] [--to ISO] [--size N] [--cursor C]
+${REQUESTS_USAGE}
   hash-password                 read a password on stdin, print its scrypt hash for the users file
   new-token                     print a new API token and the sha256 to put in the users file
 
@@ -165,13 +168,6 @@ function client(values: { url?: string; token?: string; basic?: string }): ApiCl
     ...(basic !== undefined && { basic }),
   });
 }
-
-const CLIENT_OPTIONS = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  basic: { type: 'string' },
-  json: { type: 'boolean', default: false },
-} as const;
 
 interface SubmitAnswer {
   _index: string;
@@ -363,6 +359,8 @@ export async function run(argv: string[]): Promise<number> {
         return await status(rest);
       case 'orders':
         return await orders(rest);
+      case 'requests':
+        return await requestsCommand(rest, client);
       case 'hash-password': {
         const { hashPassword } = await import('@command-manager/express');
         console.log(await hashPassword(await readStdin()));
