@@ -141,7 +141,12 @@ async function readAsWazuh(id: string): Promise<WazuhView> {
   return doc;
 }
 
-/** The types Wazuh's template gives each field it maps (flat_object for args: see internal/mappings.ts). */
+/**
+ * The types Wazuh's template gives the fields it maps, as this product maps them. The deliberate differences
+ * (opensearch `internal/mappings.ts`): `command.result.code` is an `integer` (Wazuh: `short`), and
+ * `command.request_id`/`order_id` (Wazuh: `keyword`) and `command.action.args` (Wazuh: `object`) are left out
+ * here because they are mapped as numbers and `flat_object`.
+ */
 const WAZUH_TEMPLATE_TYPES: Record<string, string> = {
   '@timestamp': 'date',
   delivery_timestamp: 'date',
