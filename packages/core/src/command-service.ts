@@ -48,6 +48,9 @@ import type {
   SubmittedCommand,
 } from './service-types';
 import { CommandValidator } from './validation';
+import { isBareCommand, rebaseBareCommandError } from './wazuh-bodies';
+import { isRequestDone, listRequests } from './request-history';
+import type { RequestListQuery, RequestListResult } from './request-history';
 
 export interface CommandServiceLimits {
   /** Most commands in one submission (BATCH_TOO_LARGE beyond). */
@@ -105,6 +108,8 @@ const MAX_WRITE_ATTEMPTS = 3;
 const READ_CHUNK = 500;
 /** Largest page `listOrders` serves. */
 const MAX_PAGE_SIZE = 10_000;
+/** Result codes listed in a request's failure breakdown (the others are counted in `other`). */
+const FAILURE_CODES_SHOWN = 20;
 
 export class CommandService implements CommandManagerApi {
   private readonly orders: OrderStore;
@@ -147,8 +152,17 @@ export class CommandService implements CommandManagerApi {
    * allocated for a rejected submission are skipped (unique and increasing, not gapless).
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
-    const batch = this.validator.validateBatch(body);
-    authorise(batch.commands, principal);
+    // Wazuh's shapes (wazuh-bodies.ts): a bare command is a batch of one; a missing `user` is the caller.
+    const bare = isBareCommand(body);
+    let batch: CommandBatch;
+    try {
+      batch = this.validator.validateBatch(bare ? { commands: [body] } : body, {
+        defaultUser: principal.name,
+      });
+      authorise(batch.commands, principal);
+    } catch (e) {
+      throw bare ? rebaseBareCommandError(e) : e;
+    }
 
     let key: string | undefined;
     if (options.idempotencyKey !== undefined) {
@@ -186,15 +200,13 @@ export class CommandService implements CommandManagerApi {
   async getRequest(requestId: number): Promise<RequestProgress> {
     const request = await this.requests.getRequest(requestId);
     if (!request) throw new CommandManagerError(ErrorCodes.NOT_FOUND, `no request ${requestId}`);
-    const counts = await this.orders.countByStatus({ requestId });
+    const [counts, failures] = await Promise.all([
+      this.orders.countByStatus({ requestId }),
+      this.orders.failureBreakdown(requestId, FAILURE_CODES_SHOWN),
+    ]);
     const total = counts.pending + counts.sent + counts.success + counts.failure;
     const terminal = counts.success + counts.failure;
-    const writing = request.write_state === 'writing';
-    // Counts come from a search, which may lag the writes by a refresh interval: a complete request is done
-    // only once every one of its orders is counted, or a request read right after its submission would
-    // show `done` with nothing counted yet.
-    const allCounted = request.write_state !== 'complete' || total >= request.total_orders;
-    const done = !writing && allCounted && counts.pending === 0 && counts.sent === 0;
+    const done = isRequestDone(request, counts);
     const rollout: RequestProgress['rollout'] = {
       stopped: Boolean(request.rollout_stopped_at),
       errors: counts.failure,
@@ -202,7 +214,18 @@ export class CommandService implements CommandManagerApi {
     if (request.command.max_concurrency !== undefined)
       rollout.max_concurrency = request.command.max_concurrency;
     if (request.command.max_errors !== undefined) rollout.max_errors = request.command.max_errors;
-    return { request, counts, progress: total > 0 ? terminal / total : done ? 1 : 0, done, rollout };
+    return {
+      request,
+      counts,
+      progress: total > 0 ? terminal / total : done ? 1 : 0,
+      done,
+      rollout,
+      failures,
+    };
+  }
+
+  listRequests(query: RequestListQuery): Promise<RequestListResult> {
+    return listRequests({ requests: this.requests, orders: this.orders }, query);
   }
 
   async getOrder(id: string): Promise<StoredOrder> {

@@ -15,3 +15,5 @@ export * from './command-service';
 export * from './pull-schemas';
 export * from './pull-types';
 export * from './pull-validation';
+export * from './wazuh-bodies';
+export * from './request-history';

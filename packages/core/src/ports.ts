@@ -168,6 +168,14 @@ export interface OrderStore {
   /** Orders matching a filter, newest request first then order id, paged by cursor. */
   listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
   countByStatus(filter: OrderFilter): Promise<StatusCounts>;
+  /** Per-status counts of each request's orders, in one round trip; a request without orders is absent. */
+  countByRequests(requestIds: readonly number[]): Promise<Map<number, StatusCounts>>;
+  /**
+   * A request's `failure` orders grouped by `result.code`: the `limit` codes with the most orders (ties: the
+   * lower code first), each with its count and the message of its lowest order id; `other` counts the
+   * failures of the codes left out (and of failures without a result).
+   */
+  failureBreakdown(requestId: number, limit: number): Promise<FailureBreakdown>;
   /** Conditional replacements in one round trip; a lost race is `conflict`, never an exception. */
   writeConditional(
     writes: readonly ConditionalWrite[],
@@ -198,12 +206,57 @@ export interface OrderStore {
   removeOrders(orders: readonly StoredOrder[], mode: 'archive' | 'delete'): Promise<WriteOutcome[]>;
 }
 
+/** Failures of one `result.code` (see `OrderStore.failureBreakdown`). */
+export interface FailureCodeCount {
+  code: number;
+  count: number;
+  /** The message of one of them (the lowest order id), as a sample. */
+  message: string;
+}
+
+export interface FailureBreakdown {
+  codes: FailureCodeCount[];
+  /** Failures not in `codes`: codes beyond the limit, or no result at all. */
+  other: number;
+}
+
+/** Filters of `RequestStore.listRequests`; every one given must hold. */
+export interface RequestFilter {
+  source?: Source;
+  /** `command.user` exactly. */
+  user?: string;
+  /** `command.action.name` exactly. */
+  action?: string;
+  /** Inclusive lower bound on `created_at` (ISO-8601). */
+  from?: string;
+  /** Exclusive upper bound on `created_at` (ISO-8601). */
+  to?: string;
+}
+
+/** A place in the newest-first order of request records: `created_at` descending, then `request_id` descending. */
+export interface RequestPosition {
+  /** `created_at` in epoch milliseconds. */
+  createdAtMs: number;
+  requestId: number;
+}
+
+export interface RequestListPage {
+  size: number;
+  /** Only records strictly after this position (the last one of the previous page). */
+  after?: RequestPosition;
+}
+
 /** Request records (what was asked, how the writing went) and idempotency keys. */
 export interface RequestStore {
   init(): Promise<void>;
   /** Creates a record; returns false if one with that id exists already. */
   createRequest(record: RequestRecord): Promise<boolean>;
   getRequest(requestId: number): Promise<RequestRecord | undefined>;
+  /**
+   * Up to `page.size` records matching `filter`, newest first (`created_at` descending, then `request_id`
+   * descending), strictly after `page.after`. Searches may lag a refresh interval behind writes.
+   */
+  listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]>;
   /** Replaces a record (last writer wins: only the request's own writer and the rollout stop update it). */
   putRequest(record: RequestRecord): Promise<void>;
   /**

@@ -62,7 +62,11 @@ export const actionSchema = {
       ...boundedText,
       description: 'A registered action (`set-group`, `fetch-config`, `restart`, `update`, `refresh` …).',
     },
-    args: { type: 'object', description: "The action's parameters; each action declares its own schema." },
+    args: {
+      type: 'object',
+      description:
+        'The action\'s parameters; each action declares its own schema. Absent: `{}`. For `set-group`, a list of group names is taken as `{"groups": [...]}`.',
+    },
     version: { type: 'string', maxLength: 64, pattern: NO_CONTROL_CHARS_PATTERN },
   },
   required: ['name', 'args'],
@@ -79,7 +83,11 @@ export const commandRequestSchema = {
       enum: SOURCES,
       description: 'Matched without regard to case and stored in this canonical form.',
     },
-    user: { ...boundedText, description: 'The user who originated the request.' },
+    user: {
+      ...boundedText,
+      description:
+        'The user who originated the request. Absent: the authenticated caller (Wazuh’s content manager sends none).',
+    },
     target: targetSchema,
     action: actionSchema,
     timeout: {

@@ -12,7 +12,8 @@ import type {
   StoredOrder,
   WriteState,
 } from './model';
-import type { OrderFilter, Page, PageRequest } from './ports';
+import type { FailureBreakdown, OrderFilter, Page, PageRequest } from './ports';
+import type { RequestListQuery, RequestListResult } from './request-history';
 
 /** Who is calling, and what its roles let it do. Built by the adapter that authenticated the caller. */
 export interface Principal {
@@ -57,6 +58,8 @@ export interface RequestProgress {
   /** True when every order is terminal (or nothing was written). */
   done: boolean;
   rollout: { stopped: boolean; max_concurrency?: number; max_errors?: number | string; errors: number };
+  /** The `failure` orders by `result.code`, each with a sample message (the most frequent codes first). */
+  failures: FailureBreakdown;
 }
 
 export type ResultOutcome =
@@ -75,6 +78,8 @@ export interface CommandManagerApi {
   submit(body: unknown, principal: Principal, options?: SubmitOptions): Promise<SubmitResult>;
   /** Throws NOT_FOUND for an unknown request. */
   getRequest(requestId: number): Promise<RequestProgress>;
+  /** A page of request records, newest first, with their counts (request-history.ts). */
+  listRequests(query: RequestListQuery): Promise<RequestListResult>;
   /** Throws NOT_FOUND for an unknown order. */
   getOrder(id: string): Promise<StoredOrder>;
   listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;

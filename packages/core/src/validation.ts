@@ -19,6 +19,8 @@ import {
   resultReportBatchSchema,
   resultReportSchema,
 } from './schemas';
+import { normaliseWazuhCommand } from './wazuh-bodies';
+import type { WazuhBodyOptions } from './wazuh-bodies';
 
 const SOURCE_BY_LOWER = new Map<string, Source>(SOURCES.map((s) => [s.toLowerCase(), s]));
 
@@ -107,11 +109,12 @@ export class CommandValidator {
   }
 
   /**
-   * Validates a whole `{"commands": [...]}` body, then each command's action against the registry.
+   * Validates a whole `{"commands": [...]}` body, then each command's action against the registry. The
+   * shapes Wazuh's senders post are normalised first (`wazuh-bodies.ts`; `options.defaultUser` fills `user`).
    * Throws BATCH_TOO_LARGE (too many commands), UNKNOWN_ACTION (some action name is not registered; the
    * details also list every other error) or VALIDATION_FAILED, with every bad field in `details`.
    */
-  validateBatch(body: unknown): CommandBatch {
+  validateBatch(body: unknown, options: WazuhBodyOptions = {}): CommandBatch {
     const copy = jsonCopy(body);
     if (isObject(copy) && Array.isArray(copy.commands)) {
       if (copy.commands.length > this.maxBatchCommands) {
@@ -125,7 +128,10 @@ export class CommandValidator {
           },
         );
       }
-      copy.commands.forEach(canonicaliseCommand);
+      for (const command of copy.commands) {
+        canonicaliseCommand(command);
+        normaliseWazuhCommand(command, options);
+      }
     }
     const v = schemasCompiled().batch;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
@@ -135,9 +141,10 @@ export class CommandValidator {
   }
 
   /** Validates one command request (as embedded services send it, without the batch envelope). */
-  validateCommand(body: unknown): CommandRequest {
+  validateCommand(body: unknown, options: WazuhBodyOptions = {}): CommandRequest {
     const copy = jsonCopy(body);
     canonicaliseCommand(copy);
+    normaliseWazuhCommand(copy, options);
     const v = schemasCompiled().command;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const command = copy as unknown as CommandRequest;

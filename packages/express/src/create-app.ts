@@ -3,6 +3,8 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import {
   CommandManagerError,
   ErrorCodes,
+  isBareCommand,
+  MAX_REQUEST_PAGE_SIZE,
   type CommandManagerApi,
   type Logger,
   type PullDeliveryApi,
@@ -23,6 +25,7 @@ import {
   parseRequestIdParam,
   parseSummaryQuery,
 } from './internal/request-parsing';
+import { parseRequestListQuery } from './internal/request-list-query';
 import { writeSubmitResponse } from './internal/submit-response';
 import { buildOpenApiDocument } from './openapi';
 
@@ -207,8 +210,17 @@ export function createApp(deps: AppDeps): express.Express {
       callerOf(res).principal,
       idempotencyKey ? { idempotencyKey } : {},
     );
-    await writeSubmitResponse(res, result, summary);
+    await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
+  });
+
+  const requestsPath = `${API_PREFIX}/requests`;
+  app.get(requestsPath, route(requestsPath), authorize('read'), async (req, res) => {
+    const query = parseRequestListQuery(req.query, {
+      defaultPageSize,
+      maxPageSize: Math.min(maxPageSize, MAX_REQUEST_PAGE_SIZE),
+    });
+    res.json(await api.listRequests(query));
   });
 
   const requestPath = `${API_PREFIX}/requests/:id`;

@@ -1,4 +1,10 @@
-import { ORDER_STATUSES, SOURCES, TARGET_TYPES, schemas as coreSchemas } from '@command-manager/core';
+import {
+  MAX_REQUEST_PAGE_SIZE,
+  ORDER_STATUSES,
+  SOURCES,
+  TARGET_TYPES,
+  schemas as coreSchemas,
+} from '@command-manager/core';
 import { OPERATIONS } from './auth/roles';
 import { API_PREFIX } from './internal/paths';
 import { pullPaths, pullSchemas } from './internal/pull-openapi';
@@ -38,6 +44,33 @@ function singleResultSchema(): Record<string, unknown> {
   };
 }
 
+/**
+ * What callers may send: core's `CommandRequest` with `user` and `action.args` optional (they default to the
+ * caller and `{}`: core's wazuh-bodies.ts), and one command may be posted bare, without `commands`.
+ */
+function asSentSchemas(): Record<string, unknown> {
+  const { properties, required, title: _title, ...rest } = coreSchemas.CommandRequest;
+  const action = properties.action;
+  const command = {
+    ...rest,
+    title: 'CommandRequestAsSent',
+    properties: {
+      ...properties,
+      action: { ...action, required: action.required.filter((r: string) => r !== 'args') },
+    },
+    required: required.filter((r: string) => r !== 'user'),
+  };
+  const batch = coreSchemas.CommandBatch;
+  return {
+    CommandRequestAsSent: command,
+    CommandBatchAsSent: {
+      ...batch,
+      title: 'CommandBatchAsSent',
+      properties: { commands: { ...batch.properties.commands, items: ref('CommandRequestAsSent') } },
+    },
+  };
+}
+
 const counts = {
   type: 'object',
   properties: Object.fromEntries(ORDER_STATUSES.map((s) => [s, { type: 'integer', minimum: 0 }])),
@@ -58,6 +91,7 @@ const writeState = { type: 'string', enum: ['writing', 'complete', 'partial', 'f
 
 export function adapterSchemas(): Record<string, unknown> {
   return {
+    ...asSentSchemas(),
     Error: {
       type: 'object',
       properties: {
@@ -96,6 +130,11 @@ export function adapterSchemas(): Record<string, unknown> {
         "Wazuh's answer (`_index`, `orders[]._id`, `result`) plus, per command, its request id, order count and unresolved targets. `orders` is absent with `?summary=true`.",
       properties: {
         _index: { type: 'string' },
+        _id: {
+          type: 'string',
+          description:
+            'The first order’s id, when one command was posted bare (what Wazuh’s plugin answered then).',
+        },
         result: { type: 'string', description: '`CREATED` when every order was written.' },
         commands: {
           type: 'array',
@@ -168,8 +207,50 @@ export function adapterSchemas(): Record<string, unknown> {
           required: ['stopped', 'errors'],
           additionalProperties: false,
         },
+        failures: {
+          type: 'object',
+          description:
+            'The `failure` orders by `result.code` (most frequent first, at most 20 codes), each with the message of its lowest order id; `other` counts the rest.',
+          properties: {
+            codes: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  code: { type: 'integer' },
+                  count: { type: 'integer', minimum: 1 },
+                  message: { type: 'string' },
+                },
+                required: ['code', 'count', 'message'],
+                additionalProperties: false,
+              },
+            },
+            other: { type: 'integer', minimum: 0 },
+          },
+          required: ['codes', 'other'],
+          additionalProperties: false,
+        },
       },
-      required: ['request', 'counts', 'progress', 'done', 'rollout'],
+      required: ['request', 'counts', 'progress', 'done', 'rollout', 'failures'],
+      additionalProperties: false,
+    },
+    RequestPage: {
+      type: 'object',
+      description:
+        'Request records, newest first, each with its counts. With a `status` filter a page may hold fewer items than asked, even none: follow `cursor` while it is present.',
+      properties: {
+        requests: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { request: ref('RequestRecord'), counts, done: { type: 'boolean' } },
+            required: ['request', 'counts', 'done'],
+            additionalProperties: false,
+          },
+        },
+        cursor: { type: 'string', description: 'Present when more records may follow.' },
+      },
+      required: ['requests'],
       additionalProperties: false,
     },
     OrderEnvelope: {
@@ -314,7 +395,16 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
             },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: ref('CommandBatch') } } },
+          requestBody: {
+            required: true,
+            description:
+              'A batch, or one command posted bare (as Wazuh servers did before December 2024). `user` defaults to the caller, `action.args` to `{}`.',
+            content: {
+              'application/json': {
+                schema: { oneOf: [ref('CommandBatchAsSent'), ref('CommandRequestAsSent')] },
+              },
+            },
+          },
           responses: {
             '201': json('Orders written', ref('SubmitResponse')),
             '400': errorResponse('Invalid body (every bad field by JSON pointer), or unknown action'),
@@ -327,10 +417,44 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      [`${API_PREFIX}/requests`]: {
+        get: {
+          operationId: 'listRequests',
+          summary: 'Request records, newest first, with their counts (role operation `read`)',
+          parameters: [
+            query('source', { type: 'string', enum: SOURCES }, 'Source (any case)'),
+            query('user', { type: 'string', maxLength: 256 }, '`command.user`'),
+            query('action', { type: 'string', maxLength: 256 }, 'Action name'),
+            query(
+              'status',
+              { type: 'string' },
+              `Requests with at least one order in one of these comma-separated statuses: ${ORDER_STATUSES.join(', ')}`,
+            ),
+            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `created_at`'),
+            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `created_at`'),
+            query(
+              'size',
+              {
+                type: 'integer',
+                minimum: 1,
+                maximum: Math.min(maxPageSize, MAX_REQUEST_PAGE_SIZE),
+                default: defaultPageSize,
+              },
+              'Page size (a page also stops at 1 MiB of records)',
+            ),
+            query('cursor', { type: 'string', maxLength: 200 }, 'Cursor from the previous page'),
+          ],
+          responses: {
+            '200': json('A page of request records', ref('RequestPage')),
+            '400': errorResponse('Invalid query parameter or cursor (named by pointer `/query/<name>`)'),
+            ...common,
+          },
+        },
+      },
       [`${API_PREFIX}/requests/{id}`]: {
         get: {
           operationId: 'getRequest',
-          summary: 'A request’s progress (role operation `read`)',
+          summary: 'A request’s progress and failure breakdown by result code (role operation `read`)',
           parameters: [idParam('Request id', requestId)],
           responses: {
             '200': json('Progress', ref('RequestProgress')),

@@ -18,6 +18,7 @@ import {
 import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
 import {
   CONTENT_MANAGER_BODY,
+  CONTENT_MANAGER_BODY_AS_SENT,
   TOKENS,
   WAZUH_SERVER_BODY,
   basic,
@@ -174,6 +175,18 @@ describe('HTTP API over OpenSearch', () => {
       .send(CONTENT_MANAGER_BODY);
     expect(res.status).toBe(201);
     expect(res.body.commands[0]).toMatchObject({ orders: 1, unresolved: [], write_state: 'complete' });
+  });
+
+  it('accepts the content manager’s body as it builds it, without user (the caller is stored)', async () => {
+    const res = await request(app)
+      .post(`${P}/commands`)
+      .set('Authorization', basic('Content Manager'))
+      .send(CONTENT_MANAGER_BODY_AS_SENT);
+    expect(res.status).toBe(201);
+    const order = await request(app)
+      .get(`${P}/orders/${res.body.orders[0]._id as string}`)
+      .set('Authorization', basic('reader'));
+    expect(order.body.order.command).toMatchObject({ user: 'Content Manager', source: 'Content manager' });
   });
 
   it('a group submission streams every order id; the request reports progress; idempotent retry writes nothing twice', async () => {

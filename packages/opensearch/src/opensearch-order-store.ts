@@ -10,6 +10,7 @@ import type {
   ClaimRequest,
   ConditionalWrite,
   ConditionalWriteOptions,
+  FailureBreakdown,
   Logger,
   Order,
   OrderFilter,
@@ -41,6 +42,7 @@ import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
+import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -351,6 +353,14 @@ export class OpenSearchOrderStore implements OrderStore {
         counts[bucket.key as keyof StatusCounts] = bucket.doc_count;
     }
     return counts;
+  }
+
+  countByRequests(requestIds: readonly number[]): Promise<Map<number, StatusCounts>> {
+    return countByRequests(this.client, this.layout.orders, requestIds);
+  }
+
+  failureBreakdown(requestId: number, limit: number): Promise<FailureBreakdown> {
+    return failureBreakdown(this.client, this.layout.orders, requestId, limit);
   }
 
   async writeConditional(

@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto';
 import type {
   IdempotencyEntry,
   Logger,
+  RequestFilter,
+  RequestListPage,
   RequestRecord,
   RequestStore,
   RequestWithOrders,
@@ -302,6 +304,40 @@ export class OpenSearchRequestStore implements RequestStore {
     return found;
   }
 
+  /**
+   * Newest first: `request.created_at` then `request.request_id`, both descending, paged with `search_after`
+   * on that pair (unique: the id is). Only documents of kind `request`.
+   */
+  async listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]> {
+    const size = Math.min(Math.max(0, Math.floor(page.size)), MAX_LIST_SIZE);
+    if (size === 0) return [];
+    const clauses: Array<Record<string, unknown>> = [{ term: { kind: 'request' } }];
+    if (filter.source !== undefined) clauses.push({ term: { 'request.command.source': filter.source } });
+    if (filter.user !== undefined) clauses.push({ term: { 'request.command.user': filter.user } });
+    if (filter.action !== undefined) clauses.push({ term: { 'request.command.action.name': filter.action } });
+    if (filter.from !== undefined || filter.to !== undefined) {
+      const range: Record<string, string> = {};
+      if (filter.from !== undefined) range.gte = filter.from;
+      if (filter.to !== undefined) range.lt = filter.to;
+      clauses.push({ range: { 'request.created_at': range } });
+    }
+    const response = await guarded('list request records', () =>
+      this.client.search({
+        index: this.layout.requests,
+        body: {
+          size,
+          track_total_hits: false,
+          query: { bool: { filter: clauses } },
+          sort: [{ 'request.created_at': 'desc' }, { 'request.request_id': 'desc' }],
+          ...(page.after ? { search_after: [page.after.createdAtMs, page.after.requestId] } : {}),
+        },
+      }),
+    );
+    const hits = (response.body as { hits: { hits: Array<{ _source?: { request?: RequestRecord } }> } }).hits
+      .hits;
+    return hits.flatMap((h) => (h._source?.request ? [h._source.request] : []));
+  }
+
   async putRequest(record: RequestRecord): Promise<void> {
     await guarded('put request record', () =>
       this.client.index({
@@ -364,6 +400,9 @@ export class OpenSearchRequestStore implements RequestStore {
     return body.found && body._source ? { _source: body._source } : undefined;
   }
 }
+
+/** Largest `listRequests` page: one search answers at most `index.max_result_window` (10,000) hits. */
+const MAX_LIST_SIZE = 10_000;
 
 function requestDocId(requestId: number): string {
   return `request-${requestId}`;

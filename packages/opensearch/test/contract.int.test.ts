@@ -13,6 +13,10 @@ import {
 import { describeAgentDirectoryContract } from '../../core/test/contract/agent-directory-contract';
 import { describeLockStoreContract } from '../../core/test/contract/lock-store-contract';
 import { describeOrderStoreContract } from '../../core/test/contract/order-store-contract';
+import {
+  describeOrderAggregationContract,
+  describeRequestListingContract,
+} from '../../core/test/contract/request-history-contract';
 import { describeRequestStoreContract } from '../../core/test/contract/request-store-contract';
 import { testIndices } from './helpers/test-indices';
 
@@ -64,6 +68,30 @@ describeRequestStoreContract('OpenSearch', async () => {
     store: new OpenSearchRequestStore({ client: t.client, ordersIndex, replicas: 0 }),
     cleanup: () => t.dropLayout(ordersIndex),
   };
+});
+
+describeRequestListingContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  const store = new OpenSearchRequestStore({ client: t.client, ordersIndex, replicas: 0 });
+  return {
+    store,
+    settle: async () => {
+      await t.client.indices.refresh({ index: store.layout.requests });
+    },
+    cleanup: () => t.dropLayout(ordersIndex),
+  };
+});
+
+describeOrderAggregationContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  const store = new OpenSearchOrderStore({
+    client: t.client,
+    ordersIndex,
+    replicas: 0,
+    saveRefresh: true,
+    writeRefresh: true,
+  });
+  return { store, cleanup: () => t.dropLayout(ordersIndex) };
 });
 
 describeLockStoreContract('OpenSearch', async () => {

@@ -12,6 +12,8 @@ import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
 import { ApiClient, ApiError } from './cli/api-client';
 import { CLAIM_USAGE, claimCommand } from './cli/claim-command';
+import { CLIENT_OPTIONS } from './cli/client-options';
+import { REQUESTS_USAGE, requestsCommand } from './cli/requests-command';
 import { renderProgress } from './cli/progress-bar';
 import { requestFinished } from './cli/request-finished';
 import { loadConfig, redactedConfig } from './config/load-config';
@@ -45,6 +47,7 @@ commands:
   orders                        list orders: [--request-id N] [--status S] [--target-type T] [--target-id ID]
                                   [--action A] [--source S] [--from ISO] [--to ISO] [--size N] [--cursor C]
 ${CLAIM_USAGE}
+${REQUESTS_USAGE}
   hash-password                 read a password on stdin, print its scrypt hash for the users file
   new-token                     print a new API token and the sha256 to put in the users file
 
@@ -171,13 +174,6 @@ function client(
     ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
   });
 }
-
-const CLIENT_OPTIONS = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  basic: { type: 'string' },
-  json: { type: 'boolean', default: false },
-} as const;
 
 interface SubmitAnswer {
   _index: string;
@@ -371,6 +367,8 @@ export async function run(argv: string[]): Promise<number> {
         return await orders(rest);
       case 'claim':
         return await claimCommand(rest, { client, exitCodes: ExitCodes });
+      case 'requests':
+        return await requestsCommand(rest, client);
       case 'hash-password': {
         const { hashPassword } = await import('@command-manager/express');
         console.log(await hashPassword(await readStdin()));

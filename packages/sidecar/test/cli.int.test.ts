@@ -162,6 +162,40 @@ describe('command-manager CLI', () => {
     expect(lines[lines.length - 1]).toMatch(/^\(more: --cursor \S+\)$/);
   });
 
+  it('requests lists request records newest first, filtered, with counts', async () => {
+    interface Listing {
+      requests: Array<{
+        request: { request_id: number; command: { user: string; action: { name: string } } };
+        counts: { success: number; failure: number };
+        done: boolean;
+      }>;
+      cursor?: string;
+    }
+    // The listing is a search: it may lag the last write by a refresh interval.
+    const failed = await eventually(
+      () => runCli(['requests', '--status', 'failure', '--user', 'ops', '--json'], client),
+      (r) => r.code === 0 && (JSON.parse(r.stdout) as Listing).requests.length === 1,
+    );
+    const [db] = (JSON.parse(failed.stdout) as Listing).requests;
+    expect(db).toMatchObject({
+      request: { command: { user: 'ops', action: { name: 'fetch-config' } } },
+      counts: { success: 1, failure: 1 },
+      done: true,
+    });
+
+    const human = await runCli(['requests', '--size', '1'], client);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^\d+\t\S+\tUsers\/Services\t.*\tpending \d+ sent \d+ success \d+ failure \d+\t(done|open)$/,
+    );
+    expect(lines[1]).toMatch(/^\(more: --cursor \S+\)$/);
+
+    const bad = await runCli(['requests', '--cursor', 'garbled!'], client);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('/query/cursor');
+  });
+
   it('exits 3 when the API cannot be reached', async () => {
     // A port that was free a moment ago: nothing listens there.
     const server = http.createServer();

@@ -6,6 +6,7 @@ import type {
   ClaimRequest,
   Clock,
   ConditionalWrite,
+  FailureBreakdown,
   OrderFilter,
   OrderStore,
   Page,
@@ -174,6 +175,42 @@ export class InMemoryOrderStore implements OrderStore {
       if (matchFn(order) && order.command.status in counts) counts[order.command.status]++;
     }
     return counts;
+  }
+
+  async countByRequests(requestIds: readonly number[]): Promise<Map<number, StatusCounts>> {
+    const wanted = new Set(requestIds);
+    const result = new Map<number, StatusCounts>();
+    for (const { order } of this.docs.values()) {
+      const id = order.command.request_id;
+      if (!wanted.has(id)) continue;
+      let counts = result.get(id);
+      if (!counts) result.set(id, (counts = emptyCounts()));
+      if (order.command.status in counts) counts[order.command.status]++;
+    }
+    return result;
+  }
+
+  async failureBreakdown(requestId: number, limit: number): Promise<FailureBreakdown> {
+    const byCode = new Map<number, { count: number; orderId: number; message: string }>();
+    let total = 0;
+    for (const { order } of this.docs.values()) {
+      const c = order.command;
+      if (c.request_id !== requestId || c.status !== 'failure') continue;
+      total++;
+      if (!c.result) continue;
+      const seen = byCode.get(c.result.code);
+      if (!seen) byCode.set(c.result.code, { count: 1, orderId: c.order_id, message: c.result.message });
+      else {
+        seen.count++;
+        if (c.order_id < seen.orderId)
+          Object.assign(seen, { orderId: c.order_id, message: c.result.message });
+      }
+    }
+    const codes = [...byCode.entries()]
+      .sort(([a, x], [b, y]) => y.count - x.count || a - b)
+      .slice(0, Math.max(0, limit))
+      .map(([code, { count, message }]) => ({ code, count, message }));
+    return { codes, other: total - codes.reduce((n, c) => n + c.count, 0) };
   }
 
   async writeConditional(writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {

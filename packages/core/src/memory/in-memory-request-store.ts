@@ -1,6 +1,12 @@
 import { CommandManagerError, ErrorCodes } from '../errors';
 import type { RequestRecord } from '../model';
-import type { IdempotencyEntry, RequestStore } from '../ports';
+import type {
+  IdempotencyEntry,
+  RequestFilter,
+  RequestListPage,
+  RequestPosition,
+  RequestStore,
+} from '../ports';
 import { clone } from './internal/clone';
 
 /**
@@ -25,6 +31,27 @@ export class InMemoryRequestStore implements RequestStore {
   async getRequest(requestId: number): Promise<RequestRecord | undefined> {
     const record = this.requests.get(requestId);
     return record && clone(record);
+  }
+
+  async listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]> {
+    const from = filter.from === undefined ? -Infinity : Date.parse(filter.from);
+    const to = filter.to === undefined ? Infinity : Date.parse(filter.to);
+    const { after } = page;
+    return [...this.requests.values()]
+      .filter((r) => {
+        const at = Date.parse(r.created_at);
+        return (
+          (filter.source === undefined || r.command.source === filter.source) &&
+          (filter.user === undefined || r.command.user === filter.user) &&
+          (filter.action === undefined || r.command.action.name === filter.action) &&
+          at >= from &&
+          at < to &&
+          (after === undefined || newestFirst(positionOf(r), after) > 0)
+        );
+      })
+      .sort((a, b) => newestFirst(positionOf(a), positionOf(b)))
+      .slice(0, Math.max(0, page.size))
+      .map(clone);
   }
 
   async putRequest(record: RequestRecord): Promise<void> {
@@ -54,4 +81,13 @@ export class InMemoryRequestStore implements RequestStore {
     }
     this.keys.set(key, { fingerprint: entry.fingerprint, response: clone(response) });
   }
+}
+
+function positionOf(r: RequestRecord): RequestPosition {
+  return { createdAtMs: Date.parse(r.created_at), requestId: r.request_id };
+}
+
+/** Negative when `a` comes first in the newest-first order. */
+function newestFirst(a: RequestPosition, b: RequestPosition): number {
+  return b.createdAtMs - a.createdAtMs || b.requestId - a.requestId;
 }

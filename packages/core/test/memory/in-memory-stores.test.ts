@@ -9,6 +9,10 @@ import { describeAgentDirectoryContract } from '../contract/agent-directory-cont
 import { describeLockStoreContract } from '../contract/lock-store-contract';
 import { describeOrderStoreContract } from '../contract/order-store-contract';
 import { makeTestOrder } from '../contract/order-fixtures';
+import {
+  describeOrderAggregationContract,
+  describeRequestListingContract,
+} from '../contract/request-history-contract';
 import { describeRequestStoreContract } from '../contract/request-store-contract';
 
 /** A settable clock, as the contract's harness asks. */
@@ -30,6 +34,17 @@ describeOrderStoreContract('in-memory', async () => {
 
 describeRequestStoreContract('in-memory', async () => ({
   store: new InMemoryRequestStore(),
+  cleanup: async () => undefined,
+}));
+
+describeRequestListingContract('in-memory', async () => ({
+  store: new InMemoryRequestStore(),
+  settle: async () => undefined,
+  cleanup: async () => undefined,
+}));
+
+describeOrderAggregationContract('in-memory', async () => ({
+  store: new InMemoryOrderStore(),
   cleanup: async () => undefined,
 }));
 

@@ -9,16 +9,22 @@ const IDS_PER_CHUNK = 1000;
  * this adds `commands` (per command: `request_id`, `orders`, `unresolved`, `write_state`). Order ids are
  * deterministic (`<request_id>-1..N`), so the `orders` array is generated while it is written, in chunks
  * that honour back-pressure: a 100,000-order answer is never held in memory at once. With `summary`, the
- * `orders` array is left out.
+ * `orders` array is left out. With `bare` (one command posted without `commands`), `_id` names its first order.
  */
 export async function writeSubmitResponse(
   res: Response,
   result: SubmitResult,
   summary: boolean,
+  bare = false,
 ): Promise<void> {
   throwUnlessComplete(result);
+  const firstCommand = result.commands[0];
   const head = {
     _index: result.index,
+    // One command posted bare: Wazuh's plugin of that time answered with its one document's `_id`.
+    ...(bare && firstCommand && firstCommand.orders > 0
+      ? { _id: orderDocumentId(firstCommand.request_id, 1) }
+      : {}),
     result: 'CREATED',
     commands: result.commands.map((c) => ({
       request_id: c.request_id,

@@ -6,6 +6,7 @@ export function failingApi(error: unknown): CommandManagerApi {
   return {
     submit: fail,
     getRequest: fail,
+    listRequests: fail,
     getOrder: fail,
     listOrders: fail,
     reportResults: fail,
@@ -26,6 +27,7 @@ export function fixedSubmitApi(result: SubmitResult): CommandManagerApi & {
       return Promise.resolve(result);
     },
     getRequest: unused,
+    listRequests: unused,
     getOrder: unused,
     listOrders: unused,
     reportResults: unused,

@@ -174,7 +174,10 @@ export const WAZUH_SERVER_BODY = {
   ],
 };
 
-/** The body Wazuh's content manager sends. */
+/**
+ * The content manager's body with an added `user` (its builder of March 2025 sent one; today's sends none:
+ * see `CONTENT_MANAGER_BODY_AS_SENT` and wazuh-bodies.ts).
+ */
 export const CONTENT_MANAGER_BODY = {
   commands: [
     {
@@ -183,6 +186,18 @@ export const CONTENT_MANAGER_BODY = {
       timeout: 100,
       target: { id: 'vulnerability-detector', type: 'server' },
       user: 'Content Manager',
+    },
+  ],
+};
+
+/** The body as Wazuh's content manager builds it today: no `user` (support/wazuh-bodies.ts has its bytes). */
+export const CONTENT_MANAGER_BODY_AS_SENT = {
+  commands: [
+    {
+      action: { name: 'update', args: { index: 'content-index', offset: '1111' }, version: '5.0.0' },
+      source: 'Content Manager',
+      timeout: 100,
+      target: { id: 'vulnerability-detector', type: 'server' },
     },
   ],
 };

@@ -67,8 +67,9 @@ export const ORDERS_MAPPINGS = {
 
 /**
  * The requests index holds four kinds of documents, told apart by `kind` and by their id:
- *   `request-<request_id>`   kind `request`:     a RequestRecord under `request` (a few fields indexed,
- *                                                  the rest kept in `_source` only: `dynamic: false`)
+ *   `request-<request_id>`   kind `request`:     a RequestRecord under `request` (the fields searched and
+ *                                                  listed by are indexed, the rest kept in `_source` only:
+ *                                                  `dynamic: false`)
  *   `idempotency-<sha256>`   kind `idempotency`: fingerprint and the stored response (as JSON text)
  *   `counter-<name>`         kind `counter`:     the request-id counter (its `_version` is the last id)
  *   `lock-<name>`            kind `lock`:        owner and expiry of a named lease-lock
@@ -87,6 +88,17 @@ export const REQUESTS_MAPPINGS = {
         write_state: keyword,
         updated_at: date,
         total_orders: { type: 'long' },
+        // The filters of `GET /requests` (records written before these fields were mapped are listed, but
+        // not matched by these filters until rewritten).
+        command: {
+          type: 'object',
+          dynamic: false,
+          properties: {
+            source: keyword,
+            user: keyword,
+            action: { type: 'object', dynamic: false, properties: { name: keyword } },
+          },
+        },
       },
     },
     idempotency: {
