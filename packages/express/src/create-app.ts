@@ -12,6 +12,7 @@ import { verifiedClientCn, type Authenticator } from './auth/authenticator';
 import type { Caller, Operation } from './auth/roles';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
+import { cachedReadiness } from './internal/cached-readiness';
 import { errorMiddleware } from './internal/error-middleware';
 import { API_PREFIX } from './internal/paths';
 import {
@@ -49,8 +50,13 @@ export interface AppDeps {
   limits: AppLimits;
   /** Serve `/metrics` without authentication (e.g. bound to a private interface). Default: role operation `metrics`. */
   publicMetrics?: boolean;
-  /** Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP); default: none. */
-  trustProxy?: boolean | number | string;
+  /** How long a `/ready` verdict is reused (unauthenticated probes cost one check per period); default 1000, 0: none. */
+  readyCacheMs?: number;
+  /**
+   * Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP): addresses or CIDRs
+   * of trusted reverse proxies. Default: none (the connecting address is the client).
+   */
+  trustProxy?: boolean | number | string | readonly string[];
 }
 
 interface Locals {
@@ -88,7 +94,14 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', deps.trustProxy ?? false);
+  const trustProxy = deps.trustProxy ?? false;
+  app.set(
+    'trust proxy',
+    Array.isArray(trustProxy) ? (trustProxy.length > 0 ? [...trustProxy] : false) : trustProxy,
+  );
+  const readiness = cachedReadiness(deps.readiness, deps.readyCacheMs ?? 1000, undefined, (e) =>
+    logger?.warn('readiness check failed', { error: e instanceof Error ? e.message : String(e) }),
+  );
   // Node's querystring: `a=1&a=2` becomes an array (rejected as "given twice"), no nested objects.
   app.set('query parser', 'simple');
 
@@ -154,13 +167,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/ready', route('/ready'), async (_req, res) => {
-    let state: Readiness;
-    try {
-      state = await deps.readiness();
-    } catch (e) {
-      logger?.warn('readiness check failed', { error: e instanceof Error ? e.message : String(e) });
-      state = { ready: false, checks: {} };
-    }
+    const state = await readiness();
     if (state.ready) {
       res.json({ ready: true, checks: state.checks });
       return;

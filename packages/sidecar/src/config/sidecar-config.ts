@@ -23,9 +23,20 @@ export interface SidecarConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    readonly trustedProxies: readonly string[];
+    readonly readyCacheMs: number;
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
   };
-  readonly auth?: { readonly usersFile?: string };
+  readonly auth: {
+    readonly usersFile?: string;
+    readonly failedLoginWindowMs: number;
+    readonly maxFailedLoginsPerUser: number;
+    readonly maxFailedLoginsPerAddress: number;
+    readonly maxFailedPasswordsPerAddress: number;
+    readonly maxTrackedLoginClients: number;
+    readonly maxConcurrentVerifications: number;
+    readonly maxQueuedVerifications: number;
+  };
   readonly limits: {
     readonly maxBatchCommands: number;
     readonly maxFanOut: number;
