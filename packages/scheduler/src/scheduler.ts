@@ -114,6 +114,8 @@ export interface DispatchSummary {
   leaseLost: number;
   /** Released without a verdict (shutdown). */
   released: number;
+  /** Released still pending, no attempt counted: the Management API refused the dispatcher or the breaker is open. */
+  halted: number;
 }
 
 export interface SweepSummary {
@@ -185,6 +187,7 @@ function emptySummary(): DispatchSummary {
     rolloutStopped: 0,
     leaseLost: 0,
     released: 0,
+    halted: 0,
   };
 }
 
@@ -207,7 +210,7 @@ class RolloutRound {
 
 /** An order's next state after a delivery verdict, and what kind of outcome it is (for the summary and metrics). */
 interface Planned {
-  kind: 'accepted' | 'rejected' | 'failed' | 'retried' | 'expired' | 'released';
+  kind: 'accepted' | 'rejected' | 'failed' | 'retried' | 'expired' | 'released' | 'halted';
   order: Order;
 }
 
@@ -705,8 +708,23 @@ export class Scheduler {
       case 'failed':
         return {
           kind: 'failed',
-          order: markFailed(order, { code: ResultCodes.UNDELIVERABLE, message: verdict.reason }, now),
+          order: markFailed(
+            order,
+            {
+              code: verdict.httpStatus === 413 ? ResultCodes.ORDER_TOO_LARGE : ResultCodes.UNDELIVERABLE,
+              message: verdict.reason,
+            },
+            now,
+          ),
         };
+      case 'halted': {
+        // Nothing is known about the order: it stays pending (the sweeper fails it at its deadline), its
+        // lease is released and no attempt is counted; it is due again when the breaker lets a trial through.
+        const released = withoutLease(order);
+        if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > 0)
+          released.scheduling.next_attempt_at = new Date(now.getTime() + verdict.retryAfterMs).toISOString();
+        return { kind: 'halted', order: released };
+      }
       case 'retry': {
         // A shutdown abort says nothing about the order: release the lease, count no attempt.
         if (aborted) return { kind: 'released', order: withoutLease(order) };
@@ -833,6 +851,9 @@ export class Scheduler {
         return;
       case 'released':
         summary.released++;
+        return;
+      case 'halted':
+        summary.halted++;
         return;
     }
   }
