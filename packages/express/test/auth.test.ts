@@ -109,7 +109,28 @@ describe('roles → principal', () => {
     expect(c.principal.canDelegate).toBe(false);
     const admin = callerFromRoles('root', ['admin', 'read-only'], BUILT_IN_ROLES, 'basic');
     expect(admin.principal).toMatchObject({ sources: '*', actions: '*', canDelegate: true });
-    expect([...admin.operations].sort()).toEqual(['cancel', 'metrics', 'read', 'results', 'submit']);
+    expect([...admin.operations].sort()).toEqual([
+      'cancel',
+      'cancel-any',
+      'metrics',
+      'read',
+      'results',
+      'submit',
+    ]);
+    expect(admin.principal.canCancelAny).toBe(true);
+  });
+
+  it("delegation does not grant cancelling other principals' requests: cancel-any does", () => {
+    const mgmt = callerFromRoles('wazuh-server', ['management-api'], BUILT_IN_ROLES, 'basic');
+    expect(mgmt.principal.canDelegate).toBe(true);
+    expect(mgmt.principal.canCancelAny).toBe(false);
+    const custom = callerFromRoles(
+      'ops',
+      ['operator'],
+      { operator: { operations: ['cancel', 'cancel-any'], sources: [], actions: [], delegate: false } },
+      'token',
+    );
+    expect(custom.principal.canCancelAny).toBe(true);
   });
 
   it('built-in roles: only content-manager sends update, only comms reports results', () => {

@@ -12,6 +12,8 @@ import {
   ResultCodes,
   backoffDelayMs,
   defaultRetryPolicy,
+  failPendingOrders,
+  hasLiveLease,
   isTerminal,
   markFailed,
   markSent,
@@ -632,19 +634,15 @@ export class Scheduler {
   }
 
   private async stopPendingOfRequest(requestId: number, reason: string): Promise<number> {
-    let stopped = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.orders.listOrders(
-        { requestId, status: 'pending' },
-        cursor === undefined ? { size: ROLLOUT_PAGE_SIZE } : { size: ROLLOUT_PAGE_SIZE, cursor },
-      );
-      const nowMs = this.clock.now().getTime();
-      const free = page.items.filter((o) => !hasLiveLease(o.order, nowMs));
-      stopped += await this.stopOrders(free, reason, false);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return stopped;
+    // Orders in flight elsewhere are left to their holder (see `admit`).
+    const { failed } = await failPendingOrders(
+      this.orders,
+      requestId,
+      { code: ResultCodes.ROLLOUT_STOPPED, message: reason },
+      { clock: this.clock, pageSize: ROLLOUT_PAGE_SIZE, maxWriteAttempts: 1 },
+    );
+    this.metrics.inc(SchedulerMetricNames.ROLLOUT_STOPPED, undefined, failed);
+    return failed;
   }
 
   private async deferOrders(orders: readonly StoredOrder[]): Promise<number> {
@@ -1042,11 +1040,6 @@ export class Scheduler {
   private onTaskError(task: string): (e: unknown) => void {
     return (e) => this.logger.error(`${task} failed`, { error: describe(e) });
   }
-}
-
-function hasLiveLease(order: Order, nowMs: number): boolean {
-  const s = order.scheduling;
-  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
 }
 
 function bump(map: Map<number, number>, key: number, by: number): void {
