@@ -148,6 +148,7 @@ export async function startSidecar(
         ...(tls.keyFile !== undefined && { key: pem(tls.keyFile) }),
       },
       requestTimeoutMs: sched.requestTimeoutMs,
+      breaker: { failureThreshold: sched.breakerFailureThreshold, openMs: sched.breakerOpenMs },
       logger: logger.child({ component: 'delivery' }),
       metrics,
     });

@@ -416,6 +416,24 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Longest retry delay.',
   },
   {
+    key: 'scheduler.breakerFailureThreshold',
+    env: 'CM_BREAKER_FAILURE_THRESHOLD',
+    type: 'integer',
+    default: 5,
+    minimum: 1,
+    description:
+      'Consecutive failed `/accept_commands` calls (network, timeout, 408/429/5xx) that open the circuit breaker; a 401/403 (after one re-authentication) or a 404 opens it at once.',
+  },
+  {
+    key: 'scheduler.breakerOpenMs',
+    env: 'CM_BREAKER_OPEN_MS',
+    type: 'integer',
+    default: 30000,
+    minimum: 100,
+    description:
+      'How long an open breaker stops dispatch (nothing is claimed; orders stay pending, no attempt counted) before one trial call.',
+  },
+  {
     key: 'scheduler.retentionMs',
     env: 'CM_RETENTION_MS',
     type: 'integer',

@@ -65,6 +65,8 @@ export interface SidecarConfig {
     readonly requestTimeoutMs: number;
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
+    readonly breakerFailureThreshold: number;
+    readonly breakerOpenMs: number;
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;
