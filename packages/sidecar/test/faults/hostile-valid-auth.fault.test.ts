@@ -126,7 +126,7 @@ test('a login flood beside a valid caller: the flood is refused cheaply, the val
     notes:
       `valid callers served ${statuses.length}/${statuses.length}; their latency during the flood: ` +
       `median ${Math.round(median(latencies))} ms, worst ${Math.round(worst)} ms (Basic login before the ` +
-      `flood: ${Math.round(idle.ms)} ms); flood answers: ${[...tally].map(([s, n]) => `${n} × ${s}`).join(', ')}`,
+      `flood: ${Math.round(idle.ms)} ms; in order: ${latencies.map((l) => Math.round(l)).join(', ')} ms); flood answers: ${[...tally].map(([s, n]) => `${n} × ${s}`).join(', ')}`,
   });
 }, 120_000);
 
