@@ -10,7 +10,7 @@ import {
   type Principal,
 } from '@command-manager/core';
 import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
-import { openSearchFixture } from './support/opensearch-fixture';
+import { openSearchFixture, type Stores } from './support/opensearch-fixture';
 import { StubManagementApi } from './support/stub-management-api';
 
 jest.setTimeout(120_000);
@@ -43,20 +43,22 @@ afterAll(async () => {
   await os.close();
 });
 
-it('an order being delivered is reported in flight, not cancelled, and its agent result is then applied', async () => {
-  const stores = await os.stores({ writeRefresh: true });
+function serviceOver(stores: Stores, agentCount: number): CommandService {
   const agents = new InMemoryAgentDirectory();
-  for (let i = 1; i <= 6; i++)
-    agents.addAgent({ id: String(i).padStart(3, '0'), groups: ['Test'], status: 'active' });
-  const service = new CommandService({
+  for (let i = 1; i <= agentCount; i++)
+    agents.addAgent({ id: String(i).padStart(4, '0'), groups: ['Test'], status: 'active' });
+  return new CommandService({
     orders: stores.orders,
     requests: stores.requests,
     ids: new InProcessIdAllocator(),
     agents,
     registry: ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 100 },
+    limits: { maxBatchCommands: 10, maxFanOut: 5000, maxResultsPerReport: 100 },
     indexName: 'orders',
   });
+}
+
+async function submitGroup(service: CommandService): Promise<number> {
   const submitted = await service.submit(
     {
       commands: [
@@ -71,7 +73,13 @@ it('an order being delivered is reported in flight, not cancelled, and its agent
     },
     operator,
   );
-  const requestId = submitted.commands[0]!.request_id;
+  return submitted.commands[0]!.request_id;
+}
+
+it('an order being delivered is reported in flight, not cancelled, and its agent result is then applied', async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const service = serviceOver(stores, 6);
+  const requestId = await submitGroup(service);
 
   client = new ManagementApiClient({ managementApiUrl: stub.url });
   scheduler = new Scheduler({
@@ -107,4 +115,25 @@ it('an order being delivered is reported in flight, not cancelled, and its agent
   // delivery slot) are in flight, the rest cancelled.
   expect(cancel.in_flight).toBeGreaterThanOrEqual(4);
   expect(cancel.cancelled + cancel.in_flight).toBe(6);
+});
+
+it('cancelling a request of several pages forces one refresh, not one per page', async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const service = serviceOver(stores, 1_250);
+  const requestId = await submitGroup(service);
+  const index = stores.ordersIndex;
+  // No periodic refresh: every refresh counted below is one the cancel asked for.
+  await os.client.indices.refresh({ index });
+  await os.client.indices.putSettings({ index, body: { index: { refresh_interval: '-1' } } });
+  const refreshes = async (): Promise<number> => {
+    const stats = await os.client.indices.stats({ index, metric: 'refresh' });
+    const all = stats.body._all as { primaries: { refresh?: { total?: number } } };
+    return all.primaries.refresh?.total ?? 0;
+  };
+  const before = await refreshes();
+  const cancel = await service.cancel(requestId, operator);
+  // Three pages of 500; the last page's write makes every page searchable.
+  expect((await refreshes()) - before).toBe(1);
+  expect(cancel).toEqual({ request_id: requestId, cancelled: 1_250, in_flight: 0 });
+  expect((await stores.orders.countByStatus({ requestId })).failure).toBe(1_250);
 });
