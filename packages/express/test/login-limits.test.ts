@@ -22,7 +22,7 @@ describe('failed-login limits (counted when attempts start, per identity and per
   it('120 parallel wrong passwords from one address: only the first 10 are verified, the rest are refused', async () => {
     const auth = createAuthenticator(await testAuthConfig(), {
       rateLimit: { maxFailures: 10 },
-      verification: { maxConcurrent: 2, maxQueued: 200 },
+      verification: { maxConcurrent: 2, maxQueued: 200, maxPerAddress: 200 },
     });
     const codes = await Promise.all(
       Array.from({ length: 120 }, () =>
@@ -46,7 +46,7 @@ describe('failed-login limits (counted when attempts start, per identity and per
   it("another user's failed passwords from the same address do not lock out a valid Basic login", async () => {
     const auth = createAuthenticator(await testAuthConfig(), {
       rateLimit: { maxFailures: 10 },
-      verification: { maxConcurrent: 2, maxQueued: 200 },
+      verification: { maxConcurrent: 2, maxQueued: 200, maxPerAddress: 200 },
     });
     await Promise.all(
       Array.from({ length: 60 }, () =>
@@ -63,7 +63,7 @@ describe('failed-login limits (counted when attempts start, per identity and per
   it('one address spraying many user names is stopped by the per-address password cap', async () => {
     const auth = createAuthenticator(await testAuthConfig(), {
       rateLimit: { maxFailures: 10, maxPasswordFailuresPerAddress: 30 },
-      verification: { maxConcurrent: 2, maxQueued: 200 },
+      verification: { maxConcurrent: 2, maxQueued: 200, maxPerAddress: 200 },
     });
     const sprayed = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -97,5 +97,23 @@ describe('failed-login limits (counted when attempts start, per identity and per
     // Refused without verification: they are not failures, so those addresses may try again at once.
     const again = await outcome(auth.authenticate({ authorization: basic('admin'), clientIp: '10.9.0.19' }));
     expect(again).toBe('ok');
+  });
+
+  it('one address cannot fill the verification queue: a login from another address still gets a slot', async () => {
+    const auth = createAuthenticator(await testAuthConfig(), {
+      rateLimit: { maxFailures: 1000 },
+      verification: { maxConcurrent: 1, maxQueued: 3, maxPerAddress: 2 },
+    });
+    const flood = Array.from({ length: 20 }, (_, i) =>
+      outcome(
+        auth.authenticate({
+          authorization: `Basic ${Buffer.from(`sprayed-${i}:guess`).toString('base64')}`,
+          clientIp: '10.5.5.5',
+        }),
+      ),
+    );
+    const valid = outcome(auth.authenticate({ authorization: basic('reader'), clientIp: '10.5.5.6' }));
+    expect(await valid).toBe('ok');
+    expect(tally(await Promise.all(flood))).toEqual({ UNAUTHENTICATED: 2, RATE_LIMITED: 18 });
   });
 });

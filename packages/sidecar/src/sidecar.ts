@@ -195,6 +195,7 @@ export async function startSidecar(
       verification: {
         maxConcurrent: config.auth.maxConcurrentVerifications,
         maxQueued: config.auth.maxQueuedVerifications,
+        maxPerAddress: config.auth.maxVerificationsPerAddress,
       },
     }),
     trustProxy: config.http.trustedProxies,

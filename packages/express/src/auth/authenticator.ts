@@ -168,7 +168,9 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
     const identityAttempt = byIdentity.begin(identity, nowMs);
     const addressAttempt = byAddress.begin(info.clientIp, nowMs);
     const user = users.get(name);
-    const verified = await queue.run(async () => verifyPassword(password, user ? user.hash : await dummy()));
+    const verified = await queue.run(info.clientIp, async () =>
+      verifyPassword(password, user ? user.hash : await dummy()),
+    );
     if (verified === undefined) {
       // Not verified at all: this attempt is not a failure.
       byIdentity.succeeded(identityAttempt);

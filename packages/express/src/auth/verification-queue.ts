@@ -10,6 +10,8 @@ export interface VerificationQueueOptions {
   maxConcurrent?: number;
   /** Verifications waiting for a slot; default 32. */
   maxQueued?: number;
+  /** Verifications running or waiting for one client address, so one address cannot fill the queue; default 4. */
+  maxPerAddress?: number;
 }
 
 export class VerificationQueue {
@@ -17,16 +19,35 @@ export class VerificationQueue {
   private readonly waiting: Array<() => void> = [];
   readonly maxConcurrent: number;
   readonly maxQueued: number;
+  readonly maxPerAddress: number;
+  private readonly perAddress = new Map<string, number>();
 
   constructor(options: VerificationQueueOptions = {}) {
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 2);
     this.maxQueued = Math.max(0, options.maxQueued ?? 32);
+    this.maxPerAddress = Math.max(1, options.maxPerAddress ?? 4);
   }
 
-  /** Runs `work` when a slot is free; `undefined` (without running it) when the queue is full. */
-  async run<T>(work: () => Promise<T>): Promise<{ value: T } | undefined> {
+  /**
+   * Runs `work` when a slot is free; `undefined` (without running it) when the queue is full or `address`
+   * already has `maxPerAddress` verifications running or waiting.
+   */
+  async run<T>(address: string, work: () => Promise<T>): Promise<{ value: T } | undefined> {
+    const mine = this.perAddress.get(address) ?? 0;
+    if (mine >= this.maxPerAddress) return undefined;
+    if (this.running >= this.maxConcurrent && this.waiting.length >= this.maxQueued) return undefined;
+    this.perAddress.set(address, mine + 1);
+    try {
+      return await this.runInSlot(work);
+    } finally {
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    }
+  }
+
+  private async runInSlot<T>(work: () => Promise<T>): Promise<{ value: T }> {
     if (this.running >= this.maxConcurrent) {
-      if (this.waiting.length >= this.maxQueued) return undefined;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.running++;

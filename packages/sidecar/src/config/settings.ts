@@ -239,6 +239,15 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'Password verifications waiting for a slot; a Basic login beyond it is refused at once with 429 and `Retry-After: 1` (not counted as a failure).',
   },
+  {
+    key: 'auth.maxVerificationsPerAddress',
+    env: 'CM_AUTH_MAX_VERIFICATIONS_PER_ADDRESS',
+    type: 'integer',
+    default: 4,
+    minimum: 1,
+    description:
+      'Password verifications running or waiting for one client address, so that one address cannot fill the queue; beyond it 429 with `Retry-After: 1`.',
+  },
   // Limits
   {
     key: 'limits.maxBatchCommands',

@@ -36,6 +36,7 @@ export interface SidecarConfig {
     readonly maxTrackedLoginClients: number;
     readonly maxConcurrentVerifications: number;
     readonly maxQueuedVerifications: number;
+    readonly maxVerificationsPerAddress: number;
   };
   readonly limits: {
     readonly maxBatchCommands: number;

@@ -25,8 +25,8 @@ const figures = new FigureBook(
   '6-hostile-valid-auth',
   'Hostile but valid: login floods and a 401 storm',
   `One sidecar with its defaults for failed logins (10 per user name and address, 10 per address for ` +
-    `credentials naming no one, 100 passwords per address, 2 password verifications at once and 32 ` +
-    `waiting) and a ${BREAKER_OPEN_MS} ms breaker. **refused** counts the flood's requests answered 429 ` +
+    `credentials naming no one, 100 passwords per address, 2 password verifications at once, 32 ` +
+    `waiting and 4 per address) and a ${BREAKER_OPEN_MS} ms breaker. **refused** counts the flood's requests answered 429 ` +
     `without any password work; **recovered** is the valid caller's worst latency during the flood (login ` +
     `case) or the time from the last 401 to the delivery of every order (storm case).`,
 );
