@@ -12,7 +12,7 @@ import { verifiedClientCn, type Authenticator } from './auth/authenticator';
 import type { Caller, Operation } from './auth/roles';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
-import { cachedReadiness } from './internal/cached-readiness';
+import { cachedReadiness, type Readiness } from './internal/cached-readiness';
 import { errorMiddleware } from './internal/error-middleware';
 import { API_PREFIX } from './internal/paths';
 import {
@@ -25,11 +25,7 @@ import {
 import { writeSubmitResponse } from './internal/submit-response';
 import { buildOpenApiDocument } from './openapi';
 
-export interface Readiness {
-  ready: boolean;
-  /** Named checks, e.g. `{ opensearch: true, templates: false }`. */
-  checks: Record<string, boolean>;
-}
+export type { Readiness } from './internal/cached-readiness';
 
 export interface AppLimits {
   /** Largest JSON body accepted (413 beyond). */

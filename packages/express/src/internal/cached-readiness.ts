@@ -1,4 +1,8 @@
-import type { Readiness } from '../create-app';
+export interface Readiness {
+  ready: boolean;
+  /** Named checks, e.g. `{ opensearch: true, templates: false }`. */
+  checks: Record<string, boolean>;
+}
 
 /**
  * Reuses a readiness verdict for `ttlMs` and shares one check among concurrent probes, so that
