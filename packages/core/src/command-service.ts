@@ -7,8 +7,9 @@ import type { ActionRegistry } from './action-registry';
 import { CommandManagerError, ErrorCodes, isCommandManagerError } from './errors';
 import type { ErrorDetail } from './errors';
 import { expandOrders, planExpansion } from './expansion';
+import { failPendingOrders } from './fail-pending-orders';
 import type { ExpandOptions, ExpansionPlan } from './expansion';
-import { applyResult, markFailed } from './lifecycle';
+import { applyResult } from './lifecycle';
 import type {
   CommandBatch,
   CommandRequest,
@@ -334,14 +335,15 @@ export class CommandService implements CommandManagerApi {
   }
 
   /**
-   * Moves the request's `pending` orders to `failure` (result code CANCELLED), conditionally: an order the
-   * scheduler delivers at the same moment keeps its `sent`. Only the request's own principal, or one that may
-   * act for others (`canDelegate`), may cancel.
+   * Moves the request's `pending` orders to `failure` (result code CANCELLED), conditionally, except those a
+   * dispatcher holds under a live lease (in flight: the Management API may be accepting them right now);
+   * they are counted as `in_flight` and keep their course. Only the request's own principal, or one granted
+   * `canCancelAny`, may cancel.
    */
   async cancel(requestId: number, principal: Principal): Promise<CancelResult> {
     const request = await this.requests.getRequest(requestId);
     if (!request) throw new CommandManagerError(ErrorCodes.NOT_FOUND, `no request ${requestId}`);
-    if (request.principal !== principal.name && !principal.canDelegate) {
+    if (request.principal !== principal.name && principal.canCancelAny !== true) {
       throw new CommandManagerError(
         ErrorCodes.FORBIDDEN,
         `request ${requestId} belongs to another principal`,
@@ -349,51 +351,26 @@ export class CommandService implements CommandManagerApi {
           details: [
             {
               pointer: '/request_id',
-              message: 'may be cancelled only by its submitter or a delegating principal',
+              message: 'may be cancelled only by its submitter or a principal granted cancel-any',
             },
           ],
         },
       );
     }
     const result = { code: ResultCodes.CANCELLED, message: `cancelled by ${principal.name}` };
-    let cancelled = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.orders.listOrders(
-        { requestId, status: 'pending' },
-        cursor === undefined ? { size: READ_CHUNK } : { size: READ_CHUNK, cursor },
-      );
-      cancelled += await this.cancelOrders(page.items, result);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    this.logger.info('request cancelled', { requestId, cancelled, principal: principal.name });
-    return { request_id: requestId, cancelled };
-  }
-
-  private async cancelOrders(
-    items: StoredOrder[],
-    result: { code: number; message: string },
-  ): Promise<number> {
-    let cancelled = 0;
-    let todo = items.filter((s) => s.order.command.status === 'pending');
-    for (let attempt = 1; todo.length > 0 && attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const now = this.clock.now();
-      const writes = todo.map((s) => ({ id: s.id, rev: s.rev, order: markFailed(s.order, result, now) }));
-      const outcomes = await this.orders.writeConditional(writes);
-      const lost: string[] = [];
-      for (const o of outcomes) {
-        if (o.ok) cancelled++;
-        else if (o.reason === 'conflict') lost.push(o.id);
-        else if (o.reason === 'error')
-          this.logger.warn('could not cancel an order', { id: o.id, error: o.message });
-      }
-      // Lost a race (scheduler leased or sent it): cancel it still if it is pending.
-      todo =
-        lost.length > 0
-          ? (await this.orders.getOrders(lost)).filter((s) => s.order.command.status === 'pending')
-          : [];
-    }
-    return cancelled;
+    const { failed, inFlight } = await failPendingOrders(this.orders, requestId, result, {
+      clock: this.clock,
+      pageSize: READ_CHUNK,
+      maxWriteAttempts: MAX_WRITE_ATTEMPTS,
+      onWriteError: (id, error) => this.logger.warn('could not cancel an order', { id, error }),
+    });
+    this.logger.info('request cancelled', {
+      requestId,
+      cancelled: failed,
+      inFlight,
+      principal: principal.name,
+    });
+    return { request_id: requestId, cancelled: failed, in_flight: inFlight };
   }
 
   private async reserve(key: string, print: string): Promise<SubmitResult | undefined> {

@@ -17,3 +17,4 @@ export * from './pull-types';
 export * from './pull-validation';
 export * from './wazuh-bodies';
 export * from './request-history';
+export * from './fail-pending-orders';

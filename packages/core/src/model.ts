@@ -146,6 +146,8 @@ export const ResultCodes = {
   REJECTED: 904,
   ROLLOUT_STOPPED: 905,
   UNDELIVERABLE: 906,
+  /** The Management API refused the order alone as too large (HTTP 413). */
+  ORDER_TOO_LARGE: 907,
 } as const;
 
 /** Document id of an order: deterministic, so that a retried write never duplicates. */

@@ -22,6 +22,11 @@ export interface Principal {
   roles: readonly string[];
   /** May set `user` to someone other than itself (e.g. the Management API acting for its users). */
   canDelegate: boolean;
+  /**
+   * May cancel requests submitted by other principals (HTTP role operation `cancel-any`). Delegation does not
+   * imply it: acting for users when submitting is not authority over everyone's requests. Absent: false.
+   */
+  canCancelAny?: boolean;
   /** Sources this caller may claim; `'*'` for all. */
   sources: readonly Source[] | '*';
   /** Actions this caller may send; `'*'` for all. */
@@ -70,7 +75,14 @@ export type ResultOutcome =
 
 export interface CancelResult {
   request_id: number;
+  /** Pending orders moved to `failure` (result code CANCELLED). */
   cancelled: number;
+  /**
+   * Pending orders NOT cancelled because a dispatcher held their lease (being delivered at that moment):
+   * each ends `sent` and then takes its agent's result, or returns to `pending` if its delivery fails, when a
+   * second cancel catches it. 0 when nothing was in flight.
+   */
+  in_flight: number;
 }
 
 export interface CommandManagerApi {
@@ -85,7 +97,7 @@ export interface CommandManagerApi {
   listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
   /** Applies result reports (validated) following the lifecycle rules; a late or duplicate result is reported, not applied. */
   reportResults(body: unknown, principal: Principal): Promise<ResultOutcome[]>;
-  /** Moves a request's pending orders to `failure` with a result saying cancelled. */
+  /** Moves a request's pending orders that are not in flight to `failure` with a result saying cancelled. */
   cancel(requestId: number, principal: Principal): Promise<CancelResult>;
 }
 

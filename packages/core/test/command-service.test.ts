@@ -606,24 +606,29 @@ describe('cancel', () => {
     await s.service.submit({ commands: [toGroup(), toAgent()] }, alice);
     await send(s.orders, '1-7');
     const res = await s.service.cancel(1, alice);
-    expect(res).toEqual({ request_id: 1, cancelled: 1202 });
+    expect(res).toEqual({ request_id: 1, cancelled: 1202, in_flight: 0 });
     const counts = await s.orders.countByStatus({ requestId: 1 });
     expect(counts).toEqual({ pending: 0, sent: 1, success: 0, failure: 1202 });
     const o = (await s.orders.getOrder('1-1'))!.order;
     expect(o.command.result).toEqual({ code: ResultCodes.CANCELLED, message: 'cancelled by alice' });
     expect(o.scheduling.completed_at).toBe(s.clock.now().toISOString());
     expect((await s.orders.countByStatus({ requestId: 2 })).pending).toBe(1);
-    expect(await s.service.cancel(1, alice)).toEqual({ request_id: 1, cancelled: 0 });
+    expect(await s.service.cancel(1, alice)).toEqual({ request_id: 1, cancelled: 0, in_flight: 0 });
   });
 
-  it('is NOT_FOUND for an unknown request and FORBIDDEN for another principal unless it may delegate', async () => {
+  it("is NOT_FOUND for an unknown request and FORBIDDEN for another principal's, delegating or not, unless granted cancel-any", async () => {
     const { service } = setup();
     await service.submit({ commands: [toAgent()] }, alice);
     await rejection(service.cancel(42, alice), ErrorCodes.NOT_FOUND);
     await rejection(service.cancel(1, principal({ name: 'mallory' })), ErrorCodes.FORBIDDEN);
-    expect(await service.cancel(1, principal({ name: 'wazuh-server', canDelegate: true }))).toEqual({
+    await rejection(
+      service.cancel(1, principal({ name: 'wazuh-server', canDelegate: true })),
+      ErrorCodes.FORBIDDEN,
+    );
+    expect(await service.cancel(1, principal({ name: 'operator', canCancelAny: true }))).toEqual({
       request_id: 1,
       cancelled: 1,
+      in_flight: 0,
     });
   });
 });

@@ -15,6 +15,7 @@ import { verifiedClientCn, type Authenticator } from './auth/authenticator';
 import type { Caller, Operation } from './auth/roles';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
+import { cachedReadiness, type Readiness } from './internal/cached-readiness';
 import { errorMiddleware } from './internal/error-middleware';
 import { API_PREFIX } from './internal/paths';
 import { registerPullRoutes } from './internal/pull-routes';
@@ -29,11 +30,7 @@ import { parseRequestListQuery } from './internal/request-list-query';
 import { writeSubmitResponse } from './internal/submit-response';
 import { buildOpenApiDocument } from './openapi';
 
-export interface Readiness {
-  ready: boolean;
-  /** Named checks, e.g. `{ opensearch: true, templates: false }`. */
-  checks: Record<string, boolean>;
-}
+export type { Readiness } from './internal/cached-readiness';
 
 export interface AppLimits {
   /** Largest JSON body accepted (413 beyond). */
@@ -56,8 +53,13 @@ export interface AppDeps {
   publicMetrics?: boolean;
   /** Pull delivery (`…/orders/_claim`, `…/orders/_ack`); absent when this sidecar pushes. */
   pull?: PullDeliveryApi;
-  /** Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP); default: none. */
-  trustProxy?: boolean | number | string;
+  /** How long a `/ready` verdict is reused (unauthenticated probes cost one check per period); default 1000, 0: none. */
+  readyCacheMs?: number;
+  /**
+   * Express `trust proxy` setting (which `X-Forwarded-For` to believe for the client IP): addresses or CIDRs
+   * of trusted reverse proxies. Default: none (the connecting address is the client).
+   */
+  trustProxy?: boolean | number | string | readonly string[];
 }
 
 interface Locals {
@@ -95,7 +97,14 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', deps.trustProxy ?? false);
+  const trustProxy = deps.trustProxy ?? false;
+  app.set(
+    'trust proxy',
+    Array.isArray(trustProxy) ? (trustProxy.length > 0 ? [...trustProxy] : false) : trustProxy,
+  );
+  const readiness = cachedReadiness(deps.readiness, deps.readyCacheMs ?? 1000, undefined, (e) =>
+    logger?.warn('readiness check failed', { error: e instanceof Error ? e.message : String(e) }),
+  );
   // Node's querystring: `a=1&a=2` becomes an array (rejected as "given twice"), no nested objects.
   app.set('query parser', 'simple');
 
@@ -161,13 +170,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/ready', route('/ready'), async (_req, res) => {
-    let state: Readiness;
-    try {
-      state = await deps.readiness();
-    } catch (e) {
-      logger?.warn('readiness check failed', { error: e instanceof Error ? e.message : String(e) });
-      state = { ready: false, checks: {} };
-    }
+    const state = await readiness();
     if (state.ready) {
       res.json({ ready: true, checks: state.checks });
       return;

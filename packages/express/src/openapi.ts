@@ -301,8 +301,21 @@ export function adapterSchemas(): Record<string, unknown> {
     SingleResultReport: singleResultSchema(),
     CancelResponse: {
       type: 'object',
-      properties: { request_id: { type: 'integer', minimum: 0 }, cancelled: { type: 'integer', minimum: 0 } },
-      required: ['request_id', 'cancelled'],
+      properties: {
+        request_id: { type: 'integer', minimum: 0 },
+        cancelled: {
+          type: 'integer',
+          minimum: 0,
+          description: 'Pending orders moved to failure (CANCELLED).',
+        },
+        in_flight: {
+          type: 'integer',
+          minimum: 0,
+          description:
+            'Pending orders not cancelled because they were being delivered (under a live dispatch lease): each ends sent, or pending again if its delivery fails (cancel again to catch it).',
+        },
+      },
+      required: ['request_id', 'cancelled', 'in_flight'],
       additionalProperties: false,
     },
     Health: {
@@ -467,7 +480,8 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
       [`${API_PREFIX}/requests/{id}/cancel`]: {
         post: {
           operationId: 'cancelRequest',
-          summary: 'Fail a request’s pending orders with a cancelled result (role operation `cancel`)',
+          summary:
+            'Fail a request’s pending orders that are not in flight with a cancelled result (role operation `cancel`; another principal’s request needs `cancel-any`)',
           parameters: [idParam('Request id', requestId)],
           responses: {
             '200': json('How many orders were cancelled', ref('CancelResponse')),

@@ -236,7 +236,7 @@ describe('HTTP API over OpenSearch', () => {
       .post(`${P}/requests/${requestId}/cancel`)
       .set('Authorization', basic('wazuh-server'));
     expect(cancel.status).toBe(200);
-    expect(cancel.body).toEqual({ request_id: requestId, cancelled: GROUP_SIZE });
+    expect(cancel.body).toEqual({ request_id: requestId, cancelled: GROUP_SIZE, in_flight: 0 });
     const after = await request(app).get(`${P}/requests/${requestId}`).set('Authorization', basic('reader'));
     expect(after.body).toMatchObject({
       counts: { pending: 0, failure: GROUP_SIZE },

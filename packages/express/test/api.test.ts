@@ -524,7 +524,7 @@ describe('results and cancel', () => {
     const { app, service } = await sent();
     const res = await request(app).post(`${P}/requests/1/cancel`).set('Authorization', basic('wazuh-server'));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ request_id: 1, cancelled: 1 });
+    expect(res.body).toEqual({ request_id: 1, cancelled: 1, in_flight: 0 });
     const order = (await service.getOrder('1-3')).order;
     expect(order.command.status).toBe('failure');
     expect(order.command.result?.message).toMatch(/cancel/);

@@ -11,6 +11,7 @@ import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
 
 export type OpenSearchLockStoreOptions = OpenSearchSetupOptions;
 
@@ -46,20 +47,23 @@ export class OpenSearchLockStore implements LockStore {
     const current = await this.read(id);
     try {
       if (!current) {
-        await this.client.create({ index: this.layout.requests, id, body });
+        await this.client.create({ index: this.layout.requests, id, body }, NO_TRANSPORT_RETRY);
         return true;
       }
       const held = current._source?.lock;
       const expiresAt = held?.expires_at === undefined ? NaN : Date.parse(held.expires_at);
       const free = held?.owner === owner || !(expiresAt > now.getTime());
       if (!free || current._seq_no === undefined || current._primary_term === undefined) return false;
-      await this.client.index({
-        index: this.layout.requests,
-        id,
-        body,
-        if_seq_no: current._seq_no,
-        if_primary_term: current._primary_term,
-      });
+      await this.client.index(
+        {
+          index: this.layout.requests,
+          id,
+          body,
+          if_seq_no: current._seq_no,
+          if_primary_term: current._primary_term,
+        },
+        NO_TRANSPORT_RETRY,
+      );
       return true;
     } catch (e) {
       // 409: another sidecar created or renewed the lock between our read and our write.
@@ -74,12 +78,15 @@ export class OpenSearchLockStore implements LockStore {
     if (!current || current._source?.lock?.owner !== owner) return;
     if (current._seq_no === undefined || current._primary_term === undefined) return;
     try {
-      await this.client.delete({
-        index: this.layout.requests,
-        id,
-        if_seq_no: current._seq_no,
-        if_primary_term: current._primary_term,
-      });
+      await this.client.delete(
+        {
+          index: this.layout.requests,
+          id,
+          if_seq_no: current._seq_no,
+          if_primary_term: current._primary_term,
+        },
+        NO_TRANSPORT_RETRY,
+      );
     } catch (e) {
       // 409/404: taken over (after expiry) or already gone; either way no longer ours to release.
       const status = responseErrorInfo(e)?.status;

@@ -28,6 +28,7 @@ import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
+import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 
@@ -104,11 +105,14 @@ export class OpenSearchRequestStore implements RequestStore {
 
   async createRequest(record: RequestRecord): Promise<boolean> {
     try {
-      await this.client.create({
-        index: this.layout.requests,
-        id: requestDocId(record.request_id),
-        body: { kind: 'request', request: record },
-      });
+      await this.client.create(
+        {
+          index: this.layout.requests,
+          id: requestDocId(record.request_id),
+          body: { kind: 'request', request: record },
+        },
+        NO_TRANSPORT_RETRY,
+      );
       return true;
     } catch (e) {
       if (responseErrorInfo(e)?.status === 409) return false;
@@ -354,7 +358,10 @@ export class OpenSearchRequestStore implements RequestStore {
       idempotency: { key, fingerprint, created_at: new Date().toISOString() },
     };
     try {
-      await this.client.create({ index: this.layout.requests, id: idempotencyDocId(key), body: source });
+      await this.client.create(
+        { index: this.layout.requests, id: idempotencyDocId(key), body: source },
+        NO_TRANSPORT_RETRY,
+      );
       return undefined;
     } catch (e) {
       if (responseErrorInfo(e)?.status !== 409) throw toStoreError(e, 'reserve idempotency key');

@@ -85,6 +85,15 @@ export class CircuitBreaker {
     this.failures = 0;
   }
 
+  /**
+   * Opens the breaker at once, whatever the count: the API answered in a way no retry soon will fix
+   * (credentials refused, endpoint missing). After `openMs` one trial call goes through as usual.
+   */
+  trip(): void {
+    if (this.stateValue === 'half-open') this.trialInFlight = false;
+    this.open();
+  }
+
   /** The call was abandoned (e.g. shutdown) without telling anything about the API's health. */
   cancel(): void {
     if (this.stateValue === 'half-open') this.trialInFlight = false;

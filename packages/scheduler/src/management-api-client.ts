@@ -11,6 +11,13 @@
  *   token once and repeats the call.
  * - `Retry-After` (RFC 9110 §10.2.3) is seconds or an HTTP date.
  *
+ * How answers map to verdicts: 2xx per order (above); 408, 429, 5xx and network errors are retried (they
+ * count towards the breaker); 401/403 (after one re-authentication with JWT) and 404 are about this
+ * dispatcher, not the orders: the breaker opens at once, an error is logged and
+ * `scheduler_delivery_halted_total` counted, and the orders stay pending without an attempt counted; any
+ * other 4xx (413 above all) is about the batch's content: the batch is split in two and each half sent
+ * again, down to a single order, which then fails (ORDER_TOO_LARGE for 413).
+ *
  * TLS is always verified (`rejectUnauthorized: true` is fixed, there is no option to turn it off); with
  * `tls.ca` the given CA replaces Node's default roots. Secrets (passwords, tokens) are never logged.
  */
@@ -60,6 +67,8 @@ export interface ManagementApiClientOptions {
 }
 
 const DEFAULT_AUTHENTICATE_PATH = '/security/user/authenticate';
+/** Answers about the dispatcher (its credentials, its permissions, its endpoint), never about an order. */
+const HALT_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
 const MAX_REASON_CHARS = 300;
 
 interface HttpAnswer {
@@ -78,7 +87,7 @@ class RetryableDeliveryError extends Error {
   }
 }
 
-/** Authentication refused in a way a retry will not fix (e.g. 401 on the authenticate call). */
+/** The Management API refuses this dispatcher (credentials, permissions, endpoint): not about the orders. */
 class AuthRefusedError extends Error {
   constructor(
     message: string,
@@ -147,55 +156,103 @@ export class ManagementApiClient implements OrderDelivery {
     if (ids.length === 0) return new Map();
     if (this.closed) return uniform(ids, { kind: 'retry', reason: 'delivery client closed' });
     if (!this.breaker.tryAcquire()) {
+      // Refused without trying: says nothing about the orders, so no attempt is counted.
       return uniform(ids, {
-        kind: 'retry',
+        kind: 'halted',
         reason: 'management API circuit breaker is open',
         retryAfterMs: this.breaker.remainingOpenMs(),
       });
     }
-    const body = JSON.stringify({ orders: orders.map(toAcceptCommandsOrder) });
+    const verdicts = new Map<string, OrderVerdict>();
     try {
-      const answer = await this.sendWithAuth('/accept_commands', body, options.signal);
-      if (answer.status >= 200 && answer.status < 300) {
-        this.breaker.success();
-        return parseAcceptAnswer(ids, answer.text);
-      }
-      if (isRetryableStatus(answer.status)) {
-        this.breaker.failure();
-        const retryAfterMs = parseRetryAfter(answer.retryAfter, this.clock.now());
-        return uniform(ids, {
-          kind: 'retry',
-          reason: `management API answered HTTP ${answer.status}${excerpt(answer.text)}`,
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        });
-      }
-      // The API is up and answering; the request itself is refused. Not retried.
+      await this.sendSplitting(orders, options.signal, verdicts);
       this.breaker.success();
-      return uniform(ids, {
+      return verdicts;
+    } catch (e) {
+      const rest = ids.filter((id) => !verdicts.has(id));
+      for (const [id, v] of this.verdictOfError(e, rest.length, options.signal)(rest)) verdicts.set(id, v);
+      return verdicts;
+    }
+  }
+
+  /**
+   * Sends `orders` and records a verdict per order in `out`. A 4xx that is not about the dispatcher splits
+   * the batch in halves, sent one after the other; a single order then fails. Throws for what concerns the
+   * whole call (network, retryable status, refused dispatcher), leaving the orders not yet decided out of `out`.
+   */
+  private async sendSplitting(
+    orders: readonly StoredOrder[],
+    signal: AbortSignal | undefined,
+    out: Map<string, OrderVerdict>,
+  ): Promise<void> {
+    const ids = orders.map((o) => o.id);
+    const body = JSON.stringify({ orders: orders.map(toAcceptCommandsOrder) });
+    const answer = await this.sendWithAuth('/accept_commands', body, signal);
+    if (answer.status >= 200 && answer.status < 300) {
+      for (const [id, v] of parseAcceptAnswer(ids, answer.text)) out.set(id, v);
+      return;
+    }
+    const reason = `management API answered HTTP ${answer.status}${excerpt(answer.text)}`;
+    if (isRetryableStatus(answer.status)) {
+      throw new RetryableDeliveryError(reason, parseRetryAfter(answer.retryAfter, this.clock.now()));
+    }
+    if (HALT_STATUSES.has(answer.status)) throw new AuthRefusedError(reason, answer.status);
+    const [first, ...others] = orders;
+    if (first !== undefined && others.length === 0) {
+      out.set(first.id, {
         kind: 'failed',
-        reason: `management API answered HTTP ${answer.status}${excerpt(answer.text)}`,
+        reason:
+          answer.status === 413
+            ? `the management API refuses this order alone as too large (HTTP 413)${excerpt(answer.text)}`
+            : reason,
         httpStatus: answer.status,
       });
-    } catch (e) {
-      if (options.signal?.aborted) {
-        this.breaker.cancel();
-        return uniform(ids, { kind: 'retry', reason: 'delivery aborted (shutdown)' });
-      }
-      if (e instanceof AuthRefusedError) {
-        this.breaker.success();
-        return uniform(ids, { kind: 'failed', reason: e.message, httpStatus: e.httpStatus });
-      }
-      this.breaker.failure();
-      const reason = e instanceof RetryableDeliveryError ? e.message : describeNetworkError(e);
-      this.logger.warn('delivery to the management API failed; will retry', { reason, orders: ids.length });
-      return uniform(ids, {
+      return;
+    }
+    this.metrics.inc(SchedulerMetricNames.BATCH_SPLITS);
+    this.logger.info('management API refused a whole batch; splitting it', {
+      status: answer.status,
+      orders: orders.length,
+    });
+    const half = Math.ceil(orders.length / 2);
+    await this.sendSplitting(orders.slice(0, half), signal, out);
+    await this.sendSplitting(orders.slice(half), signal, out);
+  }
+
+  /** The verdict for orders a failed call left undecided, with the breaker and metrics updated once. */
+  private verdictOfError(
+    e: unknown,
+    count: number,
+    signal: AbortSignal | undefined,
+  ): (ids: readonly string[]) => Map<string, OrderVerdict> {
+    if (signal?.aborted) {
+      this.breaker.cancel();
+      return (ids) => uniform(ids, { kind: 'retry', reason: 'delivery aborted (shutdown)' });
+    }
+    if (e instanceof AuthRefusedError) {
+      this.breaker.trip();
+      const kind = e.httpStatus === 404 ? 'not_found' : 'auth';
+      this.metrics.inc(SchedulerMetricNames.DELIVERY_HALTED, { reason: kind });
+      const retryAfterMs = this.breaker.remainingOpenMs();
+      this.logger.error(
+        kind === 'auth'
+          ? 'management API refuses the dispatcher (credentials or permissions): dispatch stopped, orders stay pending'
+          : 'management API endpoint not found (check scheduler.managementApiUrl): dispatch stopped, orders stay pending',
+        { status: e.httpStatus, reason: e.message, orders: count, retryInMs: retryAfterMs },
+      );
+      return (ids) => uniform(ids, { kind: 'halted', reason: e.message, retryAfterMs });
+    }
+    this.breaker.failure();
+    const reason = e instanceof RetryableDeliveryError ? e.message : describeNetworkError(e);
+    this.logger.warn('delivery to the management API failed; will retry', { reason, orders: count });
+    return (ids) =>
+      uniform(ids, {
         kind: 'retry',
         reason,
         ...(e instanceof RetryableDeliveryError && e.retryAfterMs !== undefined
           ? { retryAfterMs: e.retryAfterMs }
           : {}),
       });
-    }
   }
 
   /** Closes the connections. Deliveries after `close()` get a `retry` verdict. Idempotent. */

@@ -8,8 +8,17 @@ export type OrderVerdict =
   | { kind: 'rejected'; reason: string }
   /** Not delivered, worth retrying (network error, timeout, 5xx, 429, breaker open); `retryAfterMs` from Retry-After. */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
-  /** Not delivered and retrying will not help (4xx other than 408/429) (→ `failure`, UNDELIVERABLE). */
-  | { kind: 'failed'; reason: string; httpStatus?: number };
+  /**
+   * Not delivered, and the answer was about this order alone (a 4xx other than 401/403/404/408/429 for a
+   * batch of one: the client splits larger batches first) (→ `failure`, UNDELIVERABLE or ORDER_TOO_LARGE).
+   */
+  | { kind: 'failed'; reason: string; httpStatus?: number }
+  /**
+   * Not delivered, and the answer says nothing about the order: the dispatcher itself was refused (401/403
+   * after re-authentication, 404: misconfigured endpoint) or the circuit breaker is open. The order stays
+   * pending, its lease is released and no attempt is counted; it is tried again after `retryAfterMs`.
+   */
+  | { kind: 'halted'; reason: string; retryAfterMs?: number };
 
 /** The order as it travels in `POST /accept_commands` `{"orders":[…]}`. */
 export interface AcceptCommandsOrder {

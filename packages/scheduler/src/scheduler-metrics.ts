@@ -33,6 +33,13 @@ export const SchedulerMetricNames = {
   ROLLOUT_STOPPED: 'scheduler_orders_rollout_stopped_total',
   /** Terminal orders removed by retention (label `mode`: `archive` | `delete`). */
   RETAINED: 'scheduler_orders_retention_removed_total',
+  /**
+   * Deliveries stopped because the Management API refused the dispatcher itself (label `reason`: `auth` for
+   * 401/403 after re-authentication, `not_found` for 404): the breaker opens and the orders stay pending.
+   */
+  DELIVERY_HALTED: 'scheduler_delivery_halted_total',
+  /** Batches split in two because the Management API refused the batch as a whole (413, other 4xx). */
+  BATCH_SPLITS: 'scheduler_batches_split_total',
   /** Circuit breaker to the Management API: 0 closed, 1 open, 2 half-open. */
   BREAKER_STATE: 'scheduler_breaker_state',
   /** Seconds from an order's `@timestamp` (submission) to its acceptance by the Management API. */
@@ -107,6 +114,18 @@ export const schedulerMetricDefinitions: readonly SchedulerMetricDefinition[] = 
     type: 'counter',
     help: 'Terminal orders removed by retention',
     labelNames: ['mode'],
+  },
+  {
+    name: SchedulerMetricNames.DELIVERY_HALTED,
+    type: 'counter',
+    help: 'Deliveries stopped because the Management API refused the dispatcher (401/403/404); orders stay pending',
+    labelNames: ['reason'],
+  },
+  {
+    name: SchedulerMetricNames.BATCH_SPLITS,
+    type: 'counter',
+    help: 'Batches split in two after the Management API refused a whole batch (413 or another 4xx)',
+    labelNames: [],
   },
   {
     name: SchedulerMetricNames.BREAKER_STATE,

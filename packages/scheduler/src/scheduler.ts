@@ -12,6 +12,8 @@ import {
   ResultCodes,
   backoffDelayMs,
   defaultRetryPolicy,
+  failPendingOrders,
+  hasLiveLease,
   isTerminal,
   markFailed,
   markSent,
@@ -120,6 +122,8 @@ export interface DispatchSummary {
   leaseLost: number;
   /** Released without a verdict (shutdown). */
   released: number;
+  /** Released still pending, no attempt counted: the Management API refused the dispatcher or the breaker is open. */
+  halted: number;
 }
 
 export interface SweepSummary {
@@ -195,6 +199,7 @@ function emptySummary(): DispatchSummary {
     rolloutStopped: 0,
     leaseLost: 0,
     released: 0,
+    halted: 0,
   };
 }
 
@@ -217,7 +222,7 @@ class RolloutRound {
 
 /** An order's next state after a delivery verdict, and what kind of outcome it is (for the summary and metrics). */
 interface Planned {
-  kind: 'accepted' | 'rejected' | 'failed' | 'retried' | 'expired' | 'released';
+  kind: 'accepted' | 'rejected' | 'failed' | 'retried' | 'expired' | 'released' | 'halted';
   order: Order;
 }
 
@@ -675,19 +680,15 @@ export class Scheduler {
   }
 
   private async stopPendingOfRequest(requestId: number, reason: string): Promise<number> {
-    let stopped = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.orders.listOrders(
-        { requestId, status: 'pending' },
-        cursor === undefined ? { size: ROLLOUT_PAGE_SIZE } : { size: ROLLOUT_PAGE_SIZE, cursor },
-      );
-      const nowMs = this.clock.now().getTime();
-      const free = page.items.filter((o) => !hasLiveLease(o.order, nowMs));
-      stopped += await this.stopOrders(free, reason, false);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return stopped;
+    // Orders in flight elsewhere are left to their holder (see `admit`).
+    const { failed } = await failPendingOrders(
+      this.orders,
+      requestId,
+      { code: ResultCodes.ROLLOUT_STOPPED, message: reason },
+      { clock: this.clock, pageSize: ROLLOUT_PAGE_SIZE, maxWriteAttempts: 1 },
+    );
+    this.metrics.inc(SchedulerMetricNames.ROLLOUT_STOPPED, undefined, failed);
+    return failed;
   }
 
   private async deferOrders(orders: readonly StoredOrder[]): Promise<number> {
@@ -751,8 +752,23 @@ export class Scheduler {
       case 'failed':
         return {
           kind: 'failed',
-          order: markFailed(order, { code: ResultCodes.UNDELIVERABLE, message: verdict.reason }, now),
+          order: markFailed(
+            order,
+            {
+              code: verdict.httpStatus === 413 ? ResultCodes.ORDER_TOO_LARGE : ResultCodes.UNDELIVERABLE,
+              message: verdict.reason,
+            },
+            now,
+          ),
         };
+      case 'halted': {
+        // Nothing is known about the order: it stays pending (the sweeper fails it at its deadline), its
+        // lease is released and no attempt is counted; it is due again when the breaker lets a trial through.
+        const released = withoutLease(order);
+        if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > 0)
+          released.scheduling.next_attempt_at = new Date(now.getTime() + verdict.retryAfterMs).toISOString();
+        return { kind: 'halted', order: released };
+      }
       case 'retry': {
         // A shutdown abort says nothing about the order: release the lease, count no attempt.
         if (aborted) return { kind: 'released', order: withoutLease(order) };
@@ -879,6 +895,9 @@ export class Scheduler {
         return;
       case 'released':
         summary.released++;
+        return;
+      case 'halted':
+        summary.halted++;
         return;
     }
   }
@@ -1067,11 +1086,6 @@ export class Scheduler {
   private onTaskError(task: string): (e: unknown) => void {
     return (e) => this.logger.error(`${task} failed`, { error: describe(e) });
   }
-}
-
-function hasLiveLease(order: Order, nowMs: number): boolean {
-  const s = order.scheduling;
-  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
 }
 
 function bump(map: Map<number, number>, key: number, by: number): void {

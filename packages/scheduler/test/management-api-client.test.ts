@@ -92,7 +92,8 @@ describe('auth', () => {
       managementApiUrl: stub.url,
       auth: { type: 'basic', username: 'wazuh', password: 'wrong' },
     }).deliver(stored(1));
-    expect(bad.get('5-1')).toMatchObject({ kind: 'failed', httpStatus: 401 });
+    // Refused credentials say nothing about the order: it is held back, not failed.
+    expect(bad.get('5-1')).toMatchObject({ kind: 'halted' });
   });
 
   it('sends a bearer token', async () => {
@@ -120,14 +121,15 @@ describe('auth', () => {
     expect(stub.acceptRequests).toBe(4);
   });
 
-  it('fails without retrying when the JWT login is refused', async () => {
+  it('halts (fails no order) when the JWT login is refused', async () => {
     const stub = await startStub({ auth: { type: 'jwt', username: 'wazuh-wui', password: 'pw' } });
     const c = client({
       managementApiUrl: stub.url,
       auth: { type: 'jwt', username: 'wazuh-wui', password: 'nope' },
     });
     const v = await c.deliver(stored(1));
-    expect(v.get('5-1')).toMatchObject({ kind: 'failed', httpStatus: 401 });
+    expect(v.get('5-1')).toMatchObject({ kind: 'halted' });
+    expect(c.breaker.state).toBe('open');
     expect(stub.acceptRequests).toBe(0);
   });
 });

@@ -168,10 +168,11 @@ describe('dispatch', () => {
     expect(o.command.result?.message).toMatch(/^expired undelivered: .*HTTP 429/);
   });
 
-  it('fails a 4xx without retrying', async () => {
+  it('fails a 4xx without retrying, once the batch is split down to the order it is about', async () => {
     const h = harness();
     await h.store.saveOrders(orders(1, 2, h.clock.now()));
-    stub.failNext(1, 400, { body: { title: 'Bad Request', detail: 'unknown action' } });
+    // The batch of two, then each order alone.
+    stub.failNext(3, 400, { body: { title: 'Bad Request', detail: 'unknown action' } });
     expect(await h.scheduler.dispatchDue()).toMatchObject({ failed: 2, retried: 0 });
     const o = await statusOf(h.store, '1-1');
     expect(o.command.status).toBe('failure');
@@ -179,7 +180,7 @@ describe('dispatch', () => {
     expect(o.command.result?.message).toContain('unknown action');
     h.clock.advance(120_000);
     expect((await h.scheduler.dispatchDue()).claimed).toBe(0);
-    expect(stub.acceptRequests).toBe(1);
+    expect(stub.acceptRequests).toBe(3);
   });
 
   it('records a partial answer per order: accepted sent, rejected failed with the reason', async () => {

@@ -106,7 +106,7 @@ async function serve(args: string[]): Promise<number> {
     startedLocalNode = true;
     if (config.auth?.usersFile === undefined) {
       const usersFile = devUsersFile();
-      config = { ...config, auth: { usersFile } };
+      config = { ...config, auth: { ...config.auth, usersFile } };
       logger.info('development mode: an admin API token was written for the CLI', {
         tokenFile: DEV_TOKEN_FILE,
       });

@@ -191,6 +191,7 @@ export async function startSidecar(
         ...(tls.keyFile !== undefined && { key: pem(tls.keyFile) }),
       },
       requestTimeoutMs: sched.requestTimeoutMs,
+      breaker: { failureThreshold: sched.breakerFailureThreshold, openMs: sched.breakerOpenMs },
       logger: logger.child({ component: 'delivery' }),
       metrics,
     });
@@ -207,15 +208,31 @@ export async function startSidecar(
   }
 
   const authConfig =
-    config.auth?.usersFile !== undefined ? await loadUsersFile(config.auth.usersFile) : NO_USERS;
-  if (config.auth?.usersFile === undefined) {
+    config.auth.usersFile !== undefined ? await loadUsersFile(config.auth.usersFile) : NO_USERS;
+  if (config.auth.usersFile === undefined) {
     logger.warn(
       'auth.usersFile is not set: every API call except /health, /ready and /openapi.json is refused',
     );
   }
   const app = createApp({
     api: service,
-    auth: createAuthenticator(authConfig, { logger: logger.child({ component: 'auth' }) }),
+    auth: createAuthenticator(authConfig, {
+      logger: logger.child({ component: 'auth' }),
+      rateLimit: {
+        windowMs: config.auth.failedLoginWindowMs,
+        maxFailures: config.auth.maxFailedLoginsPerAddress,
+        maxFailuresPerIdentity: config.auth.maxFailedLoginsPerUser,
+        maxPasswordFailuresPerAddress: config.auth.maxFailedPasswordsPerAddress,
+        maxEntries: config.auth.maxTrackedLoginClients,
+      },
+      verification: {
+        maxConcurrent: config.auth.maxConcurrentVerifications,
+        maxQueued: config.auth.maxQueuedVerifications,
+        maxPerAddress: config.auth.maxVerificationsPerAddress,
+      },
+    }),
+    trustProxy: config.http.trustedProxies,
+    readyCacheMs: config.http.readyCacheMs,
     metrics: httpMetrics,
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },

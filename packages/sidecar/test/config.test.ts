@@ -59,6 +59,23 @@ describe('configuration', () => {
     ]);
   });
 
+  it('a client CA without a listener certificate is an error naming the keys', () => {
+    const err = configError(() => loadConfig({ env: { CM_TLS_CLIENT_CA_FILE: '/etc/ca.pem' } }));
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(err.details.map((d) => d.pointer)).toEqual(['http.tls.certFile']);
+    expect(err.details[0]?.message).toContain('http.tls.clientCaFile');
+  });
+
+  it('trusted proxies must be addresses or CIDRs', () => {
+    expect(
+      loadConfig({ env: { CM_HTTP_TRUSTED_PROXIES: '10.0.0.0/8, ::1, loopback' } }).http.trustedProxies,
+    ).toEqual(['10.0.0.0/8', '::1', 'loopback']);
+    const err = configError(() =>
+      loadConfig({ env: { CM_HTTP_TRUSTED_PROXIES: '10.0.0.0/33,proxy.example,1.2.3.4' } }),
+    );
+    expect(err.details.map((d) => d.pointer)).toEqual(['http.trustedProxies.0', 'http.trustedProxies.1']);
+  });
+
   it('never echoes a secret, in errors or in the redacted view', () => {
     const config = loadConfig({
       env: {

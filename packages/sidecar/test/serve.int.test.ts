@@ -104,6 +104,18 @@ describe('command-manager serve', () => {
     expect(result.stderr).toContain('scheduler.auth.password');
   });
 
+  it('exits 4 when http.tls.clientCaFile is set without a listener certificate, naming the keys', async () => {
+    const result = await runCli(['serve'], {
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}badtls`,
+      CM_TLS_CLIENT_CA_FILE: path.join(fx.tmp, 'client-ca.pem'),
+    });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('http.tls.certFile');
+    expect(result.stderr).toContain('http.tls.clientCaFile');
+    expect(result.stderr).not.toContain('listening on');
+  });
+
   it('exits 4 on a bad users file, naming the bad entries', async () => {
     const usersFile = path.join(fx.tmp, 'bad-users.json');
     writeFileSync(

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { CommandManagerError, ErrorCodes, systemClock, type Clock, type Logger } from '@command-manager/core';
 import { LoginRateLimiter, type LoginRateLimitOptions } from '../internal/login-rate-limiter';
+import { VerificationQueue, type VerificationQueueOptions } from './verification-queue';
 import { hashApiToken } from './api-token';
 import { parsePasswordHash, verifyPassword, type ParsedPasswordHash } from './password-hash';
 import { callerFromRoles, type Caller } from './roles';
@@ -23,10 +24,30 @@ export interface Authenticator {
   authenticate(info: AuthRequestInfo): Promise<Caller>;
 }
 
+/**
+ * Bounds on failed logins. Attempts are counted when they start (before scrypt), per client address and per
+ * presented identity on that address (a user name, or the first 16 hex digits of a token's sha256):
+ * - a Basic login is refused once its identity reached `maxFailuresPerIdentity` on this address, or once the
+ *   address reached `maxPasswordFailuresPerAddress` (whether the name exists is not revealed: every name is
+ *   treated alike);
+ * - a credential that names no caller (unknown token, malformed or unsupported header, unmapped certificate)
+ *   is refused once the address reached `maxFailures`;
+ * - a valid token or a mapped certificate is never refused: it is checked in microseconds and cannot be
+ *   guessed, so another client's failures from the same address do not lock it out.
+ */
+export interface LoginLimitOptions extends LoginRateLimitOptions {
+  /** Failed Basic logins of one user name from one address per window; default `maxFailures`. */
+  maxFailuresPerIdentity?: number;
+  /** Failed Basic logins (any names) from one address per window; default 10 × `maxFailures`. */
+  maxPasswordFailuresPerAddress?: number;
+}
+
 export interface AuthenticatorOptions {
   logger?: Logger;
   clock?: Clock;
-  rateLimit?: LoginRateLimitOptions;
+  rateLimit?: LoginLimitOptions;
+  /** Bounds on password verifications (scrypt) running and waiting; beyond them a login gets 429 + Retry-After. */
+  verification?: VerificationQueueOptions;
   /**
    * A good Basic login is remembered this long (keyed by a salted hash of name and password, never the
    * password), so that a client sending Basic on every request pays scrypt once, not per request.
@@ -54,7 +75,15 @@ export function verifiedClientCn(socket: Socket): string | undefined {
 export function createAuthenticator(config: AuthConfig, options: AuthenticatorOptions = {}): Authenticator {
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
-  const limiter = new LoginRateLimiter(options.rateLimit);
+  const limits = options.rateLimit ?? {};
+  // One counter per address (all failures) and one per (address, identity); each map bounded by maxEntries.
+  const byAddress = new LoginRateLimiter(limits);
+  const byIdentity = new LoginRateLimiter({
+    ...limits,
+    maxFailures: limits.maxFailuresPerIdentity ?? byAddress.maxFailures,
+  });
+  const passwordFailuresPerAddress = limits.maxPasswordFailuresPerAddress ?? 10 * byAddress.maxFailures;
+  const queue = new VerificationQueue(options.verification);
   const cacheTtlMs = options.basicCacheTtlMs ?? 60_000;
   const cacheMax = options.basicCacheMaxEntries ?? 1000;
   const cacheSalt = randomBytes(32);
@@ -85,9 +114,11 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
     return dummyHash;
   };
 
-  const fail = (info: AuthRequestInfo, scheme: string, reason: string, user?: string): never => {
-    const nowMs = clock.now().getTime();
-    limiter.recordFailure(info.clientIp, nowMs);
+  const rateLimited = (retryAfterSec: number, message = 'too many failed logins; retry later'): never => {
+    throw new CommandManagerError(ErrorCodes.RATE_LIMITED, message, { retryAfterSec });
+  };
+
+  const reject = (info: AuthRequestInfo, scheme: string, reason: string, user?: string): never => {
     // Never the secret: only the scheme, the claimed user name (Basic) and why.
     logger?.warn('authentication failed', {
       clientIp: info.clientIp,
@@ -96,6 +127,18 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
       ...(user ? { user } : {}),
     });
     throw new CommandManagerError(ErrorCodes.UNAUTHENTICATED, 'authentication failed');
+  };
+
+  /** A credential that names no caller: gated and counted by the address alone. */
+  const fail = (info: AuthRequestInfo, scheme: string, reason: string, identity?: string): never => {
+    const nowMs = clock.now().getTime();
+    const blocked =
+      byAddress.blockedForSec(info.clientIp, nowMs) ??
+      (identity !== undefined ? byIdentity.blockedForSec(identity, nowMs) : undefined);
+    if (blocked !== undefined) return rateLimited(blocked);
+    byAddress.recordFailure(info.clientIp, nowMs);
+    if (identity !== undefined) byIdentity.recordFailure(identity, nowMs);
+    return reject(info, scheme, reason);
   };
 
   async function basic(info: AuthRequestInfo, encoded: string): Promise<Caller> {
@@ -116,11 +159,29 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
     const cached = basicCache.get(cacheKey);
     if (cached && cached.expiresAtMs > nowMs) return cached.caller;
     if (cached) basicCache.delete(cacheKey);
+    const identity = `${info.clientIp}\0user:${name.slice(0, 256)}`;
+    const blocked =
+      byIdentity.blockedForSec(identity, nowMs) ??
+      byAddress.blockedForSec(info.clientIp, nowMs, passwordFailuresPerAddress);
+    if (blocked !== undefined) return rateLimited(blocked);
+    // Counted now, before the slow verification, so parallel attempts see each other.
+    const identityAttempt = byIdentity.begin(identity, nowMs);
+    const addressAttempt = byAddress.begin(info.clientIp, nowMs);
     const user = users.get(name);
-    const ok = await verifyPassword(password, user ? user.hash : await dummy());
+    const verified = await queue.run(info.clientIp, async () =>
+      verifyPassword(password, user ? user.hash : await dummy()),
+    );
+    if (verified === undefined) {
+      // Not verified at all: this attempt is not a failure.
+      byIdentity.succeeded(identityAttempt);
+      byAddress.succeeded(addressAttempt);
+      return rateLimited(1, 'too many logins being verified; retry later');
+    }
     const caller = user ? userCallers.get(name) : undefined;
-    if (!ok || !caller)
-      return fail(info, 'basic', user ? 'bad password' : 'unknown user', name.slice(0, 256));
+    if (!verified.value || !caller)
+      return reject(info, 'basic', user ? 'bad password' : 'unknown user', name.slice(0, 256));
+    byIdentity.succeeded(identityAttempt);
+    byAddress.succeeded(addressAttempt);
     basicCache.set(cacheKey, { caller, expiresAtMs: nowMs + cacheTtlMs });
     while (basicCache.size > cacheMax) {
       const oldest = basicCache.keys().next();
@@ -137,17 +198,14 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
     for (const t of tokenCallers) {
       if (timingSafeEqual(presented, t.sha256) && !found) found = t.caller;
     }
-    return found ?? fail(info, 'bearer', 'unknown token');
+    return (
+      found ??
+      fail(info, 'bearer', 'unknown token', `${info.clientIp}\0token:${hashApiToken(token).slice(0, 16)}`)
+    );
   }
 
   return {
     async authenticate(info: AuthRequestInfo): Promise<Caller> {
-      const blocked = limiter.blockedForSec(info.clientIp, clock.now().getTime());
-      if (blocked !== undefined) {
-        throw new CommandManagerError(ErrorCodes.RATE_LIMITED, 'too many failed logins; retry later', {
-          retryAfterSec: blocked,
-        });
-      }
       const header = info.authorization;
       if (header !== undefined && header.length > 0) {
         const m = /^([A-Za-z]+) +(\S+) *$/.exec(header);

@@ -1,7 +1,11 @@
 import { SOURCES, type Principal, type Source } from '@command-manager/core';
 
 /** What an HTTP caller may do; each route requires one. */
-export const OPERATIONS = ['submit', 'read', 'results', 'cancel', 'metrics', 'claim'] as const;
+/**
+ * `cancel` cancels the caller's own requests; `cancel-any` (with `cancel`) also other principals' requests.
+ * Delegation (`delegate`, setting `user` on submission) does not grant cancelling others' requests.
+ */
+export const OPERATIONS = ['submit', 'read', 'results', 'cancel', 'cancel-any', 'metrics', 'claim'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** A role grants operations, the `source` values a caller may claim, the actions it may send, and delegation. */
@@ -22,8 +26,9 @@ export const CONTENT_ACTIONS: readonly string[] = ['update', 'refresh'];
 
 /**
  * Built-in roles. A users file may add roles or redefine these by name.
- * - `admin`: everything, any source, any action, may delegate.
- * - `management-api`: the server's Management API, acting for its users and services.
+ * - `admin`: everything (cancelling anyone's requests included), any source, any action, may delegate.
+ * - `management-api`: the server's Management API, acting for its users and services; cancels the requests
+ *   it submitted (every user's request made through it), not other principals' (no `cancel-any`).
  * - `engine`: the server's Engine.
  * - `content-manager`: the indexer's content manager, the only built-in role that may send `update`/`refresh`.
  * - `comms`: the Comms API, which only reports results.
@@ -88,6 +93,7 @@ export function callerFromRoles(
     name,
     roles: Object.freeze([...roleNames]),
     canDelegate: delegate,
+    canCancelAny: operations.has('cancel-any'),
     sources: sources === '*' ? '*' : Object.freeze(SOURCES.filter((s) => (sources as Set<Source>).has(s))),
     actions: actions === '*' ? '*' : Object.freeze([...actions]),
   };

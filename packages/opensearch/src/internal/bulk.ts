@@ -5,6 +5,7 @@
  * parsing a 1,000-item answer stays cheap.
  */
 import type { API, Client } from '@opensearch-project/opensearch';
+import { NO_TRANSPORT_RETRY } from './no-transport-retry';
 import { guarded } from './store-errors';
 
 export type RefreshPolicy = boolean | 'wait_for';
@@ -79,7 +80,8 @@ export async function sendBulk(
     filter_path: params.statusOnly ? STATUS_FILTER_PATH : FULL_FILTER_PATH,
   };
   if (params.index !== undefined) request.index = params.index;
-  const response = await guarded(params.operation, () => client.bulk(request));
+  // Every bulk of the adapter is create-only or conditional (or its caller retries): never resent blindly.
+  const response = await guarded(params.operation, () => client.bulk(request, NO_TRANSPORT_RETRY));
   const items = (response.body as { items?: Array<Record<string, RawItem>> }).items ?? [];
   const out: BulkItemResult[] = [];
   for (let i = 0; i < params.count; i++) {

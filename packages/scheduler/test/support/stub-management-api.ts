@@ -58,6 +58,10 @@ export class StubManagementApi extends EventEmitter {
   logins = 0;
   /** Order ids to reject, with the message to answer. */
   readonly rejectIds = new Map<string, string>();
+  /** Larger batches are answered 413 Payload Too Large, as a proxy with a body limit would. */
+  maxOrdersPerRequest = Number.POSITIVE_INFINITY;
+  /** Order ids the server finds too large even alone: a batch holding one is answered 413. */
+  readonly tooLargeIds = new Set<string>();
   /** Answer delay of `/accept_commands`, for slow-server tests. */
   delayMs = 0;
   auth: StubAuth;
@@ -216,6 +220,8 @@ export class StubManagementApi extends EventEmitter {
       if (!Array.isArray(parsed.orders))
         return send(res, 400, { title: 'Bad Request', detail: 'orders missing' });
       const ids = parsed.orders.map((o) => String(o.document_id));
+      if (ids.length > this.maxOrdersPerRequest || ids.some((id) => this.tooLargeIds.has(id)))
+        return send(res, 413, { title: 'Payload Too Large', detail: `${ids.length} orders` });
       this.received.push(...ids);
       this.receivedOrders.push(...parsed.orders);
       this.emit('orders', ids);

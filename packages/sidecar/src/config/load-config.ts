@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import Ajv from 'ajv';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
@@ -164,6 +165,21 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (authType === 'bearer') need('scheduler.auth.token', 'scheduler.auth.type is bearer');
   if (getPath(raw, 'http.tls.certFile') !== undefined) need('http.tls.keyFile', 'http.tls.certFile is set');
+  if (getPath(raw, 'http.tls.keyFile') !== undefined) need('http.tls.certFile', 'http.tls.keyFile is set');
+  // Mutual TLS needs a TLS listener: without one the client CA would be ignored and callers would not be
+  // asked for the certificates the operator meant to require.
+  if (getPath(raw, 'http.tls.clientCaFile') !== undefined)
+    need('http.tls.certFile', 'http.tls.clientCaFile is set (mutual TLS needs an HTTPS listener)');
+  const proxies = getPath(raw, 'http.trustedProxies');
+  if (Array.isArray(proxies)) {
+    proxies.forEach((p, i) => {
+      if (typeof p === 'string' && !isProxyAddress(p))
+        problems.push({
+          pointer: `http.trustedProxies.${i}`,
+          message: 'must be an IP address, a CIDR, loopback, linklocal or uniquelocal',
+        });
+    });
+  }
   if (getPath(raw, 'opensearch.certFile') !== undefined)
     need('opensearch.keyFile', 'opensearch.certFile is set');
   if (problems.length > 0) {
@@ -174,6 +190,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     );
   }
   return deepFreeze(raw) as unknown as Config;
+}
+
+/** What Express's `trust proxy` (proxy-addr) accepts: an IP, a CIDR, or one of its named ranges. */
+function isProxyAddress(value: string): boolean {
+  if (value === 'loopback' || value === 'linklocal' || value === 'uniquelocal') return true;
+  const [address, prefix, extra] = value.split('/');
+  if (extra !== undefined || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** The configuration with secrets replaced, safe to log. */

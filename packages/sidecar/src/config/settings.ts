@@ -151,6 +151,24 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     description: 'PEM CA for client certificates: enables mutual TLS.',
   },
+  {
+    key: 'http.trustedProxies',
+    env: 'CM_HTTP_TRUSTED_PROXIES',
+    type: 'list',
+    default: [],
+    description:
+      'Addresses or CIDRs (comma-separated; also `loopback`, `linklocal`, `uniquelocal`) of reverse proxies whose `X-Forwarded-For` is believed for the client address (failed-login limits, logs). Empty: the connecting address is the client.',
+  },
+  {
+    key: 'http.readyCacheMs',
+    env: 'CM_HTTP_READY_CACHE_MS',
+    type: 'integer',
+    default: 1000,
+    minimum: 0,
+    maximum: 60000,
+    description:
+      'How long a `/ready` verdict is reused: unauthenticated probes cost at most one OpenSearch check per period (0: every probe checks).',
+  },
   // Auth
   {
     key: 'auth.usersFile',
@@ -158,6 +176,77 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     description:
       'JSON file of users (scrypt password hashes), API tokens (sha256) and roles. Unset: the API refuses every call except /health.',
+  },
+  {
+    key: 'auth.failedLoginWindowMs',
+    env: 'CM_AUTH_FAILED_LOGIN_WINDOW_MS',
+    type: 'integer',
+    default: 60000,
+    minimum: 1000,
+    description: 'Window of the failed-login limits below (a refused client may retry when its window ends).',
+  },
+  {
+    key: 'auth.maxFailedLoginsPerUser',
+    env: 'CM_AUTH_MAX_FAILED_LOGINS_PER_USER',
+    type: 'integer',
+    default: 10,
+    minimum: 1,
+    description:
+      'Failed Basic logins of one user name from one client address per window; beyond it that name is refused (429) from that address. Counted when an attempt starts.',
+  },
+  {
+    key: 'auth.maxFailedLoginsPerAddress',
+    env: 'CM_AUTH_MAX_FAILED_LOGINS_PER_ADDRESS',
+    type: 'integer',
+    default: 10,
+    minimum: 1,
+    description:
+      'Failed logins from one client address per window beyond which credentials that name no caller (unknown token, malformed header, unmapped certificate) are refused. A valid token or certificate is never refused.',
+  },
+  {
+    key: 'auth.maxFailedPasswordsPerAddress',
+    env: 'CM_AUTH_MAX_FAILED_PASSWORDS_PER_ADDRESS',
+    type: 'integer',
+    default: 100,
+    minimum: 1,
+    description:
+      'Failed logins from one client address per window beyond which every Basic login from it is refused (stops spraying passwords over many names).',
+  },
+  {
+    key: 'auth.maxTrackedLoginClients',
+    env: 'CM_AUTH_MAX_TRACKED_LOGIN_CLIENTS',
+    type: 'integer',
+    default: 10000,
+    minimum: 100,
+    description:
+      'Addresses, and address-identity pairs, whose failures are remembered (each; the least recent is forgotten first).',
+  },
+  {
+    key: 'auth.maxConcurrentVerifications',
+    env: 'CM_AUTH_MAX_CONCURRENT_VERIFICATIONS',
+    type: 'integer',
+    default: 2,
+    minimum: 1,
+    maximum: 64,
+    description: 'Password verifications (scrypt, about 50 ms of CPU each) running at once.',
+  },
+  {
+    key: 'auth.maxQueuedVerifications',
+    env: 'CM_AUTH_MAX_QUEUED_VERIFICATIONS',
+    type: 'integer',
+    default: 32,
+    minimum: 0,
+    description:
+      'Password verifications waiting for a slot; a Basic login beyond it is refused at once with 429 and `Retry-After: 1` (not counted as a failure).',
+  },
+  {
+    key: 'auth.maxVerificationsPerAddress',
+    env: 'CM_AUTH_MAX_VERIFICATIONS_PER_ADDRESS',
+    type: 'integer',
+    default: 4,
+    minimum: 1,
+    description:
+      'Password verifications running or waiting for one client address, so that one address cannot fill the queue; beyond it 429 with `Retry-After: 1`.',
   },
   // Limits
   {
@@ -353,6 +442,24 @@ export const SETTINGS: readonly Setting[] = [
     default: 60000,
     minimum: 1,
     description: 'Longest retry delay.',
+  },
+  {
+    key: 'scheduler.breakerFailureThreshold',
+    env: 'CM_BREAKER_FAILURE_THRESHOLD',
+    type: 'integer',
+    default: 5,
+    minimum: 1,
+    description:
+      'Consecutive failed `/accept_commands` calls (network, timeout, 408/429/5xx) that open the circuit breaker; a 401/403 (after one re-authentication) or a 404 opens it at once.',
+  },
+  {
+    key: 'scheduler.breakerOpenMs',
+    env: 'CM_BREAKER_OPEN_MS',
+    type: 'integer',
+    default: 30000,
+    minimum: 100,
+    description:
+      'How long an open breaker stops dispatch (nothing is claimed; orders stay pending, no attempt counted) before one trial call.',
   },
   {
     key: 'scheduler.retentionMs',

@@ -23,9 +23,21 @@ export interface SidecarConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    readonly trustedProxies: readonly string[];
+    readonly readyCacheMs: number;
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
   };
-  readonly auth?: { readonly usersFile?: string };
+  readonly auth: {
+    readonly usersFile?: string;
+    readonly failedLoginWindowMs: number;
+    readonly maxFailedLoginsPerUser: number;
+    readonly maxFailedLoginsPerAddress: number;
+    readonly maxFailedPasswordsPerAddress: number;
+    readonly maxTrackedLoginClients: number;
+    readonly maxConcurrentVerifications: number;
+    readonly maxQueuedVerifications: number;
+    readonly maxVerificationsPerAddress: number;
+  };
   readonly limits: {
     readonly maxBatchCommands: number;
     readonly maxFanOut: number;
@@ -56,6 +68,8 @@ export interface SidecarConfig {
     readonly requestTimeoutMs: number;
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
+    readonly breakerFailureThreshold: number;
+    readonly breakerOpenMs: number;
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;

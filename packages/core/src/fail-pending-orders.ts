@@ -1,0 +1,94 @@
+import { markFailed } from './lifecycle';
+import type { Order, OrderResult, StoredOrder } from './model';
+import type { Clock, OrderStore } from './ports';
+
+/** True while a dispatcher holds the order's lease: it may be on its way to the Management API right now. */
+export function hasLiveLease(order: Order, nowMs: number): boolean {
+  const s = order.scheduling;
+  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
+}
+
+export interface FailPendingOptions {
+  clock: Clock;
+  /** Orders read per page; default 500. */
+  pageSize?: number;
+  /** Conditional write rounds per page when racing other writers; default 3. */
+  maxWriteAttempts?: number;
+  /** Called for a write the store failed (not a lost race). */
+  onWriteError?: (id: string, message: string | undefined) => void;
+}
+
+export interface FailPendingOutcome {
+  /** Orders moved from `pending` to `failure` with the given result. */
+  failed: number;
+  /**
+   * Pending orders left alone because a dispatcher held their lease (in flight): the Management API may be
+   * accepting them at this very moment, so failing them could contradict the agent's result. Each ends
+   * `sent` (then `success`/`failure` from its agent) or, if its delivery fails, returns to `pending` (or
+   * expires) like any other order.
+   */
+  inFlight: number;
+}
+
+/**
+ * Fails the pending orders of one request (cancel, rollout stop) with `result`, conditionally: an order that
+ * changed meanwhile is re-read, and failed only if it is still pending and not in flight. Pages are written
+ * without waiting for them to become searchable, except the last one (whose refresh makes the earlier pages
+ * searchable too), so a request of N pages costs one refresh, not N.
+ */
+export async function failPendingOrders(
+  store: OrderStore,
+  requestId: number,
+  result: OrderResult,
+  options: FailPendingOptions,
+): Promise<FailPendingOutcome> {
+  const size = options.pageSize ?? 500;
+  const attempts = options.maxWriteAttempts ?? 3;
+  const outcome: FailPendingOutcome = { failed: 0, inFlight: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await store.listOrders(
+      { requestId, status: 'pending' },
+      cursor === undefined ? { size } : { size, cursor },
+    );
+    cursor = page.cursor;
+    await failPage(store, page.items, result, options, attempts, cursor === undefined, outcome);
+  } while (cursor !== undefined);
+  return outcome;
+}
+
+async function failPage(
+  store: OrderStore,
+  items: readonly StoredOrder[],
+  result: OrderResult,
+  options: FailPendingOptions,
+  attempts: number,
+  last: boolean,
+  outcome: FailPendingOutcome,
+): Promise<void> {
+  let todo = items.filter((s) => s.order.command.status === 'pending');
+  for (let attempt = 1; todo.length > 0 && attempt <= attempts; attempt++) {
+    const now = options.clock.now();
+    const free: StoredOrder[] = [];
+    for (const s of todo) {
+      if (hasLiveLease(s.order, now.getTime())) outcome.inFlight++;
+      else free.push(s);
+    }
+    if (free.length === 0) return;
+    const outcomes = await store.writeConditional(
+      free.map((s) => ({ id: s.id, rev: s.rev, order: markFailed(s.order, result, now) })),
+      last ? {} : { searchable: false },
+    );
+    const lost: string[] = [];
+    for (const o of outcomes) {
+      if (o.ok) outcome.failed++;
+      else if (o.reason === 'conflict') lost.push(o.id);
+      else if (o.reason === 'error') options.onWriteError?.(o.id, o.message);
+    }
+    // A lost race (the scheduler leased, sent or failed it): still a candidate only while it is pending.
+    todo =
+      lost.length > 0
+        ? (await store.getOrders(lost)).filter((s) => s.order.command.status === 'pending')
+        : [];
+  }
+}

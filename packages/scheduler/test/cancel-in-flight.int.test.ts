@@ -1,0 +1,139 @@
+/**
+ * Cancel never touches an order under a live dispatch lease: the Management API may be accepting it at that
+ * moment. Real OpenSearch (through the adapter), the real scheduler and a real HTTP stub of the Management API.
+ */
+import {
+  ActionRegistry,
+  CommandService,
+  InMemoryAgentDirectory,
+  InProcessIdAllocator,
+  type Principal,
+} from '@command-manager/core';
+import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
+import { openSearchFixture, type Stores } from './support/opensearch-fixture';
+import { StubManagementApi } from './support/stub-management-api';
+
+jest.setTimeout(120_000);
+
+const os = openSearchFixture(__filename);
+let stub: StubManagementApi;
+let scheduler: Scheduler | undefined;
+let client: ManagementApiClient | undefined;
+
+const operator: Principal = {
+  name: 'wazuh-server',
+  roles: ['management-api'],
+  canDelegate: true,
+  sources: '*',
+  actions: '*',
+};
+
+beforeEach(async () => {
+  stub = await StubManagementApi.start();
+});
+
+afterEach(async () => {
+  stub.releaseHeld();
+  await scheduler?.stop();
+  await client?.close();
+  await stub.close();
+});
+
+afterAll(async () => {
+  await os.close();
+});
+
+function serviceOver(stores: Stores, agentCount: number): CommandService {
+  const agents = new InMemoryAgentDirectory();
+  for (let i = 1; i <= agentCount; i++)
+    agents.addAgent({ id: String(i).padStart(4, '0'), groups: ['Test'], status: 'active' });
+  return new CommandService({
+    orders: stores.orders,
+    requests: stores.requests,
+    ids: new InProcessIdAllocator(),
+    agents,
+    registry: ActionRegistry.withDefaults(),
+    limits: { maxBatchCommands: 10, maxFanOut: 5000, maxResultsPerReport: 100 },
+    indexName: 'orders',
+  });
+}
+
+async function submitGroup(service: CommandService): Promise<number> {
+  const submitted = await service.submit(
+    {
+      commands: [
+        {
+          source: 'Users/Services',
+          user: 'alice',
+          target: { type: 'group', id: 'Test' },
+          action: { name: 'restart', args: {} },
+          timeout: 300,
+        },
+      ],
+    },
+    operator,
+  );
+  return submitted.commands[0]!.request_id;
+}
+
+it('an order being delivered is reported in flight, not cancelled, and its agent result is then applied', async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const service = serviceOver(stores, 6);
+  const requestId = await submitGroup(service);
+
+  client = new ManagementApiClient({ managementApiUrl: stub.url });
+  scheduler = new Scheduler({
+    orders: stores.orders,
+    requests: stores.requests,
+    locks: stores.locks,
+    delivery: client,
+    owner: 'sidecar-a',
+    metrics: new InMemorySchedulerMetrics(),
+    options: { batchSize: 4, concurrency: 1, sweepIntervalMs: 3_600_000, retentionIntervalMs: 3_600_000 },
+  });
+  // The first batch (4 orders) reaches the Management API and waits there for its answer.
+  stub.holdNext(1);
+  const round = scheduler.dispatchDue();
+  await stub.waitFor(() => stub.received.length >= 4);
+  const inFlight = [...stub.received];
+
+  const cancel = await service.cancel(requestId, operator);
+
+  stub.releaseHeld();
+  await round;
+  for (const id of inFlight) {
+    const stored = await stores.orders.getOrder(id);
+    expect(stored?.order.command.status).toBe('sent');
+  }
+  // The agents' results for what the Management API accepted are applied, not refused as a conflict.
+  const outcomes = await service.reportResults(
+    { results: inFlight.map((id) => ({ id, status: 'success', result: { code: 0, message: 'done' } })) },
+    { ...operator, name: 'comms', roles: ['comms'] },
+  );
+  expect(outcomes.map((o) => o.outcome)).toEqual(inFlight.map(() => 'applied'));
+  // The answer said so: the leased orders (the batch at the API, and any claimed batch waiting for a
+  // delivery slot) are in flight, the rest cancelled.
+  expect(cancel.in_flight).toBeGreaterThanOrEqual(4);
+  expect(cancel.cancelled + cancel.in_flight).toBe(6);
+});
+
+it('cancelling a request of several pages forces one refresh, not one per page', async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const service = serviceOver(stores, 1_250);
+  const requestId = await submitGroup(service);
+  const index = stores.ordersIndex;
+  // No periodic refresh: every refresh counted below is one the cancel asked for.
+  await os.client.indices.refresh({ index });
+  await os.client.indices.putSettings({ index, body: { index: { refresh_interval: '-1' } } });
+  const refreshes = async (): Promise<number> => {
+    const stats = await os.client.indices.stats({ index, metric: 'refresh' });
+    const all = stats.body._all as { primaries: { refresh?: { total?: number } } };
+    return all.primaries.refresh?.total ?? 0;
+  };
+  const before = await refreshes();
+  const cancel = await service.cancel(requestId, operator);
+  // Three pages of 500; the last page's write makes every page searchable.
+  expect((await refreshes()) - before).toBe(1);
+  expect(cancel).toEqual({ request_id: requestId, cancelled: 1_250, in_flight: 0 });
+  expect((await stores.orders.countByStatus({ requestId })).failure).toBe(1_250);
+});
