@@ -200,7 +200,7 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
     expect((await first).body.orders).toEqual([]);
   });
 
-  it('cancel still applies: a claimed order that is cancelled is not acked; the CLI claims and acks', async () => {
+  it('cancel still applies: a pending order is cancelled, a claimed one is in flight and left to its ack; the CLI claims and acks', async () => {
     const serve = await startServe(pullEnv('cancel'));
     const requestId = await submit(serve.url, { type: 'agent', id: 'agent-001' });
     const claimed = await callApi<ClaimBody>(serve.url, serverToken, 'POST', `${API}/orders/_claim`, {
@@ -210,18 +210,35 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
       wait_ms: 5000,
     });
     expect(claimed.body.orders.map((o) => o.id)).toEqual([`${requestId}-1`]);
-    const cancel = await callApi<{ cancelled: number }>(
+    // The claimed order is leased to its consumer: in flight, so cancel leaves it to the consumer's ack.
+    const cancelClaimed = await callApi<{ cancelled: number; in_flight: number }>(
       serve.url,
       fx.adminToken,
       'POST',
       `${API}/requests/${requestId}/cancel`,
     );
-    expect(cancel.body.cancelled).toBe(1);
+    expect(cancelClaimed.body).toMatchObject({ cancelled: 0, in_flight: 1 });
     const ack = await callApi<AckBody>(serve.url, serverToken, 'POST', `${API}/orders/_ack`, {
       consumer: 'server-1',
       orders: [`${requestId}-1`],
     });
-    expect(ack.body.results).toEqual([expect.objectContaining({ outcome: 'conflict', status: 'failure' })]);
+    expect(ack.body.results).toEqual([expect.objectContaining({ outcome: 'applied' })]);
+
+    // A pending order that nobody claimed is cancelled, and no consumer receives it afterwards.
+    const cancelledId = await submit(serve.url, { type: 'agent', id: 'agent-002' });
+    const cancelPending = await callApi<{ cancelled: number; in_flight: number }>(
+      serve.url,
+      fx.adminToken,
+      'POST',
+      `${API}/requests/${cancelledId}/cancel`,
+    );
+    expect(cancelPending.body).toMatchObject({ cancelled: 1, in_flight: 0 });
+    const none = await callApi<ClaimBody>(serve.url, serverToken, 'POST', `${API}/orders/_claim`, {
+      consumer: 'server-1',
+      target: { type: 'agent', id: 'agent-002' },
+      wait_ms: 1500,
+    });
+    expect(none.body.orders).toEqual([]);
 
     // The operator's CLI: claims (long-polling) and acks.
     const next = await submit(serve.url, { type: 'agent', id: 'agent-002' });
