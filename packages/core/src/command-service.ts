@@ -62,6 +62,14 @@ export interface CommandServiceLimits {
    * Default 60 000.
    */
   staleWriteMs?: number;
+  /**
+   * An Idempotency-Key reservation still without an answer after this long belongs to a submission whose
+   * process died between reserving and answering: the next retry with that key takes it over. A TTL rather
+   * than a heartbeat: the reservation is one document written once, and a submission's time is bounded (a
+   * 100,000-agent fan-out takes seconds), so a TTL far above it never expires a live writer while a
+   * heartbeat would cost a write per beat. Default 600 000 (10 minutes).
+   */
+  idempotencyReservationTtlMs?: number;
 }
 
 export interface CommandServiceDeps {
@@ -374,7 +382,10 @@ export class CommandService implements CommandManagerApi {
   }
 
   private async reserve(key: string, print: string): Promise<SubmitResult | undefined> {
-    const seen = await this.requests.reserveIdempotency(key, print);
+    const seen = await this.requests.reserveIdempotency(key, print, {
+      now: this.clock.now(),
+      reservationTtlMs: this.limits.idempotencyReservationTtlMs ?? 600_000,
+    });
     if (!seen) return undefined;
     if (seen.fingerprint !== print) {
       throw new CommandManagerError(
@@ -393,7 +404,6 @@ export class CommandService implements CommandManagerApi {
   }
 
   private async release(key: string): Promise<void> {
-    if (!this.requests.releaseIdempotency) return;
     try {
       await this.requests.releaseIdempotency(key);
     } catch (e) {

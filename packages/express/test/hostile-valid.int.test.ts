@@ -1,0 +1,146 @@
+/**
+ * Valid but hostile input and failures at the edges, through the HTTP app over a real OpenSearch (issue 13):
+ * an Idempotency-Key whose first submission failed or whose writer died, result reports the index cannot
+ * store, a lost requests index, and store error text that must never reach a caller.
+ */
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import { ActionRegistry, CommandService, type AgentDirectory, type Clock } from '@command-manager/core';
+import {
+  OpenSearchAgentDirectory,
+  OpenSearchOrderStore,
+  OpenSearchRequestIdAllocator,
+  OpenSearchRequestStore,
+  createAgentsIndex,
+  createOpenSearchClient,
+  indexLayout,
+  seedAgents,
+} from '@command-manager/opensearch';
+import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { basic, buildApp, groupCommand } from './support/fixtures';
+
+jest.setTimeout(120_000);
+
+const P = '/_plugins/_command_manager';
+const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+const prefix = testIndexPrefix(__filename);
+const ordersIndex = `${prefix}orders`;
+const agentsIndex = `${prefix}agents`;
+const layout = indexLayout(ordersIndex);
+
+/** A node nobody listens on: every call is refused at the TCP level (OpenSearch briefly unreachable). */
+const deadClient = createOpenSearchClient({
+  node: 'http://127.0.0.1:9',
+  maxRetries: 0,
+  requestTimeoutMs: 2000,
+});
+
+const orders = new OpenSearchOrderStore({
+  client,
+  ordersIndex,
+  replicas: 0,
+  saveRefresh: 'wait_for',
+  writeRefresh: 'wait_for',
+});
+const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
+const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+
+function service(agents: AgentDirectory, clock?: Clock): CommandService {
+  return new CommandService({
+    orders,
+    requests,
+    ids,
+    agents,
+    registry: ActionRegistry.withDefaults(),
+    limits: {
+      maxBatchCommands: 100,
+      maxFanOut: 10_000,
+      maxResultsPerReport: 1000,
+      idempotencyReservationTtlMs: 60_000,
+    },
+    indexName: ordersIndex,
+    ...(clock !== undefined && { clock }),
+  });
+}
+
+const agents = new OpenSearchAgentDirectory({ client, agentsIndex });
+let app: Awaited<ReturnType<typeof buildApp>>['app'];
+
+beforeAll(async () => {
+  await Promise.all([orders.init(), requests.init()]);
+  await ids.init();
+  await createAgentsIndex(client, { index: agentsIndex });
+  await seedAgents(
+    client,
+    Array.from({ length: 5 }, (_, i) => ({ id: `a${i}`, groups: ['Test'], status: 'active' })),
+    { index: agentsIndex },
+  );
+  ({ app } = await buildApp(service(agents)));
+});
+
+afterAll(async () => {
+  try {
+    await client.indices.delete(
+      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
+      { ignore: [404] },
+    );
+    for (const name of Object.values(layout.templates))
+      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
+  } finally {
+    await Promise.all([client.close(), deadClient.close()]);
+  }
+});
+
+function submit(target: unknown, body: object, key: string): request.Test {
+  return request(target as Parameters<typeof request>[0])
+    .post(`${P}/commands`)
+    .set('Authorization', basic('admin'))
+    .set('Idempotency-Key', key)
+    .send(body);
+}
+
+describe('Idempotency-Key after a failed first try', () => {
+  it('a 422 (empty group) releases the key: the retry once the group has agents is processed', async () => {
+    const body = { commands: [groupCommand('admin', 'Later')] };
+    const first = await submit(app, body, 'idem-422');
+    expect(first.status).toBe(422);
+    await seedAgents(client, [{ id: 'later-1', groups: ['Later'], status: 'active' }], {
+      index: agentsIndex,
+    });
+    const retry = await submit(app, body, 'idem-422');
+    expect(retry.status).toBe(201);
+    expect(retry.body.commands[0].orders).toBe(1);
+    // And the answer is now replayed.
+    const replay = await submit(app, body, 'idem-422');
+    expect(replay.status).toBe(201);
+    expect(replay.body.commands[0].request_id).toBe(retry.body.commands[0].request_id);
+  });
+
+  it('a 503 (agents index unreachable) releases the key: the retry after Retry-After is processed', async () => {
+    const { app: broken } = await buildApp(
+      service(new OpenSearchAgentDirectory({ client: deadClient, agentsIndex })),
+    );
+    const body = { commands: [groupCommand('admin', 'Test')] };
+    const first = await submit(broken, body, 'idem-503');
+    expect(first.status).toBe(503);
+    expect(first.headers['retry-after']).toMatch(/^\d+$/);
+    const retry = await submit(app, body, 'idem-503');
+    expect(retry.status).toBe(201);
+    expect(retry.body.commands[0].orders).toBe(5);
+  });
+
+  it('a reservation whose writer died expires: a retry after the TTL is processed, before it 409', async () => {
+    // What a sidecar killed between reserving and answering leaves: a reservation without a response.
+    const storeKey = createHash('sha256').update('admin').update('\n').update('idem-crash').digest('hex');
+    const reservedAt = Date.now();
+    expect(await requests.reserveIdempotency(storeKey, 'fingerprint-of-the-dead-writer')).toBeUndefined();
+    const body = { commands: [groupCommand('admin', 'Test')] };
+    const early = await submit(app, body, 'idem-crash');
+    expect(early.status).toBe(409);
+    const later = { now: () => new Date(reservedAt + 61_000) };
+    const { app: afterTtl } = await buildApp(service(agents, later));
+    const retry = await submit(afterTtl, body, 'idem-crash');
+    expect(retry.status).toBe(201);
+    expect(retry.body.commands[0].orders).toBe(5);
+  });
+});
