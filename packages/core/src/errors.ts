@@ -42,6 +42,13 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** Delivery to the Management API failed in a way that is not retried. */
   DELIVERY_FAILED: 'DELIVERY_FAILED',
+  /**
+   * An order's id (`<request_id>-<order_id>`) is held by an order of another request: the request id was
+   * handed out twice (e.g. the requests index holding the id counter was lost). The order was not written.
+   */
+  ORDER_ID_TAKEN: 'ORDER_ID_TAKEN',
+  /** A result report the orders index cannot store (a `result.data` leaf or `result.code` out of bounds). */
+  RESULT_NOT_STORABLE: 'RESULT_NOT_STORABLE',
   /** Anything not raised on purpose. */
   INTERNAL: 'INTERNAL',
 } as const;

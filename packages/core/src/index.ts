@@ -13,3 +13,4 @@ export * from './in-process-id-allocator';
 export * from './noop-logger';
 export * from './command-service';
 export * from './request-retention';
+export * from './order-identity';

@@ -110,7 +110,7 @@ export interface SaveOrdersResult {
   /** Orders whose deterministic id already existed (a resumed or retried write): not written twice. */
   existing: number;
   /** Orders that could not be written, with why. Never silently dropped. */
-  failed: Array<{ id: string; reason: string }>;
+  failed: Array<{ id: string; reason: string; code?: string }>;
 }
 
 /** A conditional replacement: applied only if the stored revision is still `rev`. */
@@ -269,7 +269,7 @@ export interface RequestWithOrdersOutcome {
   /** Orders whose deterministic id existed already. */
   existing: number;
   /** Orders that could not be written, with why. */
-  failed: Array<{ id: string; reason: string }>;
+  failed: Array<{ id: string; reason: string; code?: string }>;
 }
 
 /** Time and time-to-live of an idempotency reservation (see `RequestStore.reserveIdempotency`). */

@@ -40,7 +40,7 @@ export interface SubmittedCommand {
   unresolved: string[];
   write_state: WriteState;
   /** Orders that failed to be written (bounded list); the request record keeps them. */
-  write_errors?: Array<{ id: string; reason: string }>;
+  write_errors?: Array<{ id: string; reason: string; code?: string }>;
 }
 
 export interface SubmitResult {

@@ -48,7 +48,7 @@ const writeErrors = {
   type: 'array',
   items: {
     type: 'object',
-    properties: { id: { type: 'string' }, reason: { type: 'string' } },
+    properties: { id: { type: 'string' }, reason: { type: 'string' }, code: { type: 'string' } },
     required: ['id', 'reason'],
     additionalProperties: false,
   },

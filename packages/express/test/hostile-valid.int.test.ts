@@ -144,3 +144,29 @@ describe('Idempotency-Key after a failed first try', () => {
     expect(retry.body.commands[0].orders).toBe(5);
   });
 });
+
+describe('a lost requests index', () => {
+  it('never reuses a request id: the next submission gets an id above every old one, and its orders exist', async () => {
+    const body = { commands: [groupCommand('admin', 'Test')] };
+    const old = await request(app).post(`${P}/commands`).set('Authorization', basic('admin')).send(body);
+    expect(old.status).toBe(201);
+    await client.indices.refresh({ index: ordersIndex });
+    const aggs: Record<string, unknown> = {
+      size: 0,
+      aggs: { top: { max: { field: 'command.request_id' } } },
+    };
+    const highest = await client.search({ index: ordersIndex, body: aggs });
+    const highestOld = (highest.body as unknown as { aggregations: { top: { value: number } } }).aggregations
+      .top.value;
+    await client.indices.delete({ index: layout.requests });
+
+    const fresh = await request(app).post(`${P}/commands`).set('Authorization', basic('admin')).send(body);
+    expect(fresh.status).toBe(201);
+    const requestId = fresh.body.commands[0].request_id as number;
+    expect(requestId).toBeGreaterThan(highestOld);
+    expect(fresh.body.commands[0].write_state).toBe('complete');
+    const stored = await orders.getOrders(Array.from({ length: 5 }, (_, i) => `${requestId}-${i + 1}`));
+    expect(stored).toHaveLength(5);
+    expect(stored.every((s) => s.order.command.request_id === requestId)).toBe(true);
+  });
+});

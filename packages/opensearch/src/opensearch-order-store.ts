@@ -29,6 +29,7 @@ import {
   ORDER_STATUSES,
   withLease,
   noopLogger,
+  orderIdTaken,
 } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
@@ -41,6 +42,7 @@ import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
+import { sortCreateConflicts } from './internal/create-conflicts';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -123,6 +125,8 @@ interface PendingOp extends BulkOp {
 interface SaveOp extends PendingOp {
   /** Position in the stream, so that failures are reported in stream order whatever batch finished first. */
   seq: number;
+  /** The order, to tell a repeated write from another request's order when its id is taken. */
+  order: Order;
 }
 
 interface ConditionalBulkOptions {
@@ -136,7 +140,7 @@ interface ConditionalBulkOptions {
 interface SaveState {
   written: number;
   existing: number;
-  failed: Array<{ seq: number; id: string; reason: string }>;
+  failed: Array<{ seq: number; id: string; reason: string; code?: string }>;
 }
 
 export class OpenSearchOrderStore implements OrderStore {
@@ -223,7 +227,7 @@ export class OpenSearchOrderStore implements OrderStore {
           });
           continue;
         }
-        const op: SaveOp = { seq: seq++, id, ...bulkOp({ create: { _id: id } }, order) };
+        const op: SaveOp = { seq: seq++, id, order, ...bulkOp({ create: { _id: id } }, order) };
         // A full batch is sent only once the next order exists: the batch still open when the stream
         // ends is the last one, which carries the refresh.
         if (
@@ -248,7 +252,9 @@ export class OpenSearchOrderStore implements OrderStore {
     if (fatal !== undefined) throw fatal;
     // Orders rejected before any request (no valid id) still get their progress report.
     if (dispatched === 0 && result.failed.length > 0) report();
-    const failed = result.failed.sort((a, b) => a.seq - b.seq).map(({ id, reason }) => ({ id, reason }));
+    const failed = result.failed
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ id, reason, code }) => (code === undefined ? { id, reason } : { id, reason, code }));
     return { written: result.written, existing: result.existing, failed };
   }
 
@@ -276,14 +282,21 @@ export class OpenSearchOrderStore implements OrderStore {
         continue;
       }
       const retry: SaveOp[] = [];
+      const conflicts: SaveOp[] = [];
       items.forEach((item, i) => {
         const op = pending[i] as SaveOp;
         if (item.status === 200 || item.status === 201) result.written++;
-        // 409 on `create`: the deterministic id exists, written by an earlier (or retried) save.
-        else if (item.status === 409) result.existing++;
+        // 409 on `create`: the deterministic id exists: an earlier (or retried) save of this order, or
+        // another request's order if the request id was handed out twice.
+        else if (item.status === 409) conflicts.push(op);
         else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) retry.push(op);
         else result.failed.push({ seq: op.seq, id: op.id, reason: itemReason(item) });
       });
+      const sorted = await sortCreateConflicts(conflicts, (ids) => this.getOrders(ids));
+      result.existing += sorted.existing;
+      const taken = new Set(sorted.taken);
+      for (const op of conflicts)
+        if (taken.has(op.id)) result.failed.push({ seq: op.seq, ...orderIdTaken(op.id) });
       if (retry.length === 0) return;
       this.logger.warn('bulk create rejected items as unavailable, retrying them', {
         attempt: attempt + 1,

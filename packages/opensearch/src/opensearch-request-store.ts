@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type {
+  Order,
   IdempotencyEntry,
   IdempotencyReservation,
   Logger,
@@ -20,7 +21,7 @@ import type {
   RequestWithOrdersOutcome,
   RetentionBounds,
 } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger, orderIdTaken } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
@@ -30,6 +31,7 @@ import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
+import { readOrders, sortCreateConflicts } from './internal/create-conflicts';
 
 export interface OpenSearchRequestStoreOptions extends OpenSearchSetupOptions {
   /**
@@ -71,6 +73,8 @@ interface TogetherOp {
   kind: 'record' | 'order';
   id: string;
   text: string;
+  /** An order op's order, to tell a repeated write from another request's order when its id is taken. */
+  order?: Order;
 }
 
 export class OpenSearchRequestStore implements RequestStore {
@@ -165,11 +169,13 @@ export class OpenSearchRequestStore implements RequestStore {
           entry,
           kind: 'order',
           id,
+          order,
           text: bulkOp({ create: { _index: this.layout.orders, _id: id } }, order).text,
         });
       }
     });
     const hasOrders = pending.some((op) => op.kind === 'order');
+    const conflicts: TogetherOp[] = [];
 
     for (let attempt = 0; pending.length > 0; attempt++) {
       const items = await sendBulk(this.client, {
@@ -197,7 +203,7 @@ export class OpenSearchRequestStore implements RequestStore {
           const entryCreated = created[op.entry] as Array<{ id: string; seqNo: number; primaryTerm: number }>;
           if (item.seqNo !== undefined && item.primaryTerm !== undefined)
             entryCreated.push({ id: op.id, seqNo: item.seqNo, primaryTerm: item.primaryTerm });
-        } else if (item.status === 409) outcome.existing++;
+        } else if (item.status === 409) conflicts.push(op);
         else outcome.failed.push({ id: op.id, reason: itemReason(item) });
       });
       if (retry.length === 0) break;
@@ -207,6 +213,19 @@ export class OpenSearchRequestStore implements RequestStore {
       });
       await sleep(this.retryDelayMs * 2 ** attempt);
       pending = retry;
+    }
+
+    // An order id found taken: a repeated write of this order, or another request's order (the request id
+    // was handed out twice, e.g. after the requests index holding the counter was lost): never "written".
+    const sorted = await sortCreateConflicts(
+      conflicts.map((op) => ({ id: op.id, order: op.order as Order })),
+      (ids) => readOrders(this.client, this.layout.orders, ids),
+    );
+    const taken = new Set(sorted.taken);
+    for (const op of conflicts) {
+      const outcome = outcomes[op.entry] as RequestWithOrdersOutcome;
+      if (taken.has(op.id)) outcome.failed.push(orderIdTaken(op.id));
+      else outcome.existing++;
     }
 
     for (const entry of sameRecordChecks) {
