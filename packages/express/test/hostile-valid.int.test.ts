@@ -170,3 +170,22 @@ describe('a lost requests index', () => {
     expect(stored.every((s) => s.order.command.request_id === requestId)).toBe(true);
   });
 });
+
+describe("OpenSearch's error text never reaches a caller", () => {
+  const forged = (sort: unknown): string => Buffer.from(JSON.stringify(sort), 'utf8').toString('base64url');
+
+  it.each([
+    ['strings where numbers are sorted', forged(['x', 'y'])],
+    ['a fraction', forged([1.5, 2])],
+    ['a number beyond the safe integers', `${Buffer.from('[9007199254740993,1]').toString('base64url')}`],
+    ['not base64 JSON', '%%%not-a-cursor'],
+  ])('a forged cursor (%s) on GET /orders answers 400 VALIDATION_FAILED', async (_name, cursor) => {
+    const res = await request(app)
+      .get(`${P}/orders`)
+      .query({ size: 5, cursor })
+      .set('Authorization', basic('admin'));
+    expect({ status: res.status, body: res.body }).toMatchObject({ status: 400 });
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(res.body)).not.toMatch(/exception|opensearch|parse|search_after/i);
+  });
+});

@@ -36,7 +36,7 @@ import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
-import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
 import { isClaimable } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
@@ -290,7 +290,10 @@ export class OpenSearchOrderStore implements OrderStore {
         // another request's order if the request id was handed out twice.
         else if (item.status === 409) conflicts.push(op);
         else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) retry.push(op);
-        else result.failed.push({ seq: op.seq, id: op.id, reason: itemReason(item) });
+        else {
+          this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
+          result.failed.push({ seq: op.seq, id: op.id, reason: itemRefusal(item) });
+        }
       });
       const sorted = await sortCreateConflicts(conflicts, (ids) => this.getOrders(ids));
       result.existing += sorted.existing;
@@ -677,7 +680,8 @@ export class OpenSearchOrderStore implements OrderStore {
           } else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) {
             retry.push(op);
           } else {
-            outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemReason(item) };
+            this.logger.warn('conditional write refused', { id: op.id, error: itemReason(item) });
+            outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemRefusal(item) };
           }
         });
         if (retry.length > 0) await sleep(this.retryDelayMs * 2 ** attempt);

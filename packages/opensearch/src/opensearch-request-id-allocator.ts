@@ -39,7 +39,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import { bulkOp, itemReason, sendBulk } from './internal/bulk';
+import { bulkOp, itemRefusal, sendBulk } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 
@@ -198,7 +198,7 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     if (failed)
       throw new CommandManagerError(
         ErrorCodes.STORE_UNAVAILABLE,
-        `request id allocation failed: ${itemReason(failed)}`,
+        `request id allocation failed: ${itemRefusal(failed)}`,
         { retryAfterSec: 1 },
       );
     const ids = items.map((item) => toId(item.version)).sort((a, b) => a - b);

@@ -27,7 +27,7 @@ import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
-import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
@@ -196,7 +196,8 @@ export class OpenSearchRequestStore implements RequestStore {
           else if (item.status === 409) sameRecordChecks.push(op.entry);
           else {
             outcome.record = 'failed';
-            outcome.reason = itemReason(item);
+            this.logger.warn('request record not written', { id: op.id, error: itemReason(item) });
+            outcome.reason = itemRefusal(item);
           }
         } else if (item.status === 200 || item.status === 201) {
           outcome.written++;
@@ -204,7 +205,10 @@ export class OpenSearchRequestStore implements RequestStore {
           if (item.seqNo !== undefined && item.primaryTerm !== undefined)
             entryCreated.push({ id: op.id, seqNo: item.seqNo, primaryTerm: item.primaryTerm });
         } else if (item.status === 409) conflicts.push(op);
-        else outcome.failed.push({ id: op.id, reason: itemReason(item) });
+        else {
+          this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
+          outcome.failed.push({ id: op.id, reason: itemRefusal(item) });
+        }
       });
       if (retry.length === 0) break;
       this.logger.warn('bulk items refused as unavailable, retrying them', {
