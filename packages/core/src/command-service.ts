@@ -9,6 +9,7 @@ import type { ErrorDetail } from './errors';
 import { expandOrders, planExpansion } from './expansion';
 import type { ExpandOptions, ExpansionPlan } from './expansion';
 import { applyResult, markFailed } from './lifecycle';
+import { resultStorageProblem } from './result-bounds';
 import type {
   CommandBatch,
   CommandRequest,
@@ -232,7 +233,12 @@ export class CommandService implements CommandManagerApi {
    * Applies result reports following the lifecycle: unknown order → `unknown`; a transition the lifecycle
    * forbids (late or duplicate result) → `conflict` with the current status, not applied; otherwise a
    * conditional write, re-read and retried when another writer got there first. A second report for the
-   * same id in one call is a `conflict` (the first one wins).
+   * same id in one call is a `conflict` (the first one wins). A report the index cannot store (see
+   * result-bounds.ts) is `invalid` (RESULT_NOT_STORABLE) and the others go on. A write the store refuses
+   * is `error` for that report only; the call fails (STORE_UNAVAILABLE) only when nothing of it was applied,
+   * so that a retry of the whole call is then safe. The reporting principal is stored on each order
+   * (`scheduling.reported_by`). The writes force no refresh: progress counts catch up within the refresh
+   * interval, while reads by id see them at once.
    */
   async reportResults(body: unknown, principal: Principal): Promise<ResultOutcome[]> {
     const reports = this.validator.validateResultReports(body);
@@ -241,8 +247,16 @@ export class CommandService implements CommandManagerApi {
 
     const firstIndex = new Map<string, number>();
     reports.forEach((r, i) => {
+      const unstorable = resultStorageProblem(r.result);
       if (!parseOrderDocumentId(r.id)) {
         outcomes[i] = { id: r.id, outcome: 'unknown', message: 'not an order id (<request_id>-<order_id>)' };
+      } else if (unstorable !== undefined) {
+        outcomes[i] = {
+          id: r.id,
+          outcome: 'invalid',
+          message: unstorable,
+          code: ErrorCodes.RESULT_NOT_STORABLE,
+        };
       } else if (!firstIndex.has(r.id)) {
         firstIndex.set(r.id, i);
       }
@@ -270,6 +284,7 @@ export class CommandService implements CommandManagerApi {
         }
         try {
           const order = applyResult(stored.order, report, now);
+          order.scheduling.reported_by = principal.name;
           writes.push({ index: i, write: { id: stored.id, rev: stored.rev, order }, status: report.status });
         } catch (e) {
           if (!isCommandManagerError(e, ErrorCodes.INVALID_TRANSITION)) throw e;
@@ -277,7 +292,13 @@ export class CommandService implements CommandManagerApi {
         }
       }
       const retry: number[] = [];
-      const results = writes.length > 0 ? await this.orders.writeConditional(writes.map((w) => w.write)) : [];
+      const results =
+        writes.length > 0
+          ? await this.orders.writeConditional(
+              writes.map((w) => w.write),
+              { searchable: false },
+            )
+          : [];
       results.forEach((res, k) => {
         const w = writes[k];
         if (!w) return;
@@ -285,11 +306,11 @@ export class CommandService implements CommandManagerApi {
         else if (res.reason === 'conflict') retry.push(w.index);
         else if (res.reason === 'not_found')
           outcomes[w.index] = { id: w.write.id, outcome: 'unknown', message: 'no such order' };
-        else
-          storeErrors.push({
-            pointer: `/results/${w.index}`,
-            message: res.message ?? 'the store refused the write',
-          });
+        else {
+          const message = res.message ?? 'the store refused the write';
+          storeErrors.push({ pointer: `/results/${w.index}`, message });
+          outcomes[w.index] = { id: w.write.id, outcome: 'error', message };
+        }
       });
       todo = retry;
     }
@@ -298,6 +319,10 @@ export class CommandService implements CommandManagerApi {
     reports.forEach((r, i) => {
       if (outcomes[i] !== undefined) return;
       const first = outcomes[firstIndex.get(r.id) ?? -1];
+      if (first?.outcome === 'error') {
+        outcomes[i] = { id: r.id, outcome: 'error', message: first.message };
+        return;
+      }
       const status =
         first && first.outcome !== 'unknown' && first.outcome !== 'invalid' ? first.status : undefined;
       outcomes[i] =
@@ -306,8 +331,9 @@ export class CommandService implements CommandManagerApi {
           : conflictOutcome(r, status, 'duplicate report in the same call; the first one was used');
     });
 
-    if (storeErrors.length > 0) {
-      // Retrying the call is safe: reports already applied come back as `conflict` with their status.
+    if (storeErrors.length > 0 && !outcomes.some((o) => o?.outcome === 'applied')) {
+      // Nothing was applied: retrying the whole call is safe (and a report applied meanwhile by another
+      // caller comes back as `conflict` with its status).
       throw new CommandManagerError(ErrorCodes.STORE_UNAVAILABLE, 'some results could not be written', {
         details: storeErrors,
         retryAfterSec: 1,

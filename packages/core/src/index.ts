@@ -14,3 +14,4 @@ export * from './noop-logger';
 export * from './command-service';
 export * from './request-retention';
 export * from './order-identity';
+export * from './result-bounds';

@@ -72,6 +72,8 @@ export interface Scheduling {
   completed_at?: string | null;
   /** Last delivery error, for operators. */
   last_error?: string | null;
+  /** The authenticated principal that reported the order's result (the Comms API's identity). */
+  reported_by?: string | null;
 }
 
 /** One document of the orders stream: one command for one destination. */

@@ -13,6 +13,7 @@ import type {
   WriteState,
 } from './model';
 import type { OrderFilter, Page, PageRequest } from './ports';
+import type { ErrorCode } from './errors';
 
 /** Who is calling, and what its roles let it do. Built by the adapter that authenticated the caller. */
 export interface Principal {
@@ -63,7 +64,9 @@ export type ResultOutcome =
   | { id: string; outcome: 'applied'; status: OrderStatus }
   | { id: string; outcome: 'conflict'; status: OrderStatus; message: string }
   | { id: string; outcome: 'unknown'; message: string }
-  | { id: string; outcome: 'invalid'; message: string };
+  | { id: string; outcome: 'invalid'; message: string; code?: ErrorCode }
+  /** The store refused this report's write (the others of the call were handled); retry it alone. */
+  | { id: string; outcome: 'error'; message: string };
 
 export interface CancelResult {
   request_id: number;

@@ -560,6 +560,95 @@ describe('reportResults', () => {
     expect((await inner.getOrder('1-1'))!.order.scheduling.last_error).toBe('x');
   });
 
+  /** An order store whose conditional writes of `failing` ids are refused by the store (not a race). */
+  function refusing(failing: ReadonlySet<string>): { inner: InMemoryOrderStore; store: OrderStore } {
+    const inner = new InMemoryOrderStore();
+    const store = Object.create(inner) as OrderStore;
+    store.writeConditional = async (writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> => {
+      const passing = writes.filter((w) => !failing.has(w.id));
+      const done = new Map((await inner.writeConditional(passing)).map((o) => [o.id, o]));
+      return writes.map(
+        (w) =>
+          done.get(w.id) ?? {
+            id: w.id,
+            ok: false,
+            reason: 'error',
+            message: 'illegal_argument_exception (status 400)',
+          },
+      );
+    };
+    return { inner, store };
+  }
+
+  it('answers per item when some writes are refused and others applied (no 503 for the call)', async () => {
+    const { inner, store } = refusing(new Set(['1-2']));
+    const { service } = setup({ orders: store });
+    await service.submit({ commands: [toGroup()] }, alice);
+    for (const id of ['1-1', '1-2', '1-3']) await send(inner, id);
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: ok },
+          { id: '1-2', status: 'success', result: ok },
+          { id: '1-3', status: 'failure', result: ok },
+          { id: '1-2', status: 'failure', result: ok },
+        ],
+      },
+      alice,
+    );
+    expect(out).toEqual([
+      { id: '1-1', outcome: 'applied', status: 'success' },
+      { id: '1-2', outcome: 'error', message: 'illegal_argument_exception (status 400)' },
+      { id: '1-3', outcome: 'applied', status: 'failure' },
+      { id: '1-2', outcome: 'error', message: 'illegal_argument_exception (status 400)' },
+    ]);
+    expect((await inner.getOrder('1-2'))!.order.command.status).toBe('sent');
+  });
+
+  it('fails the call with STORE_UNAVAILABLE only when nothing of it was applied', async () => {
+    const { inner, store } = refusing(new Set(['1-1']));
+    const { service } = setup({ orders: store });
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(inner, '1-1');
+    await rejection(
+      service.reportResults({ id: '1-1', status: 'success', result: ok }, alice),
+      ErrorCodes.STORE_UNAVAILABLE,
+    );
+  });
+
+  it('refuses per item what the index cannot store, and records who reported the others', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toGroup()] }, alice);
+    for (const id of ['1-1', '1-2', '1-3']) await send(orders, id);
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: { ...ok, data: { a: { b: 'é'.repeat(8200) } } } },
+          { id: '1-2', status: 'success', result: { code: -(2 ** 31) - 1, message: 'x' } },
+          { id: '1-3', status: 'success', result: { ...ok, data: { a: ['x'.repeat(16_000)] } } },
+        ],
+      },
+      principal({ name: 'comms-api' }),
+    );
+    expect(out).toEqual([
+      {
+        id: '1-1',
+        outcome: 'invalid',
+        code: 'RESULT_NOT_STORABLE',
+        message: expect.stringContaining('result.data.a.b'),
+      },
+      {
+        id: '1-2',
+        outcome: 'invalid',
+        code: 'RESULT_NOT_STORABLE',
+        message: expect.stringContaining('result.code'),
+      },
+      { id: '1-3', outcome: 'applied', status: 'success' },
+    ]);
+    expect((await orders.getOrder('1-3'))!.order.scheduling.reported_by).toBe('comms-api');
+    expect((await orders.getOrder('1-1'))!.order.command.status).toBe('sent');
+  });
+
   it('rejects an invalid body as a whole (nothing applied)', async () => {
     const { service, orders } = setup();
     await service.submit({ commands: [toAgent()] }, alice);

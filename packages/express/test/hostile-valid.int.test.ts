@@ -5,7 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { ActionRegistry, CommandService, type AgentDirectory, type Clock } from '@command-manager/core';
+import {
+  ActionRegistry,
+  CommandService,
+  markSent,
+  type AgentDirectory,
+  type Clock,
+} from '@command-manager/core';
 import {
   OpenSearchAgentDirectory,
   OpenSearchOrderStore,
@@ -187,5 +193,106 @@ describe("OpenSearch's error text never reaches a caller", () => {
     expect({ status: res.status, body: res.body }).toMatchObject({ status: 400 });
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(JSON.stringify(res.body)).not.toMatch(/exception|opensearch|parse|search_after/i);
+  });
+});
+
+describe('result reports the index cannot store', () => {
+  /** A fresh request of 5 orders, all `sent` (as if delivered), with the store's own conditional writes. */
+  async function sentRequest(): Promise<number> {
+    const res = await request(app)
+      .post(`${P}/commands`)
+      .set('Authorization', basic('admin'))
+      .send({ commands: [groupCommand('admin', 'Test')] });
+    expect(res.status).toBe(201);
+    const requestId = res.body.commands[0].request_id as number;
+    const stored = await orders.getOrders(Array.from({ length: 5 }, (_, i) => `${requestId}-${i + 1}`));
+    const outcomes = await orders.writeConditional(
+      stored.map((s) => ({ id: s.id, rev: s.rev, order: markSent(s.order, new Date()) })),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    return requestId;
+  }
+
+  const ok = { code: 0, message: 'done' };
+
+  it('refuses an oversized data leaf and an out-of-range code per item, and applies the others', async () => {
+    const r = await sentRequest();
+    const res = await request(app)
+      .post(`${P}/results`)
+      .set('Authorization', basic('comms'))
+      .send({
+        results: [
+          { id: `${r}-1`, status: 'success', result: ok },
+          { id: `${r}-2`, status: 'success', result: { ...ok, data: { log: 'x'.repeat(40_000) } } },
+          { id: `${r}-3`, status: 'failure', result: { code: 2 ** 31, message: 'big code' } },
+          {
+            id: `${r}-4`,
+            status: 'success',
+            result: { ...ok, data: { nested: { small: 'y'.repeat(1000) } } },
+          },
+        ],
+      });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((o: { outcome: string }) => o.outcome)).toEqual([
+      'applied',
+      'invalid',
+      'invalid',
+      'applied',
+    ]);
+    expect(res.body.results[1].message).toMatch(/result\.data\.log/);
+    expect(res.body.results[2].message).toMatch(/result\.code/);
+    const [o1, o2, o3] = await orders.getOrders([`${r}-1`, `${r}-2`, `${r}-3`]);
+    expect(o1?.order.command.status).toBe('success');
+    expect(o2?.order.command.status).toBe('sent');
+    expect(o3?.order.command.status).toBe('sent');
+    // The principal that reported the result is on the order.
+    expect(o1?.order.scheduling.reported_by).toBe('comms');
+  });
+
+  it('a single oversized report is refused with RESULT_NOT_STORABLE, not a 503', async () => {
+    const r = await sentRequest();
+    const res = await request(app)
+      .post(`${P}/orders/${r}-1/result`)
+      .set('Authorization', basic('comms'))
+      .send({ status: 'success', result: { ...ok, data: { log: 'z'.repeat(33_000) } } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('RESULT_NOT_STORABLE');
+  });
+
+  it('a results call forces no refresh of the orders index', async () => {
+    const r = await sentRequest();
+    // The sidecar's store forces a refresh per transition (`writeRefresh: true`); results must not.
+    const eager = new OpenSearchOrderStore({ client, ordersIndex, replicas: 0, writeRefresh: true });
+    const eagerService = new CommandService({
+      orders: eager,
+      requests,
+      ids,
+      agents,
+      registry: ActionRegistry.withDefaults(),
+      limits: { maxBatchCommands: 100, maxFanOut: 10_000, maxResultsPerReport: 1000 },
+      indexName: ordersIndex,
+    });
+    const { app: eagerApp } = await buildApp(eagerService);
+    const refreshes = async (): Promise<number> => {
+      const stats = await client.indices.stats({ index: ordersIndex, metric: 'refresh' });
+      const body = stats.body as unknown as { _all: { primaries: { refresh: { total: number } } } };
+      return body._all.primaries.refresh.total;
+    };
+    await client.indices.putSettings({ index: ordersIndex, body: { index: { refresh_interval: '-1' } } });
+    try {
+      const before = await refreshes();
+      const res = await request(eagerApp)
+        .post(`${P}/results`)
+        .set('Authorization', basic('comms'))
+        .send({ results: [1, 2, 3].map((n) => ({ id: `${r}-${n}`, status: 'success', result: ok })) });
+      expect(res.status).toBe(200);
+      expect(res.body.applied).toBe(3);
+      expect((await refreshes()) - before).toBe(0);
+    } finally {
+      await client.indices.putSettings({
+        index: ordersIndex,
+        body: { index: { refresh_interval: null } } as Record<string, unknown>,
+      });
+    }
   });
 });
