@@ -577,7 +577,7 @@ export class CommandService implements CommandManagerApi {
     entries: readonly RequestWithOrders[],
     cause: unknown,
   ): Promise<RequestWithOrdersOutcome[]> {
-    const reason = errorMessage(cause);
+    const reason = publicReason(cause);
     let outcomes: RequestWithOrdersOutcome[];
     try {
       outcomes = await Promise.all(
@@ -607,7 +607,9 @@ export class CommandService implements CommandManagerApi {
       throw toError(cause);
     }
     if (outcomes.every((o) => o.record !== 'created' && o.written === 0)) throw toError(cause);
-    this.logger.warn('the store did not answer a submission, but stored (part of) it', { error: reason });
+    this.logger.warn('the store did not answer a submission, but stored (part of) it', {
+      error: errorMessage(cause),
+    });
     return outcomes;
   }
 
@@ -766,7 +768,7 @@ export class CommandService implements CommandManagerApi {
       log.error('writing orders failed', { error: errorMessage(e), produced });
       stored = progress.written + progress.existing;
       failedCount = Math.max(1, produced - stored);
-      writeErrors = [{ id: '*', reason: errorMessage(e) }];
+      writeErrors = [{ id: '*', reason: publicReason(e) }];
     }
     const writeState = writeStateOf(stored, failedCount);
     const final: RequestRecord = {
@@ -945,6 +947,14 @@ function idempotencyStoreKey(principal: Principal, key: string): string {
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A failure as callers may read it (write errors of a request): a store adapter's INTERNAL message names
+ * its internals (OpenSearch's own text), which only the log gets.
+ */
+function publicReason(e: unknown): string {
+  return isCommandManagerError(e, ErrorCodes.INTERNAL) ? 'internal error (see the log)' : errorMessage(e);
 }
 
 function toError(e: unknown): Error {

@@ -296,6 +296,21 @@ describe('submit', () => {
     expect(none.onOrdersWritten).not.toHaveBeenCalled();
   });
 
+  it("keeps a store adapter's INTERNAL text (OpenSearch's own words) out of the write errors callers read", async () => {
+    const inner = new InMemoryOrderStore();
+    const failing = Object.create(inner) as OrderStore;
+    failing.saveOrders = async (): Promise<SaveOrdersResult> => {
+      throw new CommandManagerError(
+        ErrorCodes.INTERNAL,
+        'OpenSearch bulk create orders failed (400 illegal_argument_exception: secret-ish document text)',
+      );
+    };
+    const { service, requests } = setup({ orders: failing });
+    const res = await service.submit({ commands: [toGroup()] }, alice);
+    expect(res.commands[0]?.write_errors).toEqual([{ id: '*', reason: 'internal error (see the log)' }]);
+    expect(JSON.stringify(await requests.getRequest(1))).not.toContain('secret-ish');
+  });
+
   it('records a store failure in the middle of the stream instead of losing the request id', async () => {
     const inner = new InMemoryOrderStore({ batchSize: 2 });
     const flaky = Object.create(inner) as OrderStore;
