@@ -10,6 +10,7 @@ import { expandOrders, planExpansion } from './expansion';
 import { failPendingOrders } from './fail-pending-orders';
 import type { ExpandOptions, ExpansionPlan } from './expansion';
 import { applyResult } from './lifecycle';
+import { resultStorageProblem } from './result-bounds';
 import type {
   CommandBatch,
   CommandRequest,
@@ -66,6 +67,14 @@ export interface CommandServiceLimits {
    * Default 60 000.
    */
   staleWriteMs?: number;
+  /**
+   * An Idempotency-Key reservation still without an answer after this long belongs to a submission whose
+   * process died between reserving and answering: the next retry with that key takes it over. A TTL rather
+   * than a heartbeat: the reservation is one document written once, and a submission's time is bounded (a
+   * 100,000-agent fan-out takes seconds), so a TTL far above it never expires a live writer while a
+   * heartbeat would cost a write per beat. Default 600 000 (10 minutes).
+   */
+  idempotencyReservationTtlMs?: number;
 }
 
 export interface CommandServiceDeps {
@@ -248,7 +257,12 @@ export class CommandService implements CommandManagerApi {
    * Applies result reports following the lifecycle: unknown order → `unknown`; a transition the lifecycle
    * forbids (late or duplicate result) → `conflict` with the current status, not applied; otherwise a
    * conditional write, re-read and retried when another writer got there first. A second report for the
-   * same id in one call is a `conflict` (the first one wins).
+   * same id in one call is a `conflict` (the first one wins). A report the index cannot store (see
+   * result-bounds.ts) is `invalid` (RESULT_NOT_STORABLE) and the others go on. A write the store refuses
+   * is `error` for that report only; the call fails (STORE_UNAVAILABLE) only when nothing of it was applied,
+   * so that a retry of the whole call is then safe. The reporting principal is stored on each order
+   * (`scheduling.reported_by`). The writes force no refresh: progress counts catch up within the refresh
+   * interval, while reads by id see them at once.
    */
   async reportResults(body: unknown, principal: Principal): Promise<ResultOutcome[]> {
     const reports = this.validator.validateResultReports(body);
@@ -257,8 +271,16 @@ export class CommandService implements CommandManagerApi {
 
     const firstIndex = new Map<string, number>();
     reports.forEach((r, i) => {
+      const unstorable = resultStorageProblem(r.result);
       if (!parseOrderDocumentId(r.id)) {
         outcomes[i] = { id: r.id, outcome: 'unknown', message: 'not an order id (<request_id>-<order_id>)' };
+      } else if (unstorable !== undefined) {
+        outcomes[i] = {
+          id: r.id,
+          outcome: 'invalid',
+          message: unstorable,
+          code: ErrorCodes.RESULT_NOT_STORABLE,
+        };
       } else if (!firstIndex.has(r.id)) {
         firstIndex.set(r.id, i);
       }
@@ -286,6 +308,7 @@ export class CommandService implements CommandManagerApi {
         }
         try {
           const order = applyResult(stored.order, report, now);
+          order.scheduling.reported_by = principal.name;
           writes.push({ index: i, write: { id: stored.id, rev: stored.rev, order }, status: report.status });
         } catch (e) {
           if (!isCommandManagerError(e, ErrorCodes.INVALID_TRANSITION)) throw e;
@@ -293,7 +316,13 @@ export class CommandService implements CommandManagerApi {
         }
       }
       const retry: number[] = [];
-      const results = writes.length > 0 ? await this.orders.writeConditional(writes.map((w) => w.write)) : [];
+      const results =
+        writes.length > 0
+          ? await this.orders.writeConditional(
+              writes.map((w) => w.write),
+              { searchable: false },
+            )
+          : [];
       results.forEach((res, k) => {
         const w = writes[k];
         if (!w) return;
@@ -301,11 +330,11 @@ export class CommandService implements CommandManagerApi {
         else if (res.reason === 'conflict') retry.push(w.index);
         else if (res.reason === 'not_found')
           outcomes[w.index] = { id: w.write.id, outcome: 'unknown', message: 'no such order' };
-        else
-          storeErrors.push({
-            pointer: `/results/${w.index}`,
-            message: res.message ?? 'the store refused the write',
-          });
+        else {
+          const message = res.message ?? 'the store refused the write';
+          storeErrors.push({ pointer: `/results/${w.index}`, message });
+          outcomes[w.index] = { id: w.write.id, outcome: 'error', message };
+        }
       });
       todo = retry;
     }
@@ -314,6 +343,10 @@ export class CommandService implements CommandManagerApi {
     reports.forEach((r, i) => {
       if (outcomes[i] !== undefined) return;
       const first = outcomes[firstIndex.get(r.id) ?? -1];
+      if (first?.outcome === 'error') {
+        outcomes[i] = { id: r.id, outcome: 'error', message: first.message };
+        return;
+      }
       const status =
         first && first.outcome !== 'unknown' && first.outcome !== 'invalid' ? first.status : undefined;
       outcomes[i] =
@@ -322,8 +355,9 @@ export class CommandService implements CommandManagerApi {
           : conflictOutcome(r, status, 'duplicate report in the same call; the first one was used');
     });
 
-    if (storeErrors.length > 0) {
-      // Retrying the call is safe: reports already applied come back as `conflict` with their status.
+    if (storeErrors.length > 0 && !outcomes.some((o) => o?.outcome === 'applied')) {
+      // Nothing was applied: retrying the whole call is safe (and a report applied meanwhile by another
+      // caller comes back as `conflict` with its status).
       throw new CommandManagerError(ErrorCodes.STORE_UNAVAILABLE, 'some results could not be written', {
         details: storeErrors,
         retryAfterSec: 1,
@@ -374,7 +408,10 @@ export class CommandService implements CommandManagerApi {
   }
 
   private async reserve(key: string, print: string): Promise<SubmitResult | undefined> {
-    const seen = await this.requests.reserveIdempotency(key, print);
+    const seen = await this.requests.reserveIdempotency(key, print, {
+      now: this.clock.now(),
+      reservationTtlMs: this.limits.idempotencyReservationTtlMs ?? 600_000,
+    });
     if (!seen) return undefined;
     if (seen.fingerprint !== print) {
       throw new CommandManagerError(
@@ -393,7 +430,6 @@ export class CommandService implements CommandManagerApi {
   }
 
   private async release(key: string): Promise<void> {
-    if (!this.requests.releaseIdempotency) return;
     try {
       await this.requests.releaseIdempotency(key);
     } catch (e) {
@@ -541,7 +577,7 @@ export class CommandService implements CommandManagerApi {
     entries: readonly RequestWithOrders[],
     cause: unknown,
   ): Promise<RequestWithOrdersOutcome[]> {
-    const reason = errorMessage(cause);
+    const reason = publicReason(cause);
     let outcomes: RequestWithOrdersOutcome[];
     try {
       outcomes = await Promise.all(
@@ -571,7 +607,9 @@ export class CommandService implements CommandManagerApi {
       throw toError(cause);
     }
     if (outcomes.every((o) => o.record !== 'created' && o.written === 0)) throw toError(cause);
-    this.logger.warn('the store did not answer a submission, but stored (part of) it', { error: reason });
+    this.logger.warn('the store did not answer a submission, but stored (part of) it', {
+      error: errorMessage(cause),
+    });
     return outcomes;
   }
 
@@ -730,7 +768,7 @@ export class CommandService implements CommandManagerApi {
       log.error('writing orders failed', { error: errorMessage(e), produced });
       stored = progress.written + progress.existing;
       failedCount = Math.max(1, produced - stored);
-      writeErrors = [{ id: '*', reason: errorMessage(e) }];
+      writeErrors = [{ id: '*', reason: publicReason(e) }];
     }
     const writeState = writeStateOf(stored, failedCount);
     const final: RequestRecord = {
@@ -909,6 +947,14 @@ function idempotencyStoreKey(principal: Principal, key: string): string {
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A failure as callers may read it (write errors of a request): a store adapter's INTERNAL message names
+ * its internals (OpenSearch's own text), which only the log gets.
+ */
+function publicReason(e: unknown): string {
+  return isCommandManagerError(e, ErrorCodes.INTERNAL) ? 'internal error (see the log)' : errorMessage(e);
 }
 
 function toError(e: unknown): Error {

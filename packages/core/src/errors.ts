@@ -44,6 +44,13 @@ export const ErrorCodes = {
   DELIVERY_FAILED: 'DELIVERY_FAILED',
   /** Too many claims are waiting (long-polling) on this sidecar; retry after `Retry-After`. */
   TOO_MANY_WAITERS: 'TOO_MANY_WAITERS',
+  /**
+   * An order's id (`<request_id>-<order_id>`) is held by an order of another request: the request id was
+   * handed out twice (e.g. the requests index holding the id counter was lost). The order was not written.
+   */
+  ORDER_ID_TAKEN: 'ORDER_ID_TAKEN',
+  /** A result report the orders index cannot store (a `result.data` leaf or `result.code` out of bounds). */
+  RESULT_NOT_STORABLE: 'RESULT_NOT_STORABLE',
   /** Anything not raised on purpose. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -18,3 +18,6 @@ export * from './pull-validation';
 export * from './wazuh-bodies';
 export * from './request-history';
 export * from './fail-pending-orders';
+export * from './request-retention';
+export * from './order-identity';
+export * from './result-bounds';

@@ -72,6 +72,8 @@ export interface Scheduling {
   completed_at?: string | null;
   /** Last delivery error, for operators. */
   last_error?: string | null;
+  /** The authenticated principal that reported the order's result (the Comms API's identity). */
+  reported_by?: string | null;
 }
 
 /** One document of the orders stream: one command for one destination. */
@@ -119,7 +121,7 @@ export interface RequestRecord {
   /** Last heartbeat of the writer while `writing` (ISO-8601); a stale one means the writer died. */
   updated_at?: string;
   /** Orders that could not be written, with why (bounded list). */
-  write_errors?: Array<{ id: string; reason: string }>;
+  write_errors?: Array<{ id: string; reason: string; code?: string }>;
   /** Set once the error budget is spent and remaining pending orders were failed. */
   rollout_stopped_at?: string | null;
 }

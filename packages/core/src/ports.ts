@@ -110,7 +110,7 @@ export interface SaveOrdersResult {
   /** Orders whose deterministic id already existed (a resumed or retried write): not written twice. */
   existing: number;
   /** Orders that could not be written, with why. Never silently dropped. */
-  failed: Array<{ id: string; reason: string }>;
+  failed: Array<{ id: string; reason: string; code?: string }>;
 }
 
 /** A conditional replacement: applied only if the stored revision is still `rev`. */
@@ -261,16 +261,32 @@ export interface RequestStore {
   putRequest(record: RequestRecord): Promise<void>;
   /**
    * Reserves an idempotency key for a caller. Returns `undefined` when the key is new (the caller goes
-   * on and later calls `completeIdempotency`), or the stored entry when it was seen before.
+   * on and later calls `completeIdempotency` or `releaseIdempotency`), or the stored entry when it was seen
+   * before. A reservation without a response that is older than `reservation.reservationTtlMs` (measured
+   * against `reservation.now`) belongs to a writer that died: it is replaced, conditionally, so that of
+   * concurrent retries exactly one gets `undefined`. Without `reservation`, the store's clock is used and
+   * reservations never expire.
    */
-  reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined>;
+  reserveIdempotency(
+    key: string,
+    fingerprint: string,
+    reservation?: IdempotencyReservation,
+  ): Promise<IdempotencyEntry | undefined>;
   completeIdempotency(key: string, response: unknown): Promise<void>;
   /**
    * Drops a reservation that has no response yet, when its submission failed before writing anything
-   * (store unavailable, fan-out exceeded …), so that a retry with the same key is processed instead of answered IDEMPOTENCY_IN_PROGRESS
-   * forever. Optional: without it such a key stays reserved. Added by the core-library issue.
+   * (store unavailable, fan-out exceeded, no target resolved …), so that a retry with the same key is
+   * processed instead of answered IDEMPOTENCY_IN_PROGRESS. An answered key and an unknown key are left
+   * alone.
    */
-  releaseIdempotency?(key: string): Promise<void>;
+  releaseIdempotency(key: string): Promise<void>;
+  /**
+   * Retention: deletes idempotency entries created before `before.idempotency` (answered or not) and
+   * request records created before `before.requests` that are no longer `writing`, at most `limit` of
+   * each kind per call. Returns how many documents were deleted (0 when nothing is left to do). Searches
+   * may lag writes by a refresh interval: what was written a moment ago may be deleted on the next call.
+   */
+  removeExpired(before: RetentionBounds, limit: number): Promise<number>;
   /** Records still `writing` whose `updated_at` (or `created_at`) is before `before` (any order, at most `limit`). */
   findStaleWrites?(before: Date, limit: number): Promise<RequestRecord[]>;
   /**
@@ -308,7 +324,20 @@ export interface RequestWithOrdersOutcome {
   /** Orders whose deterministic id existed already. */
   existing: number;
   /** Orders that could not be written, with why. */
-  failed: Array<{ id: string; reason: string }>;
+  failed: Array<{ id: string; reason: string; code?: string }>;
+}
+
+/** Time and time-to-live of an idempotency reservation (see `RequestStore.reserveIdempotency`). */
+export interface IdempotencyReservation {
+  now: Date;
+  /** A reservation still without a response after this long is taken over by the next one. */
+  reservationTtlMs: number;
+}
+
+/** Creation times before which `RequestStore.removeExpired` deletes documents. */
+export interface RetentionBounds {
+  idempotency: Date;
+  requests: Date;
 }
 
 export interface IdempotencyEntry {

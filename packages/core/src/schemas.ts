@@ -130,7 +130,8 @@ export const orderResultSchema = {
   properties: {
     code: {
       type: 'integer',
-      description: 'Result code; codes >= 900 are the command manager’s own verdicts.',
+      description:
+        'Result code; codes >= 900 are the command manager’s own verdicts. A report whose code is outside the signed 32-bit range, or whose `data` has a leaf over 16 KiB, is refused per report (the index could not store it).',
     },
     message: { type: 'string', maxLength: 4096 },
     data: { type: 'object' },
@@ -186,6 +187,7 @@ export const orderSchema = {
         sent_at: nullableIsoTime,
         completed_at: nullableIsoTime,
         last_error: { type: ['string', 'null'] },
+        reported_by: { type: ['string', 'null'] },
       },
       required: ['principal', 'attempts', 'next_attempt_at'],
       additionalProperties: false,

@@ -14,6 +14,7 @@ import type {
 } from './model';
 import type { FailureBreakdown, OrderFilter, Page, PageRequest } from './ports';
 import type { RequestListQuery, RequestListResult } from './request-history';
+import type { ErrorCode } from './errors';
 
 /** Who is calling, and what its roles let it do. Built by the adapter that authenticated the caller. */
 export interface Principal {
@@ -46,7 +47,7 @@ export interface SubmittedCommand {
   unresolved: string[];
   write_state: WriteState;
   /** Orders that failed to be written (bounded list); the request record keeps them. */
-  write_errors?: Array<{ id: string; reason: string }>;
+  write_errors?: Array<{ id: string; reason: string; code?: string }>;
 }
 
 export interface SubmitResult {
@@ -71,7 +72,9 @@ export type ResultOutcome =
   | { id: string; outcome: 'applied'; status: OrderStatus }
   | { id: string; outcome: 'conflict'; status: OrderStatus; message: string }
   | { id: string; outcome: 'unknown'; message: string }
-  | { id: string; outcome: 'invalid'; message: string };
+  | { id: string; outcome: 'invalid'; message: string; code?: ErrorCode }
+  /** The store refused this report's write (the others of the call were handled); retry it alone. */
+  | { id: string; outcome: 'error'; message: string };
 
 export interface CancelResult {
   request_id: number;

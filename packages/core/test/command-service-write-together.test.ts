@@ -63,9 +63,9 @@ class TogetherRequestStore extends InMemoryRequestStore {
     await super.putRequest(record);
   }
 
-  async releaseIdempotency(key: string): Promise<void> {
+  override async releaseIdempotency(key: string): Promise<void> {
     this.released.push(key);
-    (this as unknown as { keys: Map<string, unknown> }).keys.delete(key);
+    await super.releaseIdempotency(key);
   }
 }
 

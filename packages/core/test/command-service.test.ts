@@ -17,12 +17,12 @@ import type {
 } from '../src/ports';
 import { command, ManualClock, principal } from './helpers/fixtures';
 
-/** A request store that can drop an unfinished idempotency reservation (the optional port method). */
+/** A request store that records which idempotency reservations were released. */
 class ReleasingRequestStore extends InMemoryRequestStore {
   released: string[] = [];
-  async releaseIdempotency(key: string): Promise<void> {
+  override async releaseIdempotency(key: string): Promise<void> {
     this.released.push(key);
-    (this as unknown as { keys: Map<string, unknown> }).keys.delete(key);
+    await super.releaseIdempotency(key);
   }
 }
 
@@ -296,6 +296,21 @@ describe('submit', () => {
     expect(none.onOrdersWritten).not.toHaveBeenCalled();
   });
 
+  it("keeps a store adapter's INTERNAL text (OpenSearch's own words) out of the write errors callers read", async () => {
+    const inner = new InMemoryOrderStore();
+    const failing = Object.create(inner) as OrderStore;
+    failing.saveOrders = async (): Promise<SaveOrdersResult> => {
+      throw new CommandManagerError(
+        ErrorCodes.INTERNAL,
+        'OpenSearch bulk create orders failed (400 illegal_argument_exception: secret-ish document text)',
+      );
+    };
+    const { service, requests } = setup({ orders: failing });
+    const res = await service.submit({ commands: [toGroup()] }, alice);
+    expect(res.commands[0]?.write_errors).toEqual([{ id: '*', reason: 'internal error (see the log)' }]);
+    expect(JSON.stringify(await requests.getRequest(1))).not.toContain('secret-ish');
+  });
+
   it('records a store failure in the middle of the stream instead of losing the request id', async () => {
     const inner = new InMemoryOrderStore({ batchSize: 2 });
     const flaky = Object.create(inner) as OrderStore;
@@ -558,6 +573,95 @@ describe('reportResults', () => {
     ]);
     expect(raced).toBe(true);
     expect((await inner.getOrder('1-1'))!.order.scheduling.last_error).toBe('x');
+  });
+
+  /** An order store whose conditional writes of `failing` ids are refused by the store (not a race). */
+  function refusing(failing: ReadonlySet<string>): { inner: InMemoryOrderStore; store: OrderStore } {
+    const inner = new InMemoryOrderStore();
+    const store = Object.create(inner) as OrderStore;
+    store.writeConditional = async (writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> => {
+      const passing = writes.filter((w) => !failing.has(w.id));
+      const done = new Map((await inner.writeConditional(passing)).map((o) => [o.id, o]));
+      return writes.map(
+        (w) =>
+          done.get(w.id) ?? {
+            id: w.id,
+            ok: false,
+            reason: 'error',
+            message: 'illegal_argument_exception (status 400)',
+          },
+      );
+    };
+    return { inner, store };
+  }
+
+  it('answers per item when some writes are refused and others applied (no 503 for the call)', async () => {
+    const { inner, store } = refusing(new Set(['1-2']));
+    const { service } = setup({ orders: store });
+    await service.submit({ commands: [toGroup()] }, alice);
+    for (const id of ['1-1', '1-2', '1-3']) await send(inner, id);
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: ok },
+          { id: '1-2', status: 'success', result: ok },
+          { id: '1-3', status: 'failure', result: ok },
+          { id: '1-2', status: 'failure', result: ok },
+        ],
+      },
+      alice,
+    );
+    expect(out).toEqual([
+      { id: '1-1', outcome: 'applied', status: 'success' },
+      { id: '1-2', outcome: 'error', message: 'illegal_argument_exception (status 400)' },
+      { id: '1-3', outcome: 'applied', status: 'failure' },
+      { id: '1-2', outcome: 'error', message: 'illegal_argument_exception (status 400)' },
+    ]);
+    expect((await inner.getOrder('1-2'))!.order.command.status).toBe('sent');
+  });
+
+  it('fails the call with STORE_UNAVAILABLE only when nothing of it was applied', async () => {
+    const { inner, store } = refusing(new Set(['1-1']));
+    const { service } = setup({ orders: store });
+    await service.submit({ commands: [toAgent()] }, alice);
+    await send(inner, '1-1');
+    await rejection(
+      service.reportResults({ id: '1-1', status: 'success', result: ok }, alice),
+      ErrorCodes.STORE_UNAVAILABLE,
+    );
+  });
+
+  it('refuses per item what the index cannot store, and records who reported the others', async () => {
+    const { service, orders } = setup();
+    await service.submit({ commands: [toGroup()] }, alice);
+    for (const id of ['1-1', '1-2', '1-3']) await send(orders, id);
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: { ...ok, data: { a: { b: 'é'.repeat(8200) } } } },
+          { id: '1-2', status: 'success', result: { code: -(2 ** 31) - 1, message: 'x' } },
+          { id: '1-3', status: 'success', result: { ...ok, data: { a: ['x'.repeat(16_000)] } } },
+        ],
+      },
+      principal({ name: 'comms-api' }),
+    );
+    expect(out).toEqual([
+      {
+        id: '1-1',
+        outcome: 'invalid',
+        code: 'RESULT_NOT_STORABLE',
+        message: expect.stringContaining('result.data.a.b'),
+      },
+      {
+        id: '1-2',
+        outcome: 'invalid',
+        code: 'RESULT_NOT_STORABLE',
+        message: expect.stringContaining('result.code'),
+      },
+      { id: '1-3', outcome: 'applied', status: 'success' },
+    ]);
+    expect((await orders.getOrder('1-3'))!.order.scheduling.reported_by).toBe('comms-api');
+    expect((await orders.getOrder('1-1'))!.order.command.status).toBe('sent');
   });
 
   it('rejects an invalid body as a whole (nothing applied)', async () => {

@@ -262,9 +262,11 @@ export function createApp(deps: AppDeps): express.Express {
       });
     }
     const outcomes = await api.reportResults(body, callerOf(res).principal);
-    const tally = { applied: 0, conflict: 0, unknown: 0, invalid: 0 };
+    const tally = { applied: 0, conflict: 0, unknown: 0, invalid: 0, error: 0 };
     for (const o of outcomes) tally[o.outcome]++;
-    res.json({ results: outcomes.map(outcomeBody), ...tally });
+    // `error` (the store refused some writes) only when it happened: the usual answer keeps its shape.
+    const { error, ...usual } = tally;
+    res.json({ results: outcomes.map(outcomeBody), ...usual, ...(error > 0 && { error }) });
   });
 
   const resultPath = `${API_PREFIX}/orders/:id/result`;
@@ -314,8 +316,10 @@ function sendSingleOutcome(res: Response, outcome: ResultOutcome): void {
         details: [{ pointer: '/params/id', message: 'no such order' }],
       });
     case 'invalid':
-      throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, outcome.message, {
-        details: [{ pointer: '', message: outcome.message }],
+      throw new CommandManagerError(outcome.code ?? ErrorCodes.VALIDATION_FAILED, outcome.message, {
+        details: [{ pointer: '/result', message: outcome.message }],
       });
+    case 'error':
+      throw new CommandManagerError(ErrorCodes.STORE_UNAVAILABLE, outcome.message, { retryAfterSec: 1 });
   }
 }

@@ -82,7 +82,7 @@ const writeErrors = {
   type: 'array',
   items: {
     type: 'object',
-    properties: { id: { type: 'string' }, reason: { type: 'string' } },
+    properties: { id: { type: 'string' }, reason: { type: 'string' }, code: { type: 'string' } },
     required: ['id', 'reason'],
     additionalProperties: false,
   },
@@ -275,7 +275,13 @@ export function adapterSchemas(): Record<string, unknown> {
       type: 'object',
       properties: {
         id: { type: 'string' },
-        outcome: { type: 'string', enum: ['applied', 'conflict', 'unknown', 'invalid'] },
+        outcome: {
+          type: 'string',
+          enum: ['applied', 'conflict', 'unknown', 'invalid', 'error'],
+          description:
+            '`invalid`: the report cannot be stored (its `code` says why, e.g. RESULT_NOT_STORABLE); `error`: the store refused this write, retry this report.',
+        },
+        code: { type: 'string' },
         status: {
           type: 'string',
           enum: ORDER_STATUSES,
@@ -294,6 +300,7 @@ export function adapterSchemas(): Record<string, unknown> {
         conflict: { type: 'integer', minimum: 0 },
         unknown: { type: 'integer', minimum: 0 },
         invalid: { type: 'integer', minimum: 0 },
+        error: { type: 'integer', minimum: 1, description: 'Present when the store refused some writes.' },
       },
       required: ['results', 'applied', 'conflict', 'unknown', 'invalid'],
       additionalProperties: false,

@@ -80,6 +80,22 @@ describe('error answers', () => {
     ).toBe(true);
   });
 
+  it('a known INTERNAL error (a store operation that failed) answers the stable body; the log has the rest', async () => {
+    const failure = new CommandManagerError(
+      ErrorCodes.INTERNAL,
+      'OpenSearch search orders failed (400 x_content_parse_exception)',
+      { cause: new Error('[1:2] failed to parse field [search_after]') },
+    );
+    const { app, logger } = await buildApp(failingApi(failure));
+    const res = await request(app)
+      .post(SUBMIT)
+      .set('Authorization', basic('admin'))
+      .send({ commands: [groupCommand('admin')] });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: { code: 'INTERNAL', message: 'internal error', details: [] } });
+    expect(logger.lines.some((l) => JSON.stringify(l.meta).includes('x_content_parse_exception'))).toBe(true);
+  });
+
   it('a thrown non-Error is a 500 too', async () => {
     const res = await submit('a string');
     expect(res.status).toBe(500);

@@ -30,19 +30,21 @@ import {
   ORDER_STATUSES,
   withLease,
   noopLogger,
+  orderIdTaken,
 } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
-import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
 import { isClaimable } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
+import { sortCreateConflicts } from './internal/create-conflicts';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -125,6 +127,8 @@ interface PendingOp extends BulkOp {
 interface SaveOp extends PendingOp {
   /** Position in the stream, so that failures are reported in stream order whatever batch finished first. */
   seq: number;
+  /** The order, to tell a repeated write from another request's order when its id is taken. */
+  order: Order;
 }
 
 interface ConditionalBulkOptions {
@@ -138,7 +142,7 @@ interface ConditionalBulkOptions {
 interface SaveState {
   written: number;
   existing: number;
-  failed: Array<{ seq: number; id: string; reason: string }>;
+  failed: Array<{ seq: number; id: string; reason: string; code?: string }>;
 }
 
 export class OpenSearchOrderStore implements OrderStore {
@@ -225,7 +229,7 @@ export class OpenSearchOrderStore implements OrderStore {
           });
           continue;
         }
-        const op: SaveOp = { seq: seq++, id, ...bulkOp({ create: { _id: id } }, order) };
+        const op: SaveOp = { seq: seq++, id, order, ...bulkOp({ create: { _id: id } }, order) };
         // A full batch is sent only once the next order exists: the batch still open when the stream
         // ends is the last one, which carries the refresh.
         if (
@@ -250,7 +254,9 @@ export class OpenSearchOrderStore implements OrderStore {
     if (fatal !== undefined) throw fatal;
     // Orders rejected before any request (no valid id) still get their progress report.
     if (dispatched === 0 && result.failed.length > 0) report();
-    const failed = result.failed.sort((a, b) => a.seq - b.seq).map(({ id, reason }) => ({ id, reason }));
+    const failed = result.failed
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ id, reason, code }) => (code === undefined ? { id, reason } : { id, reason, code }));
     return { written: result.written, existing: result.existing, failed };
   }
 
@@ -278,14 +284,24 @@ export class OpenSearchOrderStore implements OrderStore {
         continue;
       }
       const retry: SaveOp[] = [];
+      const conflicts: SaveOp[] = [];
       items.forEach((item, i) => {
         const op = pending[i] as SaveOp;
         if (item.status === 200 || item.status === 201) result.written++;
-        // 409 on `create`: the deterministic id exists, written by an earlier (or retried) save.
-        else if (item.status === 409) result.existing++;
+        // 409 on `create`: the deterministic id exists: an earlier (or retried) save of this order, or
+        // another request's order if the request id was handed out twice.
+        else if (item.status === 409) conflicts.push(op);
         else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) retry.push(op);
-        else result.failed.push({ seq: op.seq, id: op.id, reason: itemReason(item) });
+        else {
+          this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
+          result.failed.push({ seq: op.seq, id: op.id, reason: itemRefusal(item) });
+        }
       });
+      const sorted = await sortCreateConflicts(conflicts, (ids) => this.getOrders(ids));
+      result.existing += sorted.existing;
+      const taken = new Set(sorted.taken);
+      for (const op of conflicts)
+        if (taken.has(op.id)) result.failed.push({ seq: op.seq, ...orderIdTaken(op.id) });
       if (retry.length === 0) return;
       this.logger.warn('bulk create rejected items as unavailable, retrying them', {
         attempt: attempt + 1,
@@ -678,7 +694,8 @@ export class OpenSearchOrderStore implements OrderStore {
           } else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) {
             retry.push(op);
           } else {
-            outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemReason(item) };
+            this.logger.warn('conditional write refused', { id: op.id, error: itemReason(item) });
+            outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemRefusal(item) };
           }
         });
         if (retry.length > 0) await sleep(this.retryDelayMs * 2 ** attempt);

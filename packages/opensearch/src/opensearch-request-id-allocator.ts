@@ -17,6 +17,15 @@
  * version is greater than the current one): if the requests index is ever lost, ids resume above every id in
  * use instead of restarting at 1 and colliding with stored orders.
  *
+ * The counter can also vanish while sidecars run (the requests index deleted by an operator or a bad
+ * retention policy): the next `index` then CREATES the counter (status 201) at version 1. Every allocation
+ * checks for that, and for an id not above the last one this allocator handed out (another sidecar
+ * re-created the counter first): unless the ids are above every stored one, they are then dropped, the counter is advanced above the highest
+ * request id stored (orders, archives, request records; the orders index refreshed first so that orders
+ * written a moment ago count) and above this allocator's own last id, and the allocation is made again. A
+ * sidecar that took ids from a re-created counter before any check could see it is caught at the write:
+ * an order create that finds its id held by another request's order fails (ORDER_ID_TAKEN).
+ *
  * `blockSize` (default 1) trades order for round trips. With 1, every id costs one round trip and ids are
  * strictly increasing cluster-wide, in the order the primary applied the allocations. With N > 1, the
  * allocator takes N ids at once (`nextBlock`, one bulk) and hands them out locally: ids stay unique
@@ -30,7 +39,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import { bulkOp, itemReason, sendBulk } from './internal/bulk';
+import { bulkOp, itemRefusal, sendBulk } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 
@@ -64,6 +73,8 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
   private readonly buffered: number[] = [];
   /** Serialises hand-outs, so that ids leave in call order and one refill serves the callers waiting. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The highest id this allocator handed out: an allocation at or below it means the counter was reset. */
+  private highWater = 0;
   /** Concurrent allocations share one bulk on the counter: each call asks for a count, gets its ids. */
   private readonly grouped: GroupCommit<number, number[]>;
 
@@ -139,6 +150,39 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
   }
 
   private async fetchBlock(n: number): Promise<number[]> {
+    const first = await this.indexCounter(n);
+    if (!first.reset) return this.handOut(first.ids);
+    // The counter document was missing (created by this allocation) or was re-created by another sidecar:
+    // these ids may belong to stored requests. Resume above everything stored, then allocate again.
+    const highest = Math.max(await this.highestStoredId({ refresh: true }), this.highWater);
+    // A counter created on first use, with nothing stored yet: its ids are free.
+    if ((first.ids[0] as number) > highest) return this.handOut(first.ids);
+    this.logger.warn('request id counter was missing or reset; resuming above the highest stored id', {
+      highest,
+      dropped: first.ids.length,
+    });
+    await this.advanceTo(highest);
+    const again = await this.indexCounter(n);
+    if (again.ids.some((id) => id <= highest)) {
+      throw new CommandManagerError(
+        ErrorCodes.STORE_UNAVAILABLE,
+        'the request id counter was reset while allocating; try again',
+        { retryAfterSec: 1 },
+      );
+    }
+    return this.handOut(again.ids);
+  }
+
+  private handOut(ids: number[]): number[] {
+    this.highWater = Math.max(this.highWater, ...ids);
+    return ids;
+  }
+
+  /**
+   * `n` index operations on the counter; `reset` when one of them created the document (it did not exist)
+   * or an id is not above this allocator's last one.
+   */
+  private async indexCounter(n: number): Promise<{ ids: number[]; reset: boolean }> {
     const op = bulkOp({ index: { _id: this.docId } }, { kind: 'counter' }).text;
     const items = await sendBulk(this.client, {
       index: this.layout.requests,
@@ -154,10 +198,12 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     if (failed)
       throw new CommandManagerError(
         ErrorCodes.STORE_UNAVAILABLE,
-        `request id allocation failed: ${itemReason(failed)}`,
+        `request id allocation failed: ${itemRefusal(failed)}`,
         { retryAfterSec: 1 },
       );
-    return items.map((item) => toId(item.version)).sort((a, b) => a - b);
+    const ids = items.map((item) => toId(item.version)).sort((a, b) => a - b);
+    const created = items.some((item) => item.status === 201);
+    return { ids, reset: created || (ids[0] as number) <= this.highWater };
   }
 
   /** Makes the next id greater than `id` (no-op when the counter is already there). */
@@ -178,7 +224,16 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
     }
   }
 
-  private async highestStoredId(): Promise<number> {
+  private async highestStoredId(options: { refresh?: boolean } = {}): Promise<number> {
+    if (options.refresh) {
+      await guarded('refresh before finding the highest request id', () =>
+        this.client.indices.refresh({
+          index: [this.layout.orders, this.layout.requests],
+          ignore_unavailable: true,
+          allow_no_indices: true,
+        }),
+      );
+    }
     const body: Record<string, unknown> = {
       size: 0,
       track_total_hits: false,

@@ -11,7 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import type {
+  Order,
   IdempotencyEntry,
+  IdempotencyReservation,
   Logger,
   RequestFilter,
   RequestListPage,
@@ -19,18 +21,20 @@ import type {
   RequestStore,
   RequestWithOrders,
   RequestWithOrdersOutcome,
+  RetentionBounds,
 } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger, orderIdTaken } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
-import { bulkOp, itemReason, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
 import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
+import { readOrders, sortCreateConflicts } from './internal/create-conflicts';
 
 export interface OpenSearchRequestStoreOptions extends OpenSearchSetupOptions {
   /**
@@ -72,6 +76,8 @@ interface TogetherOp {
   kind: 'record' | 'order';
   id: string;
   text: string;
+  /** An order op's order, to tell a repeated write from another request's order when its id is taken. */
+  order?: Order;
 }
 
 export class OpenSearchRequestStore implements RequestStore {
@@ -169,11 +175,13 @@ export class OpenSearchRequestStore implements RequestStore {
           entry,
           kind: 'order',
           id,
+          order,
           text: bulkOp({ create: { _index: this.layout.orders, _id: id } }, order).text,
         });
       }
     });
     const hasOrders = pending.some((op) => op.kind === 'order');
+    const conflicts: TogetherOp[] = [];
 
     for (let attempt = 0; pending.length > 0; attempt++) {
       const items = await sendBulk(this.client, {
@@ -194,15 +202,19 @@ export class OpenSearchRequestStore implements RequestStore {
           else if (item.status === 409) sameRecordChecks.push(op.entry);
           else {
             outcome.record = 'failed';
-            outcome.reason = itemReason(item);
+            this.logger.warn('request record not written', { id: op.id, error: itemReason(item) });
+            outcome.reason = itemRefusal(item);
           }
         } else if (item.status === 200 || item.status === 201) {
           outcome.written++;
           const entryCreated = created[op.entry] as Array<{ id: string; seqNo: number; primaryTerm: number }>;
           if (item.seqNo !== undefined && item.primaryTerm !== undefined)
             entryCreated.push({ id: op.id, seqNo: item.seqNo, primaryTerm: item.primaryTerm });
-        } else if (item.status === 409) outcome.existing++;
-        else outcome.failed.push({ id: op.id, reason: itemReason(item) });
+        } else if (item.status === 409) conflicts.push(op);
+        else {
+          this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
+          outcome.failed.push({ id: op.id, reason: itemRefusal(item) });
+        }
       });
       if (retry.length === 0) break;
       this.logger.warn('bulk items refused as unavailable, retrying them', {
@@ -211,6 +223,19 @@ export class OpenSearchRequestStore implements RequestStore {
       });
       await sleep(this.retryDelayMs * 2 ** attempt);
       pending = retry;
+    }
+
+    // An order id found taken: a repeated write of this order, or another request's order (the request id
+    // was handed out twice, e.g. after the requests index holding the counter was lost): never "written".
+    const sorted = await sortCreateConflicts(
+      conflicts.map((op) => ({ id: op.id, order: op.order as Order })),
+      (ids) => readOrders(this.client, this.layout.orders, ids),
+    );
+    const taken = new Set(sorted.taken);
+    for (const op of conflicts) {
+      const outcome = outcomes[op.entry] as RequestWithOrdersOutcome;
+      if (taken.has(op.id)) outcome.failed.push(orderIdTaken(op.id));
+      else outcome.existing++;
     }
 
     for (const entry of sameRecordChecks) {
@@ -352,10 +377,21 @@ export class OpenSearchRequestStore implements RequestStore {
     );
   }
 
-  async reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined> {
+  /**
+   * `create` of the key's document: of concurrent reservations exactly one gets 201. On 409 the entry is
+   * read; one without a response whose `created_at` is older than the reservation TTL is replaced with
+   * `if_seq_no`/`if_primary_term` of that read, so that of concurrent retries exactly one takes it over
+   * (the others lose the conditional write and are answered with the new entry).
+   */
+  async reserveIdempotency(
+    key: string,
+    fingerprint: string,
+    reservation?: IdempotencyReservation,
+  ): Promise<IdempotencyEntry | undefined> {
+    const now = reservation?.now ?? new Date();
     const source: IdempotencySource = {
       kind: 'idempotency',
-      idempotency: { key, fingerprint, created_at: new Date().toISOString() },
+      idempotency: { key, fingerprint, created_at: now.toISOString() },
     };
     try {
       await this.client.create(
@@ -366,10 +402,27 @@ export class OpenSearchRequestStore implements RequestStore {
     } catch (e) {
       if (responseErrorInfo(e)?.status !== 409) throw toStoreError(e, 'reserve idempotency key');
     }
-    const seen = await this.getIdempotency(key);
+    let seen = await this.getIdempotency(key);
+    if (seen && reservation !== undefined && isExpired(seen._source, reservation)) {
+      try {
+        await this.client.index({
+          index: this.layout.requests,
+          id: idempotencyDocId(key),
+          body: source,
+          if_seq_no: seen.seqNo,
+          if_primary_term: seen.primaryTerm,
+        });
+        this.logger.warn('idempotency reservation expired (its writer stopped); taken over', {
+          reservedAt: seen._source.idempotency.created_at,
+        });
+        return undefined;
+      } catch (e) {
+        if (responseErrorInfo(e)?.status !== 409) throw toStoreError(e, 'take over idempotency key');
+        seen = await this.getIdempotency(key);
+      }
+    }
     if (!seen) {
-      // Created by someone else a moment ago yet gone now: entries are never deleted by this store, so
-      // only an operator could have; report it rather than loop.
+      // Created by someone else a moment ago yet gone now: released or removed by retention meanwhile.
       throw new CommandManagerError(
         ErrorCodes.STORE_UNAVAILABLE,
         'idempotency entry vanished while being read',
@@ -399,17 +452,107 @@ export class OpenSearchRequestStore implements RequestStore {
     );
   }
 
-  private async getIdempotency(key: string): Promise<{ _source: IdempotencySource } | undefined> {
+  /** Deletes the entry conditionally on the read that found it unanswered: an answer written meanwhile stays. */
+  async releaseIdempotency(key: string): Promise<void> {
+    const seen = await this.getIdempotency(key);
+    if (!seen || seen._source.idempotency.response_json !== undefined) return;
+    await guarded('release idempotency key', () =>
+      this.client.delete(
+        {
+          index: this.layout.requests,
+          id: idempotencyDocId(key),
+          if_seq_no: seen.seqNo,
+          if_primary_term: seen.primaryTerm,
+        },
+        { ignore: [404, 409] },
+      ),
+    );
+  }
+
+  /**
+   * One search per kind for ids created before the bound, then one bulk of deletes (the minimal
+   * distribution has no `_delete_by_query`). Deletes are unconditional: an entry or record that old is
+   * expired whatever happened to it since, except a record still `writing`, which the search leaves out.
+   */
+  async removeExpired(before: RetentionBounds, limit: number): Promise<number> {
+    const size = Math.max(1, Math.min(10_000, Math.floor(limit)));
+    const response = await guarded('find expired request documents', () =>
+      this.client.msearch({
+        index: this.layout.requests,
+        body: [
+          {},
+          {
+            size,
+            _source: false,
+            query: {
+              bool: {
+                filter: [
+                  { term: { kind: 'idempotency' } },
+                  { range: { 'idempotency.created_at': { lt: before.idempotency.toISOString() } } },
+                ],
+              },
+            },
+          },
+          {},
+          {
+            size,
+            _source: false,
+            query: {
+              bool: {
+                filter: [
+                  { term: { kind: 'request' } },
+                  { range: { 'request.created_at': { lt: before.requests.toISOString() } } },
+                ],
+                must_not: [{ term: { 'request.write_state': 'writing' } }],
+              },
+            },
+          },
+        ],
+      }),
+    );
+    const answers = (
+      response.body as { responses: Array<{ hits?: { hits: Array<{ _id: string }> }; error?: unknown }> }
+    ).responses;
+    const ids = answers.flatMap((a) => a.hits?.hits.map((h) => h._id) ?? []);
+    if (ids.length === 0) return 0;
+    const items = await sendBulk(this.client, {
+      index: this.layout.requests,
+      body: ids.map((id) => bulkOp({ delete: { _id: id } }).text).join(''),
+      refresh: false,
+      operation: 'remove expired request documents',
+      count: ids.length,
+      statusOnly: true,
+    });
+    return items.filter((item) => item.status === 200).length;
+  }
+
+  private async getIdempotency(
+    key: string,
+  ): Promise<{ _source: IdempotencySource; seqNo: number; primaryTerm: number } | undefined> {
     const response = await guarded('get idempotency key', () =>
       this.client.get({ index: this.layout.requests, id: idempotencyDocId(key) }, { ignore: [404] }),
     );
-    const body = response.body as { found?: boolean; _source?: IdempotencySource };
-    return body.found && body._source ? { _source: body._source } : undefined;
+    const body = response.body as {
+      found?: boolean;
+      _source?: IdempotencySource;
+      _seq_no?: number;
+      _primary_term?: number;
+    };
+    return body.found && body._source
+      ? { _source: body._source, seqNo: body._seq_no ?? 0, primaryTerm: body._primary_term ?? 0 }
+      : undefined;
   }
 }
 
 /** Largest `listRequests` page: one search answers at most `index.max_result_window` (10,000) hits. */
 const MAX_LIST_SIZE = 10_000;
+
+/** An unanswered reservation older than its TTL: its writer died (or is stuck) before answering. */
+function isExpired(source: IdempotencySource, reservation: IdempotencyReservation): boolean {
+  if (source.idempotency.response_json !== undefined) return false;
+  const reservedAt = Date.parse(source.idempotency.created_at);
+  return !(reservation.now.getTime() - reservedAt <= reservation.reservationTtlMs);
+}
 
 function requestDocId(requestId: number): string {
   return `request-${requestId}`;

@@ -67,6 +67,16 @@ export class OpenSearchSetup {
       this.putTemplate(this.layout.templates.archive, [this.layout.archivePattern], ORDERS_MAPPINGS),
     ]);
     await this.ensureIndex(this.layout.orders, ORDERS_MAPPINGS);
+    // Archive indices already created keep the mapping of their day: fields added since (strict mapping)
+    // would make archiving into them fail, so they get the current mapping too (additions only).
+    await guarded('update mapping of the archive indices', () =>
+      this.client.indices.putMapping({
+        index: this.layout.archivePattern,
+        allow_no_indices: true,
+        ignore_unavailable: true,
+        body: { properties: ORDERS_MAPPINGS.properties } as Record<string, unknown>,
+      }),
+    );
   }
 
   /** The requests template and index (request records, idempotency, request-id counter, locks). */

@@ -43,6 +43,31 @@ describe('OpenSearchRequestIdAllocator', () => {
     await t.dropLayout(ordersIndex);
   });
 
+  it('resumes above every stored request id when the requests index is deleted while it runs', async () => {
+    const ordersIndex = t.nextOrdersIndex();
+    const orders = new OpenSearchOrderStore({
+      client: t.client,
+      ordersIndex,
+      replicas: 0,
+      saveRefresh: false,
+    });
+    await orders.init();
+    const a = new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex, replicas: 0 });
+    const b = new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex, replicas: 0 });
+    await a.init();
+    const before = [await a.next(), await a.next(), await b.next()];
+    // Orders of the last request, not yet searchable (no refresh): they must count all the same.
+    const last = before[2] as number;
+    await orders.saveOrders([makeTestOrder(last, 1), makeTestOrder(last, 2)]);
+    await t.client.indices.delete({ index: a.layout.requests });
+    // Allocator `b` meets the missing counter first; `a` then meets the counter `b` re-created.
+    const afterB = await b.next();
+    const afterA = await a.nextBlock(3);
+    for (const id of [afterB, ...afterA]) expect(id).toBeGreaterThan(last);
+    expect(new Set([afterB, ...afterA]).size).toBe(4);
+    await t.dropLayout(ordersIndex);
+  });
+
   it('is strictly increasing for sequential calls, also across allocator instances', async () => {
     const ordersIndex = t.nextOrdersIndex();
     const a = new OpenSearchRequestIdAllocator({ client: t.client, ordersIndex, replicas: 0 });

@@ -88,6 +88,24 @@ describe('OpenSearchRequestStore.createRequestsWithOrders', () => {
     expect(await orders.getOrders(['9-1', '9-2', '10-1'])).toEqual([expect.objectContaining({ id: '10-1' })]);
   });
 
+  it("fails orders whose ids are held by another request's orders (ORDER_ID_TAKEN); a repeat counts as existing", async () => {
+    const { orders, requests } = await stores();
+    // What a lost id counter leaves: request 40's orders from an earlier life of the cluster.
+    const earlier = [makeTestOrder(40, 1, { timestamp: new Date('2025-01-01T00:00:00.000Z') })];
+    await orders.saveOrders(earlier);
+    const mine = [makeTestOrder(40, 1), makeTestOrder(40, 2)];
+    const out = await requests.createRequestsWithOrders([{ record: record(40), orders: mine }]);
+    expect(out[0]).toMatchObject({ record: 'created', written: 1, existing: 0 });
+    expect(out[0]?.failed).toEqual([
+      { id: '40-1', code: 'ORDER_ID_TAKEN', reason: expect.stringContaining('another request') },
+    ]);
+    expect((await orders.getOrder('40-1'))?.order).toEqual(earlier[0]);
+    // The same write repeated (a transport retry): its own orders are existing, the taken one still fails.
+    const again = await requests.createRequestsWithOrders([{ record: record(40), orders: mine }]);
+    expect(again[0]).toMatchObject({ record: 'created', written: 0, existing: 1 });
+    expect(again[0]?.failed.map((f) => f.code)).toEqual(['ORDER_ID_TAKEN']);
+  });
+
   it('reports a refused order by id and writes the rest; an order without ids is refused before sending', async () => {
     const { orders, requests } = await stores();
     const bad = { ...makeTestOrder(20, 2), '@timestamp': 'not a date' } as Order;
@@ -98,7 +116,9 @@ describe('OpenSearchRequestStore.createRequestsWithOrders', () => {
     ]);
     expect(out[0]).toMatchObject({ record: 'created', written: 1, existing: 0 });
     expect(out[0]?.failed.map((f) => f.id).sort()).toEqual(['20-2', '20-x']);
-    expect(out[0]?.failed.find((f) => f.id === '20-2')?.reason).toMatch(/parse/);
+    // The error type, never OpenSearch's free text (which may quote the document).
+    expect(out[0]?.failed.find((f) => f.id === '20-2')?.reason).toMatch(/^[a-z_]*pars[a-z_]*_exception/);
+    expect(out[0]?.failed.find((f) => f.id === '20-2')?.reason).not.toMatch(/not a date/);
     expect((await orders.getOrders(['20-1', '20-2'])).map((s) => s.id)).toEqual(['20-1']);
   });
 });

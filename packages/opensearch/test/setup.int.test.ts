@@ -19,6 +19,27 @@ async function mappingOf(index: string): Promise<Mapping> {
 }
 
 describe('OpenSearchSetup', () => {
+  it('gives orders and archive indices created by an older mapping the fields added since', async () => {
+    const ordersIndex = t.nextOrdersIndex();
+    const setup = new OpenSearchSetup({ client: t.client, ordersIndex, replicas: 0 });
+    const archive = `${ordersIndex}-archive-2020.01`;
+    const old = {
+      dynamic: 'strict',
+      properties: { scheduling: { properties: { principal: { type: 'keyword' } } } },
+    };
+    for (const index of [ordersIndex, archive])
+      await t.client.indices.create({ index, body: { mappings: old } as Record<string, unknown> });
+    await setup.init();
+    for (const index of [ordersIndex, archive]) {
+      const scheduling = (await mappingOf(index)).properties?.scheduling?.properties as Record<
+        string,
+        { type?: string }
+      >;
+      expect(scheduling.reported_by?.type).toBe('keyword');
+    }
+    await t.dropLayout(ordersIndex);
+  });
+
   it('is idempotent and safe when several sidecars initialise at once', async () => {
     const ordersIndex = t.nextOrdersIndex();
     const sidecars = Array.from(

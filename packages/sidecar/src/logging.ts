@@ -5,9 +5,15 @@ import type { Logger } from '@command-manager/core';
 const SECRET_KEY = /pass(word)?|secret|token|authori[sz]ation|api[-_]?key|private[-_]?key|cookie|credential/i;
 
 function redact(value: unknown, depth = 0): unknown {
+  // Any string may carry a URL with credentials (a configured URL, an error message quoting one).
+  if (typeof value === 'string') return redactUrl(value);
   if (depth > 6 || typeof value !== 'object' || value === null) return value;
   if (value instanceof Error)
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+    return {
+      name: value.name,
+      message: redactUrl(value.message),
+      code: (value as { code?: unknown }).code,
+    };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value))
@@ -15,9 +21,13 @@ function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** Strips credentials from URLs (`https://user:pass@host` → `https://***@host`). */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/\s]*@/g, '//***@');
+/**
+ * Strips credentials from every URL in a text (`https://user:pass@host` → `https://***@host`). The
+ * userinfo runs from `//` to the LAST `@` of the authority (which ends at `/`, `?`, `#` or a blank), so a
+ * password holding an unescaped `@` is removed whole.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(/\/\/[^/?#\s]*@/g, '//***@');
 }
 
 const redactFormat = winston.format((info) => {

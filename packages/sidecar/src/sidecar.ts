@@ -30,6 +30,7 @@ import {
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
 import { pushDeliveryOff } from './push-delivery-off';
+import { startRequestRetention } from './request-retention-timer';
 
 export interface RunningSidecar {
   /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
@@ -282,12 +283,14 @@ export async function startSidecar(
     });
   }, config.limits.staleWriteMs / 2);
   staleTimer.unref();
+  const retention = startRequestRetention(requests, config, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(staleTimer);
       await staleCheck;
+      await retention.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Waiting claims answer now (empty), so that their connections close.

@@ -1,5 +1,6 @@
 import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
+import { isSameOrder, orderIdTaken } from '../order-identity';
 import { systemClock } from '../ports';
 import type {
   ClaimByIdsRequest,
@@ -126,8 +127,11 @@ export class InMemoryOrderStore implements OrderStore {
     }
     const id = orderDocumentId(requestId, orderId);
     // Create-only: a resumed or retried write finds the deterministic id taken and never overwrites it.
-    if (this.docs.has(id)) {
-      result.existing++;
+    const stored = this.docs.get(id);
+    if (stored !== undefined) {
+      // A repeated write of this order, or another request's order when the request id was handed out twice.
+      if (isSameOrder(stored.order, order)) result.existing++;
+      else result.failed.push(orderIdTaken(id));
       return;
     }
     const reason = this.rejectOrder?.(order);

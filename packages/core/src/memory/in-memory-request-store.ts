@@ -2,21 +2,24 @@ import { CommandManagerError, ErrorCodes } from '../errors';
 import type { RequestRecord } from '../model';
 import type {
   IdempotencyEntry,
+  IdempotencyReservation,
   RequestFilter,
   RequestListPage,
   RequestPosition,
   RequestStore,
+  RetentionBounds,
 } from '../ports';
 import { clone } from './internal/clone';
 
 /**
  * The in-memory twin of the request records and idempotency keys. Same contract as the OpenSearch adapter
  * (`test/contract/request-store-contract.ts`): `createRequest` and `reserveIdempotency` are create-only,
- * so of concurrent callers exactly one wins; completing an unknown key is NOT_FOUND.
+ * so of concurrent callers exactly one wins; completing an unknown key is NOT_FOUND; a reservation older
+ * than its TTL is taken over; `removeExpired` enforces retention.
  */
 export class InMemoryRequestStore implements RequestStore {
   private readonly requests = new Map<number, RequestRecord>();
-  private readonly keys = new Map<string, IdempotencyEntry>();
+  private readonly keys = new Map<string, IdempotencyEntry & { createdAt: number }>();
 
   async init(): Promise<void> {
     // Nothing to set up; idempotent by construction.
@@ -67,10 +70,20 @@ export class InMemoryRequestStore implements RequestStore {
       .map(clone);
   }
 
-  async reserveIdempotency(key: string, fingerprint: string): Promise<IdempotencyEntry | undefined> {
+  async reserveIdempotency(
+    key: string,
+    fingerprint: string,
+    reservation?: IdempotencyReservation,
+  ): Promise<IdempotencyEntry | undefined> {
+    const now = (reservation?.now ?? new Date()).getTime();
     const seen = this.keys.get(key);
-    if (seen) return clone(seen);
-    this.keys.set(key, { fingerprint });
+    const expired =
+      seen !== undefined &&
+      seen.response === undefined &&
+      reservation !== undefined &&
+      now - seen.createdAt > reservation.reservationTtlMs;
+    if (seen && !expired) return entryOf(seen);
+    this.keys.set(key, { fingerprint, createdAt: now });
     return undefined;
   }
 
@@ -79,7 +92,33 @@ export class InMemoryRequestStore implements RequestStore {
     if (!entry) {
       throw new CommandManagerError(ErrorCodes.NOT_FOUND, `Idempotency key was never reserved: ${key}`);
     }
-    this.keys.set(key, { fingerprint: entry.fingerprint, response: clone(response) });
+    this.keys.set(key, { ...entry, response: clone(response) });
+  }
+
+  async releaseIdempotency(key: string): Promise<void> {
+    if (this.keys.get(key)?.response === undefined) this.keys.delete(key);
+  }
+
+  async removeExpired(before: RetentionBounds, limit: number): Promise<number> {
+    let removed = 0;
+    let keys = 0;
+    for (const [key, entry] of this.keys) {
+      if (keys >= limit) break;
+      if (entry.createdAt < before.idempotency.getTime()) {
+        this.keys.delete(key);
+        keys++;
+      }
+    }
+    removed += keys;
+    let records = 0;
+    for (const [id, record] of this.requests) {
+      if (records >= limit) break;
+      if (record.write_state !== 'writing' && Date.parse(record.created_at) < before.requests.getTime()) {
+        this.requests.delete(id);
+        records++;
+      }
+    }
+    return removed + records;
   }
 }
 
@@ -90,4 +129,10 @@ function positionOf(r: RequestRecord): RequestPosition {
 /** Negative when `a` comes first in the newest-first order. */
 function newestFirst(a: RequestPosition, b: RequestPosition): number {
   return b.createdAtMs - a.createdAtMs || b.requestId - a.requestId;
+}
+
+function entryOf(stored: IdempotencyEntry): IdempotencyEntry {
+  const entry: IdempotencyEntry = { fingerprint: stored.fingerprint };
+  if (stored.response !== undefined) entry.response = clone(stored.response);
+  return entry;
 }

@@ -3,8 +3,9 @@
  * Call `describeOrderStoreContract(name, makeStore)` from a test file; each test gets a fresh, empty store.
  *
  * Semantics required (beyond the port's comments):
- * - Document id `<request_id>-<order_id>`; saves are create-only (an existing id counts in `existing`,
- *   never overwritten); `onProgress` reports cumulative totals, the last equal to the result, and a stream
+ * - Document id `<request_id>-<order_id>`; saves are create-only: an id held by the same order (same
+ *   `@timestamp`, principal, source, user, target, action: a repeated write) counts in `existing`, one held by
+ *   another request's order is `failed` with code ORDER_ID_TAKEN; neither is overwritten; `onProgress` reports cumulative totals, the last equal to the result, and a stream
  *   of 2,500 orders is written in more than one batch.
  * - Orders round-trip exactly (`toEqual`); revisions are opaque non-empty strings, change on every write,
  *   and a malformed or stale revision is a `conflict`, never an exception.
@@ -161,13 +162,34 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         expect(await store.getOrders([])).toEqual([]);
       });
 
-      it('is create-only: an existing id is counted in `existing` and never overwritten', async () => {
+      it('is create-only: a repeated write of an order is counted in `existing` and never overwritten', async () => {
         const first = makeTestOrder(5, 1, { targetId: 'first' });
         await store.saveOrders([first]);
         const before = await store.getOrder('5-1');
-        const r = await store.saveOrders([makeTestOrder(5, 1, { targetId: 'second', status: 'failure' })]);
+        // The same order written again (a retried or resumed save), whatever became of the stored one.
+        const r = await store.saveOrders([makeTestOrder(5, 1, { targetId: 'first', status: 'failure' })]);
         expect(r).toEqual({ written: 0, existing: 1, failed: [] });
         const after = await store.getOrder('5-1');
+        expect(after?.order).toEqual(first);
+        expect(after?.rev).toBe(before?.rev);
+      });
+
+      it("fails an order whose id is held by another request's order (ORDER_ID_TAKEN), never counts it", async () => {
+        const first = makeTestOrder(6, 1, { targetId: 'first' });
+        await store.saveOrders([first]);
+        const before = await store.getOrder('6-1');
+        // Same id, another request: the request id was handed out twice (a lost id counter).
+        const other = makeTestOrder(6, 1, {
+          targetId: 'other',
+          timestamp: new Date('2025-06-02T08:00:00.000Z'),
+        });
+        const r = await store.saveOrders([other, makeTestOrder(6, 2)]);
+        expect(r.written).toBe(1);
+        expect(r.existing).toBe(0);
+        expect(r.failed).toEqual([
+          { id: '6-1', code: 'ORDER_ID_TAKEN', reason: expect.stringContaining('another request') },
+        ]);
+        const after = await store.getOrder('6-1');
         expect(after?.order).toEqual(first);
         expect(after?.rev).toBe(before?.rev);
       });

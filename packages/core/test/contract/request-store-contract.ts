@@ -7,6 +7,10 @@
  * is create-only: of concurrent reservations of one key exactly one gets `undefined`; later ones get the
  * FIRST fingerprint (never overwritten) and, once completed, the response; completing a key that was never
  * reserved rejects with code NOT_FOUND. Keys are arbitrary strings up to 200 characters.
+ * `releaseIdempotency` drops a reservation that has no response (a retry is then processed) and leaves an
+ * answered key alone; a reservation older than its `reservationTtlMs` (its writer died) is taken over by
+ * the next reservation; `removeExpired` deletes idempotency entries and finished request records created
+ * before their bounds, never a record still `writing`.
  */
 import type { RequestRecord, RequestStore } from '@command-manager/core';
 
@@ -179,6 +183,81 @@ export function describeRequestStoreContract(
           await store.completeIdempotency(key, { key });
           expect(await store.reserveIdempotency(key, 'fp')).toEqual({ fingerprint: 'fp', response: { key } });
         }
+      });
+
+      it('releases a reservation that has no response, so that the next reservation goes on', async () => {
+        expect(await store.reserveIdempotency('key-rel', 'fp-1')).toBeUndefined();
+        await store.releaseIdempotency('key-rel');
+        expect(await store.reserveIdempotency('key-rel', 'fp-2')).toBeUndefined();
+        expect((await store.reserveIdempotency('key-rel', 'fp-2'))?.fingerprint).toBe('fp-2');
+      });
+
+      it('never releases an answered key, and releasing an unknown key does nothing', async () => {
+        await store.reserveIdempotency('key-done', 'fp');
+        await store.completeIdempotency('key-done', { ok: 1 });
+        await store.releaseIdempotency('key-done');
+        await store.releaseIdempotency('never-seen');
+        expect(await store.reserveIdempotency('key-done', 'fp')).toEqual({
+          fingerprint: 'fp',
+          response: { ok: 1 },
+        });
+      });
+
+      it('lets a retry take over a reservation older than its TTL (its writer died), once', async () => {
+        const t0 = Date.parse('2025-06-01T12:00:00.000Z');
+        const at = (ms: number): { now: Date; reservationTtlMs: number } => ({
+          now: new Date(t0 + ms),
+          reservationTtlMs: 60_000,
+        });
+        expect(await store.reserveIdempotency('key-ttl', 'fp-1', at(0))).toBeUndefined();
+        expect(await store.reserveIdempotency('key-ttl', 'fp-1', at(59_000))).toEqual({
+          fingerprint: 'fp-1',
+        });
+        const racers = await Promise.all(
+          ['fp-2', 'fp-3', 'fp-4'].map((fp) => store.reserveIdempotency('key-ttl', fp, at(61_000))),
+        );
+        expect(racers.filter((r) => r === undefined)).toHaveLength(1);
+        const winner = ['fp-2', 'fp-3', 'fp-4'][racers.indexOf(undefined)];
+        expect((await store.reserveIdempotency('key-ttl', 'fp-9', at(62_000)))?.fingerprint).toBe(winner);
+        await store.completeIdempotency('key-ttl', { done: true });
+        // An answered key is replayed whatever its age.
+        expect(await store.reserveIdempotency('key-ttl', winner as string, at(10_000_000))).toEqual({
+          fingerprint: winner,
+          response: { done: true },
+        });
+      });
+
+      it('removes idempotency entries and finished request records created before their bounds', async () => {
+        const old = { now: new Date('2025-06-01T10:00:00.000Z'), reservationTtlMs: 60_000 };
+        const fresh = { now: new Date('2025-06-01T14:00:00.000Z'), reservationTtlMs: 60_000 };
+        await store.reserveIdempotency('key-old', 'fp', old);
+        await store.completeIdempotency('key-old', { a: 1 });
+        await store.reserveIdempotency('key-fresh', 'fp', fresh);
+        await store.createRequest(
+          record(21, { created_at: '2025-06-01T10:00:00.000Z', write_state: 'complete' }),
+        );
+        await store.createRequest(
+          record(22, { created_at: '2025-06-01T10:00:00.000Z', write_state: 'writing' }),
+        );
+        await store.createRequest(
+          record(23, { created_at: '2025-06-01T14:00:00.000Z', write_state: 'complete' }),
+        );
+        const bounds = {
+          idempotency: new Date('2025-06-01T12:00:00.000Z'),
+          requests: new Date('2025-06-01T12:00:00.000Z'),
+        };
+        // A store's search may lag its writes by a refresh interval: repeat until both are gone.
+        let removed = 0;
+        for (let i = 0; i < 40 && removed < 2; i++) {
+          removed += await store.removeExpired(bounds, 100);
+          if (removed < 2) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(removed).toBe(2);
+        expect(await store.getRequest(21)).toBeUndefined();
+        expect((await store.getRequest(22))?.write_state).toBe('writing');
+        expect(await store.getRequest(23)).toBeDefined();
+        expect(await store.reserveIdempotency('key-old', 'fp-new', fresh)).toBeUndefined();
+        expect((await store.reserveIdempotency('key-fresh', 'fp', fresh))?.fingerprint).toBe('fp');
       });
 
       it('rejects completing a key that was never reserved with NOT_FOUND', async () => {

@@ -75,6 +75,7 @@ export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler
         path: req.path,
         code: error.code,
         message: error.message,
+        ...(error.cause instanceof Error && { cause: error.cause.message }),
       });
     }
     if (res.headersSent) {
@@ -85,6 +86,12 @@ export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler
     const retryAfter = error.retryAfterSec ?? DEFAULT_RETRY_AFTER_SEC[error.code];
     if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(0, Math.ceil(retryAfter))));
     if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="command-manager", charset="UTF-8"');
-    res.status(status).json(errorBody(error.code, error.message, error.details));
+    // INTERNAL says what failed inside (a store's operation, its error type): the log has it, the caller
+    // gets the one stable body.
+    const body =
+      error.code === ErrorCodes.INTERNAL
+        ? errorBody(error.code, 'internal error')
+        : errorBody(error.code, error.message, error.details);
+    res.status(status).json(body);
   };
 }

@@ -27,6 +27,9 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.DELIVERY_FAILED]: 502,
   [ErrorCodes.TOO_MANY_WAITERS]: 503,
+  // Request ids handed out twice: the product's own state is wrong, not the caller's input.
+  [ErrorCodes.ORDER_ID_TAKEN]: 500,
+  [ErrorCodes.RESULT_NOT_STORABLE]: 422,
   [ErrorCodes.INTERNAL]: 500,
 };
 

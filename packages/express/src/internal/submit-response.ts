@@ -101,8 +101,10 @@ function throwUnlessComplete(result: SubmitResult): void {
     .map((c, i) => ({ c, i }))
     .filter(({ c }) => c.write_state !== 'complete');
   if (incomplete.length === 0) return;
+  // Orders refused because their ids belong to another request: the request id was handed out twice.
+  const taken = incomplete.some(({ c }) => c.write_errors?.some((e) => e.code === ErrorCodes.ORDER_ID_TAKEN));
   throw new CommandManagerError(
-    ErrorCodes.PARTIAL_WRITE,
+    taken ? ErrorCodes.ORDER_ID_TAKEN : ErrorCodes.PARTIAL_WRITE,
     `some orders could not be written (requests ${incomplete.map(({ c }) => c.request_id).join(', ')}); the request records list them`,
     {
       details: incomplete.map(({ c, i }) => ({

@@ -131,6 +131,15 @@ export function itemReason(item: BulkItemResult): string {
   return item.errorReason ? `${type}: ${item.errorReason}` : type;
 }
 
+/**
+ * What a caller may read about a refused item (write errors of a request, result outcomes): the status and
+ * OpenSearch's stable `error.type`, never its free text (`itemReason`, for logs), which may quote
+ * document values and internals.
+ */
+export function itemRefusal(item: BulkItemResult): string {
+  return `${item.errorType ?? 'refused'} (status ${item.status})`;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

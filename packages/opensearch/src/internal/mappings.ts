@@ -12,7 +12,9 @@
  * every later order carrying `args.x` as an object would be rejected, and callers could grow the mapping
  * up to `index.mapping.total_fields.limit` (1000), after which NO order with a new key could be written.
  * `flat_object` still indexes every leaf as a keyword (`command.action.args.<path>` is searchable) and the
- * `_source` is returned unchanged.
+ * `_source` is returned unchanged. Each leaf becomes a term, which Lucene limits to 32,766 UTF-8 bytes: core
+ * bounds result leaves below that (result-bounds.ts) rather than store data unindexed, so that dashboards
+ * keep filtering on it.
  */
 
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
@@ -60,6 +62,7 @@ export const ORDERS_MAPPINGS = {
         sent_at: date,
         completed_at: date,
         last_error: { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } },
+        reported_by: keyword,
       },
     },
   },

@@ -19,21 +19,23 @@ function badCursor(): CommandManagerError {
   });
 }
 
-export function decodeCursor(cursor: string, length: number): Array<string | number> {
+/**
+ * The sort values of a cursor. Every sort of the order store is on a numeric field (`long`/`integer` ids,
+ * dates, whose sort values are epoch milliseconds), so anything but a safe integer is not a cursor this
+ * store returned: it is refused here (400), never handed to OpenSearch, which would fail the search with its
+ * own parse error.
+ */
+export function decodeCursor(cursor: string, length: number): number[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw badCursor();
   }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== length ||
-    parsed.some((v) => !(typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))))
-  ) {
+  if (!Array.isArray(parsed) || parsed.length !== length || parsed.some((v) => !Number.isSafeInteger(v))) {
     throw badCursor();
   }
-  return parsed as Array<string | number>;
+  return parsed as number[];
 }
 
 /** A positive integer page size, clamped to what one search can return. */

@@ -89,8 +89,10 @@ export function toStoreError(e: unknown, operation: string): CommandManagerError
   }
   const info = responseErrorInfo(e);
   if (info) {
-    const what = `${info.status}${info.type ? ` ${info.type}` : ''}${info.reason ? `: ${truncate(info.reason)}` : ''}`;
+    const what = `${info.status}${info.type ? ` ${info.type}` : ''}`;
     if (isUnavailable(info.status, info.type)) {
+      // A STORE_UNAVAILABLE message reaches API callers (503 body): status and the stable `error.type`
+      // only, never OpenSearch's own text.
       return new CommandManagerError(
         ErrorCodes.STORE_UNAVAILABLE,
         `OpenSearch refused ${operation} (${what})`,
@@ -99,7 +101,10 @@ export function toStoreError(e: unknown, operation: string): CommandManagerError
         },
       );
     }
-    return new CommandManagerError(ErrorCodes.INTERNAL, `OpenSearch ${operation} failed (${what})`);
+    // An INTERNAL message is logged, never answered (the HTTP adapter answers a fixed body): the reason
+    // stays for the operator.
+    const detail = `${what}${info.reason ? `: ${truncate(info.reason)}` : ''}`;
+    return new CommandManagerError(ErrorCodes.INTERNAL, `OpenSearch ${operation} failed (${detail})`);
   }
   const name = e instanceof Error ? e.name : typeof e;
   return new CommandManagerError(ErrorCodes.INTERNAL, `OpenSearch ${operation} failed (${name})`);

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import Ajv from 'ajv';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { redactUrl } from '../logging';
 import { SETTINGS, type Setting } from './settings';
 
 import type { SidecarConfig } from './sidecar-config';
@@ -204,11 +205,15 @@ function isProxyAddress(value: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-/** The configuration with secrets replaced, safe to log. */
+/** The configuration with secrets replaced and URL credentials removed, safe to log. */
 export function redactedConfig(config: Config): Json {
   const copy = JSON.parse(JSON.stringify(config)) as Json;
-  for (const s of SETTINGS)
-    if (s.secret && getPath(copy, s.key) !== undefined) setPath(copy, s.key, '[redacted]');
+  for (const s of SETTINGS) {
+    const value = getPath(copy, s.key);
+    if (value === undefined) continue;
+    if (s.secret) setPath(copy, s.key, '[redacted]');
+    else if (s.type === 'url' && typeof value === 'string') setPath(copy, s.key, redactUrl(value));
+  }
   return copy;
 }
 

@@ -282,6 +282,33 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'A request still being written whose writer sent no heartbeat for this long (its process died mid fan-out) is marked `partial` or `failed`; checked every half of it.',
   },
+  {
+    key: 'limits.idempotencyReservationTtlMs',
+    env: 'CM_IDEMPOTENCY_RESERVATION_TTL_MS',
+    type: 'integer',
+    default: 600000,
+    minimum: 1000,
+    description:
+      'An `Idempotency-Key` whose first submission has not answered after this long (its sidecar died) is taken over by the next retry with that key. Keep it well above the longest submission.',
+  },
+  {
+    key: 'limits.idempotencyRetentionMs',
+    env: 'CM_IDEMPOTENCY_RETENTION_MS',
+    type: 'integer',
+    default: 86400000,
+    minimum: 60000,
+    description:
+      'How long an `Idempotency-Key` and its answer are kept (from its first use); a retry after that is a new submission. Deleted by the retention run (every `scheduler.retentionIntervalMs`).',
+  },
+  {
+    key: 'limits.requestRetentionMs',
+    env: 'CM_REQUEST_RETENTION_MS',
+    type: 'integer',
+    default: 2592000000,
+    minimum: 60000,
+    description:
+      'How long a request record (`GET /requests/:id`, cancel) is kept after its creation; a record still being written is kept. Deleted by the same retention run.',
+  },
   // Actions
   {
     key: 'actions.permissive',

@@ -43,6 +43,9 @@ export interface SidecarConfig {
     readonly maxFanOut: number;
     readonly maxResultsPerReport: number;
     readonly staleWriteMs: number;
+    readonly idempotencyReservationTtlMs: number;
+    readonly idempotencyRetentionMs: number;
+    readonly requestRetentionMs: number;
   };
   readonly actions: {
     readonly permissive: boolean;

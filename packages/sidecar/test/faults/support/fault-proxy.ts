@@ -40,6 +40,11 @@ export interface CallRecord {
 export class FaultProxy {
   /** What calls get once `script` is used up. */
   mode: FaultMode = { kind: 'pass' };
+  /**
+   * When set, only calls whose `<METHOD> <path>` matches get `script`/`mode`; the others are forwarded
+   * untouched (e.g. in front of OpenSearch: fail one index, serve the rest).
+   */
+  only: RegExp | undefined = undefined;
   /** Modes for the next calls, one per call, in order (deterministic bursts: "the next 5 calls get 503"). */
   readonly script: FaultMode[] = [];
   /** Per order id: times the stub received it. */
@@ -127,7 +132,8 @@ export class FaultProxy {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const { ids, requestIds } = parseOrders(body);
-      const mode = this.script.shift() ?? this.mode;
+      const targeted = this.only === undefined || this.only.test(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
+      const mode: FaultMode = targeted ? (this.script.shift() ?? this.mode) : { kind: 'pass' };
       const record: CallRecord = { at: Date.now(), orders: ids.length, requestIds, outcome: 'forwarded' };
       this.calls.push(record);
       if (mode.kind === 'reset') {
