@@ -153,7 +153,8 @@ describe('reference Management API', () => {
     const bad = await client(api.url, { type: 'jwt', username: 'wazuh', password: 'wrong' }).deliver([
       stored(1, 2, { type: 'agent', id: 'a' }),
     ]);
-    expect(bad.get('1-2')).toMatchObject({ kind: 'failed', httpStatus: 401 });
+    // A refused credential halts dispatch (the orders stay pending), it does not fail the orders.
+    expect(bad.get('1-2')).toMatchObject({ kind: 'halted' });
     expect((await post(`${api.url}/accept_commands`, { orders: [] })).status).toBe(401);
 
     const basic = Buffer.from('wazuh:pw').toString('base64');
@@ -183,7 +184,7 @@ describe('reference Management API', () => {
     const wrong = await client(api.url, { type: 'bearer', token: 'nope' }).deliver([
       stored(1, 2, { type: 'agent', id: 'a' }),
     ]);
-    expect(wrong.get('1-2')).toMatchObject({ kind: 'failed', httpStatus: 401 });
+    expect(wrong.get('1-2')).toMatchObject({ kind: 'halted' });
   });
 
   it('injects 503 with Retry-After, which the scheduler retries, and refuses a share of orders', async () => {

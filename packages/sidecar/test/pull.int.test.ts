@@ -122,12 +122,17 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
       results: ids.map((id) => ({ id, status: 'success', result: { code: 0, message: 'ok' } })),
     });
     expect(report.body.applied).toBe(3);
-    const progress = await callApi<{ counts: { success: number }; done: boolean }>(
-      serve.url,
-      serverToken,
-      'GET',
-      `${API}/requests/${requestId}`,
-    );
+    // Results are written without a forced refresh: progress (a search) shows them within a refresh interval.
+    let progress = { body: { counts: { success: 0 }, done: false } };
+    for (let i = 0; i < 50 && !progress.body.done; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      progress = await callApi<{ counts: { success: number }; done: boolean }>(
+        serve.url,
+        serverToken,
+        'GET',
+        `${API}/requests/${requestId}`,
+      );
+    }
     expect(progress.body).toMatchObject({ counts: { success: 3 }, done: true });
 
     const metrics = await (
