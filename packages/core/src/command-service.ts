@@ -48,12 +48,27 @@ import type {
   SubmittedCommand,
 } from './service-types';
 import { CommandValidator } from './validation';
+import {
+  checkArgsBytes,
+  checkRequestWrite,
+  DEFAULT_MAX_ARGS_BYTES,
+  DEFAULT_MAX_REQUEST_WRITE_BYTES,
+  mayExceedWriteBound,
+} from './write-bounds';
+import type { WriteBounds } from './write-bounds';
 
 export interface CommandServiceLimits {
   /** Most commands in one submission (BATCH_TOO_LARGE beyond). */
   maxBatchCommands: number;
-  /** Most orders one command may expand to (FANOUT_EXCEEDED beyond). */
+  /** Most orders one submission may expand to, over all its commands (FANOUT_EXCEEDED beyond). */
   maxFanOut: number;
+  /** Most bytes of one command's serialized `action.args` (ARGS_TOO_LARGE beyond). Default 16 KiB. */
+  maxArgsBytes?: number;
+  /**
+   * Most bytes of args one submission writes: args bytes × orders, summed over its commands
+   * (REQUEST_WRITE_TOO_LARGE beyond). Default 64 MiB. See `write-bounds.ts`.
+   */
+  maxRequestWriteBytes?: number;
   /** Most result reports in one call (BATCH_TOO_LARGE beyond). */
   maxResultsPerReport: number;
   /**
@@ -115,6 +130,7 @@ export class CommandService implements CommandManagerApi {
   private readonly logger: Logger;
   private readonly limits: CommandServiceLimits;
   private readonly staleWriteMs: number;
+  private readonly bounds: WriteBounds;
   private readonly indexName: string;
   private readonly onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
   private readonly validator: CommandValidator;
@@ -128,6 +144,10 @@ export class CommandService implements CommandManagerApi {
     this.logger = (deps.logger ?? noopLogger).child({ component: 'command-service' });
     this.limits = deps.limits;
     this.staleWriteMs = deps.limits.staleWriteMs ?? 60_000;
+    this.bounds = {
+      maxArgsBytes: deps.limits.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES,
+      maxRequestWriteBytes: deps.limits.maxRequestWriteBytes ?? DEFAULT_MAX_REQUEST_WRITE_BYTES,
+    };
     this.indexName = deps.indexName;
     this.onOrdersWritten = deps.onOrdersWritten;
     this.validator = new CommandValidator({
@@ -148,6 +168,7 @@ export class CommandService implements CommandManagerApi {
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
     const batch = this.validator.validateBatch(body);
+    checkArgsBytes(batch.commands, this.bounds.maxArgsBytes);
     authorise(batch.commands, principal);
 
     let key: string | undefined;
@@ -407,10 +428,18 @@ export class CommandService implements CommandManagerApi {
    * rejection.
    */
   private async planAndAllocate(commands: readonly CommandRequest[]): Promise<[ExpansionPlan[], number[]]> {
-    const [planned, allocated] = await Promise.allSettled([
-      planExpansion(commands, { agents: this.agents, maxFanOut: this.limits.maxFanOut }),
-      this.allocateIds(commands.length),
-    ]);
+    const { maxFanOut } = this.limits;
+    const plan = async (): Promise<ExpansionPlan[]> => {
+      const plans = await planExpansion(commands, { agents: this.agents, maxFanOut });
+      checkRequestWrite(plans, this.bounds.maxRequestWriteBytes);
+      return plans;
+    };
+    if (mayExceedWriteBound(commands, maxFanOut, this.bounds.maxRequestWriteBytes)) {
+      // Args large enough that the groups' sizes decide: count first, so that a refusal consumes no id.
+      const plans = await plan();
+      return [plans, await this.allocateIds(commands.length)];
+    }
+    const [planned, allocated] = await Promise.allSettled([plan(), this.allocateIds(commands.length)]);
     if (planned.status === 'rejected') throw toError(planned.reason);
     if (allocated.status === 'rejected') throw toError(allocated.reason);
     return [planned.value, allocated.value];

@@ -12,3 +12,4 @@ export * from './expansion';
 export * from './in-process-id-allocator';
 export * from './noop-logger';
 export * from './command-service';
+export * from './write-bounds';

@@ -174,7 +174,26 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 200000,
     minimum: 1,
-    description: 'Orders one command may expand to (checked before anything is written).',
+    description:
+      'Orders one submission may expand to, summed over all its commands (checked before anything is written; 422 beyond).',
+  },
+  {
+    key: 'limits.maxArgsBytes',
+    env: 'CM_MAX_ARGS_BYTES',
+    type: 'integer',
+    default: 16384,
+    minimum: 2,
+    description:
+      "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them.",
+  },
+  {
+    key: 'limits.maxRequestWriteBytes',
+    env: 'CM_MAX_REQUEST_WRITE_BYTES',
+    type: 'integer',
+    default: 67108864,
+    minimum: 1024,
+    description:
+      'Bytes of args one submission may write: args bytes × orders, summed over its commands (checked before anything is written; 422 beyond). 64 MiB lets a 100,000-agent group through with args of up to ~670 bytes.',
   },
   {
     key: 'limits.maxResultsPerReport',

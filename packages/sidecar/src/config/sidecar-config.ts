@@ -29,6 +29,8 @@ export interface SidecarConfig {
   readonly limits: {
     readonly maxBatchCommands: number;
     readonly maxFanOut: number;
+    readonly maxArgsBytes: number;
+    readonly maxRequestWriteBytes: number;
     readonly maxResultsPerReport: number;
     readonly staleWriteMs: number;
   };
