@@ -388,7 +388,9 @@ export class CommandService implements CommandManagerApi {
       // Lost a race (scheduler leased or sent it): cancel it still if it is pending.
       todo =
         lost.length > 0
-          ? (await this.orders.getOrders(lost)).filter((s) => s.order.command.status === 'pending')
+          ? (await this.orders.getOrders(lost, { args: false })).filter(
+              (s) => s.order.command.status === 'pending',
+            )
           : [];
     }
     return cancelled;
@@ -816,7 +818,9 @@ export class CommandService implements CommandManagerApi {
   private async readOrders(ids: string[]): Promise<Map<string, StoredOrder>> {
     const found = new Map<string, StoredOrder>();
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      for (const s of await this.orders.getOrders(ids.slice(i, i + READ_CHUNK))) found.set(s.id, s);
+      // Without args: callers only write transitions, which leave the stored args alone.
+      const chunk = await this.orders.getOrders(ids.slice(i, i + READ_CHUNK), { args: false });
+      for (const s of chunk) found.set(s.id, s);
     }
     return found;
   }

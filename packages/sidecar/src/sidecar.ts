@@ -98,6 +98,7 @@ export async function startSidecar(
     saveRefresh: false,
     writeRefresh: true,
     claimRefresh: false,
+    maxResponseBytes: config.opensearch.maxResponseBytes,
   });
   // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
   const requests = new OpenSearchRequestStore({ ...indexOptions, ordersRefresh: false });
@@ -169,6 +170,7 @@ export async function startSidecar(
         retentionMode: sched.retentionMode,
         retentionIntervalMs: sched.retentionIntervalMs,
         retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
+        deliveryMaxBytes: sched.deliveryMaxBytes,
       },
     });
   }

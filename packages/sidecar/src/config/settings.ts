@@ -76,6 +76,15 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 100,
     description: 'Timeout of one OpenSearch request.',
   },
+  {
+    key: 'opensearch.maxResponseBytes',
+    env: 'OPENSEARCH_MAX_RESPONSE_BYTES',
+    type: 'integer',
+    default: 8388608,
+    minimum: 65536,
+    description:
+      'Largest answer of one read of the orders index (search or multi-get) the sidecar parses: a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor). An order larger than this alone is listed without its `command.action.args`.',
+  },
   // Indices
   {
     key: 'indices.orders',
@@ -311,6 +320,15 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 1,
     maximum: 10000,
     description: 'Orders per `/accept_commands` call.',
+  },
+  {
+    key: 'scheduler.deliveryMaxBytes',
+    env: 'CM_DISPATCH_MAX_BYTES',
+    type: 'integer',
+    default: 2097152,
+    minimum: 1024,
+    description:
+      'Bytes of args per `/accept_commands` call: claims read orders without their args, and delivery reads them just before each call, as many as fit (a batch is sent in several calls if needed). An order whose args alone are larger fails as undeliverable.',
   },
   {
     key: 'scheduler.concurrency',

@@ -12,6 +12,7 @@ export interface SidecarConfig {
     readonly certFile?: string;
     readonly keyFile?: string;
     readonly requestTimeoutMs: number;
+    readonly maxResponseBytes: number;
   };
   readonly indices: {
     readonly orders: string;
@@ -51,6 +52,7 @@ export interface SidecarConfig {
     readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
     readonly pollIntervalMs: number;
     readonly batchSize: number;
+    readonly deliveryMaxBytes: number;
     readonly concurrency: number;
     readonly leaseMs: number;
     readonly requestTimeoutMs: number;
