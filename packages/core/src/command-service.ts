@@ -49,7 +49,6 @@ import type {
 } from './service-types';
 import { CommandValidator } from './validation';
 import {
-  checkArgsBytes,
   checkRequestWrite,
   DEFAULT_MAX_ARGS_BYTES,
   DEFAULT_MAX_REQUEST_WRITE_BYTES,
@@ -154,6 +153,7 @@ export class CommandService implements CommandManagerApi {
       registry: deps.registry,
       maxBatchCommands: deps.limits.maxBatchCommands,
       maxResultsPerReport: deps.limits.maxResultsPerReport,
+      maxArgsBytes: this.bounds.maxArgsBytes,
     });
   }
 
@@ -168,7 +168,6 @@ export class CommandService implements CommandManagerApi {
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
     const batch = this.validator.validateBatch(body);
-    checkArgsBytes(batch.commands, this.bounds.maxArgsBytes);
     authorise(batch.commands, principal);
 
     let key: string | undefined;

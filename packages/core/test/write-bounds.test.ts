@@ -87,6 +87,16 @@ describe('byte bounds on args, checked before anything is written', () => {
     expect(await s.requests.getRequest(1)).toBeUndefined();
   });
 
+  it('is checked before the action schema: a ~900 KB set-group is refused for its size', async () => {
+    const s = setup();
+    const e = await rejection(
+      s.service.submit({ commands: [setGroup(names(900, 1000))] }, alice),
+      ErrorCodes.ARGS_TOO_LARGE,
+    );
+    expect(e.details.map((d) => d.pointer)).toEqual(['/commands/0/action/args']);
+    await expectNothingWritten(s);
+  });
+
   it('the default bound is 16 KiB, and it holds for unregistered actions in permissive mode', async () => {
     const s = setup({}, { permissive: true });
     const big = command({ action: { name: 'anything', args: { blob: 'x'.repeat(17 * 1024) } } });

@@ -21,13 +21,19 @@ export async function deliverWithArgs(
 ): Promise<Map<string, OrderVerdict>> {
   const verdicts = new Map<string, OrderVerdict>();
   let rest = batch;
+  // How many ids to offer the next read: twice what the last one settled, so that a batch of large orders
+  // does not make every read start from the whole batch and halve its way down (each try costs the store
+  // the whole answer it then refuses).
+  let window = rest.length;
   while (rest.length > 0) {
     if (options.signal?.aborted) {
       for (const s of rest) verdicts.set(s.id, { kind: 'retry', reason: 'delivery aborted (shutdown)' });
       break;
     }
-    const read = await orders.readArgs({ ids: rest.map((s) => s.id), maxBytes: options.maxBytes });
+    const offered = rest.slice(0, window).map((s) => s.id);
+    const read = await orders.readArgs({ ids: offered, maxBytes: options.maxBytes });
     const consumed = Math.max(1, read.consumed);
+    window = Math.max(1, consumed * 2);
     const chunk = rest.slice(0, consumed);
     rest = rest.slice(consumed);
     const tooLarge = new Set(read.tooLarge);
