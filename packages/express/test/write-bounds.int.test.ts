@@ -93,7 +93,7 @@ afterAll(async () => {
   }
 });
 
-const post = (body: unknown) =>
+const post = (body: object) =>
   request(app).post(`${P}/commands`).set('Authorization', basic('wazuh-server')).send(body);
 
 it('args over maxArgsBytes: 413 ARGS_TOO_LARGE at /commands/i/action/args, nothing written', async () => {

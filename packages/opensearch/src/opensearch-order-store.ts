@@ -310,12 +310,10 @@ export class OpenSearchOrderStore implements OrderStore {
   }
 
   async getOrder(id: string): Promise<StoredOrder | undefined> {
-    // GET is real-time: it sees every acknowledged write, refreshed or not. 404 (no such document or no
-    // index yet) is an answer, not an error.
-    const response = await guarded('get order', () =>
-      this.client.get({ index: this.layout.orders, id }, { ignore: [404] }),
-    );
-    return toStored(response.body as Hit);
+    // A multi-get of one id: real-time like GET, and its answer bounded like every other read (an order
+    // larger than the bound is read without its args). No such document or no index yet is an answer.
+    const [found] = await this.mgetOrders([id], false);
+    return found;
   }
 
   async getOrders(ids: readonly string[], options: GetOrdersOptions = {}): Promise<StoredOrder[]> {

@@ -150,7 +150,12 @@ export class InMemoryOrderStore implements OrderStore {
 
   async getOrder(id: string): Promise<StoredOrder | undefined> {
     const entry = this.docs.get(id);
-    return entry && toStored(id, entry);
+    return entry && this.bounded(toStored(id, entry));
+  }
+
+  /** An order larger than `maxResponseBytes` alone is read without its args, as the OpenSearch adapter does. */
+  private bounded(stored: StoredOrder): StoredOrder {
+    return jsonBytes(stored.order) > this.maxResponseBytes ? withoutArgs(stored) : stored;
   }
 
   /** The known orders among `ids`, in the order asked; unknown ids are absent. */
@@ -158,7 +163,11 @@ export class InMemoryOrderStore implements OrderStore {
     const out: StoredOrder[] = [];
     for (const id of ids) {
       const entry = this.docs.get(id);
-      if (entry) out.push(options.args === false ? withoutArgs(toStored(id, entry)) : toStored(id, entry));
+      if (entry) {
+        out.push(
+          options.args === false ? withoutArgs(toStored(id, entry)) : this.bounded(toStored(id, entry)),
+        );
+      }
     }
     return out;
   }
@@ -328,7 +337,7 @@ export class InMemoryOrderStore implements OrderStore {
       if (n > 0 && bytes > this.maxResponseBytes) break;
       n++;
     }
-    const items = sorted.slice(0, n).map(({ id, entry }) => toStored(id, entry));
+    const items = sorted.slice(0, n).map(({ id, entry }) => this.bounded(toStored(id, entry)));
     const last = sorted[n - 1];
     return sorted.length > n && last
       ? { items, cursor: encodeCursor(cursorKeyOf(last.entry.order)) }

@@ -811,6 +811,38 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         expect(tiny).toEqual({ consumed: 1, args: new Map(), tooLarge: ['1-2'] });
       });
 
+      it('an order larger than the read bound (8 MiB) alone is read without its args by getOrder and listOrders', async () => {
+        // ~9 MiB of args: 9,000 names of 1,000 characters.
+        const huge = { groups: Array.from({ length: 9000 }, (_, i) => `h${i}-`.padEnd(1000, 'x')) };
+        await store.saveOrders([
+          withArgs(1, 1, { groups: ['a'] }),
+          withArgs(1, 2, huge),
+          withArgs(1, 3, { groups: ['c'] }),
+        ]);
+        const one = (await store.getOrder('1-2'))!;
+        expect(one.order.command.action).not.toHaveProperty('args');
+        expect(one.order.command.action.name).toBe('restart');
+        const seen: Array<[string, unknown]> = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.listOrders(
+            { requestId: 1 },
+            cursor === undefined ? { size: 10 } : { size: 10, cursor },
+          );
+          for (const s of page.items) seen.push([s.id, s.order.command.action.args]);
+          cursor = page.cursor;
+          if (cursor === undefined) break;
+        }
+        expect(seen).toEqual([
+          ['1-1', { groups: ['a'] }],
+          ['1-2', undefined],
+          ['1-3', { groups: ['c'] }],
+        ]);
+        // The args are still stored: delivery reads them with a bound of its own.
+        const read = await store.readArgs({ ids: ['1-2'], maxBytes: 16 * 1024 * 1024 });
+        expect(read.args.get('1-2')).toEqual(huge);
+      });
+
       it('listOrders bounds a page of large orders by bytes: fewer items than asked, a cursor, every order once', async () => {
         // ~11 MiB of orders, more than one page may hold (8 MiB).
         await store.saveOrders(Array.from({ length: 11 }, (_, i) => withArgs(1, i + 1, largeArgs(i))));
