@@ -634,6 +634,11 @@ export class OpenSearchOrderStore implements OrderStore {
         ).map((s) => [s.id, s.rev]),
       );
       toDelete = toDelete.filter(({ o, at }) => {
+        // Archive copies are whole orders: one read without its args (too large to read whole) is kept.
+        if (o.order.command.action.args === undefined) {
+          outcomes[at] = { id: o.id, ok: false, reason: 'error', message: NOT_ARCHIVED };
+          return false;
+        }
         if (current.get(o.id) === o.rev) return true;
         outcomes[at] = current.has(o.id)
           ? { id: o.id, ok: false, reason: 'conflict' }
@@ -889,6 +894,8 @@ function toStored(hit: Hit | undefined): StoredOrder | undefined {
   }
   return { id: hit._id, rev: encodeRevision(hit._seq_no, hit._primary_term), order: hit._source };
 }
+
+const NOT_ARCHIVED = 'not archived: the order was read without its args (too large to read whole); kept';
 
 /** The order without `command.action.args`, for partial updates that must leave the stored args alone. */
 function withoutArgs(order: Order): unknown {

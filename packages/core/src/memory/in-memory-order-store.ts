@@ -300,6 +300,9 @@ export class InMemoryOrderStore implements OrderStore {
       if (!entry) return { id: o.id, ok: false, reason: 'not_found' };
       // Conditional: an order changed since it was read (e.g. a late result) is kept.
       if (String(entry.seq) !== o.rev) return { id: o.id, ok: false, reason: 'conflict' };
+      if (mode === 'archive' && o.order.command.action.args === undefined) {
+        return { id: o.id, ok: false, reason: 'error', message: NOT_ARCHIVED };
+      }
       if (mode === 'archive') {
         this.archive.set(o.id, { order: clone(entry.order), archivedAt: this.clock.now().toISOString() });
       }
@@ -344,6 +347,9 @@ export class InMemoryOrderStore implements OrderStore {
       : { items };
   }
 }
+
+/** Archive copies are whole orders: one read without its args is kept rather than archived without them. */
+const NOT_ARCHIVED = 'not archived: the order was read without its args (too large to read whole); kept';
 
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');

@@ -777,6 +777,21 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         expect((await store.getOrders(['1-1']))[0]?.order.command.action.args).toEqual({ groups: ['a'] });
       });
 
+      it('removeOrders does not archive an order read without its args (keeps it); deleting it is fine', async () => {
+        await store.saveOrders([
+          makeTestOrder(1, 1, { status: 'success', completedAt: BASE }),
+          makeTestOrder(1, 2, { status: 'success', completedAt: BASE }),
+        ]);
+        const stripped = await store.getOrders(['1-1', '1-2'], { args: false });
+        const archived = await store.removeOrders([stripped[0]!], 'archive');
+        expect(archived[0]).toMatchObject({ ok: false, reason: 'error' });
+        expect(await store.getOrder('1-1')).toBeDefined();
+        expect(await store.removeOrders([stripped[1]!], 'delete')).toEqual([
+          { id: '1-2', ok: true, rev: expect.any(String) },
+        ]);
+        expect(await store.getOrder('1-2')).toBeUndefined();
+      });
+
       it('findOverdue returns orders without args', async () => {
         await store.saveOrders([withArgs(1, 1, { groups: ['a'] })]);
         const [o] = await store.findOverdue(at(BASE, 10 * HOUR), 10);
