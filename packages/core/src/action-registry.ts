@@ -65,7 +65,16 @@ export const actionDefinitionSchema = {
 /** Agent and group targets: the action runs on endpoints. */
 const ON_AGENTS: TargetType[] = ['agent', 'group'];
 const NO_ARGS = { type: 'object', maxProperties: 0 } as const;
-const NON_EMPTY_STRING = { type: 'string', minLength: 1 } as const;
+/**
+ * Bounds of the built-in actions' args, so that every string and array has a length limit of its own (the
+ * byte bound `limits.maxArgsBytes` covers the whole of `args`, and unregistered actions in permissive mode).
+ * A Wazuh group or an OpenSearch index name is at most 255 bytes.
+ */
+const MAX_NAME_LENGTH = 255;
+const MAX_GROUPS = 128;
+const MAX_INDICES = 64;
+const MAX_OFFSET_LENGTH = 64;
+const NON_EMPTY_STRING = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH } as const;
 
 export interface BuiltInActionOptions {
   /** Server components `update` may target (Wazuh hard-codes `vulnerability-detector`). */
@@ -85,7 +94,7 @@ export function builtInActions(options: BuiltInActionOptions = {}): ActionDefini
           targets: ON_AGENTS,
           args: {
             type: 'object',
-            properties: { groups: { type: 'array', items: NON_EMPTY_STRING } },
+            properties: { groups: { type: 'array', maxItems: MAX_GROUPS, items: NON_EMPTY_STRING } },
             required: ['groups'],
             additionalProperties: false,
           },
@@ -111,7 +120,7 @@ export function builtInActions(options: BuiltInActionOptions = {}): ActionDefini
           serverIds: [...(options.updateServerIds ?? DEFAULT_UPDATE_SERVER_IDS)],
           args: {
             type: 'object',
-            properties: { index: NON_EMPTY_STRING, offset: { type: 'string' } },
+            properties: { index: NON_EMPTY_STRING, offset: { type: 'string', maxLength: MAX_OFFSET_LENGTH } },
             required: ['index', 'offset'],
             additionalProperties: false,
           },
@@ -127,7 +136,12 @@ export function builtInActions(options: BuiltInActionOptions = {}): ActionDefini
           args: {
             type: 'object',
             properties: {
-              index: { anyOf: [NON_EMPTY_STRING, { type: 'array', minItems: 1, items: NON_EMPTY_STRING }] },
+              index: {
+                anyOf: [
+                  NON_EMPTY_STRING,
+                  { type: 'array', minItems: 1, maxItems: MAX_INDICES, items: NON_EMPTY_STRING },
+                ],
+              },
             },
             additionalProperties: false,
           },

@@ -53,12 +53,26 @@ import { CommandValidator } from './validation';
 import { isBareCommand, rebaseBareCommandError } from './wazuh-bodies';
 import { isRequestDone, listRequests } from './request-history';
 import type { RequestListQuery, RequestListResult } from './request-history';
+import {
+  checkRequestWrite,
+  DEFAULT_MAX_ARGS_BYTES,
+  DEFAULT_MAX_REQUEST_WRITE_BYTES,
+  mayExceedWriteBound,
+} from './write-bounds';
+import type { WriteBounds } from './write-bounds';
 
 export interface CommandServiceLimits {
   /** Most commands in one submission (BATCH_TOO_LARGE beyond). */
   maxBatchCommands: number;
-  /** Most orders one command may expand to (FANOUT_EXCEEDED beyond). */
+  /** Most orders one submission may expand to, over all its commands (FANOUT_EXCEEDED beyond). */
   maxFanOut: number;
+  /** Most bytes of one command's serialized `action.args` (ARGS_TOO_LARGE beyond). Default 16 KiB. */
+  maxArgsBytes?: number;
+  /**
+   * Most bytes of args one submission writes: args bytes × orders, summed over its commands
+   * (REQUEST_WRITE_TOO_LARGE beyond). Default 64 MiB. See `write-bounds.ts`.
+   */
+  maxRequestWriteBytes?: number;
   /** Most result reports in one call (BATCH_TOO_LARGE beyond). */
   maxResultsPerReport: number;
   /**
@@ -130,6 +144,7 @@ export class CommandService implements CommandManagerApi {
   private readonly logger: Logger;
   private readonly limits: CommandServiceLimits;
   private readonly staleWriteMs: number;
+  private readonly bounds: WriteBounds;
   private readonly indexName: string;
   private readonly onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
   private readonly validator: CommandValidator;
@@ -143,12 +158,17 @@ export class CommandService implements CommandManagerApi {
     this.logger = (deps.logger ?? noopLogger).child({ component: 'command-service' });
     this.limits = deps.limits;
     this.staleWriteMs = deps.limits.staleWriteMs ?? 60_000;
+    this.bounds = {
+      maxArgsBytes: deps.limits.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES,
+      maxRequestWriteBytes: deps.limits.maxRequestWriteBytes ?? DEFAULT_MAX_REQUEST_WRITE_BYTES,
+    };
     this.indexName = deps.indexName;
     this.onOrdersWritten = deps.onOrdersWritten;
     this.validator = new CommandValidator({
       registry: deps.registry,
       maxBatchCommands: deps.limits.maxBatchCommands,
       maxResultsPerReport: deps.limits.maxResultsPerReport,
+      maxArgsBytes: this.bounds.maxArgsBytes,
     });
   }
 
@@ -443,10 +463,18 @@ export class CommandService implements CommandManagerApi {
    * rejection.
    */
   private async planAndAllocate(commands: readonly CommandRequest[]): Promise<[ExpansionPlan[], number[]]> {
-    const [planned, allocated] = await Promise.allSettled([
-      planExpansion(commands, { agents: this.agents, maxFanOut: this.limits.maxFanOut }),
-      this.allocateIds(commands.length),
-    ]);
+    const { maxFanOut } = this.limits;
+    const plan = async (): Promise<ExpansionPlan[]> => {
+      const plans = await planExpansion(commands, { agents: this.agents, maxFanOut });
+      checkRequestWrite(plans, this.bounds.maxRequestWriteBytes);
+      return plans;
+    };
+    if (mayExceedWriteBound(commands, maxFanOut, this.bounds.maxRequestWriteBytes)) {
+      // Args large enough that the groups' sizes decide: count first, so that a refusal consumes no id.
+      const plans = await plan();
+      return [plans, await this.allocateIds(commands.length)];
+    }
+    const [planned, allocated] = await Promise.allSettled([plan(), this.allocateIds(commands.length)]);
     if (planned.status === 'rejected') throw toError(planned.reason);
     if (allocated.status === 'rejected') throw toError(allocated.reason);
     return [planned.value, allocated.value];
@@ -825,7 +853,9 @@ export class CommandService implements CommandManagerApi {
   private async readOrders(ids: string[]): Promise<Map<string, StoredOrder>> {
     const found = new Map<string, StoredOrder>();
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      for (const s of await this.orders.getOrders(ids.slice(i, i + READ_CHUNK))) found.set(s.id, s);
+      // Without args: callers only write transitions, which leave the stored args alone.
+      const chunk = await this.orders.getOrders(ids.slice(i, i + READ_CHUNK), { args: false });
+      for (const s of chunk) found.set(s.id, s);
     }
     return found;
   }

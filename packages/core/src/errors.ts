@@ -8,8 +8,12 @@ export const ErrorCodes = {
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   /** More commands in one batch than configured. */
   BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
-  /** A group expands to more orders than the configured maximum fan-out; nothing was written. */
+  /** A submission expands to more orders than the configured maximum fan-out; nothing was written. */
   FANOUT_EXCEEDED: 'FANOUT_EXCEEDED',
+  /** One command's `action.args` is larger (serialized JSON bytes) than allowed; nothing was written. */
+  ARGS_TOO_LARGE: 'ARGS_TOO_LARGE',
+  /** The args bytes a submission would write (args × orders, over all its commands) exceed the limit. */
+  REQUEST_WRITE_TOO_LARGE: 'REQUEST_WRITE_TOO_LARGE',
   /** No target of the request resolved to a destination; nothing was written. */
   NO_TARGET_RESOLVED: 'NO_TARGET_RESOLVED',
   /** The action name is not registered (and permissive mode is off). */

@@ -29,7 +29,7 @@ export interface ExpansionPlan {
 
 export interface PlanOptions {
   agents: AgentDirectory;
-  /** Most orders one command may expand to (FANOUT_EXCEEDED beyond). */
+  /** Most orders the commands may expand to, each and all together (FANOUT_EXCEEDED beyond). */
   maxFanOut: number;
   /** Which group members count (page size, agent statuses). */
   groupQuery?: GroupQuery;
@@ -83,6 +83,22 @@ export async function planExpansion(
       ErrorCodes.FANOUT_EXCEEDED,
       `a command expands to more than ${options.maxFanOut} orders; nothing was written`,
       { details: tooLarge },
+    );
+  }
+  // The bound is on the whole submission: many commands each under it must not add up past it.
+  const total = plans.reduce((sum, p) => sum + p.count, 0);
+  if (total > options.maxFanOut) {
+    throw new CommandManagerError(
+      ErrorCodes.FANOUT_EXCEEDED,
+      `the submission expands to ${total} orders, more than the maximum fan-out of ${options.maxFanOut}; nothing was written`,
+      {
+        details: [
+          {
+            pointer: pointerOf(0).replace(/\/\d+$/, ''),
+            message: `expands to ${total} orders in all, more than ${options.maxFanOut}`,
+          },
+        ],
+      },
     );
   }
   return plans;

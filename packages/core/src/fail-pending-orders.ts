@@ -88,7 +88,7 @@ async function failPage(
     // A lost race (the scheduler leased, sent or failed it): still a candidate only while it is pending.
     todo =
       lost.length > 0
-        ? (await store.getOrders(lost)).filter((s) => s.order.command.status === 'pending')
+        ? (await store.getOrders(lost, { args: false })).filter((s) => s.order.command.status === 'pending')
         : [];
   }
 }

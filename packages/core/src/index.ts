@@ -21,3 +21,4 @@ export * from './fail-pending-orders';
 export * from './request-retention';
 export * from './order-identity';
 export * from './result-bounds';
+export * from './write-bounds';

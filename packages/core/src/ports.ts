@@ -154,7 +154,40 @@ export interface ClaimByIdsRequest {
   ids: readonly string[];
 }
 
-/** The orders stream. Operation names follow what the API and the scheduler do with it. */
+/** Options of `getOrders`. */
+export interface GetOrdersOptions {
+  /** Read `command.action.args` too; default true. */
+  args?: boolean;
+}
+
+/** Options of `readArgs`. */
+export interface ReadArgsRequest {
+  /** Document ids, in the order they are wanted. */
+  ids: readonly string[];
+  /** Most bytes of args read in this call (the first id's args are read alone when they are over it). */
+  maxBytes: number;
+}
+
+/** What `readArgs` read: the args of a prefix of the ids asked, bounded in bytes. */
+export interface ReadArgsResult {
+  /** How many of the ids asked (from the first) this call settled; ask again with the rest. */
+  consumed: number;
+  /** `command.action.args` by id, for the settled ids that exist. */
+  args: Map<string, Record<string, unknown>>;
+  /** Settled ids whose args alone are larger than `maxBytes`: they cannot be read within the bound. */
+  tooLarge: string[];
+}
+
+/**
+ * The orders stream. Operation names follow what the API and the scheduler do with it.
+ *
+ * `command.action.args` is written once, when an order is saved: no later write rewrites it (a conditional
+ * write whose order carries other args, or none, keeps the stored ones). So the steps that do not need it
+ * read orders without it, and every read is bounded in bytes as well as in count: the orders returned by
+ * `claimDue`, `claimByIds` and `findOverdue` carry no `command.action.args` (the field is absent); delivery
+ * reads args with `readArgs`, in batches bounded in bytes; `listOrders` returns whole orders but may return
+ * fewer than `size` when they are large (at least one, with a cursor when more may follow).
+ */
 export interface OrderStore {
   /** Idempotent setup (templates, indices); safe when several processes call it at once. */
   init(): Promise<void>;
@@ -164,7 +197,12 @@ export interface OrderStore {
     options?: SaveOrdersOptions,
   ): Promise<SaveOrdersResult>;
   getOrder(id: string): Promise<StoredOrder | undefined>;
-  getOrders(ids: readonly string[]): Promise<StoredOrder[]>;
+  /**
+   * The known orders among `ids`, in the order asked. With `{ args: false }` they carry no
+   * `command.action.args` (for steps that only write transitions, so that many orders with large args are
+   * never read at once).
+   */
+  getOrders(ids: readonly string[], options?: GetOrdersOptions): Promise<StoredOrder[]>;
   /** Orders matching a filter, newest request first then order id, paged by cursor. */
   listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>>;
   countByStatus(filter: OrderFilter): Promise<StatusCounts>;
@@ -195,6 +233,8 @@ export interface OrderStore {
    * `claimDue` without it.
    */
   claimByIds?(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
+  /** The args of the first of `ids`, as many as fit in `maxBytes` (at least one id is settled). */
+  readArgs(request: ReadArgsRequest): Promise<ReadArgsResult>;
   /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */
   findOverdue(now: Date, limit: number): Promise<StoredOrder[]>;
   /** Terminal orders whose `scheduling.completed_at` is before `before`, for retention. */

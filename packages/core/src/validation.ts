@@ -21,6 +21,7 @@ import {
 } from './schemas';
 import { normaliseWazuhCommand } from './wazuh-bodies';
 import type { WazuhBodyOptions } from './wazuh-bodies';
+import { checkArgsBytes, DEFAULT_MAX_ARGS_BYTES } from './write-bounds';
 
 const SOURCE_BY_LOWER = new Map<string, Source>(SOURCES.map((s) => [s.toLowerCase(), s]));
 
@@ -95,17 +96,24 @@ export interface CommandValidatorOptions {
   maxBatchCommands: number;
   /** Most result reports in one bulk report (BATCH_TOO_LARGE beyond). Default 1000. */
   maxResultsPerReport?: number;
+  /**
+   * Most bytes of one command's serialized `action.args` (ARGS_TOO_LARGE beyond), checked before the
+   * action's own schema: a huge `args` is refused for its size whatever else is wrong with it. Default 16 KiB.
+   */
+  maxArgsBytes?: number;
 }
 
 export class CommandValidator {
   private readonly registry: ActionRegistry;
   private readonly maxBatchCommands: number;
   private readonly maxResultsPerReport: number;
+  private readonly maxArgsBytes: number;
 
   constructor(options: CommandValidatorOptions) {
     this.registry = options.registry;
     this.maxBatchCommands = options.maxBatchCommands;
     this.maxResultsPerReport = options.maxResultsPerReport ?? 1000;
+    this.maxArgsBytes = options.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES;
   }
 
   /**
@@ -136,6 +144,7 @@ export class CommandValidator {
     const v = schemasCompiled().batch;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const batch = copy as unknown as CommandBatch;
+    checkArgsBytes(batch.commands, this.maxArgsBytes);
     this.checkActions(batch.commands, (i) => `/commands/${i}`);
     return batch;
   }
@@ -148,6 +157,7 @@ export class CommandValidator {
     const v = schemasCompiled().command;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const command = copy as unknown as CommandRequest;
+    checkArgsBytes([command], this.maxArgsBytes, () => '');
     this.checkActions([command], () => '');
     return command;
   }

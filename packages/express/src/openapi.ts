@@ -527,7 +527,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
             query(
               'size',
               { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
-              'Page size',
+              'Most orders in the page; a page of large orders holds fewer (bounded in bytes, at least one, with a cursor)',
             ),
             query('cursor', { type: 'string', maxLength: 4096 }, 'Cursor from the previous page'),
           ],

@@ -53,6 +53,8 @@ describe('error answers', () => {
 
   it.each([
     [ErrorCodes.FANOUT_EXCEEDED, 422],
+    [ErrorCodes.ARGS_TOO_LARGE, 413],
+    [ErrorCodes.REQUEST_WRITE_TOO_LARGE, 422],
     [ErrorCodes.NO_TARGET_RESOLVED, 422],
     [ErrorCodes.IDEMPOTENCY_KEY_REUSED, 409],
     [ErrorCodes.IDEMPOTENCY_IN_PROGRESS, 409],

@@ -9,8 +9,11 @@ import type {
   ClaimByIdsRequest,
   ClaimRequest,
   ConditionalWrite,
+  ReadArgsRequest,
+  ReadArgsResult,
   ConditionalWriteOptions,
   FailureBreakdown,
+  GetOrdersOptions,
   Logger,
   Order,
   OrderFilter,
@@ -45,6 +48,7 @@ import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 import { sortCreateConflicts } from './internal/create-conflicts';
+import { boundedJson, ResponseTooLargeError } from './internal/bounded-read';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -86,6 +90,13 @@ export interface OpenSearchOrderStoreOptions extends IndexSettingsOptions {
    * plus a margin; default 2000. Only used with `claimRefresh: false`.
    */
   searchLagMs?: number;
+  /**
+   * Largest answer of one read (search or mget) the store parses, in bytes (default 8 MiB). A larger page is
+   * asked again with half the hits (a listing then returns fewer items, with a cursor), so that a page of
+   * large orders never has to fit in the heap at once; a single order larger than this is read without its
+   * `command.action.args`.
+   */
+  maxResponseBytes?: number;
   /** Orders per bulk request (default 1,000). */
   batchMaxOrders?: number;
   /** Bytes per bulk request (default 5 MiB). */
@@ -115,6 +126,8 @@ interface Hit {
 }
 
 const STATUS_AGG = 'by_status';
+/** Written once at save; left out of every read that does not need it (see the `OrderStore` port). */
+const ARGS_FIELD = 'command.action.args';
 /** Bound of the claim exclusion list (`claimRefresh: false`): ~20 bytes an id in each claim search. */
 const MAX_RECENT_CLAIMS = 20_000;
 /** Tiebreakers: `request_id` + `order_id` identify an order, so every sort below is total. */
@@ -161,6 +174,7 @@ export class OpenSearchOrderStore implements OrderStore {
   private readonly recentClaims = new Map<string, number>();
   private readonly batchMaxOrders: number;
   private readonly batchMaxBytes: number;
+  private readonly maxResponseBytes: number;
   private readonly maxInflight: number;
   private readonly batchRetries: number;
   private readonly retryDelayMs: number;
@@ -175,6 +189,7 @@ export class OpenSearchOrderStore implements OrderStore {
     this.claimRefresh = options.claimRefresh ?? true;
     this.searchLagMs = Math.max(0, options.searchLagMs ?? 2000);
     this.batchMaxOrders = Math.max(1, Math.floor(options.batchMaxOrders ?? 1000));
+    this.maxResponseBytes = Math.max(4096, Math.floor(options.maxResponseBytes ?? 8 * 1024 * 1024));
     this.batchMaxBytes = Math.max(1024, Math.floor(options.batchMaxBytes ?? 5 * 1024 * 1024));
     this.maxInflight = Math.max(1, Math.floor(options.maxInflightBatches ?? 2));
     this.batchRetries = Math.max(0, Math.floor(options.batchRetries ?? 3));
@@ -313,30 +328,78 @@ export class OpenSearchOrderStore implements OrderStore {
   }
 
   async getOrder(id: string): Promise<StoredOrder | undefined> {
-    // GET is real-time: it sees every acknowledged write, refreshed or not. 404 (no such document or no
-    // index yet) is an answer, not an error.
-    const response = await guarded('get order', () =>
-      this.client.get({ index: this.layout.orders, id }, { ignore: [404] }),
-    );
-    return toStored(response.body as Hit);
+    // A multi-get of one id: real-time like GET, and its answer bounded like every other read (an order
+    // larger than the bound is read without its args). No such document or no index yet is an answer.
+    const [found] = await this.mgetOrders([id], false);
+    return found;
   }
 
-  async getOrders(ids: readonly string[]): Promise<StoredOrder[]> {
-    if (ids.length === 0) return [];
+  async getOrders(ids: readonly string[], options: GetOrdersOptions = {}): Promise<StoredOrder[]> {
+    return this.mgetOrders(ids, options.args === false);
+  }
+
+  /**
+   * Real-time multi-get (it sees unrefreshed writes), in chunks of at most 1,000 ids, each answer bounded by
+   * `maxResponseBytes` (a chunk whose answer is larger is split in halves).
+   */
+  private async mgetOrders(ids: readonly string[], excludeArgs: boolean): Promise<StoredOrder[]> {
     const out: StoredOrder[] = [];
-    // mget is real-time too; chunked so that one call never builds an unbounded request.
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      const response = await guarded('get orders', () =>
-        this.client.mget({ index: this.layout.orders, body: { ids: chunk } }, { ignore: [404] }),
-      );
-      const docs = (response.body as { docs?: Hit[] }).docs ?? [];
+    const run = async (chunk: readonly string[]): Promise<void> => {
+      let docs: Hit[];
+      try {
+        docs = await this.mget(chunk, excludeArgs ? { _source_excludes: ARGS_FIELD } : {});
+      } catch (e) {
+        if (!(e instanceof ResponseTooLargeError)) throw e;
+        if (chunk.length > 1) {
+          const half = Math.ceil(chunk.length / 2);
+          await run(chunk.slice(0, half));
+          await run(chunk.slice(half));
+          return;
+        }
+        if (excludeArgs) throw tooLargeToRead(chunk[0] as string, e.maxBytes);
+        docs = await this.mget(chunk, { _source_excludes: ARGS_FIELD });
+      }
       for (const doc of docs) {
         const stored = toStored(doc);
         if (stored) out.push(stored);
       }
-    }
+    };
+    for (let i = 0; i < ids.length; i += 1000) await run(ids.slice(i, i + 1000));
     return out;
+  }
+
+  private async mget(ids: readonly string[], params: Record<string, unknown>): Promise<Hit[]> {
+    const { body } = await boundedJson<{ docs?: Hit[] }>('get orders', this.maxResponseBytes, (options) =>
+      this.client.mget({ index: this.layout.orders, body: { ids: [...ids] }, ...params }, options),
+    );
+    return body.docs ?? [];
+  }
+
+  async readArgs(request: ReadArgsRequest): Promise<ReadArgsResult> {
+    const { ids } = request;
+    const maxBytes = Math.max(1, Math.floor(request.maxBytes));
+    // The longest prefix (halving) whose args fit in one answer of `maxBytes`.
+    for (let n = Math.min(ids.length, 1000); n >= 1; n = Math.ceil(n / 2)) {
+      const chunk = ids.slice(0, n);
+      try {
+        const { body } = await boundedJson<{ docs?: Hit[] }>('read order args', maxBytes, (options) =>
+          this.client.mget(
+            { index: this.layout.orders, body: { ids: chunk }, _source_includes: ARGS_FIELD },
+            options,
+          ),
+        );
+        const args = new Map<string, Record<string, unknown>>();
+        for (const doc of body.docs ?? []) {
+          if (doc.found === false || !doc._source) continue;
+          args.set(doc._id, (doc._source.command?.action?.args ?? {}) as Record<string, unknown>);
+        }
+        return { consumed: n, args, tooLarge: [] };
+      } catch (e) {
+        if (!(e instanceof ResponseTooLargeError)) throw e;
+        if (n === 1) return { consumed: 1, args: new Map(), tooLarge: [chunk[0] as string] };
+      }
+    }
+    return { consumed: 0, args: new Map(), tooLarge: [] };
   }
 
   async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {
@@ -404,12 +467,16 @@ export class OpenSearchOrderStore implements OrderStore {
         unmatched.push({ at, id: w.id });
         return;
       }
+      // A partial update (`doc` is merged into the stored source, still conditional on the revision) that
+      // leaves `command.action.args` as saved: the writer may have read the order without it.
       ops.push({
         at,
         id: w.id,
         ...bulkOp(
-          { index: { _id: w.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } },
-          w.order,
+          { update: { _id: w.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } },
+          // Without noop detection, an unchanged document is still a write that moves the revision on, as
+          // an `index` would: of two writers holding one revision, only the first wins.
+          { doc: withoutArgs(w.order), detect_noop: false },
         ),
       });
     });
@@ -443,12 +510,14 @@ export class OpenSearchOrderStore implements OrderStore {
       clauses.push({ term: { 'command.target.id': request.target.id } });
     }
     const exclude = this.claimRefresh === false ? this.recentClaimIds() : [];
-    const hits = await this.search(
+    const { hits } = await this.search(
       exclude.length > 0
         ? { bool: { filter: clauses, must_not: [{ ids: { values: exclude } }] } }
         : { bool: { filter: clauses } },
       [{ '@timestamp': 'asc' }, ...BY_ID_ASC],
       Math.min(request.limit, 10_000),
+      undefined,
+      true,
     );
     // A search may lag behind the index (refresh interval) and other sidecars claim concurrently: the lease
     // is written conditionally on the revision the search returned, so a stale or contested order loses
@@ -504,7 +573,7 @@ export class OpenSearchOrderStore implements OrderStore {
     const expiresAt = new Date(nowMs + request.leaseMs);
     const seen = new Set<string>();
     const candidates: ConditionalWrite[] = [];
-    for (const stored of await this.getOrders(request.ids)) {
+    for (const stored of await this.mgetOrders(request.ids, true)) {
       if (seen.has(stored.id) || !isClaimable(stored.order, nowMs)) continue;
       seen.add(stored.id);
       candidates.push({
@@ -539,7 +608,7 @@ export class OpenSearchOrderStore implements OrderStore {
 
   async findOverdue(now: Date, limit: number): Promise<StoredOrder[]> {
     if (limit <= 0) return [];
-    const hits = await this.search(
+    const { hits } = await this.search(
       {
         bool: {
           filter: [
@@ -550,6 +619,8 @@ export class OpenSearchOrderStore implements OrderStore {
       },
       [{ delivery_timestamp: 'asc' }, ...BY_ID_ASC],
       Math.min(limit, 10_000),
+      undefined,
+      true,
     );
     return hits.map(toStored).filter((s): s is StoredOrder => s !== undefined);
   }
@@ -584,8 +655,20 @@ export class OpenSearchOrderStore implements OrderStore {
     if (mode === 'archive' && orders.length > 0) {
       // Archive only what is still at the revision read, so that neither a changed nor an unknown order
       // leaves a copy behind (the conditional delete below still settles a race after this check).
-      const current = new Map((await this.getOrders(orders.map((o) => o.id))).map((s) => [s.id, s.rev]));
+      const current = new Map(
+        (
+          await this.mgetOrders(
+            orders.map((o) => o.id),
+            true,
+          )
+        ).map((s) => [s.id, s.rev]),
+      );
       toDelete = toDelete.filter(({ o, at }) => {
+        // Archive copies are whole orders: one read without its args (too large to read whole) is kept.
+        if (o.order.command.action.args === undefined) {
+          outcomes[at] = { id: o.id, ok: false, reason: 'error', message: NOT_ARCHIVED };
+          return false;
+        }
         if (current.get(o.id) === o.rev) return true;
         outcomes[at] = current.has(o.id)
           ? { id: o.id, ok: false, reason: 'conflict' }
@@ -725,7 +808,14 @@ export class OpenSearchOrderStore implements OrderStore {
       for (const { at, id } of conflicted) outcomes[at] = { id, ok: false, reason: 'conflict' };
       return;
     }
-    const existing = new Set((await this.getOrders(conflicted.map((c) => c.id))).map((s) => s.id));
+    const existing = new Set(
+      (
+        await this.mgetOrders(
+          conflicted.map((c) => c.id),
+          true,
+        )
+      ).map((s) => s.id),
+    );
     for (const { at, id } of conflicted) {
       outcomes[at] = existing.has(id)
         ? { id, ok: false, reason: 'conflict' }
@@ -733,24 +823,44 @@ export class OpenSearchOrderStore implements OrderStore {
     }
   }
 
+  /**
+   * One search, its answer bounded by `maxResponseBytes`: a larger one is asked again with half the hits
+   * (`size` in the result says how many were asked). A single hit larger than the bound is read without its
+   * args, or, when they were left out already, is an error.
+   */
   private async search(
     query: Record<string, unknown>,
     sort: ReadonlyArray<Record<string, string>>,
     size: number,
     searchAfter?: unknown[],
-  ): Promise<Hit[]> {
-    const body: Record<string, unknown> = {
-      size,
-      query,
-      sort,
-      seq_no_primary_term: true,
-      track_total_hits: false,
-    };
-    if (searchAfter) body.search_after = searchAfter;
-    const response = await guarded('search orders', () =>
-      this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }),
-    );
-    return (response.body as { hits?: { hits?: Hit[] } }).hits?.hits ?? [];
+    excludeArgs = false,
+  ): Promise<{ hits: Hit[]; size: number }> {
+    let exclude = excludeArgs;
+    for (let n = size; ; ) {
+      const body: Record<string, unknown> = {
+        size: n,
+        query,
+        sort,
+        seq_no_primary_term: true,
+        track_total_hits: false,
+      };
+      if (searchAfter) body.search_after = searchAfter;
+      if (exclude) body._source = { excludes: [ARGS_FIELD] };
+      try {
+        const response = await boundedJson<{ hits?: { hits?: Hit[] } }>(
+          'search orders',
+          this.maxResponseBytes,
+          (options) =>
+            this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }, options),
+        );
+        return { hits: response.body.hits?.hits ?? [], size: n };
+      } catch (e) {
+        if (!(e instanceof ResponseTooLargeError)) throw e;
+        if (n > 1) n = Math.ceil(n / 2);
+        else if (!exclude) exclude = true;
+        else throw tooLargeToRead('a hit', e.maxBytes);
+      }
+    }
   }
 
   /** One page of a `search_after` walk; fetches one extra hit to know whether another page follows. */
@@ -760,15 +870,20 @@ export class OpenSearchOrderStore implements OrderStore {
     page: PageRequest,
     sortLength: number,
   ): Promise<Page<StoredOrder>> {
-    const size = checkPageSize(page.size);
+    const asked = checkPageSize(page.size);
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, sortLength);
-    const hits = await this.search(query, sort, size + 1, after);
+    const found = await this.search(query, sort, asked + 1, after);
+    const { hits } = found;
+    // Clamped to fit the byte bound: one hit fewer than asked is the page, the extra one says more follow.
+    // Clamped down to one hit, that hit is the page and a cursor follows it (the next page may be empty).
+    const size = found.size > asked ? asked : Math.max(1, found.size - 1);
     const items = hits
       .slice(0, size)
       .map(toStored)
       .filter((s): s is StoredOrder => s !== undefined);
     const last = hits[size - 1];
-    return hits.length > size && last?.sort ? { items, cursor: encodeCursor(last.sort) } : { items };
+    const more = hits.length > size || (found.size === 1 && hits.length === 1);
+    return more && last?.sort ? { items, cursor: encodeCursor(last.sort) } : { items };
   }
 }
 
@@ -809,6 +924,21 @@ function toStored(hit: Hit | undefined): StoredOrder | undefined {
     return undefined;
   }
   return { id: hit._id, rev: encodeRevision(hit._seq_no, hit._primary_term), order: hit._source };
+}
+
+const NOT_ARCHIVED = 'not archived: the order was read without its args (too large to read whole); kept';
+
+/** The order without `command.action.args`, for partial updates that must leave the stored args alone. */
+function withoutArgs(order: Order): unknown {
+  const { args: _args, ...action } = order.command.action;
+  return { ...order, command: { ...order.command, action } };
+}
+
+function tooLargeToRead(what: string, maxBytes: number): CommandManagerError {
+  return new CommandManagerError(
+    ErrorCodes.STORE_UNAVAILABLE,
+    `${what} of the orders index is larger than ${maxBytes} bytes without its args; it cannot be read`,
+  );
 }
 
 function invalidId(order: Order): string {

@@ -38,6 +38,7 @@ import type {
   StoredOrder,
 } from '@command-manager/core';
 import type { OrderDelivery, OrderVerdict } from './order-delivery';
+import { deliverWithArgs } from './bounded-delivery';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
 import { rolloutLimits } from './internal/rollout';
@@ -77,6 +78,11 @@ export interface SchedulerOptions {
   retryPolicy?: RetryPolicy;
   /** How long an order held back by `max_concurrency` waits before it is due again; default 5 × pollIntervalMs. */
   rolloutDeferMs?: number;
+  /**
+   * Bytes of args one `/accept_commands` call carries at most; a batch is sent in as many calls as its
+   * args need, read just before each (see `bounded-delivery.ts`). Default 2 MiB.
+   */
+  deliveryMaxBytes?: number;
   /** Randomness of the backoff jitter (tests fix it). */
   random?: () => number;
   /**
@@ -174,6 +180,7 @@ function resolveOptions(o: SchedulerOptions = {}): Resolved {
     retentionLockTtlMs: positive(o.retentionLockTtlMs, 5 * 60 * 1000),
     retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
     rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
+    deliveryMaxBytes: positive(o.deliveryMaxBytes, 2 * 1024 * 1024),
     random: o.random ?? Math.random,
     mode: o.mode ?? 'push',
   };
@@ -720,7 +727,10 @@ export class Scheduler {
       // After a shutdown abort, a batch still waiting for its slot is not sent (its leases are released).
       verdicts = this.abort.signal.aborted
         ? new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: 'shutdown' }]))
-        : await this.delivery.deliver([...held.values()], { signal: this.abort.signal });
+        : await deliverWithArgs(this.orders, this.delivery, [...held.values()], {
+            signal: this.abort.signal,
+            maxBytes: this.opts.deliveryMaxBytes,
+          });
     } catch (e) {
       // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
       verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describe(e) }]));

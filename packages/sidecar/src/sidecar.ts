@@ -103,6 +103,7 @@ export async function startSidecar(
     saveRefresh: false,
     writeRefresh: true,
     claimRefresh: false,
+    maxResponseBytes: config.opensearch.maxResponseBytes,
   });
   // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
   const requests = new OpenSearchRequestStore({ ...indexOptions, ordersRefresh: false });
@@ -149,6 +150,7 @@ export async function startSidecar(
     retentionMode: sched.retentionMode,
     retentionIntervalMs: sched.retentionIntervalMs,
     retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
+    deliveryMaxBytes: sched.deliveryMaxBytes,
   };
   if (!sched.enabled) {
     logger.info('scheduler disabled by configuration: orders are stored but not dispatched by this sidecar');

@@ -8,10 +8,13 @@ import type {
   Clock,
   ConditionalWrite,
   FailureBreakdown,
+  GetOrdersOptions,
   OrderFilter,
   OrderStore,
   Page,
   PageRequest,
+  ReadArgsRequest,
+  ReadArgsResult,
   SaveOrdersOptions,
   SaveOrdersResult,
   WriteOutcome,
@@ -29,6 +32,11 @@ export interface InMemoryOrderStoreOptions {
    * (it is then reported in `failed`, as a bulk item error would be), or undefined to store it.
    */
   rejectOrder?: (order: Order) => string | undefined;
+  /**
+   * Bytes of orders (as JSON) one listing page returns at most, like the OpenSearch adapter's bound on one
+   * answer: a page of large orders holds fewer than `size` (at least one). Default 8 MiB.
+   */
+  maxResponseBytes?: number;
 }
 
 /** A copy kept by `removeOrders(…, 'archive')`. */
@@ -69,12 +77,14 @@ export class InMemoryOrderStore implements OrderStore {
   private readonly clock: Clock;
   private readonly batchSize: number;
   private readonly rejectOrder: ((order: Order) => string | undefined) | undefined;
+  private readonly maxResponseBytes: number;
   private seq = 0;
 
   constructor(options: InMemoryOrderStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 500));
     this.rejectOrder = options.rejectOrder;
+    this.maxResponseBytes = Math.max(1, Math.floor(options.maxResponseBytes ?? 8 * 1024 * 1024));
   }
 
   /** Copies of archived orders by document id (inspectable by tests; the archive index in OpenSearch). */
@@ -145,15 +155,24 @@ export class InMemoryOrderStore implements OrderStore {
 
   async getOrder(id: string): Promise<StoredOrder | undefined> {
     const entry = this.docs.get(id);
-    return entry && toStored(id, entry);
+    return entry && this.bounded(toStored(id, entry));
+  }
+
+  /** An order larger than `maxResponseBytes` alone is read without its args, as the OpenSearch adapter does. */
+  private bounded(stored: StoredOrder): StoredOrder {
+    return jsonBytes(stored.order) > this.maxResponseBytes ? withoutArgs(stored) : stored;
   }
 
   /** The known orders among `ids`, in the order asked; unknown ids are absent. */
-  async getOrders(ids: readonly string[]): Promise<StoredOrder[]> {
+  async getOrders(ids: readonly string[], options: GetOrdersOptions = {}): Promise<StoredOrder[]> {
     const out: StoredOrder[] = [];
     for (const id of ids) {
       const entry = this.docs.get(id);
-      if (entry) out.push(toStored(id, entry));
+      if (entry) {
+        out.push(
+          options.args === false ? withoutArgs(toStored(id, entry)) : this.bounded(toStored(id, entry)),
+        );
+      }
     }
     return out;
   }
@@ -224,7 +243,10 @@ export class InMemoryOrderStore implements OrderStore {
       if (!entry) return { id: w.id, ok: false, reason: 'not_found' };
       if (String(entry.seq) !== w.rev) return { id: w.id, ok: false, reason: 'conflict' };
       entry.seq = ++this.seq;
-      entry.order = clone(w.order);
+      // `command.action.args` is written once, at save: the writer may have read the order without it.
+      const next = clone(w.order);
+      next.command.action = { ...next.command.action, args: entry.order.command.action.args };
+      entry.order = next;
       return { id: w.id, ok: true, rev: String(entry.seq) };
     });
   }
@@ -242,7 +264,7 @@ export class InMemoryOrderStore implements OrderStore {
         isClaimable(o, now),
       (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
     ).slice(0, request.limit);
-    return due.map(({ id, entry }) => this.lease(id, entry, request));
+    return due.map(({ id, entry }) => withoutArgs(this.lease(id, entry, request)));
   }
 
   async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
@@ -251,7 +273,7 @@ export class InMemoryOrderStore implements OrderStore {
     // A repeated id is claimed once: its second occurrence finds the live lease just written.
     for (const id of request.ids) {
       const entry = this.docs.get(id);
-      if (entry && isClaimable(entry.order, now)) out.push(this.lease(id, entry, request));
+      if (entry && isClaimable(entry.order, now)) out.push(withoutArgs(this.lease(id, entry, request)));
     }
     return out;
   }
@@ -276,7 +298,25 @@ export class InMemoryOrderStore implements OrderStore {
       (o) => [time(o.delivery_timestamp), o.command.request_id, o.command.order_id],
     )
       .slice(0, limit)
-      .map(({ id, entry }) => toStored(id, entry));
+      .map(({ id, entry }) => withoutArgs(toStored(id, entry)));
+  }
+
+  async readArgs(request: ReadArgsRequest): Promise<ReadArgsResult> {
+    const args = new Map<string, Record<string, unknown>>();
+    let bytes = 0;
+    let consumed = 0;
+    for (const id of request.ids) {
+      const entry = this.docs.get(id);
+      const value = entry?.order.command.action.args;
+      const size = value === undefined ? 0 : jsonBytes({ _id: id, args: value });
+      if (consumed > 0 && bytes + size > request.maxBytes) break;
+      consumed++;
+      if (value === undefined) continue;
+      if (size > request.maxBytes) return { consumed, args, tooLarge: [id] };
+      bytes += size;
+      args.set(id, clone(value));
+    }
+    return { consumed, args, tooLarge: [] };
   }
 
   async findTerminalBefore(before: Date, page: PageRequest): Promise<Page<StoredOrder>> {
@@ -306,6 +346,9 @@ export class InMemoryOrderStore implements OrderStore {
       if (!entry) return { id: o.id, ok: false, reason: 'not_found' };
       // Conditional: an order changed since it was read (e.g. a late result) is kept.
       if (String(entry.seq) !== o.rev) return { id: o.id, ok: false, reason: 'conflict' };
+      if (mode === 'archive' && o.order.command.action.args === undefined) {
+        return { id: o.id, ok: false, reason: 'error', message: NOT_ARCHIVED };
+      }
       if (mode === 'archive') {
         this.archive.set(o.id, { order: clone(entry.order), archivedAt: this.clock.now().toISOString() });
       }
@@ -335,12 +378,39 @@ export class InMemoryOrderStore implements OrderStore {
     size: number,
     cursorKeyOf: (o: Order) => SortKey,
   ): Page<StoredOrder> {
-    const items = sorted.slice(0, size).map(({ id, entry }) => toStored(id, entry));
-    const last = sorted[size - 1];
-    return sorted.length > size && last
+    // At most `size` items and `maxResponseBytes` of them (at least one), as the OpenSearch adapter reads.
+    let bytes = 0;
+    let n = 0;
+    for (const { entry } of sorted.slice(0, size)) {
+      bytes += jsonBytes(entry.order);
+      if (n > 0 && bytes > this.maxResponseBytes) break;
+      n++;
+    }
+    const items = sorted.slice(0, n).map(({ id, entry }) => this.bounded(toStored(id, entry)));
+    const last = sorted[n - 1];
+    return sorted.length > n && last
       ? { items, cursor: encodeCursor(cursorKeyOf(last.entry.order)) }
       : { items };
   }
+}
+
+/** Archive copies are whole orders: one read without its args is kept rather than archived without them. */
+const NOT_ARCHIVED = 'not archived: the order was read without its args (too large to read whole); kept';
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/** The order as the steps that do not need its args read it (see the `OrderStore` port). */
+function withoutArgs(stored: StoredOrder): StoredOrder {
+  const { args: _args, ...action } = stored.order.command.action;
+  return {
+    ...stored,
+    order: {
+      ...stored.order,
+      command: { ...stored.order.command, action: action as Order['command']['action'] },
+    },
+  };
 }
 
 function toStored(id: string, entry: Entry): StoredOrder {

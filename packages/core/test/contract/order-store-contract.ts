@@ -25,6 +25,10 @@
  *   matches), by completed_at ascending, then request_id, then order_id; paging survives removal of the
  *   previous pages.
  * - Results of writeConditional / removeOrders are one per input, in input order.
+ * - `command.action.args` is written once, at save: `claimDue`, `claimByIds` and `findOverdue` return orders
+ *   without it (the field is absent), `writeConditional` keeps the stored args whatever the order written
+ *   carries, `readArgs` reads them in prefixes bounded by bytes, and `listOrders` bounds its page by bytes
+ *   (at most 8 MiB of orders by default: fewer than `size` items, at least one, with a cursor).
  */
 import type { Order, OrderFilter, OrderStore, StoredOrder } from '@command-manager/core';
 import { at, makeTestOrder } from './order-fixtures';
@@ -41,6 +45,18 @@ const BASE = new Date('2025-06-01T12:00:00.000Z');
 const SEC = 1000;
 const MIN = 60 * SEC;
 const HOUR = 60 * MIN;
+
+/** The order as a claim reads it: without `command.action.args`. */
+function withoutArgs(order: Order): Order {
+  const copy = structuredClone(order);
+  delete (copy.command.action as { args?: unknown }).args;
+  return copy;
+}
+
+/** ~1 MiB of args: 22,000 group names of 45 characters (no single leaf is large). */
+function largeArgs(seed: number): Record<string, unknown> {
+  return { groups: Array.from({ length: 22_000 }, (_, i) => `group-${seed}-${i}`.padEnd(45, 'x')) };
+}
 
 function ids(items: readonly StoredOrder[]): string[] {
   return items.map((s) => s.id);
@@ -555,9 +571,10 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         const expectedOrder = structuredClone(original);
         expectedOrder.scheduling.lease_owner = 'sidecar-a';
         expectedOrder.scheduling.lease_expires_at = c!.order.scheduling.lease_expires_at!;
-        expect(c?.order).toEqual(expectedOrder);
+        // A claim reads no args: the delivery reads them (readArgs).
+        expect(c?.order).toEqual(withoutArgs(expectedOrder));
         const stored = (await store.getOrder('1-1'))!;
-        expect(stored).toEqual(c);
+        expect(stored).toEqual({ ...c, order: expectedOrder });
         expect(stored.rev).not.toBe(before.rev);
         // The claim's revision is the one to write with; the pre-claim one is stale.
         const sent = structuredClone(stored.order);
@@ -714,8 +731,11 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         for (const c of claimed) {
           expect(c.order.scheduling.lease_owner).toBe('me');
           expect(Date.parse(c.order.scheduling.lease_expires_at!)).toBe(now.getTime() + 30 * SEC);
-          // The returned revision is the current one: reads by id agree at once.
-          expect(await store.getOrder(c.id)).toEqual(c);
+          // The returned revision is the current one: reads by id agree at once (and have the args).
+          const read = (await store.getOrder(c.id))!;
+          expect(c.order.command.action).not.toHaveProperty('args');
+          expect({ ...read, order: withoutArgs(read.order) }).toEqual(c);
+          expect(read.order.command.action.args).toEqual({});
         }
         expect((await store.getOrder('2-1'))?.order.scheduling.lease_owner).toBeNull();
         // Claimed orders now carry a live lease: neither claim path hands them out again.
@@ -760,6 +780,142 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
       it('claims nothing for an empty list', async () => {
         if (!store.claimByIds) return;
         expect(await store.claimByIds({ owner: 'a', leaseMs: MIN, now, ids: [] })).toEqual([]);
+      });
+    });
+
+    describe('args: written once, read in bounded batches', () => {
+      const now = at(BASE, MIN);
+      const withArgs = (requestId: number, orderId: number, args: Record<string, unknown>): Order => {
+        const o = makeTestOrder(requestId, orderId, { timestamp: BASE });
+        o.command.action.args = args;
+        return o;
+      };
+
+      it('a write of an order read without args (or with other args) keeps the stored args', async () => {
+        await store.saveOrders([withArgs(1, 1, { groups: ['a', 'b'] })]);
+        const [claimed] = await store.claimDue({ owner: 'me', leaseMs: MIN, limit: 10, now });
+        expect(claimed!.order.command.action).not.toHaveProperty('args');
+        const sent = structuredClone(claimed!.order);
+        sent.command.status = 'sent';
+        const [out] = await store.writeConditional([{ id: '1-1', rev: claimed!.rev, order: sent }]);
+        expect(out).toMatchObject({ ok: true });
+        const read = (await store.getOrder('1-1'))!;
+        expect(read.order.command.status).toBe('sent');
+        expect(read.order.command.action.args).toEqual({ groups: ['a', 'b'] });
+        const other = structuredClone(read.order);
+        other.command.action.args = { groups: ['z'] };
+        await store.writeConditional([{ id: '1-1', rev: read.rev, order: other }]);
+        expect((await store.getOrder('1-1'))!.order.command.action.args).toEqual({ groups: ['a', 'b'] });
+      });
+
+      it('getOrders with { args: false } returns orders without args', async () => {
+        await store.saveOrders([withArgs(1, 1, { groups: ['a'] }), withArgs(1, 2, { groups: ['b'] })]);
+        const got = await store.getOrders(['1-2', '1-1'], { args: false });
+        expect(ids(got)).toEqual(['1-2', '1-1']);
+        for (const s of got) expect(s.order.command.action).not.toHaveProperty('args');
+        expect((await store.getOrders(['1-1']))[0]?.order.command.action.args).toEqual({ groups: ['a'] });
+      });
+
+      it('removeOrders does not archive an order read without its args (keeps it); deleting it is fine', async () => {
+        await store.saveOrders([
+          makeTestOrder(1, 1, { status: 'success', completedAt: BASE }),
+          makeTestOrder(1, 2, { status: 'success', completedAt: BASE }),
+        ]);
+        const stripped = await store.getOrders(['1-1', '1-2'], { args: false });
+        const archived = await store.removeOrders([stripped[0]!], 'archive');
+        expect(archived[0]).toMatchObject({ ok: false, reason: 'error' });
+        expect(await store.getOrder('1-1')).toBeDefined();
+        expect(await store.removeOrders([stripped[1]!], 'delete')).toEqual([
+          { id: '1-2', ok: true, rev: expect.any(String) },
+        ]);
+        expect(await store.getOrder('1-2')).toBeUndefined();
+      });
+
+      it('findOverdue returns orders without args', async () => {
+        await store.saveOrders([withArgs(1, 1, { groups: ['a'] })]);
+        const [o] = await store.findOverdue(at(BASE, 10 * HOUR), 10);
+        expect(o?.id).toBe('1-1');
+        expect(o!.order.command.action).not.toHaveProperty('args');
+      });
+
+      it('readArgs reads the args of a prefix of the ids, bounded by bytes; one too large alone is named', async () => {
+        await store.saveOrders([
+          withArgs(1, 1, { groups: ['a'] }),
+          withArgs(1, 2, largeArgs(2)),
+          withArgs(1, 3, largeArgs(3)),
+          withArgs(1, 4, largeArgs(4)),
+        ]);
+        const small = await store.readArgs({ ids: ['1-1', '9-9'], maxBytes: 1024 * 1024 });
+        expect(small).toEqual({ consumed: 2, args: new Map([['1-1', { groups: ['a'] }]]), tooLarge: [] });
+
+        const all = ['1-2', '1-3', '1-4'];
+        const seen = new Map<string, Record<string, unknown>>();
+        for (let rest = all; rest.length > 0; ) {
+          const read = await store.readArgs({ ids: rest, maxBytes: 2.5 * 1024 * 1024 });
+          expect(read.consumed).toBeGreaterThanOrEqual(1);
+          expect(read.consumed).toBeLessThan(3);
+          expect(read.tooLarge).toEqual([]);
+          for (const [id, a] of read.args) seen.set(id, a);
+          rest = rest.slice(read.consumed);
+        }
+        expect([...seen.keys()]).toEqual(all);
+        expect(seen.get('1-3')).toEqual(largeArgs(3));
+
+        const tiny = await store.readArgs({ ids: all, maxBytes: 64 * 1024 });
+        expect(tiny).toEqual({ consumed: 1, args: new Map(), tooLarge: ['1-2'] });
+      });
+
+      it('an order larger than the read bound (8 MiB) alone is read without its args by getOrder and listOrders', async () => {
+        // ~9 MiB of args: 9,000 names of 1,000 characters.
+        const huge = { groups: Array.from({ length: 9000 }, (_, i) => `h${i}-`.padEnd(1000, 'x')) };
+        await store.saveOrders([
+          withArgs(1, 1, { groups: ['a'] }),
+          withArgs(1, 2, huge),
+          withArgs(1, 3, { groups: ['c'] }),
+        ]);
+        const one = (await store.getOrder('1-2'))!;
+        expect(one.order.command.action).not.toHaveProperty('args');
+        expect(one.order.command.action.name).toBe('restart');
+        const seen: Array<[string, unknown]> = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.listOrders(
+            { requestId: 1 },
+            cursor === undefined ? { size: 10 } : { size: 10, cursor },
+          );
+          for (const s of page.items) seen.push([s.id, s.order.command.action.args]);
+          cursor = page.cursor;
+          if (cursor === undefined) break;
+        }
+        expect(seen).toEqual([
+          ['1-1', { groups: ['a'] }],
+          ['1-2', undefined],
+          ['1-3', { groups: ['c'] }],
+        ]);
+        // The args are still stored: delivery reads them with a bound of its own.
+        const read = await store.readArgs({ ids: ['1-2'], maxBytes: 16 * 1024 * 1024 });
+        expect(read.args.get('1-2')).toEqual(huge);
+      });
+
+      it('listOrders bounds a page of large orders by bytes: fewer items than asked, a cursor, every order once', async () => {
+        // ~11 MiB of orders, more than one page may hold (8 MiB).
+        await store.saveOrders(Array.from({ length: 11 }, (_, i) => withArgs(1, i + 1, largeArgs(i))));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listOrders(
+            { requestId: 1 },
+            cursor === undefined ? { size: 11 } : { size: 11, cursor },
+          );
+          pages++;
+          expect(page.items.length).toBeLessThan(11);
+          expect(Buffer.byteLength(JSON.stringify(page.items))).toBeLessThanOrEqual(8.5 * 1024 * 1024);
+          seen.push(...ids(page.items));
+          cursor = page.cursor;
+        } while (cursor !== undefined && pages < 20);
+        expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => `1-${i + 1}`));
+        expect(pages).toBeGreaterThan(1);
       });
     });
 

@@ -10,6 +10,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.BATCH_TOO_LARGE]: 413,
   [ErrorCodes.FANOUT_EXCEEDED]: 422,
   [ErrorCodes.NO_TARGET_RESOLVED]: 422,
+  [ErrorCodes.ARGS_TOO_LARGE]: 413,
+  [ErrorCodes.REQUEST_WRITE_TOO_LARGE]: 422,
   [ErrorCodes.UNKNOWN_ACTION]: 400,
   [ErrorCodes.UNAUTHENTICATED]: 401,
   [ErrorCodes.FORBIDDEN]: 403,

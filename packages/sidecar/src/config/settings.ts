@@ -76,6 +76,15 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 100,
     description: 'Timeout of one OpenSearch request.',
   },
+  {
+    key: 'opensearch.maxResponseBytes',
+    env: 'OPENSEARCH_MAX_RESPONSE_BYTES',
+    type: 'integer',
+    default: 8388608,
+    minimum: 65536,
+    description:
+      'Largest answer of one read of the orders index (search or multi-get) the sidecar parses: a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor). An order larger than this alone is listed without its `command.action.args`.',
+  },
   // Indices
   {
     key: 'indices.orders',
@@ -263,7 +272,26 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 200000,
     minimum: 1,
-    description: 'Orders one command may expand to (checked before anything is written).',
+    description:
+      'Orders one submission may expand to, summed over all its commands (checked before anything is written; 422 beyond).',
+  },
+  {
+    key: 'limits.maxArgsBytes',
+    env: 'CM_MAX_ARGS_BYTES',
+    type: 'integer',
+    default: 16384,
+    minimum: 2,
+    description:
+      "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them.",
+  },
+  {
+    key: 'limits.maxRequestWriteBytes',
+    env: 'CM_MAX_REQUEST_WRITE_BYTES',
+    type: 'integer',
+    default: 67108864,
+    minimum: 1024,
+    description:
+      'Bytes of args one submission may write: args bytes × orders, summed over its commands (checked before anything is written; 422 beyond). 64 MiB lets a 100,000-agent group through with args of up to ~670 bytes.',
   },
   {
     key: 'limits.maxResultsPerReport',
@@ -427,6 +455,15 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 1,
     maximum: 10000,
     description: 'Orders per `/accept_commands` call.',
+  },
+  {
+    key: 'scheduler.deliveryMaxBytes',
+    env: 'CM_DISPATCH_MAX_BYTES',
+    type: 'integer',
+    default: 2097152,
+    minimum: 1024,
+    description:
+      'Bytes of args per `/accept_commands` call: claims read orders without their args, and delivery reads them just before each call, as many as fit (a batch is sent in several calls if needed). An order whose args alone are larger fails as undeliverable.',
   },
   {
     key: 'scheduler.concurrency',

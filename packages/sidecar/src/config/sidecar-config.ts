@@ -12,6 +12,7 @@ export interface SidecarConfig {
     readonly certFile?: string;
     readonly keyFile?: string;
     readonly requestTimeoutMs: number;
+    readonly maxResponseBytes: number;
   };
   readonly indices: {
     readonly orders: string;
@@ -41,6 +42,8 @@ export interface SidecarConfig {
   readonly limits: {
     readonly maxBatchCommands: number;
     readonly maxFanOut: number;
+    readonly maxArgsBytes: number;
+    readonly maxRequestWriteBytes: number;
     readonly maxResultsPerReport: number;
     readonly staleWriteMs: number;
     readonly idempotencyReservationTtlMs: number;
@@ -66,6 +69,7 @@ export interface SidecarConfig {
     readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
     readonly pollIntervalMs: number;
     readonly batchSize: number;
+    readonly deliveryMaxBytes: number;
     readonly concurrency: number;
     readonly leaseMs: number;
     readonly requestTimeoutMs: number;
