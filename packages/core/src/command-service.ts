@@ -412,7 +412,7 @@ export class CommandService implements CommandManagerApi {
       );
     }
     const result = { code: ResultCodes.CANCELLED, message: `cancelled by ${principal.name}` };
-    const { failed, inFlight } = await failPendingOrders(this.orders, requestId, result, {
+    const { failed, inFlight } = await failPendingOrders(this.orders, request, result, {
       clock: this.clock,
       pageSize: READ_CHUNK,
       maxWriteAttempts: MAX_WRITE_ATTEMPTS,

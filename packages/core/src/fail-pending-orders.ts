@@ -1,4 +1,5 @@
 import { markFailed } from './lifecycle';
+import { orderDocumentId } from './model';
 import type { Order, OrderResult, StoredOrder } from './model';
 import type { Clock, OrderStore } from './ports';
 
@@ -30,30 +31,41 @@ export interface FailPendingOutcome {
   inFlight: number;
 }
 
+/** The request whose pending orders are failed: its id and how many orders its expansion produced. */
+export interface PendingOrdersOf {
+  request_id: number;
+  total_orders: number;
+}
+
 /**
  * Fails the pending orders of one request (cancel, rollout stop) with `result`, conditionally: an order that
- * changed meanwhile is re-read, and failed only if it is still pending and not in flight. Pages are written
- * without waiting for them to become searchable, except the last one (whose refresh makes the earlier pages
- * searchable too), so a request of N pages costs one refresh, not N.
+ * changed meanwhile is re-read, and failed only if it is still pending and not in flight.
+ *
+ * The orders are read by their ids (`<request_id>-1` … `<request_id>-<total_orders>`), not searched: a read by
+ * id sees an order as soon as it is written, while a search sees it only after the next refresh, so a cancel
+ * sent right after the submission would miss the orders it most needs to stop. Ids that were never written
+ * (a `partial` write) are simply absent. Pages are written without waiting for them to become searchable,
+ * except the last one (whose refresh makes the earlier pages searchable too), so a request of N pages costs
+ * one refresh, not N.
  */
 export async function failPendingOrders(
   store: OrderStore,
-  requestId: number,
+  request: PendingOrdersOf,
   result: OrderResult,
   options: FailPendingOptions,
 ): Promise<FailPendingOutcome> {
-  const size = options.pageSize ?? 500;
+  const size = Math.max(1, options.pageSize ?? 500);
   const attempts = options.maxWriteAttempts ?? 3;
   const outcome: FailPendingOutcome = { failed: 0, inFlight: 0 };
-  let cursor: string | undefined;
-  do {
-    const page = await store.listOrders(
-      { requestId, status: 'pending' },
-      cursor === undefined ? { size } : { size, cursor },
-    );
-    cursor = page.cursor;
-    await failPage(store, page.items, result, options, attempts, cursor === undefined, outcome);
-  } while (cursor !== undefined);
+  const total = request.total_orders;
+  for (let first = 1; first <= total; first += size) {
+    const last = Math.min(total, first + size - 1);
+    const ids: string[] = [];
+    for (let orderId = first; orderId <= last; orderId++)
+      ids.push(orderDocumentId(request.request_id, orderId));
+    const page = await store.getOrders(ids, { args: false });
+    await failPage(store, page, result, options, attempts, last === total, outcome);
+  }
   return outcome;
 }
 

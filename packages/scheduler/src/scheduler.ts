@@ -613,7 +613,9 @@ export class Scheduler {
       }
       if (stopReason) {
         summary.rolloutStopped += await this.stopOrders(list, stopReason, true);
-        if (!limits.stopped) summary.rolloutStopped += await this.stopPendingOfRequest(requestId, stopReason);
+        const record = round.records.get(requestId);
+        if (!limits.stopped && record)
+          summary.rolloutStopped += await this.stopPendingOfRequest(record, stopReason);
         continue;
       }
       if (limits.maxConcurrency !== undefined) {
@@ -686,11 +688,11 @@ export class Scheduler {
     return ok;
   }
 
-  private async stopPendingOfRequest(requestId: number, reason: string): Promise<number> {
+  private async stopPendingOfRequest(record: RequestRecord, reason: string): Promise<number> {
     // Orders in flight elsewhere are left to their holder (see `admit`).
     const { failed } = await failPendingOrders(
       this.orders,
-      requestId,
+      record,
       { code: ResultCodes.ROLLOUT_STOPPED, message: reason },
       { clock: this.clock, pageSize: ROLLOUT_PAGE_SIZE, maxWriteAttempts: 1 },
     );

@@ -137,3 +137,14 @@ it('cancelling a request of several pages forces one refresh, not one per page',
   expect(cancel).toEqual({ request_id: requestId, cancelled: 1_250, in_flight: 0 });
   expect((await stores.orders.countByStatus({ requestId })).failure).toBe(1_250);
 });
+
+it('a cancel sent right after the submission cancels every order, before any of them is searchable', async () => {
+  // As in the sidecar, a submission forces no refresh: a search would not see its orders yet, a read by id does.
+  const stores = await os.stores({ submitRefresh: false });
+  const service = serviceOver(stores, 300);
+  const requestId = await submitGroup(service);
+  const cancelled = await service.cancel(requestId, operator);
+  expect(cancelled).toEqual({ request_id: requestId, cancelled: 300, in_flight: 0 });
+  const stored = await stores.orders.getOrders([`${requestId}-1`, `${requestId}-150`, `${requestId}-300`]);
+  expect(stored.map((s) => s.order.command.status)).toEqual(['failure', 'failure', 'failure']);
+});

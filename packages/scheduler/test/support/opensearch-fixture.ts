@@ -23,7 +23,12 @@ export interface OpenSearchFixture {
   client: Client;
   prefix: string;
   /** Stores on a new orders index under the prefix (initialised). */
-  stores(options?: { writeRefresh?: RefreshPolicy; ordersIndex?: string }): Promise<Stores>;
+  stores(options?: {
+    writeRefresh?: RefreshPolicy;
+    /** Refresh of a submission's writes (orders and records); the sidecar forces none. Default: `wait_for`. */
+    submitRefresh?: RefreshPolicy;
+    ordersIndex?: string;
+  }): Promise<Stores>;
   close(): Promise<void>;
 }
 
@@ -41,9 +46,13 @@ export function openSearchFixture(file: string): OpenSearchFixture {
         ordersIndex,
         orders: new OpenSearchOrderStore({
           ...common,
-          ...(options.writeRefresh ? { writeRefresh: options.writeRefresh } : {}),
+          ...(options.writeRefresh !== undefined ? { writeRefresh: options.writeRefresh } : {}),
+          ...(options.submitRefresh !== undefined ? { saveRefresh: options.submitRefresh } : {}),
         }),
-        requests: new OpenSearchRequestStore(common),
+        requests: new OpenSearchRequestStore({
+          ...common,
+          ...(options.submitRefresh !== undefined ? { ordersRefresh: options.submitRefresh } : {}),
+        }),
         locks: new OpenSearchLockStore(common),
       };
       await stores.orders.init();
