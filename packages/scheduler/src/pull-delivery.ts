@@ -21,6 +21,8 @@ import {
   MAX_CLAIM_SIZE,
   MAX_CLAIM_WAIT_MS,
   MIN_CLAIM_LEASE_MS,
+  ResultCodes,
+  markFailed,
   markSent,
   noopLogger,
   orderDocumentId,
@@ -55,6 +57,12 @@ export interface PullDeliveryOptions {
   pollIntervalMs?: number;
   /** Claims long-polling at once on this sidecar; default 256. */
   maxWaiters?: number;
+  /**
+   * Bytes of `command.action.args` one claim answer carries at most; default 2 MiB. Claims read orders without
+   * their args; the answer reads them, as many orders as fit (the rest are released at once, for the next
+   * claim). An order whose args alone are larger fails as undeliverable, as in push delivery.
+   */
+  maxAnswerBytes?: number;
 }
 
 export interface PullDeliveryDeps {
@@ -86,6 +94,7 @@ export class PullDelivery implements PullDeliveryApi {
   private readonly metrics: SchedulerMetrics;
   private readonly pollIntervalMs: number;
   private readonly maxWaiters: number;
+  private readonly maxAnswerBytes: number;
   private readonly waiters = new Set<Waiter>();
   private stopped = false;
 
@@ -97,6 +106,7 @@ export class PullDelivery implements PullDeliveryApi {
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
     this.pollIntervalMs = Math.max(10, Math.floor(deps.options?.pollIntervalMs ?? 1000));
     this.maxWaiters = Math.max(0, Math.floor(deps.options?.maxWaiters ?? 256));
+    this.maxAnswerBytes = Math.max(1, Math.floor(deps.options?.maxAnswerBytes ?? 2 * 1024 * 1024));
   }
 
   /** Claims long-polling right now. */
@@ -134,6 +144,7 @@ export class PullDelivery implements PullDeliveryApi {
       await this.release(claimed);
       claimed = [];
     }
+    if (claimed.length > 0) claimed = await this.withArgs(claimed);
     this.metrics.inc(SchedulerMetricNames.PULL_CLAIMS, { result: claimed.length > 0 ? 'orders' : 'empty' });
     if (claimed.length === 0) return { orders: [] };
     this.metrics.inc(SchedulerMetricNames.PULL_ORDERS_CLAIMED, undefined, claimed.length);
@@ -227,11 +238,51 @@ export class PullDelivery implements PullDeliveryApi {
     for (let i = 1; i <= hint.orders; i++) ids.push(orderDocumentId(hint.requestId, i));
     const target = request.target;
     if (!target) return ids.slice(0, request.size);
-    const stored = await this.orders.getOrders(ids);
+    const stored = await this.orders.getOrders(ids, { args: false });
     return stored
       .filter((o) => o.order.command.target.type === target.type && o.order.command.target.id === target.id)
       .map((o) => o.id)
       .slice(0, request.size);
+  }
+
+  /**
+   * The claimed orders with their `command.action.args`, as many as fit in `maxAnswerBytes` (read in one bounded
+   * call, `OrderStore.readArgs`). Orders beyond the budget are released for the next claim; an order whose args
+   * alone exceed it can never be handed out and fails as undeliverable.
+   */
+  private async withArgs(claimed: StoredOrder[]): Promise<StoredOrder[]> {
+    const read = await this.orders.readArgs({ ids: claimed.map((o) => o.id), maxBytes: this.maxAnswerBytes });
+    const tooLarge = new Set(read.tooLarge);
+    const answered: StoredOrder[] = [];
+    const giveBack: StoredOrder[] = [];
+    const undeliverable: StoredOrder[] = [];
+    claimed.forEach((stored, index) => {
+      const args = read.args.get(stored.id);
+      if (tooLarge.has(stored.id)) undeliverable.push(stored);
+      else if (index >= read.consumed || args === undefined) giveBack.push(stored);
+      else {
+        const { command } = stored.order;
+        answered.push({
+          ...stored,
+          order: { ...stored.order, command: { ...command, action: { ...command.action, args } } },
+        });
+      }
+    });
+    if (giveBack.length > 0) await this.release(giveBack);
+    if (undeliverable.length > 0) await this.failUndeliverable(undeliverable);
+    return answered;
+  }
+
+  private async failUndeliverable(orders: StoredOrder[]): Promise<void> {
+    this.admission.consumerDone(orders.map((o) => o.id));
+    const now = this.clock.now();
+    const result = {
+      code: ResultCodes.UNDELIVERABLE,
+      message: `its args are larger than the ${this.maxAnswerBytes} bytes one claim answer may carry`,
+    };
+    await this.orders.writeConditional(
+      orders.map((o) => ({ id: o.id, rev: o.rev, order: markFailed(withoutLease(o.order), result, now) })),
+    );
   }
 
   private async release(claimed: StoredOrder[]): Promise<void> {
@@ -260,7 +311,7 @@ export class PullDelivery implements PullDeliveryApi {
     const owner = consumerLeaseOwner(input.consumer);
     const ids = [...new Set(input.orders)];
     const outcomes = new Map<string, AckOutcome>();
-    let todo = await this.orders.getOrders(ids);
+    let todo = await this.orders.getOrders(ids, { args: false });
     // Two passes: a write that lost a race (a result or a cancel landed between the read and the write) is
     // judged again on the fresh order.
     for (let pass = 0; pass < 2 && todo.length > 0; pass++) {
@@ -285,7 +336,7 @@ export class PullDelivery implements PullDeliveryApi {
             { retryAfterSec: 1 },
           );
       }
-      todo = lost.length > 0 ? await this.orders.getOrders(lost) : [];
+      todo = lost.length > 0 ? await this.orders.getOrders(lost, { args: false }) : [];
     }
     // Still lost after the second pass: the order keeps changing under us; the consumer may ack again.
     for (const s of todo) {

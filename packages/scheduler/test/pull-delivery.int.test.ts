@@ -40,7 +40,13 @@ const noPush: OrderDelivery = {
 
 function pullMode(
   stores: Stores,
-  options: { clock?: Clock; pollIntervalMs?: number; maxWaiters?: number; owner?: string } = {},
+  options: {
+    clock?: Clock;
+    pollIntervalMs?: number;
+    maxWaiters?: number;
+    maxAnswerBytes?: number;
+    owner?: string;
+  } = {},
 ): { scheduler: Scheduler; pull: PullDelivery; metrics: InMemorySchedulerMetrics } {
   const metrics = new InMemorySchedulerMetrics();
   const clock = options.clock ?? systemClock;
@@ -62,6 +68,7 @@ function pullMode(
     options: {
       pollIntervalMs: options.pollIntervalMs ?? 100,
       ...(options.maxWaiters !== undefined && { maxWaiters: options.maxWaiters }),
+      ...(options.maxAnswerBytes !== undefined && { maxAnswerBytes: options.maxAnswerBytes }),
     },
   });
   running.push({ scheduler, pull });
@@ -349,3 +356,38 @@ async function until(check: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+it("a claim answer carries each order's args, within a byte budget: the rest is released, an order too large fails", async () => {
+  const stores = await os.stores({ writeRefresh: true });
+  const now = systemClock.now();
+  // Ten orders with ~1 KB of args each, then one whose args alone exceed the budget.
+  const small = command({ action: { name: 'set-group', args: { groups: ['g'.repeat(1000)] } } });
+  await stores.orders.saveOrders(orders(1, 10, now, small));
+  const huge = command({ action: { name: 'set-group', args: { groups: ['h'.repeat(8000)] } } });
+  await stores.orders.saveOrders(orders(2, 1, now, huge));
+  const { pull } = pullMode(stores, { maxAnswerBytes: 4096 });
+
+  const first = await pull.claim({ consumer: 'server-a', size: 20, leaseMs: 60_000, waitMs: 0 });
+  // Every order handed out carries its args; no more than the budget's worth of them.
+  expect(first.orders.length).toBeGreaterThan(0);
+  expect(first.orders.length).toBeLessThan(10);
+  for (const o of first.orders) expect(o.order.command.action.args).toEqual({ groups: ['g'.repeat(1000)] });
+
+  // The orders left out were released at once (not leased until the lease lapses): another claim gets them.
+  const handed = new Set(idsOf(first.orders));
+  for (let round = 0; round < 20; round++) {
+    const next = await pull.claim({ consumer: 'server-b', size: 20, leaseMs: 60_000, waitMs: 0 });
+    if (next.orders.length === 0) break;
+    for (const o of next.orders) {
+      expect(handed.has(o.id)).toBe(false);
+      expect(o.order.command.action.args).toBeDefined();
+      handed.add(o.id);
+    }
+  }
+  expect([...handed].sort()).toEqual(ids(1, 10).sort());
+
+  // The order whose args alone exceed the budget can never be handed out: it fails as undeliverable.
+  const [tooLarge] = await stores.orders.getOrders(['2-1']);
+  expect(tooLarge?.order.command.status).toBe('failure');
+  expect(tooLarge?.order.command.result?.code).toBe(906);
+});

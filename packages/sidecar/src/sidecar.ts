@@ -176,7 +176,11 @@ export async function startSidecar(
       admission: pullScheduler,
       logger,
       metrics,
-      options: { pollIntervalMs: sched.pollIntervalMs, maxWaiters: sched.maxClaimWaiters },
+      options: {
+        pollIntervalMs: sched.pollIntervalMs,
+        maxWaiters: sched.maxClaimWaiters,
+        maxAnswerBytes: sched.deliveryMaxBytes,
+      },
     });
   } else if (sched.managementApiUrl === undefined) {
     logger.warn(

@@ -463,7 +463,7 @@ export const SETTINGS: readonly Setting[] = [
     default: 2097152,
     minimum: 1024,
     description:
-      'Bytes of args per `/accept_commands` call: claims read orders without their args, and delivery reads them just before each call, as many as fit (a batch is sent in several calls if needed). An order whose args alone are larger fails as undeliverable.',
+      'Bytes of args per `/accept_commands` call, or per pull claim answer: claims read orders without their args, and delivery reads them just before each call, as many as fit (a batch is sent in several calls if needed; a claim answer holds fewer orders, the rest released for the next claim). An order whose args alone are larger fails as undeliverable.',
   },
   {
     key: 'scheduler.concurrency',
