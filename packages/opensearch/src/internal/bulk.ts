@@ -5,6 +5,7 @@
  * parsing a 1,000-item answer stays cheap.
  */
 import type { API, Client } from '@opensearch-project/opensearch';
+import { assertBulkPermitted } from './bulk-permissions';
 import { guarded } from './store-errors';
 
 export type RefreshPolicy = boolean | 'wait_for';
@@ -58,7 +59,8 @@ interface RawItem {
 
 /**
  * Sends one bulk request and returns one result per operation, in order. Throws `CommandManagerError` on
- * a transport error or a refused request (never per item).
+ * a transport error, a refused request, or any item refused for lack of permission (other item errors are
+ * the caller's to read).
  */
 export async function sendBulk(
   client: Client,
@@ -101,6 +103,7 @@ export async function sendBulk(
     if (raw.error?.reason !== undefined) item.errorReason = raw.error.reason;
     out.push(item);
   }
+  assertBulkPermitted(out, params.operation);
   return out;
 }
 

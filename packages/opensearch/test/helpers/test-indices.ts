@@ -4,7 +4,7 @@
  */
 import type { Client } from '@opensearch-project/opensearch';
 import { createOpenSearchClient, indexLayout } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 export interface TestIndices {
   client: Client;
@@ -18,7 +18,7 @@ export interface TestIndices {
 }
 
 export function testIndices(file: string): TestIndices {
-  const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+  const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
   const prefix = testIndexPrefix(file);
   let n = 0;
   const dropLayout = async (ordersIndex: string): Promise<void> => {
