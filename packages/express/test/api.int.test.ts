@@ -85,7 +85,7 @@ beforeAll(async () => {
   api = service(orders, requests, ids);
   ({ app } = await buildApp(api, {
     readiness: async () => {
-      const ping = await client.ping().then(
+      const ping = await client.cluster.health().then(
         () => true,
         () => false,
       );

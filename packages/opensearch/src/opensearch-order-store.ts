@@ -40,6 +40,7 @@ import { bulkOp, chunkOps, itemReason, sendBulk, sleep } from './internal/bulk';
 import { isClaimable } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
+import { assertDocsRead } from './internal/bulk-permissions';
 import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
@@ -314,7 +315,8 @@ export class OpenSearchOrderStore implements OrderStore {
       const response = await guarded('get orders', () =>
         this.client.mget({ index: this.layout.orders, body: { ids: chunk } }, { ignore: [404] }),
       );
-      const docs = (response.body as { docs?: Hit[] }).docs ?? [];
+      const docs = (response.body as { docs?: Array<Hit & { error?: unknown }> }).docs ?? [];
+      assertDocsRead(docs, 'get orders');
       for (const doc of docs) {
         const stored = toStored(doc);
         if (stored) out.push(stored);

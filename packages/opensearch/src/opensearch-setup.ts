@@ -21,7 +21,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import { indexLayout } from './index-layout';
 import { ORDERS_MAPPINGS, REQUESTS_MAPPINGS } from './internal/mappings';
-import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { responseErrorInfo, toStoreError } from './internal/store-errors';
 
 export interface IndexSettingsOptions {
   /** Primary shards of each index created (default 1). */

@@ -1,6 +1,6 @@
 import { Client } from '@opensearch-project/opensearch';
 import { readFileSync } from 'node:fs';
-import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
+import { adminClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 // Proves the harness: a real node answers, and the core features the product relies on behave as
 // documented (templates, bulk, conditional writes with if_seq_no/if_primary_term, search).
@@ -10,7 +10,8 @@ describe('integration harness', () => {
   let client: Client;
 
   beforeAll(() => {
-    const { node, auth, caFile } = opensearchClientOptions();
+    // As an administrator on a secured node: the harness reads the node's info, beyond the sidecar's role.
+    const { node, auth, caFile } = adminClientOptions();
     client = new Client({
       node,
       ...(auth && { auth }),

@@ -17,3 +17,22 @@ export function assertBulkPermitted(items: readonly BulkItemResult[], operation:
     `OpenSearch refused ${operation}: ${refused.length} of ${items.length} operations not permitted for this user (${reason})`,
   );
 }
+
+/**
+ * An `mget` the user may not run on an index answers HTTP 200 with an `error` per document (e.g. without
+ * `indices:data/read/mget[shard]`): reading that as "no such document" would make every order look missing.
+ * Any document error is an error of the whole call.
+ */
+export function assertDocsRead(docs: ReadonlyArray<{ error?: unknown }>, operation: string): void {
+  const failed = docs.filter((doc) => doc.error !== undefined && doc.error !== null);
+  if (failed.length === 0) return;
+  const error = failed[0]!.error as { type?: unknown; reason?: unknown } | string;
+  const reason =
+    typeof error === 'string'
+      ? error
+      : `${typeof error.type === 'string' ? error.type : 'error'}${typeof error.reason === 'string' ? `: ${error.reason.slice(0, 300)}` : ''}`;
+  throw new CommandManagerError(
+    ErrorCodes.INTERNAL,
+    `OpenSearch ${operation} failed for ${failed.length} of ${docs.length} documents (${reason})`,
+  );
+}
