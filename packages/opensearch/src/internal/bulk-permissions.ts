@@ -5,9 +5,15 @@
  * operation and OpenSearch's reason, so that nothing is reported written that was refused.
  */
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
-import type { BulkItemResult } from './bulk';
 
-export function assertBulkPermitted(items: readonly BulkItemResult[], operation: string): void {
+/** What is read of a bulk item here (bulk.ts's BulkItemResult has it). */
+interface ItemStatus {
+  status: number;
+  errorType?: string;
+  errorReason?: string;
+}
+
+export function assertBulkPermitted(items: readonly ItemStatus[], operation: string): void {
   const refused = items.filter((item) => item.status === 401 || item.status === 403);
   if (refused.length === 0) return;
   const first = refused[0]!;
