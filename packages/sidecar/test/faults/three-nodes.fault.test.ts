@@ -41,11 +41,10 @@ import type { SidecarProcess } from './support/sidecar-process';
 
 const run = promisify(execFile);
 /**
- * Agents in the group. The issue asks for 100,000; on a 2-core machine shared with other test runs, three
- * JVMs plus a fan-out and dispatch of that size do not fit in a few minutes, so the scenario uses 20,000
- * (CM_THREE_NODES_AGENTS overrides it).
+ * Agents in the group: 100,000, as the issue asks (on a shared 2-core machine the whole file took 5.6 min;
+ * with 20,000, under 2 min). CM_THREE_NODES_AGENTS sets another size.
  */
-const AGENTS = Number(process.env.CM_THREE_NODES_AGENTS ?? 20_000);
+const AGENTS = Number(process.env.CM_THREE_NODES_AGENTS ?? 100_000);
 const GROUP = 'fleet';
 
 const figures = new FigureBook(
