@@ -213,7 +213,21 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       opensearchUrl = await startLocalOpenSearch(node);
       cleanups.push({ what: 'local OpenSearch', run: () => stopLocalOpenSearch(node) });
     }
-    const client = createOpenSearchClient({ node: opensearchUrl });
+    // A secured node: credentials and CA from the environment, as the sidecar reads them.
+    const {
+      OPENSEARCH_USERNAME: osUser,
+      OPENSEARCH_PASSWORD: osPassword,
+      OPENSEARCH_CA_FILE: osCa,
+    } = process.env;
+    const osAccess: Record<string, string> = {
+      ...(osUser && { OPENSEARCH_USERNAME: osUser, OPENSEARCH_PASSWORD: osPassword ?? '' }),
+      ...(osCa && { OPENSEARCH_CA_FILE: osCa }),
+    };
+    const client = createOpenSearchClient({
+      node: opensearchUrl,
+      ...(osUser && { auth: { username: osUser, password: osPassword ?? '' } }),
+      ...(osCa && { caFile: osCa }),
+    });
     cleanups.push({ what: 'OpenSearch client', run: () => client.close() });
     if (!options.keepIndices) {
       cleanups.push({ what: 'indices', run: () => deleteIndices(client, ordersIndex, agentsIndex) });
@@ -274,6 +288,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       logFile: sidecarLog,
       env: {
         OPENSEARCH_URL: opensearchUrl,
+        ...osAccess,
         CM_NODE_ID: 'e2e-sidecar',
         CM_ORDERS_INDEX: ordersIndex,
         CM_AGENTS_INDEX: agentsIndex,

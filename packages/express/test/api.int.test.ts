@@ -15,7 +15,7 @@ import {
   indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import {
   CONTENT_MANAGER_BODY,
   CONTENT_MANAGER_BODY_AS_SENT,
@@ -31,7 +31,7 @@ jest.setTimeout(120_000);
 
 const P = '/_plugins/_command_manager';
 const GROUP_SIZE = 2500;
-const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
 const prefix = testIndexPrefix(__filename);
 const ordersIndex = `${prefix}orders`;
 const agentsIndex = `${prefix}agents`;
@@ -85,7 +85,7 @@ beforeAll(async () => {
   api = service(orders, requests, ids);
   ({ app } = await buildApp(api, {
     readiness: async () => {
-      const ping = await client.ping().then(
+      const ping = await client.cluster.health().then(
         () => true,
         () => false,
       );

@@ -18,14 +18,14 @@ import {
   indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import { CONTENT_MANAGER_BODY, basic, buildApp, type TestUser } from './support/fixtures';
 import { WAZUH_AGENT_ID, WAZUH_BODIES } from './support/wazuh-bodies';
 
 jest.setTimeout(120_000);
 
 const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
 const prefix = testIndexPrefix(__filename);
 const ordersIndex = `${prefix}orders`;
 const agentsIndex = `${prefix}agents`;
@@ -171,7 +171,11 @@ async function firstOrderOf(res: request.Response): Promise<WazuhView> {
 
 describe('bodies exactly as Wazuh sends them', () => {
   it('the orders index maps every field Wazuh’s template maps, with its type', async () => {
-    const res = await client.indices.getFieldMapping({ index: ordersIndex, fields: '*' });
+    // Field mappings are read as an administrator: beyond the sidecar's role on a secured node.
+    const admin = createOpenSearchClient({ ...adminClientOptions(), maxRetries: 1 });
+    const res = await admin.indices
+      .getFieldMapping({ index: ordersIndex, fields: '*' })
+      .finally(() => admin.close());
     const mappings = (
       Object.values(res.body as Record<string, { mappings: Record<string, { mapping: object }> }>)[0] as {
         mappings: Record<string, { mapping: Record<string, { type: string }> }>;

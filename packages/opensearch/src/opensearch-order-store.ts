@@ -44,6 +44,7 @@ import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk, sleep } from './in
 import { isClaimable } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
+import { assertDocsRead } from './internal/bulk-permissions';
 import { guarded, isUnavailable } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
@@ -372,7 +373,9 @@ export class OpenSearchOrderStore implements OrderStore {
     const { body } = await boundedJson<{ docs?: Hit[] }>('get orders', this.maxResponseBytes, (options) =>
       this.client.mget({ index: this.layout.orders, body: { ids: [...ids] }, ...params }, options),
     );
-    return body.docs ?? [];
+    const docs = (body.docs ?? []) as Array<Hit & { error?: unknown }>;
+    assertDocsRead(docs, 'get orders');
+    return docs;
   }
 
   async readArgs(request: ReadArgsRequest): Promise<ReadArgsResult> {
@@ -388,6 +391,7 @@ export class OpenSearchOrderStore implements OrderStore {
             options,
           ),
         );
+        assertDocsRead((body.docs ?? []) as Array<Hit & { error?: unknown }>, 'read order args');
         const args = new Map<string, Record<string, unknown>>();
         for (const doc of body.docs ?? []) {
           if (doc.found === false || !doc._source) continue;

@@ -6,7 +6,15 @@
  * which is success here. An index that already existed gets the mapping's properties added (`PUT _mapping`
  * is additive), so an older orders index gains the `scheduling` object; a field whose type differs is a
  * configuration error reported with the field named by OpenSearch.
+ *
+ * Two ways to run it. `init()` installs everything and needs the template `put` permission, which cannot be
+ * scoped to a template name (a role that may put templates may put any template): the `setup` CLI command
+ * runs it once at deploy time with an administrator's credentials. `ensure()` is what a sidecar runs at
+ * start: templates that are already installed with this product's content are only read (`get`), so the
+ * sidecar's least-privilege role needs no template write; a missing or outdated template is installed when
+ * the user may, and a refusal names the `setup` command.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '@command-manager/core';
 import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
@@ -60,12 +68,15 @@ export class OpenSearchSetup {
     await Promise.all([this.initOrders(), this.initRequests()]);
   }
 
+  /** Same as `init()`: what a sidecar runs at start (see the file's comment). */
+  async ensure(): Promise<void> {
+    await this.init();
+  }
+
   /** The orders template and index, and the archive template. */
   async initOrders(): Promise<void> {
-    await Promise.all([
-      this.putTemplate(this.layout.templates.orders, [this.layout.orders], ORDERS_MAPPINGS),
-      this.putTemplate(this.layout.templates.archive, [this.layout.archivePattern], ORDERS_MAPPINGS),
-    ]);
+    const { templates } = this.layout;
+    await this.ensureTemplates([templates.orders, templates.archive]);
     await this.ensureIndex(this.layout.orders, ORDERS_MAPPINGS);
     // Archive indices already created keep the mapping of their day: fields added since (strict mapping)
     // would make archiving into them fail, so they get the current mapping too (additions only).
@@ -81,22 +92,81 @@ export class OpenSearchSetup {
 
   /** The requests template and index (request records, idempotency, request-id counter, locks). */
   async initRequests(): Promise<void> {
-    await this.putTemplate(this.layout.templates.requests, [this.layout.requests], REQUESTS_MAPPINGS);
+    await this.ensureTemplates([this.layout.templates.requests]);
     await this.ensureIndex(this.layout.requests, REQUESTS_MAPPINGS);
   }
 
-  private async putTemplate(name: string, patterns: string[], mappings: Mappings): Promise<void> {
-    await guarded(`put index template ${name}`, () =>
-      this.client.indices.putIndexTemplate({
-        name,
-        body: {
-          index_patterns: patterns,
-          priority: this.priority,
-          template: { settings: this.settings, mappings: mappings as Record<string, unknown> },
-          _meta: { managed_by: 'command-manager' },
-        },
+  /**
+   * Reads the templates and installs only those missing or differing from this product's, so that a
+   * least-privilege user with the template `get` permission alone runs against templates an administrator
+   * installed. A refused install is an error when the template is missing, a warning when it only differs.
+   */
+  private async ensureTemplates(names: string[]): Promise<void> {
+    const wanted = this.templateSpecs();
+    const installed = await this.installedTemplateHashes(names);
+    const stale = names.filter((name) => installed.get(name) !== hashOf(wanted[name]!));
+    await Promise.all(
+      stale.map(async (name) => {
+        try {
+          await this.client.indices.putIndexTemplate({ name, body: wanted[name]! });
+        } catch (e) {
+          const info = responseErrorInfo(e);
+          if (info?.status !== 401 && info?.status !== 403) {
+            throw toStoreError(e, `put index template ${name}`);
+          }
+          if (!installed.has(name)) {
+            throw new CommandManagerError(
+              ErrorCodes.CONFIG_INVALID,
+              `index template ${name} is missing and this OpenSearch user may not install it: run \`command-manager setup\` once with an administrator's credentials`,
+            );
+          }
+          this.logger.warn(
+            'index template differs from this version and this user may not update it: run `command-manager setup`',
+            { template: name },
+          );
+        }
       }),
     );
+  }
+
+  /** The body of every template this product installs, by name. */
+  private templateSpecs(): Record<string, Record<string, unknown>> {
+    const { templates, orders, archivePattern, requests } = this.layout;
+    return {
+      [templates.orders]: this.templateBody([orders], ORDERS_MAPPINGS),
+      [templates.archive]: this.templateBody([archivePattern], ORDERS_MAPPINGS),
+      [templates.requests]: this.templateBody([requests], REQUESTS_MAPPINGS),
+    };
+  }
+
+  private templateBody(patterns: string[], mappings: Mappings): Record<string, unknown> {
+    const content = {
+      index_patterns: patterns,
+      priority: this.priority,
+      template: { settings: this.settings, mappings: mappings as Record<string, unknown> },
+    };
+    return { ...content, _meta: { managed_by: 'command-manager', content_hash: contentHash(content) } };
+  }
+
+  /** `_meta.content_hash` of each installed template among `names` (absent: not installed). */
+  private async installedTemplateHashes(names: string[]): Promise<Map<string, string | undefined>> {
+    const out = new Map<string, string | undefined>();
+    await Promise.all(
+      names.map(async (name) => {
+        let body: { index_templates?: Array<{ index_template?: { _meta?: { content_hash?: unknown } } }> };
+        try {
+          body = (await this.client.indices.getIndexTemplate({ name })).body as typeof body;
+        } catch (e) {
+          if (responseErrorInfo(e)?.status === 404) return;
+          throw toStoreError(e, `get index template ${name}`);
+        }
+        const template = body.index_templates?.[0];
+        if (!template) return;
+        const hash = template.index_template?._meta?.content_hash;
+        out.set(name, typeof hash === 'string' ? hash : undefined);
+      }),
+    );
+    return out;
   }
 
   private async ensureIndex(index: string, mappings: Mappings): Promise<void> {
@@ -125,4 +195,13 @@ export class OpenSearchSetup {
       throw toStoreError(e, `update mapping of ${index}`);
     }
   }
+}
+
+/** Identifies a template's content: the same patterns, priority, settings and mappings give the same hash. */
+function contentHash(content: unknown): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
+}
+
+function hashOf(body: Record<string, unknown>): string | undefined {
+  return (body._meta as { content_hash?: string } | undefined)?.content_hash;
 }

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 async function livePits(): Promise<Set<string>> {
-  const res = await t.client.getAllPits();
+  const res = await t.admin.getAllPits();
   return new Set((res.body.pits ?? []).map((p: { pit_id?: string }) => p.pit_id ?? ''));
 }
 
@@ -107,7 +107,7 @@ describe('OpenSearchAgentDirectory', () => {
         pages.push(page);
         if (pages.length === 1) {
           // The point in time vanishes under the walk (as when it expires): the searches after it fail.
-          await t.client.deleteAllPits();
+          await t.admin.deleteAllPits();
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
       }

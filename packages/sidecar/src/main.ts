@@ -14,6 +14,7 @@ import { ApiClient, ApiError } from './cli/api-client';
 import { CLAIM_USAGE, claimCommand } from './cli/claim-command';
 import { CLIENT_OPTIONS } from './cli/client-options';
 import { REQUESTS_USAGE, requestsCommand } from './cli/requests-command';
+import { SETUP_USAGE, setupCommand } from './cli/setup-command';
 import { renderProgress } from './cli/progress-bar';
 import { requestFinished } from './cli/request-finished';
 import { loadConfig, redactedConfig } from './config/load-config';
@@ -39,6 +40,7 @@ const USAGE = `usage: command-manager <command> [options]
 
 commands:
   serve                         run the sidecar (API + scheduler); --config <file.json>
+${SETUP_USAGE}
   submit                        submit one command: --target-type agent|group|server --target-id ID
                                   --action NAME [--args JSON] [--action-version V] [--timeout S]
                                   [--source S] [--user U] [--max-concurrency N] [--max-errors N|N%]
@@ -359,6 +361,8 @@ export async function run(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'setup':
+        return await setupCommand(rest, ExitCodes);
       case 'submit':
         return await submit(rest);
       case 'status':

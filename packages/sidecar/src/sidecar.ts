@@ -19,7 +19,6 @@ import {
   OpenSearchRequestIdAllocator,
   OpenSearchRequestStore,
   OpenSearchSetup,
-  createOpenSearchClient,
 } from '@command-manager/opensearch';
 import {
   ManagementApiClient,
@@ -29,6 +28,8 @@ import {
   type ManagementApiAuth,
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
+import { opensearchClientFromConfig } from './opensearch-client-from-config';
+import { opensearchReadiness } from './opensearch-readiness';
 import { pushDeliveryOff } from './push-delivery-off';
 import { startRequestRetention } from './request-retention-timer';
 
@@ -74,15 +75,7 @@ export async function startSidecar(
   opensearchUrl: string,
   logger: Logger,
 ): Promise<RunningSidecar> {
-  const os = config.opensearch;
-  const client = createOpenSearchClient({
-    node: opensearchUrl,
-    ...(os.username !== undefined && { auth: { username: os.username, password: os.password ?? '' } }),
-    ...(os.caFile !== undefined && { caFile: os.caFile }),
-    ...(os.certFile !== undefined && { certFile: os.certFile }),
-    ...(os.keyFile !== undefined && { keyFile: os.keyFile }),
-    requestTimeoutMs: os.requestTimeoutMs,
-  });
+  const client = opensearchClientFromConfig(config.opensearch, opensearchUrl);
   const indexOptions = {
     client,
     ordersIndex: config.indices.orders,
@@ -91,7 +84,7 @@ export async function startSidecar(
     logger,
   };
   const setup = new OpenSearchSetup(indexOptions);
-  await setup.init();
+  await setup.ensure();
   // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time);
   // claims force one (the store's default), so the next claim search does not re-read what was just leased;
   // other transitions (results, cancels, sweeps) force one too, so progress reads see them at once. The
@@ -245,17 +238,12 @@ export async function startSidecar(
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
     ...(pull && { pull }),
     readiness: async () => {
-      const checks: Record<string, boolean> = {};
-      try {
-        const health = await client.cluster.health({ index: config.indices.orders, timeout: '2s' });
-        checks.opensearch = health.body.status !== 'red';
-        checks.templates = (
-          await client.indices.existsIndexTemplate({ name: setup.layout.templates.orders })
-        ).body;
-      } catch {
-        checks.opensearch = false;
-      }
-      return { ready: Object.values(checks).every(Boolean) && checks.templates === true, checks };
+      const { ready, checks } = await opensearchReadiness(
+        client,
+        config.indices.orders,
+        setup.layout.templates.orders,
+      );
+      return { ready, checks: { ...checks } };
     },
   });
 

@@ -10,7 +10,9 @@ import { startStubManagementApi, type StubManagementApi } from './support/stub-m
 // and no secret in any log.
 
 const API = '/_plugins/_command_manager';
-const OPENSEARCH_PASSWORD = 'os-pw-7c1e9f3b5d';
+/** The node's own credentials when it is secured; otherwise made up (the node ignores them). */
+const OPENSEARCH_USERNAME = process.env.OPENSEARCH_USERNAME || 'admin';
+const OPENSEARCH_PASSWORD = process.env.OPENSEARCH_PASSWORD || 'os-pw-7c1e9f3b5d';
 const MANAGEMENT_TOKEN = 'mgmt-token-4a8d2e6f0b';
 
 let fx: Fixture;
@@ -30,8 +32,8 @@ beforeAll(async () => {
     CM_MANAGEMENT_API_URL: stub.url,
     CM_MANAGEMENT_API_AUTH: 'bearer',
     CM_MANAGEMENT_API_TOKEN: MANAGEMENT_TOKEN,
-    // The test node has no security plugin and ignores credentials; they are here to be kept out of the logs.
-    OPENSEARCH_USERNAME: 'admin',
+    // Credentials, to be kept out of the logs (an unsecured test node ignores them).
+    OPENSEARCH_USERNAME,
     OPENSEARCH_PASSWORD,
     CM_LOG_LEVEL: 'debug',
   });

@@ -1,4 +1,4 @@
-import { TEST_NODE_HOME } from './jest-global-setup';
+import { SECURE_TEST_NODE_HOME, TEST_NODE_HOME } from './jest-global-setup';
 import { stopLocalOpenSearch } from './local-opensearch';
 
 export default async function globalTeardown(): Promise<void> {
@@ -6,5 +6,8 @@ export default async function globalTeardown(): Promise<void> {
   if (stop) await stop();
   if (process.env.COMMAND_MANAGER_TEST_NODE === 'script') {
     await stopLocalOpenSearch({ homeDir: TEST_NODE_HOME });
+  }
+  if (process.env.COMMAND_MANAGER_TEST_NODE === 'script-secure') {
+    await stopLocalOpenSearch({ homeDir: SECURE_TEST_NODE_HOME });
   }
 }

@@ -12,6 +12,8 @@ export interface LocalOpenSearchOptions {
   homeDir?: string;
   /** Fixed HTTP port; a free one is picked when unset. */
   port?: number;
+  /** `--secure`: security plugin, TLS and users; credentials land in the home's `sidecar.env`/`admin.env`. */
+  secure?: boolean;
   /** Where the script's progress goes (defaults to this process's stderr). */
   stdio?: 'inherit' | 'pipe';
 }
@@ -20,6 +22,7 @@ function scriptEnv(options: LocalOpenSearchOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (options.homeDir) env.OPENSEARCH_HOME_DIR = options.homeDir;
   if (options.port) env.OPENSEARCH_PORT = String(options.port);
+  if (options.secure) env.OPENSEARCH_SECURE = '1';
   return env;
 }
 
@@ -35,7 +38,8 @@ export async function startLocalOpenSearch(options: LocalOpenSearchOptions = {})
   });
   if (options.stdio !== 'pipe') child.child.stderr?.pipe(process.stderr);
   const { stdout } = await child;
-  const url = stdout.trim().split('\n').pop() ?? '';
+  // One URL a line (a cluster prints every node's); the first node's is the one to use.
+  const url = stdout.trim().split('\n')[0] ?? '';
   if (!/^https?:\/\//.test(url)) throw new Error(`scripts/opensearch start printed no URL: ${stdout}`);
   return url;
 }

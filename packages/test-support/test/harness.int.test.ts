@@ -1,5 +1,6 @@
 import { Client } from '@opensearch-project/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { readFileSync } from 'node:fs';
+import { adminClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 // Proves the harness: a real node answers, and the core features the product relies on behave as
 // documented (templates, bulk, conditional writes with if_seq_no/if_primary_term, search).
@@ -9,7 +10,13 @@ describe('integration harness', () => {
   let client: Client;
 
   beforeAll(() => {
-    client = new Client({ node: opensearchUrl() });
+    // As an administrator on a secured node: the harness reads the node's info, beyond the sidecar's role.
+    const { node, auth, caFile } = adminClientOptions();
+    client = new Client({
+      node,
+      ...(auth && { auth }),
+      ...(caFile && { ssl: { ca: readFileSync(caFile) } }),
+    });
   });
 
   afterAll(async () => {

@@ -6,6 +6,7 @@
  */
 import type { API, Client } from '@opensearch-project/opensearch';
 import { NO_TRANSPORT_RETRY } from './no-transport-retry';
+import { assertBulkPermitted } from './bulk-permissions';
 import { guarded } from './store-errors';
 
 export type RefreshPolicy = boolean | 'wait_for';
@@ -59,7 +60,8 @@ interface RawItem {
 
 /**
  * Sends one bulk request and returns one result per operation, in order. Throws `CommandManagerError` on
- * a transport error or a refused request (never per item).
+ * a transport error, a refused request, or any item refused for lack of permission (other item errors are
+ * the caller's to read).
  */
 export async function sendBulk(
   client: Client,
@@ -103,6 +105,7 @@ export async function sendBulk(
     if (raw.error?.reason !== undefined) item.errorReason = raw.error.reason;
     out.push(item);
   }
+  assertBulkPermitted(out, params.operation);
   return out;
 }
 

@@ -28,7 +28,17 @@ const { createOpenSearchClient, OpenSearchRequestIdAllocator } = require('@comma
 
 async function main() {
   const [url, ordersIndex, count] = process.argv.slice(2);
-  const client = createOpenSearchClient({ node: url });
+  // A secured test node: the sidecar user's credentials and CA come from the environment.
+  const {
+    OPENSEARCH_USERNAME: username,
+    OPENSEARCH_PASSWORD: password,
+    OPENSEARCH_CA_FILE: caFile,
+  } = process.env;
+  const client = createOpenSearchClient({
+    node: url,
+    ...(username && { auth: { username, password: password || '' } }),
+    ...(caFile && { caFile }),
+  });
   try {
     const allocator = new OpenSearchRequestIdAllocator({ client, ordersIndex });
     const ids = await Promise.all(Array.from({ length: Number(count) }, () => allocator.next()));

@@ -4,10 +4,13 @@
  */
 import type { Client } from '@opensearch-project/opensearch';
 import { createOpenSearchClient, indexLayout } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 export interface TestIndices {
+  /** The product's client: the sidecar's user on a secured node. */
   client: Client;
+  /** An administrator's client, for what a fixture does beyond the sidecar's role (e.g. every PIT). */
+  admin: Client;
   prefix: string;
   /** A fresh orders index name under the prefix. */
   nextOrdersIndex(): string;
@@ -18,7 +21,8 @@ export interface TestIndices {
 }
 
 export function testIndices(file: string): TestIndices {
-  const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+  const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
+  const admin = createOpenSearchClient({ ...adminClientOptions(), maxRetries: 1 });
   const prefix = testIndexPrefix(file);
   let n = 0;
   const dropLayout = async (ordersIndex: string): Promise<void> => {
@@ -37,6 +41,7 @@ export function testIndices(file: string): TestIndices {
   };
   return {
     client,
+    admin,
     prefix,
     nextOrdersIndex: () => `${prefix}${++n}`,
     dropLayout,
@@ -49,6 +54,7 @@ export function testIndices(file: string): TestIndices {
         await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
       } finally {
         await client.close();
+        await admin.close();
       }
     },
   };

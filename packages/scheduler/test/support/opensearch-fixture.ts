@@ -10,7 +10,7 @@ import {
   OpenSearchRequestStore,
 } from '@command-manager/opensearch';
 import type { RefreshPolicy } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 export interface Stores {
   ordersIndex: string;
@@ -33,7 +33,7 @@ export interface OpenSearchFixture {
 }
 
 export function openSearchFixture(file: string): OpenSearchFixture {
-  const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+  const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
   const prefix = testIndexPrefix(file);
   let n = 0;
   return {

@@ -16,7 +16,17 @@ function env(name: string): string {
   return v;
 }
 
-const client = createOpenSearchClient({ node: env('OPENSEARCH_URL') });
+// A secured test node: the sidecar user's credentials and CA come from the environment.
+const {
+  OPENSEARCH_USERNAME: username,
+  OPENSEARCH_PASSWORD: password,
+  OPENSEARCH_CA_FILE: caFile,
+} = process.env;
+const client = createOpenSearchClient({
+  node: env('OPENSEARCH_URL'),
+  ...(username && { auth: { username, password: password ?? '' } }),
+  ...(caFile && { caFile }),
+});
 const common = { client, ordersIndex: env('ORDERS_INDEX'), replicas: 0 };
 const delivery = new ManagementApiClient({ managementApiUrl: env('STUB_URL'), requestTimeoutMs: 600_000 });
 const scheduler = new Scheduler({

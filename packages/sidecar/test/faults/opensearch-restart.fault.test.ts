@@ -64,6 +64,8 @@ async function node(cmd: 'start' | 'stop', keepData = false): Promise<string> {
       OPENSEARCH_HOME_DIR: home,
       OPENSEARCH_PORT: String(port),
       OPENSEARCH_HEAP: '512m',
+      // A plain node, whatever the run's node is (OPENSEARCH_SECURE=1 in CI): this test is about the outage.
+      OPENSEARCH_SECURE: '',
       ...(keepData && { OPENSEARCH_KEEP_DATA: '1' }),
     },
     timeout: 300_000,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
 
 export interface Fixture {
   /** This file's index prefix, e.g. `t-serve-1a2b3c-`; every index and template of the file starts with it. */
@@ -25,7 +25,7 @@ export interface Fixture {
 /** An agents index with `groups` (group name → agent ids), a users file with fresh tokens, a temp folder. */
 export async function createFixture(testFile: string, groups: Record<string, string[]>): Promise<Fixture> {
   const prefix = testIndexPrefix(testFile);
-  const client = createOpenSearchClient({ node: opensearchUrl() });
+  const client = createOpenSearchClient({ ...opensearchClientOptions() });
   const agentsIndex = `${prefix}agents`;
   await createAgentsIndex(client, { index: agentsIndex });
   const agents = Object.entries(groups).flatMap(([group, ids]) => ids.map((id) => ({ id, groups: [group] })));
@@ -54,7 +54,7 @@ export async function createFixture(testFile: string, groups: Record<string, str
     commsToken,
     tmp,
     env: {
-      OPENSEARCH_URL: opensearchUrl(),
+      ...opensearchEnv(),
       CM_AGENTS_INDEX: agentsIndex,
       CM_USERS_FILE: usersFile,
       CM_HTTP_PORT: '0',

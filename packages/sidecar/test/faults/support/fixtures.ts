@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
 import { hashApiToken, hashPassword } from '@command-manager/express';
-import { testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
 import type { Order, OrderStatus } from '@command-manager/core';
 
 export const API = '/_plugins/_command_manager';
@@ -200,7 +200,9 @@ export interface FaultIndices {
 
 /** Indices of one scenario under a unique prefix, on the node at `url`. */
 export function faultIndices(file: string, url: string, name = 'orders'): FaultIndices {
-  const client = createOpenSearchClient({ node: url, maxRetries: 0, requestTimeoutMs: 30_000 });
+  // The test run's node: with its credentials and CA when it is secured.
+  const base = url === process.env.OPENSEARCH_URL ? opensearchClientOptions() : { node: url };
+  const client = createOpenSearchClient({ ...base, maxRetries: 0, requestTimeoutMs: 30_000 });
   const prefix = testIndexPrefix(file.replace(/\.fault\.test\.ts$/, '.test.ts'));
   const ordersIndex = `${prefix}${name}`;
   const requestsIndex = `${ordersIndex}-requests`;
@@ -298,7 +300,7 @@ export function sidecarEnv(options: {
   extra?: Record<string, string>;
 }): Record<string, string> {
   return {
-    OPENSEARCH_URL: options.opensearchUrl,
+    ...opensearchEnv(options.opensearchUrl),
     CM_ORDERS_INDEX: options.indices.ordersIndex,
     CM_AGENTS_INDEX: options.indices.agentsIndex,
     CM_INDEX_REPLICAS: '0',
