@@ -22,13 +22,15 @@ import {
   indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import { basic, buildApp, groupCommand } from './support/fixtures';
 
 jest.setTimeout(120_000);
 
 const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
+/** Index statistics are read as an administrator: beyond the sidecar's role on a secured node. */
+const admin = createOpenSearchClient({ ...adminClientOptions(), maxRetries: 1 });
 const prefix = testIndexPrefix(__filename);
 const ordersIndex = `${prefix}orders`;
 const agentsIndex = `${prefix}agents`;
@@ -93,7 +95,7 @@ afterAll(async () => {
     for (const name of Object.values(layout.templates))
       await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
   } finally {
-    await Promise.all([client.close(), deadClient.close()]);
+    await Promise.all([client.close(), admin.close(), deadClient.close()]);
   }
 });
 
@@ -274,7 +276,7 @@ describe('result reports the index cannot store', () => {
     });
     const { app: eagerApp } = await buildApp(eagerService);
     const refreshes = async (): Promise<number> => {
-      const stats = await client.indices.stats({ index: ordersIndex, metric: 'refresh' });
+      const stats = await admin.indices.stats({ index: ordersIndex, metric: 'refresh' });
       const body = stats.body as unknown as { _all: { primaries: { refresh: { total: number } } } };
       return body._all.primaries.refresh.total;
     };

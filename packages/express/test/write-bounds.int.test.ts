@@ -15,13 +15,13 @@ import {
   indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { opensearchUrl, testIndexPrefix } from '@command-manager/test-support';
+import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import { basic, buildApp } from './support/fixtures';
 
 jest.setTimeout(120_000);
 
 const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ node: opensearchUrl(), maxRetries: 1 });
+const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
 const prefix = testIndexPrefix(__filename);
 const ordersIndex = `${prefix}orders`;
 const agentsIndex = `${prefix}agents`;

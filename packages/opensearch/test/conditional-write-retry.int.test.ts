@@ -1,9 +1,12 @@
 /**
  * Create-only and conditional writes are never resent by the OpenSearch client itself: a first answer that
  * comes too late must not turn into a 409 from the resent write (which reads as a lost race). A real
- * OpenSearch behind a proxy that holds the first answer of a chosen kind past the client's timeout.
+ * OpenSearch behind a proxy that holds the first answer of a chosen kind past the client's timeout. The client
+ * speaks plain HTTP to the proxy (with the sidecar's credentials); the proxy speaks TLS to a secured node.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { markSent } from '@command-manager/core';
 import {
@@ -11,7 +14,7 @@ import {
   OpenSearchLockStore,
   OpenSearchOrderStore,
 } from '@command-manager/opensearch';
-import { opensearchUrl } from '@command-manager/test-support';
+import { opensearchClientOptions, opensearchUrl } from '@command-manager/test-support';
 import { makeTestOrder } from '../../core/test/contract/order-fixtures';
 import { testIndices } from './helpers/test-indices';
 
@@ -36,13 +39,16 @@ class DelayingProxy {
         this.hits.push(`${req.method} ${path.split('?')[0]}`);
         const hold = this.slow !== undefined && this.slow.test(path);
         if (hold) this.slow = undefined;
-        const upstream = httpRequest(
+        const tls = this.target.protocol === 'https:';
+        const caFile = opensearchClientOptions().caFile;
+        const upstream = (tls ? httpsRequest : httpRequest)(
           {
             host: this.target.hostname,
             port: this.target.port,
             method: req.method,
             path,
             headers: { ...req.headers, host: this.target.host },
+            ...(tls && caFile !== undefined && { ca: readFileSync(caFile) }),
           },
           (answer) => {
             const body: Buffer[] = [];
@@ -81,8 +87,9 @@ let proxied: ReturnType<typeof createOpenSearchClient>;
 
 beforeAll(async () => {
   const url = await proxy.start();
-  // The client's defaults otherwise: 3 transport retries.
-  proxied = createOpenSearchClient({ node: url, requestTimeoutMs: 400 });
+  // The client's defaults otherwise: 3 transport retries. The sidecar's user, over the proxy's plain HTTP.
+  const { auth } = opensearchClientOptions();
+  proxied = createOpenSearchClient({ node: url, ...(auth !== undefined && { auth }), requestTimeoutMs: 400 });
 });
 
 afterAll(async () => {

@@ -9,6 +9,8 @@ import {
   InProcessIdAllocator,
   type Principal,
 } from '@command-manager/core';
+import { createOpenSearchClient } from '@command-manager/opensearch';
+import { adminClientOptions } from '@command-manager/test-support';
 import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
 import { openSearchFixture, type Stores } from './support/opensearch-fixture';
 import { StubManagementApi } from './support/stub-management-api';
@@ -16,6 +18,8 @@ import { StubManagementApi } from './support/stub-management-api';
 jest.setTimeout(120_000);
 
 const os = openSearchFixture(__filename);
+/** Index statistics are read as an administrator: beyond the sidecar's role on a secured node. */
+const admin = createOpenSearchClient({ ...adminClientOptions(), maxRetries: 1 });
 let stub: StubManagementApi;
 let scheduler: Scheduler | undefined;
 let client: ManagementApiClient | undefined;
@@ -40,6 +44,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await admin.close();
   await os.close();
 });
 
@@ -126,7 +131,7 @@ it('cancelling a request of several pages forces one refresh, not one per page',
   await os.client.indices.refresh({ index });
   await os.client.indices.putSettings({ index, body: { index: { refresh_interval: '-1' } } });
   const refreshes = async (): Promise<number> => {
-    const stats = await os.client.indices.stats({ index, metric: 'refresh' });
+    const stats = await admin.indices.stats({ index, metric: 'refresh' });
     const all = stats.body._all as { primaries: { refresh?: { total?: number } } };
     return all.primaries.refresh?.total ?? 0;
   };

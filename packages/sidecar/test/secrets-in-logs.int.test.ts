@@ -7,7 +7,12 @@ import { killLeftovers, runCli, startServe } from './support/cli-process';
 import { callApi, createFixture, type Fixture } from './support/fixture';
 
 const API = '/_plugins/_command_manager';
-const OS_SECRET = 'Os-S3cret-pw';
+/**
+ * The URL's credentials: on a secured node the sidecar user's own (the node refuses any other), else made up
+ * (a node without security ignores Basic).
+ */
+const OS_USER = process.env.OPENSEARCH_USERNAME || 'cm-user';
+const OS_SECRET = process.env.OPENSEARCH_PASSWORD || 'Os-S3cret-pw';
 const MGMT_SECRET = 'Mgmt-S3cret-pw';
 let fx: Fixture;
 
@@ -25,7 +30,7 @@ afterAll(async () => {
   await fx.cleanup();
 });
 
-/** `http://host:port` → `http://user:secret@host:port` (the test node has no security: Basic is ignored). */
+/** `http://host:port` → `http://user:secret@host:port`. */
 function withCredentials(url: string, user: string, secret: string): string {
   const u = new URL(url);
   u.username = user;
@@ -34,7 +39,7 @@ function withCredentials(url: string, user: string, secret: string): string {
 }
 
 function leaks(stderr: string): string[] {
-  return [OS_SECRET, MGMT_SECRET, encodeURIComponent(OS_SECRET), 'cm-user:', 'mgmt-user:'].filter((s) =>
+  return [OS_SECRET, MGMT_SECRET, encodeURIComponent(OS_SECRET), `${OS_USER}:`, 'mgmt-user:'].filter((s) =>
     stderr.includes(s),
   );
 }
@@ -43,7 +48,7 @@ describe('secrets in URL settings', () => {
   it('never appear in the log of a running sidecar, from start-up to shutdown', async () => {
     const serve = await startServe({
       ...fx.env,
-      OPENSEARCH_URL: withCredentials(fx.env.OPENSEARCH_URL as string, 'cm-user', OS_SECRET),
+      OPENSEARCH_URL: withCredentials(fx.env.OPENSEARCH_URL as string, OS_USER, OS_SECRET),
       // Nobody listens on port 1: every delivery fails and is logged.
       CM_MANAGEMENT_API_URL: `http://mgmt-user:${MGMT_SECRET}@127.0.0.1:1/`,
       CM_ORDERS_INDEX: `${fx.prefix}orders`,
@@ -81,7 +86,7 @@ describe('secrets in URL settings', () => {
   it('never appear in the configuration error of a bad setting', async () => {
     const result = await runCli(['serve'], {
       ...fx.env,
-      OPENSEARCH_URL: withCredentials(fx.env.OPENSEARCH_URL as string, 'cm-user', OS_SECRET),
+      OPENSEARCH_URL: withCredentials(fx.env.OPENSEARCH_URL as string, OS_USER, OS_SECRET),
       CM_MANAGEMENT_API_URL: `http://mgmt-user:${MGMT_SECRET}@127.0.0.1:1/`,
       CM_HTTP_PORT: 'not-a-port',
     });
