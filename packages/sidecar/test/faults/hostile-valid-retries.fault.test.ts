@@ -4,7 +4,8 @@
  * refuses calls to the agents index on demand (the agents index briefly unavailable) while serving the
  * rest. For each case: orders lost 0, the sidecar alive, other callers served.
  */
-import { opensearchUrl } from '@command-manager/test-support';
+import { readFileSync } from 'node:fs';
+import { opensearchEnv, opensearchUrl } from '@command-manager/test-support';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
 import { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
@@ -45,7 +46,13 @@ beforeAll(async () => {
     group: GROUP,
     agents: AGENTS,
   }));
-  osProxy = await FaultProxy.start({ target: opensearchUrl() });
+  // On a secured node the proxy speaks TLS to it and the sidecar, over the proxy's plain HTTP, still
+  // authenticates as its own user.
+  const { OPENSEARCH_URL: _url, OPENSEARCH_CA_FILE: caFile, ...credentials } = opensearchEnv();
+  osProxy = await FaultProxy.start({
+    target: opensearchUrl(),
+    ...(caFile !== undefined && { targetCa: readFileSync(caFile) }),
+  });
   sidecar = await startSidecar({
     name: 'hostile-valid',
     env: sidecarEnv({
@@ -53,7 +60,12 @@ beforeAll(async () => {
       indices,
       usersFile: users.file,
       managementApiUrl: proxy.url,
-      extra: { CM_POLL_INTERVAL_MS: '200', CM_RETRY_BASE_MS: '200', CM_RETRY_MAX_MS: '1000' },
+      extra: {
+        ...credentials,
+        CM_POLL_INTERVAL_MS: '200',
+        CM_RETRY_BASE_MS: '200',
+        CM_RETRY_MAX_MS: '1000',
+      },
     }),
   });
 }, 120_000);

@@ -21,8 +21,10 @@ export type FaultMode =
   | { kind: 'reset' };
 
 export interface FaultProxyOptions {
-  /** Base URL of the stub. */
+  /** Base URL of the stub (or of OpenSearch); an `https` target is reached over TLS. */
   target: string;
+  /** CA (PEM) that an `https` target's certificate is verified against. */
+  targetCa?: string | Buffer;
   /** Serve HTTPS with this key/certificate (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
@@ -56,13 +58,21 @@ export class FaultProxy {
   connections = 0;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly agent: http.Agent;
 
   private constructor(
     private readonly server: http.Server,
     private readonly options: FaultProxyOptions,
     private port: number,
-  ) {}
+  ) {
+    this.agent = options.target.startsWith('https:')
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: 32,
+          ...(options.targetCa !== undefined && { ca: options.targetCa }),
+        })
+      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  }
 
   static async start(options: FaultProxyOptions): Promise<FaultProxy> {
     const server = options.tls ? https.createServer(options.tls) : http.createServer();
@@ -179,7 +189,8 @@ export class FaultProxy {
   ): void {
     const target = new URL(req.url ?? '/', this.options.target);
     const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
-    const out = http.request(target, { method: req.method, headers, agent: this.agent }, (answer) => {
+    const transport = target.protocol === 'https:' ? https : http;
+    const out = transport.request(target, { method: req.method, headers, agent: this.agent }, (answer) => {
       const parts: Buffer[] = [];
       answer.on('data', (c: Buffer) => parts.push(c));
       answer.on('end', () => {
