@@ -29,6 +29,9 @@ class DelayingProxy {
   delayMs = 1500;
   private server: Server | undefined;
   private readonly target = new URL(opensearchUrl());
+  /** A secured node is reached over TLS, its certificate verified against the test run's CA. */
+  private readonly tls = this.target.protocol === 'https:';
+  private readonly ca = opensearchClientOptions().caFile;
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -39,16 +42,14 @@ class DelayingProxy {
         this.hits.push(`${req.method} ${path.split('?')[0]}`);
         const hold = this.slow !== undefined && this.slow.test(path);
         if (hold) this.slow = undefined;
-        const tls = this.target.protocol === 'https:';
-        const caFile = opensearchClientOptions().caFile;
-        const upstream = (tls ? httpsRequest : httpRequest)(
+        const upstream = (this.tls ? httpsRequest : httpRequest)(
           {
             host: this.target.hostname,
             port: this.target.port,
             method: req.method,
             path,
             headers: { ...req.headers, host: this.target.host },
-            ...(tls && caFile !== undefined && { ca: readFileSync(caFile) }),
+            ...(this.tls && this.ca !== undefined && { ca: readFileSync(this.ca) }),
           },
           (answer) => {
             const body: Buffer[] = [];
