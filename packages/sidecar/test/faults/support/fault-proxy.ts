@@ -32,11 +32,15 @@ export interface FaultProxyOptions {
 export interface CallRecord {
   at: number;
   orders: number;
+  /** Document ids of the orders in the call. */
+  ids: string[];
   /** Request ids of the orders in the call. */
   requestIds: number[];
   /** What the proxy did: forwarded (and the status the stub gave), answered itself, or reset. */
   outcome: 'forwarded' | 'status' | 'reset';
   status?: number;
+  /** Set when the stub's answer was held back this long (`slow`). */
+  delayedMs?: number;
 }
 
 export class FaultProxy {
@@ -144,7 +148,8 @@ export class FaultProxy {
       const { ids, requestIds } = parseOrders(body);
       const targeted = this.only === undefined || this.only.test(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
       const mode: FaultMode = targeted ? (this.script.shift() ?? this.mode) : { kind: 'pass' };
-      const record: CallRecord = { at: Date.now(), orders: ids.length, requestIds, outcome: 'forwarded' };
+      const record: CallRecord = { at: Date.now(), orders: ids.length, ids, requestIds, outcome: 'forwarded' };
+      if (mode.kind === 'slow') record.delayedMs = mode.delayMs;
       this.calls.push(record);
       if (mode.kind === 'reset') {
         record.outcome = 'reset';
