@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { InMemoryLockStore } from '@command-manager/core';
+import { InMemoryLockStore, MAX_CLAIM_SIZE } from '@command-manager/core';
 import { PullDelivery, Scheduler } from '@command-manager/scheduler';
 import { BUILT_IN_ROLES, buildOpenApiDocument } from '@command-manager/express';
 import { ajv2020 } from './support/ajv-from-core';
@@ -15,8 +15,12 @@ type Doc = {
   components: { schemas: Record<string, unknown> };
 };
 
-function pullWorld(): { world: ReturnType<typeof inMemoryWorld>; pull: PullDelivery; scheduler: Scheduler } {
-  const world = inMemoryWorld({ agents: 3 });
+function pullWorld(agents = 3): {
+  world: ReturnType<typeof inMemoryWorld>;
+  pull: PullDelivery;
+  scheduler: Scheduler;
+} {
+  const world = inMemoryWorld({ agents });
   const scheduler = new Scheduler({
     orders: world.orders,
     requests: world.requests,
@@ -88,6 +92,60 @@ describe('pull delivery routes', () => {
       .send({ consumer: 'server-1', orders: ['not-an-id'] });
     expect(badAck.status).toBe(400);
     expect(badAck.body.error.details[0].pointer).toBe('/orders/0');
+  });
+
+  it('takes the largest legal claim (1,000 orders) and ack (1,000 ids), and refuses one more', async () => {
+    const { world, pull } = pullWorld(MAX_CLAIM_SIZE);
+    const { app } = await buildApp(world.service, { pull });
+    const admin = basic('admin');
+    const submitted = await request(app)
+      .post(`${P}/commands`)
+      .set('Authorization', admin)
+      .send({ commands: [groupCommand('admin')] });
+    expect(submitted.status).toBe(201);
+
+    const tooMany = await request(app)
+      .post(`${P}/orders/_claim`)
+      .set('Authorization', admin)
+      .send({ consumer: 'server-1', size: MAX_CLAIM_SIZE + 1 });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.details[0].pointer).toBe('/size');
+
+    const claimed = await request(app)
+      .post(`${P}/orders/_claim`)
+      .set('Authorization', admin)
+      .send({ consumer: 'server-1', size: MAX_CLAIM_SIZE });
+    expect(claimed.status).toBe(200);
+    const ids = (claimed.body.orders as Array<{ id: string }>).map((o) => o.id);
+    expect(new Set(ids).size).toBe(MAX_CLAIM_SIZE);
+    validate(`${P}/orders/_claim`, claimed);
+
+    const ackTooMany = await request(app)
+      .post(`${P}/orders/_ack`)
+      .set('Authorization', admin)
+      .send({ consumer: 'server-1', orders: [...ids, '99-1'] });
+    expect(ackTooMany.status).toBe(400);
+    expect(ackTooMany.body.error.details[0].pointer).toBe('/orders');
+
+    const acked = await request(app)
+      .post(`${P}/orders/_ack`)
+      .set('Authorization', admin)
+      .send({ consumer: 'server-1', orders: ids });
+    expect(acked.status).toBe(200);
+    expect(acked.body).toMatchObject({
+      applied: MAX_CLAIM_SIZE,
+      unknown: 0,
+      not_yours: 0,
+      expired: 0,
+      conflict: 0,
+    });
+    validate(`${P}/orders/_ack`, acked);
+    // Acknowledged orders are no longer anyone's to claim.
+    const again = await request(app)
+      .post(`${P}/orders/_claim`)
+      .set('Authorization', admin)
+      .send({ consumer: 'server-2', size: MAX_CLAIM_SIZE });
+    expect(again.body).toEqual({ orders: [] });
   });
 
   it('needs the `claim` operation, which the built-in wazuh-server role grants', async () => {
