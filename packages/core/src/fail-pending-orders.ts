@@ -1,13 +1,8 @@
+import { hasLiveLease } from './claim-rule';
 import { markFailed } from './lifecycle';
 import { orderDocumentId } from './model';
-import type { Order, OrderResult, StoredOrder } from './model';
+import type { OrderResult, StoredOrder } from './model';
 import type { Clock, OrderStore } from './ports';
-
-/** True while a dispatcher holds the order's lease: it may be on its way to the Management API right now. */
-export function hasLiveLease(order: Order, nowMs: number): boolean {
-  const s = order.scheduling;
-  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
-}
 
 export interface FailPendingOptions {
   clock: Clock;
