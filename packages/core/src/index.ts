@@ -3,6 +3,8 @@ export * from './ports';
 export * from './errors';
 export * from './service-types';
 export * from './lifecycle';
+export * from './claim-rule';
+export * from './canonical-json';
 export * from './retry-policy';
 export * from './memory';
 export * from './schemas';

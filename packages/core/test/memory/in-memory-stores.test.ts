@@ -33,12 +33,12 @@ describeOrderStoreContract('in-memory', async () => {
 });
 
 describeRequestStoreContract('in-memory', async () => ({
-  store: new InMemoryRequestStore(),
+  store: new InMemoryRequestStore({ orders: new InMemoryOrderStore() }),
   cleanup: async () => undefined,
 }));
 
 describeRequestListingContract('in-memory', async () => ({
-  store: new InMemoryRequestStore(),
+  store: new InMemoryRequestStore({ orders: new InMemoryOrderStore() }),
   settle: async () => undefined,
   cleanup: async () => undefined,
 }));
