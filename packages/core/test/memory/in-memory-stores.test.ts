@@ -32,10 +32,10 @@ describeOrderStoreContract('in-memory', async () => {
   };
 });
 
-describeRequestStoreContract('in-memory', async () => ({
-  store: new InMemoryRequestStore({ orders: new InMemoryOrderStore() }),
-  cleanup: async () => undefined,
-}));
+describeRequestStoreContract('in-memory', async () => {
+  const orders = new InMemoryOrderStore();
+  return { store: new InMemoryRequestStore({ orders }), orders, cleanup: async () => undefined };
+});
 
 describeRequestListingContract('in-memory', async () => ({
   store: new InMemoryRequestStore({ orders: new InMemoryOrderStore() }),
