@@ -1,3 +1,8 @@
+/**
+ * "Fail the pending orders of a request": the one operation behind a cancel (`cancel-request.ts`, result
+ * CANCELLED) and the scheduler's rollout stop (result ROLLOUT_STOPPED). Orders in flight (a live lease,
+ * see claim-rule.ts) are left to their holder.
+ */
 import { hasLiveLease } from './claim-rule';
 import { markFailed } from './lifecycle';
 import { orderDocumentId } from './model';
