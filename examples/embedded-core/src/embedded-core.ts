@@ -35,7 +35,7 @@ export async function runEmbeddedExample(offset = '0'): Promise<EmbeddedExampleR
   const orders = new InMemoryOrderStore();
   const service = new CommandService({
     orders,
-    requests: new InMemoryRequestStore(),
+    requests: new InMemoryRequestStore({ orders }),
     // Unique within this process only; a cluster of command managers needs the OpenSearch allocator.
     ids: new InProcessIdAllocator(),
     // A server target needs no agents; an agent or group target would be looked up here.

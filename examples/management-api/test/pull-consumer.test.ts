@@ -37,7 +37,7 @@ interface World {
 
 async function world(): Promise<World> {
   const orders = new InMemoryOrderStore();
-  const requests = new InMemoryRequestStore();
+  const requests = new InMemoryRequestStore({ orders });
   const agents = new InMemoryAgentDirectory();
   for (const id of ['001', '002', '003', '004']) agents.addAgent({ id, groups: ['g'], status: 'active' });
   const scheduler = new Scheduler({

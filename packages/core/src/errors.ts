@@ -1,7 +1,8 @@
 /**
  * Every error the product raises on purpose carries a stable `code` (and `details` for validation).
  * Adapters map codes, never message text: the HTTP adapter owns the one table from code to status.
- * A unit test asserts the codes are unique and documented (docs/errors.md).
+ * A unit test asserts the codes are unique; each is documented here, and its HTTP status is in the express
+ * package's table (`http-status.ts`). A lost race is never an error: conditional writes answer `conflict`.
  */
 export const ErrorCodes = {
   /** The body or a field is invalid; `details` lists each bad field by JSON pointer. */
@@ -32,8 +33,6 @@ export const ErrorCodes = {
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   /** A transition that the order lifecycle forbids (e.g. from a terminal status). */
   INVALID_TRANSITION: 'INVALID_TRANSITION',
-  /** A conditional write lost a race: the order changed since it was read. */
-  CONFLICT: 'CONFLICT',
   /** The dispatch lease on an order was lost to another holder. */
   LEASE_LOST: 'LEASE_LOST',
   /** The datastore cannot be reached or refused service; retry later. */
@@ -44,8 +43,6 @@ export const ErrorCodes = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** The body is larger than allowed. */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  /** Delivery to the Management API failed in a way that is not retried. */
-  DELIVERY_FAILED: 'DELIVERY_FAILED',
   /** Too many claims are waiting (long-polling) on this sidecar; retry after `Retry-After`. */
   TOO_MANY_WAITERS: 'TOO_MANY_WAITERS',
   /**

@@ -1,13 +1,13 @@
+/**
+ * "Fail the pending orders of a request": the one operation behind a cancel (`cancel-request.ts`, result
+ * CANCELLED) and the scheduler's rollout stop (result ROLLOUT_STOPPED). Orders in flight (a live lease,
+ * see claim-rule.ts) are left to their holder.
+ */
+import { hasLiveLease } from './claim-rule';
 import { markFailed } from './lifecycle';
 import { orderDocumentId } from './model';
-import type { Order, OrderResult, StoredOrder } from './model';
+import type { OrderResult, StoredOrder } from './model';
 import type { Clock, OrderStore } from './ports';
-
-/** True while a dispatcher holds the order's lease: it may be on its way to the Management API right now. */
-export function hasLiveLease(order: Order, nowMs: number): boolean {
-  const s = order.scheduling;
-  return s.lease_owner != null && s.lease_expires_at != null && Date.parse(s.lease_expires_at) > nowMs;
-}
 
 export interface FailPendingOptions {
   clock: Clock;

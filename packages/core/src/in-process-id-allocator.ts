@@ -1,3 +1,4 @@
+import { CommandManagerError, ErrorCodes } from './errors';
 import type { RequestIdAllocator } from './ports';
 
 /**
@@ -18,5 +19,17 @@ export class InProcessIdAllocator implements RequestIdAllocator {
   next(): Promise<number> {
     this.last += 1;
     return Promise.resolve(this.last);
+  }
+
+  /** `n` consecutive ids (the port asks only for unique and increasing). */
+  nextBlock(n: number): Promise<number[]> {
+    if (!Number.isSafeInteger(n) || n < 1) {
+      return Promise.reject(
+        new CommandManagerError(ErrorCodes.VALIDATION_FAILED, `n must be a positive integer, got ${n}`),
+      );
+    }
+    const first = this.last + 1;
+    this.last += n;
+    return Promise.resolve(Array.from({ length: n }, (_, i) => first + i));
   }
 }

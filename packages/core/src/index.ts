@@ -1,8 +1,25 @@
+/**
+ * `@command-manager/core`: the command manager without a datastore or HTTP.
+ *
+ * - The model and its rules: model.ts (orders, requests, statuses), schemas.ts and validation.ts (bodies),
+ *   action-registry.ts, lifecycle.ts (legal transitions) with claim-rule.ts beside it (when an order may be
+ *   claimed, `hasLiveLease`), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
+ *   result-bounds.ts (what a submission or a result may write), canonical-json.ts (the one JSON comparison).
+ * - Ports (ports.ts): every method production uses is required; the in-memory twins (memory/) implement
+ *   all of them, and one contract suite (test/contract) runs against them and the OpenSearch adapter.
+ * - The service: command-service.ts is a thin facade over one module per concern: authorisation.ts,
+ *   idempotency.ts, submission-writer.ts (plan, allocate ids, write records and orders), stale-writes.ts,
+ *   request-progress.ts, request-history.ts (listing), result-reports.ts and cancel-request.ts.
+ *   fail-pending-orders.ts fails a request's pending orders: cancel and the scheduler's rollout stop both
+ *   run it. request-retention.ts removes expired records and keys.
+ */
 export * from './model';
 export * from './ports';
 export * from './errors';
 export * from './service-types';
 export * from './lifecycle';
+export * from './claim-rule';
+export * from './canonical-json';
 export * from './retry-policy';
 export * from './memory';
 export * from './schemas';

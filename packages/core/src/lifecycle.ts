@@ -2,7 +2,7 @@
  * The order lifecycle as pure functions. Each takes the current time and returns a NEW order (the input is
  * never mutated); an illegal transition throws `CommandManagerError(INVALID_TRANSITION)`.
  *
- * Legal transitions (SYSTEM.md "Data model"):
+ * Legal transitions:
  *   pending → sent      delivered to the Management API's `/accept_commands`
  *   pending → failure   expired, cancelled, undeliverable, rollout stopped
  *   sent    → success   result from the Comms API

@@ -38,11 +38,10 @@ export interface Logger {
 export interface RequestIdAllocator {
   next(): Promise<number>;
   /**
-   * Optional: `n` ids in one call, unique and increasing (sorted ascending), not necessarily consecutive.
-   * A submission of several commands takes its ids with one call when present. Added by the
-   * submission-throughput work.
+   * `n` ids in one call, unique and increasing (sorted ascending), not necessarily consecutive. A submission
+   * of several commands takes its ids with one call.
    */
-  nextBlock?(n: number): Promise<number[]>;
+  nextBlock(n: number): Promise<number[]>;
 }
 
 export interface AgentInfo {
@@ -124,7 +123,7 @@ export type WriteOutcome =
   | { id: string; ok: true; rev: string }
   | { id: string; ok: false; reason: 'conflict' | 'not_found' | 'error'; message?: string };
 
-/** Options of `writeConditional`. Added by the dispatch-throughput work (all optional). */
+/** Options of `writeConditional` (all optional). */
 export interface ConditionalWriteOptions {
   /**
    * Whether searches (`listOrders`, `countByStatus`, `claimDue` …) must see the writes when the call returns.
@@ -229,10 +228,9 @@ export interface OrderStore {
    * Claims the given orders by id, with the same rules and the same conditional lease write as `claimDue`
    * (an unknown, undue, leased or decided order is skipped), reading them by id instead of searching: a
    * just-written order is claimable at once, without waiting for it to become searchable. Returns the claimed
-   * orders in the order asked. Optional (added by the dispatch-latency work): the scheduler falls back to
-   * `claimDue` without it.
+   * orders in the order asked.
    */
-  claimByIds?(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
+  claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
   /** The args of the first of `ids`, as many as fit in `maxBytes` (at least one id is settled). */
   readArgs(request: ReadArgsRequest): Promise<ReadArgsResult>;
   /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */
@@ -328,18 +326,15 @@ export interface RequestStore {
    */
   removeExpired(before: RetentionBounds, limit: number): Promise<number>;
   /** Records still `writing` whose `updated_at` (or `created_at`) is before `before` (any order, at most `limit`). */
-  findStaleWrites?(before: Date, limit: number): Promise<RequestRecord[]>;
+  findStaleWrites(before: Date, limit: number): Promise<RequestRecord[]>;
   /**
-   * Optional: creates several records and their (few) orders in ONE round trip to the store, for small
-   * submissions. Each record is written create-only, like `createRequest`; each order like
-   * `OrderStore.saveOrders` (create-only with its deterministic id, so a repeated call writes nothing
-   * twice). The write is not atomic across documents: the outcome says, per entry, what happened to the
+   * Creates several records and their (few) orders in ONE round trip to the store, for small submissions.
+   * Each record is written create-only, like `createRequest`; each order like `OrderStore.saveOrders`
+   * (create-only with its deterministic id, so a repeated call writes nothing twice). The write is not atomic across documents: the outcome says, per entry, what happened to the
    * record and to each order. Throws only when the store could not be asked at all or gave no answer (the
-   * outcome is then unknown: the caller reads back what was stored). Without it, `CommandService` creates
-   * the records first and then saves the orders (two round trips or more). Added by the
-   * submission-throughput work.
+   * outcome is then unknown: the caller reads back what was stored).
    */
-  createRequestsWithOrders?(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]>;
+  createRequestsWithOrders(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]>;
 }
 
 /** A request record written together with its orders (see `RequestStore.createRequestsWithOrders`). */

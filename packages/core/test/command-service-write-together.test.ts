@@ -1,8 +1,7 @@
 /**
  * `CommandService.submit` with a request store that offers `createRequestsWithOrders` (records and small
- * commands' orders in one round trip), and the id allocation / agent lookup overlap. The in-memory stores
- * do not offer that method; `TogetherRequestStore` below adds it on top of them, with switches for the
- * store-side failures the service must handle.
+ * commands' orders in one round trip), and the id allocation / agent lookup overlap. `TogetherRequestStore`
+ * below records the calls and adds switches for the store-side failures the service must handle.
  */
 import { ActionRegistry } from '../src/action-registry';
 import { CommandService } from '../src/command-service';
@@ -33,11 +32,13 @@ class TogetherRequestStore extends InMemoryRequestStore {
   /** Request ids that already have someone else's record. */
   foreign = new Set<number>();
 
-  constructor(private readonly orders: OrderStore) {
-    super();
+  constructor(private readonly orderStore: OrderStore) {
+    super({ orders: orderStore });
   }
 
-  async createRequestsWithOrders(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]> {
+  override async createRequestsWithOrders(
+    entries: readonly RequestWithOrders[],
+  ): Promise<RequestWithOrdersOutcome[]> {
     this.calls.push(structuredClone([...entries]));
     if (this.mode === 'no-answer') throw unavailable();
     const out: RequestWithOrdersOutcome[] = [];
@@ -46,10 +47,10 @@ class TogetherRequestStore extends InMemoryRequestStore {
         await super.createRequest({ ...record, principal: 'someone-else' });
       }
       if (this.failRecord.has(record.request_id)) {
-        const res = await this.orders.saveOrders(orders);
+        const res = await this.orderStore.saveOrders(orders);
         out.push({ record: 'failed', reason: 'rejected: queue full', ...res });
       } else if (await this.createRequest(record)) {
-        out.push({ record: 'created', ...(await this.orders.saveOrders(orders)) });
+        out.push({ record: 'created', ...(await this.orderStore.saveOrders(orders)) });
       } else {
         out.push({ record: 'exists', written: 0, existing: 0, failed: [] });
       }
@@ -274,6 +275,7 @@ describe('request ids', () => {
         allocatedDuringLookup = true;
         return id;
       },
+      nextBlock: (n) => allocator.nextBlock(n),
     };
     const { service } = setup({ deps: { agents: slowAgents, ids } });
     const pending = service.submit({ commands: [toAgent()] }, alice);

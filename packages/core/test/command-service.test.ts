@@ -26,10 +26,13 @@ class ReleasingRequestStore extends InMemoryRequestStore {
   }
 }
 
+/** Members of a group whose orders are streamed after its record (more than one round trip carries inline). */
+const STREAMED_GROUP = 101;
+
 function setup(overrides: Partial<CommandServiceDeps> & { groupSize?: number } = {}) {
   const clock = new ManualClock();
   const orders = new InMemoryOrderStore({ clock });
-  const requests = new InMemoryRequestStore();
+  const requests = new InMemoryRequestStore({ orders: overrides.orders ?? orders });
   const agents = new InMemoryAgentDirectory();
   for (let i = 1; i <= (overrides.groupSize ?? 5); i++) {
     agents.addAgent({ id: `a${String(i).padStart(5, '0')}`, groups: ['web'], status: 'active' });
@@ -305,7 +308,12 @@ describe('submit', () => {
         'OpenSearch bulk create orders failed (400 illegal_argument_exception: secret-ish document text)',
       );
     };
-    const { service, requests } = setup({ orders: failing });
+    // A group too large to be written with its record in one round trip: its orders stream.
+    const { service, requests } = setup({
+      orders: failing,
+      groupSize: STREAMED_GROUP,
+      limits: { maxBatchCommands: 10, maxFanOut: 1000, maxResultsPerReport: 50 },
+    });
     const res = await service.submit({ commands: [toGroup()] }, alice);
     expect(res.commands[0]?.write_errors).toEqual([{ id: '*', reason: 'internal error (see the log)' }]);
     expect(JSON.stringify(await requests.getRequest(1))).not.toContain('secret-ish');
@@ -324,7 +332,11 @@ describe('submit', () => {
       }
       return inner.saveOrders(firstFour(), options);
     };
-    const { service, requests } = setup({ orders: flaky });
+    const { service, requests } = setup({
+      orders: flaky,
+      groupSize: STREAMED_GROUP,
+      limits: { maxBatchCommands: 10, maxFanOut: 1000, maxResultsPerReport: 50 },
+    });
     const res = await service.submit({ commands: [toGroup()] }, alice);
     expect(res.commands[0]).toMatchObject({
       request_id: 1,
@@ -381,7 +393,7 @@ describe('submit', () => {
     });
 
     it('a submission that failed before writing releases its key (when the store can), so a retry is processed', async () => {
-      const requests = new ReleasingRequestStore();
+      const requests = new ReleasingRequestStore({ orders: new InMemoryOrderStore() });
       const s = setup({ requests, limits: { maxBatchCommands: 10, maxFanOut: 4, maxResultsPerReport: 10 } });
       await rejection(
         s.service.submit({ commands: [toGroup()] }, alice, { idempotencyKey: 'k' }),

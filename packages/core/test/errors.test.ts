@@ -22,7 +22,7 @@ describe('error codes', () => {
     expect(e.retryAfterSec).toBe(3);
     expect(isCommandManagerError(e)).toBe(true);
     expect(isCommandManagerError(e, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
-    expect(isCommandManagerError(e, ErrorCodes.CONFLICT)).toBe(false);
+    expect(isCommandManagerError(e, ErrorCodes.NOT_FOUND)).toBe(false);
     expect(isCommandManagerError(new Error('x'))).toBe(false);
   });
 });

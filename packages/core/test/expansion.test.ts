@@ -266,4 +266,11 @@ describe('InProcessIdAllocator', () => {
     expect(() => new InProcessIdAllocator(-1)).toThrow(RangeError);
     expect(() => new InProcessIdAllocator(1.5)).toThrow(RangeError);
   });
+  it('nextBlock hands out n increasing ids, disjoint from next, and refuses n < 1', async () => {
+    const ids = new InProcessIdAllocator(5);
+    expect(await ids.next()).toBe(5);
+    expect(await ids.nextBlock(3)).toEqual([6, 7, 8]);
+    expect(await ids.next()).toBe(9);
+    await expect(ids.nextBlock(0)).rejects.toMatchObject({ code: ErrorCodes.VALIDATION_FAILED });
+  });
 });

@@ -24,8 +24,8 @@ function record(requestId: number): RequestRecord {
 }
 
 async function world(n: number, failing: number[] = []) {
-  const requests = new InMemoryRequestStore();
   const orders = new InMemoryOrderStore();
+  const requests = new InMemoryRequestStore({ orders });
   for (let id = 1; id <= n; id++) {
     await requests.createRequest(record(id));
     await orders.saveOrders([makeTestOrder(id, 1, { status: failing.includes(id) ? 'failure' : 'pending' })]);

@@ -1,4 +1,4 @@
-import { InMemoryRequestStore } from '../src/memory';
+import { InMemoryOrderStore, InMemoryRequestStore } from '../src/memory';
 import type { RequestRecord } from '../src/model';
 import { RequestRetention } from '../src/request-retention';
 import { ManualClock } from './helpers/fixtures';
@@ -27,7 +27,7 @@ function record(requestId: number, createdAt: Date, writeState: RequestRecord['w
 describe('RequestRetention', () => {
   it('deletes keys and finished records past their retention, page by page, and keeps the rest', async () => {
     const clock = new ManualClock(new Date('2030-01-10T00:00:00.000Z'));
-    const requests = new InMemoryRequestStore();
+    const requests = new InMemoryRequestStore({ orders: new InMemoryOrderStore() });
     const t0 = clock.now();
     for (let i = 0; i < 7; i++) {
       await requests.reserveIdempotency(`old-${i}`, 'fp', { now: t0, reservationTtlMs: HOUR });

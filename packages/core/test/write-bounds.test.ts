@@ -11,7 +11,7 @@ import { command, ManualClock, principal } from './helpers/fixtures';
 function setup(limits: Partial<CommandServiceLimits> = {}, options: { permissive?: boolean } = {}) {
   const clock = new ManualClock();
   const orders = new InMemoryOrderStore({ clock });
-  const requests = new InMemoryRequestStore();
+  const requests = new InMemoryRequestStore({ orders });
   const agents = new InMemoryAgentDirectory();
   for (let i = 1; i <= 300; i++) {
     agents.addAgent({ id: `a${String(i).padStart(5, '0')}`, groups: ['big'], status: 'active' });

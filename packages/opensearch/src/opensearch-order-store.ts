@@ -30,6 +30,7 @@ import {
   CommandManagerError,
   ErrorCodes,
   emptyCounts,
+  isClaimable,
   ORDER_STATUSES,
   withLease,
   noopLogger,
@@ -41,7 +42,7 @@ import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
-import { isClaimable } from './internal/claim-rule';
+import { claimRuleClauses } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { assertDocsRead } from './internal/bulk-permissions';
@@ -491,20 +492,7 @@ export class OpenSearchOrderStore implements OrderStore {
   async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
     if (request.limit <= 0) return [];
     const now = request.now.toISOString();
-    const clauses: Array<Record<string, unknown>> = [
-      { term: { 'command.status': 'pending' } },
-      { range: { 'scheduling.next_attempt_at': { lte: now } } },
-      { range: { delivery_timestamp: { gt: now } } },
-      {
-        bool: {
-          minimum_should_match: 1,
-          should: [
-            { bool: { must_not: { exists: { field: 'scheduling.lease_expires_at' } } } },
-            { range: { 'scheduling.lease_expires_at': { lte: now } } },
-          ],
-        },
-      },
-    ];
+    const clauses = claimRuleClauses(now);
     if (request.requestIds !== undefined) {
       if (request.requestIds.length === 0) return [];
       clauses.push({ terms: { 'command.request_id': [...request.requestIds] } });

@@ -23,7 +23,7 @@ import type {
   RequestWithOrdersOutcome,
   RetentionBounds,
 } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, noopLogger, orderIdTaken } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger, orderIdTaken, sameJson } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
@@ -242,7 +242,7 @@ export class OpenSearchRequestStore implements RequestStore {
       const { record } = entries[entry] as RequestWithOrders;
       const outcome = outcomes[entry] as RequestWithOrdersOutcome;
       const stored = await this.getRequest(record.request_id);
-      if (stored !== undefined && JSON.stringify(stored) === JSON.stringify(record)) {
+      if (stored !== undefined && sameJson(stored, record)) {
         outcome.record = 'created';
         continue;
       }

@@ -66,6 +66,7 @@ describeRequestStoreContract('OpenSearch', async () => {
   const ordersIndex = t.nextOrdersIndex();
   return {
     store: new OpenSearchRequestStore({ client: t.client, ordersIndex, replicas: 0 }),
+    orders: new OpenSearchOrderStore({ client: t.client, ordersIndex, replicas: 0 }),
     cleanup: () => t.dropLayout(ordersIndex),
   };
 });

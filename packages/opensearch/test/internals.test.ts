@@ -65,7 +65,7 @@ describe('toStoreError', () => {
   });
 
   it('passes product errors through and hides anything else behind INTERNAL', () => {
-    const own = new CommandManagerError('CONFLICT', 'x');
+    const own = new CommandManagerError('NOT_FOUND', 'x');
     expect(toStoreError(own, 'op')).toBe(own);
     const mapped = toStoreError(new TypeError('secret detail'), 'op');
     expect(mapped.code).toBe('INTERNAL');

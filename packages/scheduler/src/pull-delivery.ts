@@ -206,7 +206,7 @@ export class PullDelivery implements PullDeliveryApi {
   private async claimOnce(request: ClaimInput, hint?: WakeHint): Promise<StoredOrder[]> {
     const owner = consumerLeaseOwner(request.consumer);
     let claimed: StoredOrder[] = [];
-    if (hint && this.orders.claimByIds) {
+    if (hint) {
       const ids = await this.hintedIds(request, hint);
       if (ids.length > 0) {
         claimed = await this.orders.claimByIds({

@@ -466,9 +466,7 @@ export class Scheduler {
    * go for the same orders, and the conditional lease write lets exactly one of them have each.
    */
   private claimHinted(hint: WakeHint): boolean {
-    const claimByIds = this.orders.claimByIds?.bind(this.orders);
     if (
-      !claimByIds ||
       !this.started ||
       this.stopping ||
       !Number.isSafeInteger(hint.requestId) ||
@@ -483,7 +481,7 @@ export class Scheduler {
     const ids: string[] = [];
     for (let i = 1; i <= hint.orders; i++) ids.push(orderDocumentId(hint.requestId, i));
     const p: Promise<void> = (async () => {
-      const claimed = await claimByIds({
+      const claimed = await this.orders.claimByIds({
         owner: this.owner,
         leaseMs: this.opts.leaseMs,
         now: this.clock.now(),

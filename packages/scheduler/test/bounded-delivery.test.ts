@@ -51,7 +51,7 @@ describe('delivery reads args in batches bounded by bytes', () => {
     const delivery = new RecordingDelivery();
     const scheduler = new Scheduler({
       orders: store,
-      requests: new InMemoryRequestStore(),
+      requests: new InMemoryRequestStore({ orders: store }),
       locks: new InMemoryLockStore(),
       delivery,
       owner: 'sidecar-a',

@@ -20,7 +20,7 @@ it('runs the deadline sweep but no dispatch, and a wake does not dispatch either
   const deliver = jest.fn<ReturnType<OrderDelivery['deliver']>, Parameters<OrderDelivery['deliver']>>();
   const scheduler = new Scheduler({
     orders: store,
-    requests: new InMemoryRequestStore(),
+    requests: new InMemoryRequestStore({ orders: store }),
     locks: new InMemoryLockStore(),
     delivery: { deliver },
     owner: 'sidecar-a',

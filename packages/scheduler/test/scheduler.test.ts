@@ -58,7 +58,7 @@ function harness(
 ): Harness {
   const clock = extra.shared?.clock ?? new FakeClock();
   const store = extra.shared?.store ?? new InMemoryOrderStore({ clock });
-  const requests = extra.shared?.requests ?? new InMemoryRequestStore();
+  const requests = extra.shared?.requests ?? new InMemoryRequestStore({ orders: store });
   const locks = extra.shared?.locks ?? new InMemoryLockStore();
   const metrics = new InMemorySchedulerMetrics();
   const logger = new RecordingLogger();
@@ -571,7 +571,7 @@ describe('lifecycle', () => {
   });
 });
 
-/** An in-memory store that logs which claim path ran, optionally without `claimByIds`. */
+/** An in-memory store that logs which claim path ran. */
 class SpyStore extends InMemoryOrderStore {
   readonly calls: string[] = [];
   override async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
@@ -593,7 +593,7 @@ describe('wake hints and pipelining', () => {
     const metrics = new InMemorySchedulerMetrics();
     const scheduler = new Scheduler({
       orders: store,
-      requests: new InMemoryRequestStore(),
+      requests: new InMemoryRequestStore({ orders: store }),
       locks: new InMemoryLockStore(),
       delivery: client,
       owner: 'sidecar-a',
@@ -621,7 +621,7 @@ describe('wake hints and pipelining', () => {
     expect([...stub.accepted].sort()).toEqual(ids(7, 3));
   });
 
-  it('wake(hint) for more than one batch, or with a store that cannot claim by id, falls back to the search', async () => {
+  it('wake(hint) for more than one batch falls back to the search', async () => {
     const store = new SpyStore();
     const { scheduler } = spied(store, { batchSize: 2 });
     scheduler.start();
@@ -630,14 +630,6 @@ describe('wake hints and pipelining', () => {
     scheduler.wake({ requestId: 8, orders: 3 });
     await until(async () => (await store.countByStatus({ requestId: 8 })).sent === 3);
     expect(store.calls.filter((c) => c.startsWith('claimByIds'))).toEqual([]);
-
-    const plain = new InMemoryOrderStore();
-    Object.defineProperty(plain, 'claimByIds', { value: undefined });
-    const other = spied(plain, { batchSize: 10 });
-    other.scheduler.start();
-    await plain.saveOrders(orders(9, 2, new Date()));
-    other.scheduler.wake({ requestId: 9, orders: 2 });
-    await until(async () => (await plain.countByStatus({ requestId: 9 })).sent === 2);
   });
 
   it('a hint naming orders that are not there (or not due) leaves them to the search', async () => {

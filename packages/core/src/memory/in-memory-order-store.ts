@@ -1,3 +1,4 @@
+import { isClaimable } from '../claim-rule';
 import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
 import { isSameOrder, orderIdTaken } from '../order-identity';
@@ -63,7 +64,8 @@ type SortKey = number[];
  * - `listOrders` sorts by `command.request_id` descending, then `command.order_id` ascending; cursors
  *   are search_after positions (the last item's sort key), so paging never repeats or skips an item that
  *   stays in the store. A cursor is returned only when more items follow.
- * - `claimByIds` applies `claimDue`'s rules to the ids given, in the order given.
+ * - `claimDue` and `claimByIds` follow the claim rule (`claim-rule.ts`); `claimByIds` checks it for the ids
+ *   given, in the order given.
  * - `claimDue` and `findOverdue` take the oldest first: `@timestamp` (resp. `delivery_timestamp`)
  *   ascending, then request id, then order id. `findTerminalBefore` sorts by `scheduling.completed_at`
  *   ascending, then request id, then order id.
@@ -415,17 +417,6 @@ function withoutArgs(stored: StoredOrder): StoredOrder {
 
 function toStored(id: string, entry: Entry): StoredOrder {
   return { id, rev: String(entry.seq), order: clone(entry.order) };
-}
-
-/** The claim rule of `claimDue` and `claimByIds`: pending, due, before its deadline, no live lease. */
-function isClaimable(o: Order, now: number): boolean {
-  const s = o.scheduling;
-  return (
-    o.command.status === 'pending' &&
-    time(s.next_attempt_at) <= now &&
-    time(o.delivery_timestamp) > now &&
-    (s.lease_expires_at == null || time(s.lease_expires_at) <= now)
-  );
 }
 
 /** Milliseconds of an ISO-8601 time (compared as instants, not as strings); NaN when absent. */

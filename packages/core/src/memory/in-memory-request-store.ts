@@ -1,25 +1,40 @@
+import { sameJson } from '../canonical-json';
 import { CommandManagerError, ErrorCodes } from '../errors';
 import type { RequestRecord } from '../model';
 import type {
   IdempotencyEntry,
   IdempotencyReservation,
+  OrderStore,
   RequestFilter,
   RequestListPage,
   RequestPosition,
   RequestStore,
+  RequestWithOrders,
+  RequestWithOrdersOutcome,
   RetentionBounds,
 } from '../ports';
 import { clone } from './internal/clone';
+
+export interface InMemoryRequestStoreOptions {
+  /** Where `createRequestsWithOrders` writes the orders (the order store the command service reads). */
+  orders: OrderStore;
+}
 
 /**
  * The in-memory twin of the request records and idempotency keys. Same contract as the OpenSearch adapter
  * (`test/contract/request-store-contract.ts`): `createRequest` and `reserveIdempotency` are create-only,
  * so of concurrent callers exactly one wins; completing an unknown key is NOT_FOUND; a reservation older
- * than its TTL is taken over; `removeExpired` enforces retention.
+ * than its TTL is taken over; `removeExpired` enforces retention; `createRequestsWithOrders` writes each
+ * record create-only and its orders into the linked order store with `saveOrders`.
  */
 export class InMemoryRequestStore implements RequestStore {
   private readonly requests = new Map<number, RequestRecord>();
   private readonly keys = new Map<string, IdempotencyEntry & { createdAt: number }>();
+  private readonly orders: OrderStore;
+
+  constructor(options: InMemoryRequestStoreOptions) {
+    this.orders = options.orders;
+  }
 
   async init(): Promise<void> {
     // Nothing to set up; idempotent by construction.
@@ -59,6 +74,28 @@ export class InMemoryRequestStore implements RequestStore {
 
   async putRequest(record: RequestRecord): Promise<void> {
     this.requests.set(record.request_id, clone(record));
+  }
+
+  /**
+   * Per entry: a record with this id that is this very record (an earlier attempt of the same write) counts
+   * as created; ANOTHER record with this id makes the entry `exists` and none of its orders is written (so
+   * none hangs off someone else's request); otherwise the record is created. The orders of a created record
+   * are then saved (create-only, deterministic ids): a repeated call counts them `existing`.
+   */
+  async createRequestsWithOrders(entries: readonly RequestWithOrders[]): Promise<RequestWithOrdersOutcome[]> {
+    const outcomes: RequestWithOrdersOutcome[] = [];
+    for (const { record, orders } of entries) {
+      const stored = this.requests.get(record.request_id);
+      if (stored !== undefined && !sameJson(stored, record)) {
+        outcomes.push({ record: 'exists', written: 0, existing: 0, failed: [] });
+        continue;
+      }
+      if (stored === undefined) this.requests.set(record.request_id, clone(record));
+      const saved =
+        orders.length > 0 ? await this.orders.saveOrders(orders) : { written: 0, existing: 0, failed: [] };
+      outcomes.push({ record: 'created', ...saved });
+    }
+    return outcomes;
   }
 
   async findStaleWrites(before: Date, limit: number): Promise<RequestRecord[]> {

@@ -17,7 +17,7 @@
  *   lease_expires_at <= now, in `requestIds` when given; oldest first by `@timestamp`, then request_id,
  *   then order_id (numeric); writes lease_owner and lease_expires_at = now + leaseMs, nothing else.
  *   Concurrent claimers receive disjoint sets.
- * - `claimByIds` (optional): the same rules for the ids given, read by id (a just-saved order is claimable at
+ * - `claimByIds`: the same rules for the ids given, read by id (a just-saved order is claimable at
  *   once); claimed orders in the order asked; disjoint from concurrent claims of either kind.
  * - `findOverdue`: pending or sent with delivery_timestamp < now (leased or not), by deadline ascending,
  *   then request_id, then order_id, at most `limit`.
@@ -714,7 +714,6 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
       const now = at(BASE, MIN);
 
       it('claims the given orders by id with the claimDue rules, in the order asked, skipping the rest', async () => {
-        if (!store.claimByIds) return;
         const t = at(BASE, 0);
         await store.saveOrders([
           makeTestOrder(1, 1, { timestamp: t }), // due
@@ -746,14 +745,12 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
       });
 
       it('claims a just-saved order at once (no wait for it to become searchable)', async () => {
-        if (!store.claimByIds) return;
         await store.saveOrders([makeTestOrder(3, 1, { timestamp: BASE })]);
         const [c] = await store.claimByIds({ owner: 'me', leaseMs: MIN, now, ids: ['3-1'] });
         expect(c?.id).toBe('3-1');
       });
 
       it('gives concurrent claimers (by id and by search) disjoint sets', async () => {
-        if (!store.claimByIds) return;
         const orders = Array.from({ length: 30 }, (_, i) =>
           makeTestOrder(1, i + 1, { timestamp: at(BASE, i) }),
         );
@@ -778,7 +775,6 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
       });
 
       it('claims nothing for an empty list', async () => {
-        if (!store.claimByIds) return;
         expect(await store.claimByIds({ owner: 'a', leaseMs: MIN, now, ids: [] })).toEqual([]);
       });
     });

@@ -10,12 +10,18 @@
  * `releaseIdempotency` drops a reservation that has no response (a retry is then processed) and leaves an
  * answered key alone; a reservation older than its `reservationTtlMs` (its writer died) is taken over by
  * the next reservation; `removeExpired` deletes idempotency entries and finished request records created
- * before their bounds, never a record still `writing`.
+ * before their bounds, never a record still `writing`. `findStaleWrites` finds the records still `writing`
+ * whose heartbeat is older than its bound. `createRequestsWithOrders` writes each record create-only and
+ * its orders into the harness's order store: a repeated call counts the record `created` and its orders
+ * `existing`; an entry whose id holds ANOTHER record is `exists` and leaves none of its orders stored.
  */
-import type { RequestRecord, RequestStore } from '@command-manager/core';
+import type { OrderStore, RequestRecord, RequestStore } from '@command-manager/core';
+import { makeTestOrder } from './order-fixtures';
 
 export interface RequestStoreHarness {
   store: RequestStore;
+  /** The order store that `createRequestsWithOrders` writes into (set up with the store's `init`). */
+  orders: OrderStore;
   cleanup(): Promise<void>;
 }
 
@@ -52,6 +58,7 @@ export function describeRequestStoreContract(
     beforeEach(async () => {
       h = await makeStore();
       store = h.store;
+      await h.orders.init();
       await store.init();
     });
 
@@ -68,11 +75,11 @@ export function describeRequestStoreContract(
       // Record writes need no refresh (reads by id are real time), so a store's search may lag behind
       // them by its refresh interval: poll until the answer settles.
       async function staleIds(before: string, expected: number[]): Promise<number[]> {
-        const fn = store.findStaleWrites?.bind(store);
-        if (!fn) return expected;
         let ids: number[] = [];
         for (let i = 0; i < 40; i++) {
-          ids = (await fn(new Date(before), 10)).map((r) => r.request_id).sort((a, b) => a - b);
+          ids = (await store.findStaleWrites(new Date(before), 10))
+            .map((r) => r.request_id)
+            .sort((a, b) => a - b);
           if (JSON.stringify(ids) === JSON.stringify(expected)) break;
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -80,7 +87,6 @@ export function describeRequestStoreContract(
       }
 
       it('finds records still writing whose heartbeat is older than the bound, and only those', async () => {
-        if (!store.findStaleWrites) return;
         await store.createRequest(record(1, { updated_at: '2025-06-01T12:00:05.000Z' }));
         await store.createRequest(record(2, { updated_at: '2025-06-01T12:10:00.000Z' }));
         await store.createRequest(
@@ -90,6 +96,52 @@ export function describeRequestStoreContract(
         expect(await staleIds('2025-06-01T12:05:00.000Z', [1, 4])).toEqual([1, 4]);
         await store.putRequest(record(1, { write_state: 'partial', updated_at: '2025-06-01T12:06:00.000Z' }));
         expect(await staleIds('2025-06-01T12:05:00.000Z', [4])).toEqual([4]);
+      });
+    });
+
+    describe('createRequestsWithOrders', () => {
+      const orderIds = async (requestId: number, n: number): Promise<string[]> =>
+        (
+          await h.orders.getOrders(
+            Array.from({ length: n }, (_, i) => `${requestId}-${i + 1}`),
+            { args: false },
+          )
+        ).map((o) => o.id);
+
+      it('writes every record and its orders in one call, a record without orders alone', async () => {
+        const a = record(21, { total_orders: 2, write_state: 'complete' });
+        const b = record(22);
+        const out = await store.createRequestsWithOrders([
+          { record: a, orders: [makeTestOrder(21, 1), makeTestOrder(21, 2)] },
+          { record: b, orders: [] },
+        ]);
+        expect(out).toEqual([
+          { record: 'created', written: 2, existing: 0, failed: [] },
+          { record: 'created', written: 0, existing: 0, failed: [] },
+        ]);
+        expect(await store.getRequest(21)).toEqual(a);
+        expect(await store.getRequest(22)).toEqual(b);
+        expect(await orderIds(21, 3)).toEqual(['21-1', '21-2']);
+      });
+
+      it('a repeated call finds its own record and orders: created, orders existing, nothing twice', async () => {
+        const entry = { record: record(23), orders: [makeTestOrder(23, 1)] };
+        await store.createRequestsWithOrders([entry]);
+        expect(await store.createRequestsWithOrders([entry])).toEqual([
+          { record: 'created', written: 0, existing: 1, failed: [] },
+        ]);
+        expect(await orderIds(23, 2)).toEqual(['23-1']);
+      });
+
+      it("an id holding another record is 'exists': that record is kept and none of the orders stays", async () => {
+        const theirs = record(24, { principal: 'someone-else' });
+        expect(await store.createRequest(theirs)).toBe(true);
+        const out = await store.createRequestsWithOrders([
+          { record: record(24), orders: [makeTestOrder(24, 1), makeTestOrder(24, 2)] },
+        ]);
+        expect(out).toEqual([{ record: 'exists', written: 0, existing: 0, failed: [] }]);
+        expect(await store.getRequest(24)).toEqual(theirs);
+        expect(await orderIds(24, 2)).toEqual([]);
       });
     });
 

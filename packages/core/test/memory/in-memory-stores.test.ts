@@ -32,13 +32,13 @@ describeOrderStoreContract('in-memory', async () => {
   };
 });
 
-describeRequestStoreContract('in-memory', async () => ({
-  store: new InMemoryRequestStore(),
-  cleanup: async () => undefined,
-}));
+describeRequestStoreContract('in-memory', async () => {
+  const orders = new InMemoryOrderStore();
+  return { store: new InMemoryRequestStore({ orders }), orders, cleanup: async () => undefined };
+});
 
 describeRequestListingContract('in-memory', async () => ({
-  store: new InMemoryRequestStore(),
+  store: new InMemoryRequestStore({ orders: new InMemoryOrderStore() }),
   settle: async () => undefined,
   cleanup: async () => undefined,
 }));

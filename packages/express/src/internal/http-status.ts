@@ -20,14 +20,12 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.IDEMPOTENCY_KEY_REUSED]: 409,
   [ErrorCodes.IDEMPOTENCY_IN_PROGRESS]: 409,
   [ErrorCodes.INVALID_TRANSITION]: 409,
-  [ErrorCodes.CONFLICT]: 409,
   [ErrorCodes.LEASE_LOST]: 409,
   [ErrorCodes.STORE_UNAVAILABLE]: 503,
   // Some orders were stored and will be dispatched: not a 503, which would invite a blind retry.
   [ErrorCodes.PARTIAL_WRITE]: 500,
   [ErrorCodes.CONFIG_INVALID]: 500,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
-  [ErrorCodes.DELIVERY_FAILED]: 502,
   [ErrorCodes.TOO_MANY_WAITERS]: 503,
   // Request ids handed out twice: the product's own state is wrong, not the caller's input.
   [ErrorCodes.ORDER_ID_TAKEN]: 500,

@@ -143,7 +143,7 @@ export function inMemoryWorld(
   options: { agents?: number; maxFanOut?: number; orders?: InMemoryOrderStore } = {},
 ): InMemoryWorld {
   const orders = options.orders ?? new InMemoryOrderStore();
-  const requests = new InMemoryRequestStore();
+  const requests = new InMemoryRequestStore({ orders });
   const agents = new InMemoryAgentDirectory();
   const n = options.agents ?? 5;
   for (let i = 1; i <= n; i++)

@@ -1,14 +1,23 @@
-import type { Order } from '@command-manager/core';
+import { CLAIM_RULE_FIELDS, CLAIMABLE_STATUS } from '@command-manager/core';
 
 /**
- * The claim rule of `claimDue`, checked in code for `claimByIds` (which reads by id instead of searching):
- * pending, `next_attempt_at <= now`, deadline (`delivery_timestamp`) after `now`, and no live lease (none,
- * or `lease_expires_at <= now`). Times are compared as instants, like the search's date ranges.
+ * The claim rule of core (`claim-rule.ts`: pending, due, before its deadline, no live lease) as the filter
+ * clauses of a search, at `now` (ISO-8601). Date ranges compare instants, as `isClaimable` does.
  */
-export function isClaimable(order: Order, nowMs: number): boolean {
-  const s = order.scheduling;
-  if (order.command.status !== 'pending') return false;
-  if (!(Date.parse(s.next_attempt_at) <= nowMs)) return false;
-  if (!(Date.parse(order.delivery_timestamp) > nowMs)) return false;
-  return s.lease_expires_at == null || Date.parse(s.lease_expires_at) <= nowMs;
+export function claimRuleClauses(now: string): Array<Record<string, unknown>> {
+  const f = CLAIM_RULE_FIELDS;
+  return [
+    { term: { [f.status]: CLAIMABLE_STATUS } },
+    { range: { [f.nextAttemptAt]: { lte: now } } },
+    { range: { [f.deadline]: { gt: now } } },
+    {
+      bool: {
+        minimum_should_match: 1,
+        should: [
+          { bool: { must_not: { exists: { field: f.leaseExpiresAt } } } },
+          { range: { [f.leaseExpiresAt]: { lte: now } } },
+        ],
+      },
+    },
+  ];
 }
