@@ -440,7 +440,7 @@ export class Scheduler {
       const free = this.maxHeld - this.inFlight.size;
       if (free <= 0) return;
       // An open breaker would refuse the batch anyway: do not churn leases on orders that cannot go out.
-      if (this.delivery.isBlocked?.()) return;
+      if (this.delivery.isBlocked()) return;
       // At most `concurrency` batches per claim: bounds what one search answer and its lease writes hold.
       const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
       const claimed = await this.orders.claimDue({
@@ -476,7 +476,7 @@ export class Scheduler {
       hint.orders < 1 ||
       hint.orders > this.opts.batchSize ||
       this.inFlight.size >= this.maxHeld ||
-      this.delivery.isBlocked?.()
+      this.delivery.isBlocked()
     ) {
       return false;
     }
