@@ -22,12 +22,13 @@
  * `tls.ca` the given CA replaces Node's default roots. Secrets (passwords, tokens) are never logged.
  */
 import { Agent, request } from 'undici';
-import { isRetryableStatus, systemClock, noopLogger } from '@command-manager/core';
+import { systemClock, noopLogger } from '@command-manager/core';
 import type { Clock, Logger, StoredOrder } from '@command-manager/core';
 import { BREAKER_STATE_VALUE, CircuitBreaker } from './circuit-breaker';
 import type { BreakerState, CircuitBreakerOptions } from './circuit-breaker';
 import { toAcceptCommandsOrder } from './order-delivery';
 import type { DeliverOptions, OrderDelivery, OrderVerdict } from './order-delivery';
+import { isRetryableStatus } from './internal/retryable-status';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
 
