@@ -20,7 +20,6 @@ import {
   orderDocumentId,
   scheduleRetry,
   systemClock,
-  withLease,
   withoutLease,
   noopLogger,
 } from '@command-manager/core';
@@ -45,6 +44,8 @@ import { rolloutLimits } from './internal/rollout';
 import type { RolloutLimits } from './internal/rollout';
 import { Semaphore } from './internal/semaphore';
 import { Ticker } from './internal/ticker';
+import { describeError } from './internal/describe-error';
+import { LeaseRenewal } from './lease-renewal';
 
 export interface SchedulerOptions {
   /** Pause between claim rounds when nothing wakes the scheduler; default 1000. */
@@ -396,7 +397,7 @@ export class Scheduler {
           this.opts.pollIntervalMs,
           backoffDelayMs(failures, this.opts.retryPolicy, this.opts.random),
         );
-        const meta = { error: describe(e), failures, backoffMs: delayMs };
+        const meta = { error: describeError(e), failures, backoffMs: delayMs };
         if (failures === 1) this.logger.error('claim round failed', meta);
         else this.logger.warn('claim round failed', meta);
       }
@@ -497,7 +498,7 @@ export class Scheduler {
       if (claimed.length < ids.length) this.wakeLoop();
     })()
       .catch((e: unknown) => {
-        this.logger.warn('claim by id failed; falling back to the search', { error: describe(e) });
+        this.logger.warn('claim by id failed; falling back to the search', { error: describeError(e) });
         this.wakeLoop();
       })
       .finally(() => this.hintClaims.delete(p));
@@ -547,7 +548,7 @@ export class Scheduler {
     const batch: Batch = { held: new Map(orders.map((o) => [o.id, o])), summary: emptySummary() };
     const p: Promise<DispatchSummary> = this.processBatch(batch)
       .catch((e: unknown) => {
-        this.logger.error('batch failed', { error: describe(e), orders: orders.length });
+        this.logger.error('batch failed', { error: describeError(e), orders: orders.length });
         return batch.summary;
       })
       .finally(() => {
@@ -721,7 +722,16 @@ export class Scheduler {
   private async processBatch(batch: Batch): Promise<DispatchSummary> {
     const { held, summary } = batch;
     // Leases are renewed from the claim on: a batch claimed ahead may wait for a delivery slot.
-    const renewal = this.startRenewal(batch);
+    const renewal = new LeaseRenewal({
+      orders: this.orders,
+      owner: this.owner,
+      leaseMs: this.opts.leaseMs,
+      clock: this.clock,
+      logger: this.logger,
+      held,
+      onLost: (orderId) => this.leaseLost(orderId, summary, 'lease renewal'),
+    });
+    renewal.start();
     let verdicts: Map<string, OrderVerdict>;
     await this.deliverySlots.acquire();
     try {
@@ -735,7 +745,7 @@ export class Scheduler {
           });
     } catch (e) {
       // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
-      verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describe(e) }]));
+      verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describeError(e) }]));
     } finally {
       this.deliverySlots.release();
       await renewal.stop();
@@ -924,58 +934,6 @@ export class Scheduler {
     this.logger.warn(error.message, { code: error.code, orderId, during });
   }
 
-  /** Renews the batch's leases every `leaseMs / 2` until stopped; a lost lease drops the order from the batch. */
-  private startRenewal(batch: Batch): { stop(): Promise<void> } {
-    let running: Promise<void> | undefined;
-    const renew = async (): Promise<void> => {
-      const now = this.clock.now();
-      const expiresAt = new Date(now.getTime() + this.opts.leaseMs);
-      const entries = [...batch.held.values()];
-      if (entries.length === 0) return;
-      // Searchable or not, a renewed lease is live either way: no claim takes the order.
-      const outcomes = await this.orders.writeConditional(
-        entries.map((o) => ({ id: o.id, rev: o.rev, order: withLease(o.order, this.owner, expiresAt) })),
-        NOT_SEARCHABLE,
-      );
-      outcomes.forEach((outcome, i) => {
-        const stored = entries[i];
-        if (!stored) return;
-        if (outcome.ok) {
-          batch.held.set(stored.id, {
-            id: stored.id,
-            rev: outcome.rev,
-            order: withLease(stored.order, this.owner, expiresAt),
-          });
-        } else if (outcome.reason === 'error') {
-          this.logger.warn('lease renewal failed; will try again', {
-            orderId: stored.id,
-            message: outcome.message,
-          });
-        } else {
-          batch.held.delete(stored.id);
-          this.leaseLost(stored.id, batch.summary, 'lease renewal');
-        }
-      });
-    };
-    const timer = setInterval(
-      () => {
-        if (running) return;
-        running = renew()
-          .catch((e: unknown) => this.logger.warn('lease renewal failed', { error: describe(e) }))
-          .finally(() => {
-            running = undefined;
-          });
-      },
-      Math.max(1, Math.floor(this.opts.leaseMs / 2)),
-    );
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        if (running) await running;
-      },
-    };
-  }
-
   // ---------------------------------------------------------------------------------------------------
   // Deadlines
   // ---------------------------------------------------------------------------------------------------
@@ -1096,7 +1054,7 @@ export class Scheduler {
   }
 
   private onTaskError(task: string): (e: unknown) => void {
-    return (e) => this.logger.error(`${task} failed`, { error: describe(e) });
+    return (e) => this.logger.error(`${task} failed`, { error: describeError(e) });
   }
 }
 
@@ -1117,9 +1075,4 @@ async function waitAll(promises: readonly Promise<unknown>[], ms: number): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof CommandManagerError) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
 }
