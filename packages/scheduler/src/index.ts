@@ -1,17 +1,18 @@
+export { Scheduler } from './scheduler';
+export type { SchedulerDeps, WakeHint, SchedulerOptions, DispatchSummary } from './scheduler';
+export { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 export {
-  Scheduler,
+  MaintenanceRunner,
   RETENTION_LOCK,
   EXPIRED_UNDELIVERED_MESSAGE,
   NO_RESULT_IN_TIME_MESSAGE,
-} from './scheduler';
+} from './maintenance-runner';
 export type {
-  SchedulerDeps,
-  WakeHint,
-  SchedulerOptions,
-  DispatchSummary,
+  MaintenanceDeps,
+  MaintenanceOptions,
   SweepSummary,
   RetentionSummary,
-} from './scheduler';
+} from './maintenance-runner';
 export { ManagementApiClient, parseAcceptAnswer, parseRetryAfter } from './management-api-client';
 export type {
   ManagementApiAuth,
