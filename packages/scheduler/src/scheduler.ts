@@ -14,7 +14,6 @@ import {
   defaultRetryPolicy,
   failPendingOrders,
   hasLiveLease,
-  isTerminal,
   markFailed,
   markSent,
   orderDocumentId,
@@ -25,7 +24,6 @@ import {
 } from '@command-manager/core';
 import type {
   Clock,
-  ConditionalWrite,
   LockStore,
   Logger,
   Order,
