@@ -9,7 +9,7 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 
 export const SCHEDULER_DEFAULTS = Object.freeze({
   pollIntervalMs: 1000,
-  batchSize: 100,
+  batchSize: 500,
   concurrency: 4,
   leaseMs: 30_000,
   shutdownTimeoutMs: 10_000,
