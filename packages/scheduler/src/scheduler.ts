@@ -1,6 +1,9 @@
 /**
- * The scheduler: claims due orders under a lease, hands them to the Management API, records the verdicts,
- * fails orders past their deadline, applies rollout control, and removes old terminal orders.
+ * The dispatch pipeline: the poll loop claims due orders under a lease (or `wake(hint)` claims a fresh
+ * submission's orders by id), rollout control admits them (`max_concurrency`, `max_errors`), they go out in
+ * batches to the `OrderDelivery` while `LeaseRenewal` keeps their leases, and the verdicts are recorded.
+ * Maintenance (deadline sweep, retention) runs beside it in a `MaintenanceRunner` started and stopped with
+ * the scheduler.
  *
  * It works only through core's ports, so several sidecars (each with its own `owner`) can share one orders
  * index: a claim writes the lease conditionally (`OrderStore.claimDue`), every later write is conditional on

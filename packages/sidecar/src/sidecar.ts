@@ -94,9 +94,9 @@ export async function startSidecar(
   await setup.ensure();
   // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time).
   // Claims do not force one either: the store leaves its own unrefreshed leases out of its next searches (an
-  // ids exclusion), where a forced refresh per claim cost a fifth of the dispatch rate (bench (d)). Other
-  // transitions (results, cancels, sweeps) force one, so progress reads see them at once. The scheduler's
-  // verdicts and lease renewals ask for none.
+  // ids exclusion), where a forced refresh per claim cost a fifth of the dispatch rate (docs/benchmarks.md,
+  // (d)). Other transitions (results, cancels, sweeps) force one, so progress reads see them at once. The
+  // scheduler's verdicts and lease renewals ask for none.
   const orders = new OpenSearchOrderStore({
     ...indexOptions,
     saveRefresh: false,
