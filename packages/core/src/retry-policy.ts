@@ -1,6 +1,6 @@
 /**
  * Delivery retry policy: a pure function of the attempt number (capped exponential backoff with jitter),
- * after BullMQ's `backoffs.ts`. A non-retryable error short-circuits it (`isRetryableStatus`).
+ * after BullMQ's `backoffs.ts`. A non-retryable error short-circuits it (the scheduler decides which are).
  */
 
 export interface RetryPolicy {
@@ -40,12 +40,4 @@ export function backoffDelayMs(
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   const r = Math.min(1, Math.max(0, random()));
   return Math.round(raw * (1 - jitter * r));
-}
-
-/**
- * Whether an HTTP status from the Management API is worth retrying: 5xx (server trouble), 429 (rate
- * limited) and 408 (request timeout). Other 4xx mean the request itself is wrong and will fail again.
- */
-export function isRetryableStatus(httpStatus: number): boolean {
-  return (httpStatus >= 500 && httpStatus <= 599) || httpStatus === 429 || httpStatus === 408;
 }

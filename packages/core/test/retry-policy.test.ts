@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { backoffDelayMs, defaultRetryPolicy, isRetryableStatus } from '../src/retry-policy';
+import { backoffDelayMs, defaultRetryPolicy } from '../src/retry-policy';
 import type { RetryPolicy } from '../src/retry-policy';
 
 const policy: RetryPolicy = { baseMs: 100, maxMs: 1_000, factor: 2, jitter: 0.5 };
@@ -51,13 +51,4 @@ describe('backoffDelayMs', () => {
       }),
     );
   });
-});
-
-describe('isRetryableStatus', () => {
-  it.each([500, 502, 503, 504, 599, 429, 408])('%i is retryable', (s) =>
-    expect(isRetryableStatus(s)).toBe(true),
-  );
-  it.each([200, 400, 401, 403, 404, 409, 413, 422, 600])('%i is not', (s) =>
-    expect(isRetryableStatus(s)).toBe(false),
-  );
 });

@@ -1,12 +1,16 @@
 import { systemClock } from '@command-manager/core';
 import type { Clock } from '@command-manager/core';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitBreakerOptions {
-  /** Consecutive failed calls that open the breaker; default 5. */
+  /** Consecutive failed calls that open the breaker; default `SCHEDULER_DEFAULTS.breakerFailureThreshold`. */
   failureThreshold?: number;
-  /** How long the breaker stays open before it lets one trial call through; default 30 000. */
+  /**
+   * How long the breaker stays open before it lets one trial call through; default
+   * `SCHEDULER_DEFAULTS.breakerOpenMs`.
+   */
   openMs?: number;
   /** Successful trial calls (half-open) needed to close it again; default 1. */
   halfOpenSuccesses?: number;
@@ -40,8 +44,11 @@ export class CircuitBreaker {
     private readonly clock: Clock = systemClock,
     private readonly onStateChange: (state: BreakerState) => void = () => undefined,
   ) {
-    this.failureThreshold = Math.max(1, Math.floor(options.failureThreshold ?? 5));
-    this.openMs = Math.max(0, options.openMs ?? 30_000);
+    this.failureThreshold = Math.max(
+      1,
+      Math.floor(options.failureThreshold ?? SCHEDULER_DEFAULTS.breakerFailureThreshold),
+    );
+    this.openMs = Math.max(0, options.openMs ?? SCHEDULER_DEFAULTS.breakerOpenMs);
     this.halfOpenSuccesses = Math.max(1, Math.floor(options.halfOpenSuccesses ?? 1));
   }
 

@@ -1,17 +1,31 @@
+/**
+ * The scheduler package: what happens to an order between its submission and its verdict.
+ * - `scheduler.ts`: dispatch. Claims due orders under a lease, applies rollout control (`max_concurrency`,
+ *   `max_errors`; the rules in `internal/rollout.ts`), delivers them in batches and records the verdicts.
+ * - `lease-renewal.ts`: keeps the leases of a held batch alive (every `leaseMs / 2`).
+ * - `maintenance-runner.ts`: maintenance apart from dispatch: the deadline sweep, order and request
+ *   retention, and the stale-write check, each on its own timer.
+ * - `order-delivery.ts`: the delivery port; `management-api-client.ts` (push to `/accept_commands`, behind a
+ *   `circuit-breaker.ts`, in byte-bounded calls by `bounded-delivery.ts`) and `pull-delivery.ts` (servers
+ *   claim and acknowledge) implement the two ways orders leave.
+ * - `scheduler-defaults.ts`: every option's default, which the sidecar's settings table also uses.
+ * - `scheduler-metrics.ts`: the metrics, behind an interface the sidecar binds to its registry.
+ */
+export { Scheduler } from './scheduler';
+export type { SchedulerDeps, WakeHint, SchedulerOptions, DispatchSummary } from './scheduler';
+export { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 export {
-  Scheduler,
+  MaintenanceRunner,
   RETENTION_LOCK,
   EXPIRED_UNDELIVERED_MESSAGE,
   NO_RESULT_IN_TIME_MESSAGE,
-} from './scheduler';
+} from './maintenance-runner';
 export type {
-  SchedulerDeps,
-  WakeHint,
-  SchedulerOptions,
-  DispatchSummary,
+  MaintenanceDeps,
+  MaintenanceOptions,
   SweepSummary,
   RetentionSummary,
-} from './scheduler';
+} from './maintenance-runner';
 export { ManagementApiClient, parseAcceptAnswer, parseRetryAfter } from './management-api-client';
 export type {
   ManagementApiAuth,

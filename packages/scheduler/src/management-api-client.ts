@@ -22,14 +22,16 @@
  * `tls.ca` the given CA replaces Node's default roots. Secrets (passwords, tokens) are never logged.
  */
 import { Agent, request } from 'undici';
-import { isRetryableStatus, systemClock, noopLogger } from '@command-manager/core';
+import { systemClock, noopLogger } from '@command-manager/core';
 import type { Clock, Logger, StoredOrder } from '@command-manager/core';
 import { BREAKER_STATE_VALUE, CircuitBreaker } from './circuit-breaker';
 import type { BreakerState, CircuitBreakerOptions } from './circuit-breaker';
 import { toAcceptCommandsOrder } from './order-delivery';
 import type { DeliverOptions, OrderDelivery, OrderVerdict } from './order-delivery';
+import { isRetryableStatus } from './internal/retryable-status';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 
 export type ManagementApiAuth =
   | { type: 'none' }
@@ -56,9 +58,12 @@ export interface ManagementApiClientOptions {
   managementApiUrl: string;
   auth?: ManagementApiAuth;
   tls?: ManagementApiTls;
-  /** Bound on each HTTP exchange (connect, headers and body); default 10 000. Keep it below the lease. */
+  /**
+   * Bound on each HTTP exchange (connect, headers and body); default `SCHEDULER_DEFAULTS.requestTimeoutMs`.
+   * Keep it below the lease.
+   */
   requestTimeoutMs?: number;
-  /** Connections kept to the Management API; default 16. */
+  /** Connections kept to the Management API; default `SCHEDULER_DEFAULTS.maxConnections`. */
   maxConnections?: number;
   breaker?: CircuitBreakerOptions;
   clock?: Clock;
@@ -117,13 +122,13 @@ export class ManagementApiClient implements OrderDelivery {
     }
     this.baseUrl = options.managementApiUrl.replace(/\/+$/, '');
     this.auth = options.auth ?? { type: 'none' };
-    this.timeoutMs = Math.max(1, options.requestTimeoutMs ?? 10_000);
+    this.timeoutMs = Math.max(1, options.requestTimeoutMs ?? SCHEDULER_DEFAULTS.requestTimeoutMs);
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? noopLogger).child({ component: 'management-api-client' });
     this.metrics = options.metrics ?? noopSchedulerMetrics;
     const tls = options.tls ?? {};
     this.agent = new Agent({
-      connections: Math.max(1, options.maxConnections ?? 16),
+      connections: Math.max(1, options.maxConnections ?? SCHEDULER_DEFAULTS.maxConnections),
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connectTimeout: this.timeoutMs,

@@ -44,8 +44,11 @@ export interface DeliverOptions {
 export interface OrderDelivery {
   /** One verdict per order id given; never throws for delivery problems. */
   deliver(orders: readonly StoredOrder[], options?: DeliverOptions): Promise<Map<string, OrderVerdict>>;
-  /** True while deliveries would be refused without trying (circuit breaker open): the scheduler then claims nothing. */
-  isBlocked?(): boolean;
+  /**
+   * True while deliveries would be refused without trying (circuit breaker open): the scheduler then claims
+   * nothing. A delivery without a breaker answers false.
+   */
+  isBlocked(): boolean;
 }
 
 export function toAcceptCommandsOrder(stored: StoredOrder): AcceptCommandsOrder {

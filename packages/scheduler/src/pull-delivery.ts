@@ -43,6 +43,7 @@ import type {
 import type { WakeHint } from './scheduler';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 
 /** Rollout control of claimed orders (implemented by `Scheduler`). */
 export interface ConsumerAdmission {
@@ -53,14 +54,18 @@ export interface ConsumerAdmission {
 }
 
 export interface PullDeliveryOptions {
-  /** How often a waiting claim searches for orders written through other sidecars; default 1000. */
+  /**
+   * How often a waiting claim searches for orders written through other sidecars; default
+   * `SCHEDULER_DEFAULTS.pollIntervalMs`.
+   */
   pollIntervalMs?: number;
-  /** Claims long-polling at once on this sidecar; default 256. */
+  /** Claims long-polling at once on this sidecar; default `SCHEDULER_DEFAULTS.maxClaimWaiters`. */
   maxWaiters?: number;
   /**
-   * Bytes of `command.action.args` one claim answer carries at most; default 2 MiB. Claims read orders without
-   * their args; the answer reads them, as many orders as fit (the rest are released at once, for the next
-   * claim). An order whose args alone are larger fails as undeliverable, as in push delivery.
+   * Bytes of `command.action.args` one claim answer carries at most; default
+   * `SCHEDULER_DEFAULTS.deliveryMaxBytes`. Claims read orders without their args; the answer reads them, as
+   * many orders as fit (the rest are released at once, for the next claim). An order whose args alone are
+   * larger fails as undeliverable, as in push delivery.
    */
   maxAnswerBytes?: number;
 }
@@ -104,9 +109,15 @@ export class PullDelivery implements PullDeliveryApi {
     this.clock = deps.clock ?? systemClock;
     this.logger = (deps.logger ?? noopLogger).child({ component: 'pull-delivery' });
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
-    this.pollIntervalMs = Math.max(10, Math.floor(deps.options?.pollIntervalMs ?? 1000));
-    this.maxWaiters = Math.max(0, Math.floor(deps.options?.maxWaiters ?? 256));
-    this.maxAnswerBytes = Math.max(1, Math.floor(deps.options?.maxAnswerBytes ?? 2 * 1024 * 1024));
+    this.pollIntervalMs = Math.max(
+      10,
+      Math.floor(deps.options?.pollIntervalMs ?? SCHEDULER_DEFAULTS.pollIntervalMs),
+    );
+    this.maxWaiters = Math.max(0, Math.floor(deps.options?.maxWaiters ?? SCHEDULER_DEFAULTS.maxClaimWaiters));
+    this.maxAnswerBytes = Math.max(
+      1,
+      Math.floor(deps.options?.maxAnswerBytes ?? SCHEDULER_DEFAULTS.deliveryMaxBytes),
+    );
   }
 
   /** Claims long-polling right now. */

@@ -1,6 +1,9 @@
 /**
- * The scheduler: claims due orders under a lease, hands them to the Management API, records the verdicts,
- * fails orders past their deadline, applies rollout control, and removes old terminal orders.
+ * The dispatch pipeline: the poll loop claims due orders under a lease (or `wake(hint)` claims a fresh
+ * submission's orders by id), rollout control admits them (`max_concurrency`, `max_errors`), they go out in
+ * batches to the `OrderDelivery` while `LeaseRenewal` keeps their leases, and the verdicts are recorded.
+ * Maintenance (deadline sweep, retention) runs beside it in a `MaintenanceRunner` started and stopped with
+ * the scheduler.
  *
  * It works only through core's ports, so several sidecars (each with its own `owner`) can share one orders
  * index: a claim writes the lease conditionally (`OrderStore.claimDue`), every later write is conditional on
@@ -14,19 +17,16 @@ import {
   defaultRetryPolicy,
   failPendingOrders,
   hasLiveLease,
-  isTerminal,
   markFailed,
   markSent,
   orderDocumentId,
   scheduleRetry,
   systemClock,
-  withLease,
   withoutLease,
   noopLogger,
 } from '@command-manager/core';
 import type {
   Clock,
-  ConditionalWrite,
   LockStore,
   Logger,
   Order,
@@ -44,43 +44,35 @@ import type { SchedulerMetrics } from './scheduler-metrics';
 import { rolloutLimits } from './internal/rollout';
 import type { RolloutLimits } from './internal/rollout';
 import { Semaphore } from './internal/semaphore';
-import { Ticker } from './internal/ticker';
+import { nonNegative, positive } from './internal/option-values';
+import { MaintenanceRunner, EXPIRED_UNDELIVERED_MESSAGE } from './maintenance-runner';
+import type { MaintenanceOptions, RetentionSummary, SweepSummary } from './maintenance-runner';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
+import { describeError } from './internal/describe-error';
+import { LeaseRenewal } from './lease-renewal';
 
-export interface SchedulerOptions {
-  /** Pause between claim rounds when nothing wakes the scheduler; default 1000. */
+/** The dispatch options, and those of the maintenance runner the scheduler builds when it is given none. */
+export interface SchedulerOptions extends MaintenanceOptions {
+  /** Pause between claim rounds when nothing wakes the scheduler. */
   pollIntervalMs?: number;
-  /** Orders per `/accept_commands` call; default 100. One claim takes up to `concurrency` batches' worth. */
+  /** Orders per `/accept_commands` call. One claim takes up to `concurrency` batches' worth. */
   batchSize?: number;
   /**
-   * `/accept_commands` calls in flight at once; default 4. Up to as many batches again are claimed ahead
-   * (leased, their leases renewed) so that the next deliveries start the moment a call ends.
+   * `/accept_commands` calls in flight at once. Up to as many batches again are claimed ahead (leased, their
+   * leases renewed) so that the next deliveries start the moment a call ends.
    */
   concurrency?: number;
-  /** Dispatch lease; renewed every `leaseMs / 2` while a batch is in flight; default 30 000. */
+  /** Dispatch lease; renewed every `leaseMs / 2` while a batch is held (`LeaseRenewal`). */
   leaseMs?: number;
-  /** How long `stop()` lets in-flight batches finish before aborting them and releasing their leases; default 10 000. */
+  /** How long `stop()` lets in-flight batches finish before aborting them and releasing their leases. */
   shutdownTimeoutMs?: number;
-  /** Period of the deadline sweep; default 5000. */
-  sweepIntervalMs?: number;
-  /** Overdue orders read per sweep round; default 500. */
-  sweepBatchSize?: number;
-  /** Terminal orders completed longer ago than this are archived or deleted; default 7 days. */
-  retentionMs?: number;
-  /** Period of the retention run; default 1 hour. */
-  retentionIntervalMs?: number;
-  /** `archive` copies to the archive index then deletes; `delete` only deletes; default `archive`. */
-  retentionMode?: 'archive' | 'delete';
-  /** Orders per retention page; default 500. */
-  retentionPageSize?: number;
-  /** TTL of the `retention` lock, renewed after each page; default 5 minutes. */
-  retentionLockTtlMs?: number;
   /** Backoff of retried deliveries; default core's `defaultRetryPolicy`. */
   retryPolicy?: RetryPolicy;
   /** How long an order held back by `max_concurrency` waits before it is due again; default 5 × pollIntervalMs. */
   rolloutDeferMs?: number;
   /**
    * Bytes of args one `/accept_commands` call carries at most; a batch is sent in as many calls as its
-   * args need, read just before each (see `bounded-delivery.ts`). Default 2 MiB.
+   * args need, read just before each (see `bounded-delivery.ts`).
    */
   deliveryMaxBytes?: number;
   /** Randomness of the backoff jitter (tests fix it). */
@@ -103,6 +95,11 @@ export interface SchedulerDeps {
   clock?: Clock;
   logger?: Logger;
   metrics?: SchedulerMetrics;
+  /**
+   * Runs the deadline sweep and order retention; started and stopped with the scheduler. Default: one built
+   * from `orders`, `locks` and the maintenance options.
+   */
+  maintenance?: MaintenanceRunner;
   options?: SchedulerOptions;
 }
 
@@ -132,66 +129,32 @@ export interface DispatchSummary {
   halted: number;
 }
 
-export interface SweepSummary {
-  expiredUndelivered: number;
-  noResultInTime: number;
-  /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
-  conflicts: number;
-}
-
-export interface RetentionSummary {
-  /** False when another sidecar holds the `retention` lock. */
-  ran: boolean;
-  removed: number;
-  conflicts: number;
-}
-
-export const RETENTION_LOCK = 'retention';
-export const EXPIRED_UNDELIVERED_MESSAGE = 'expired undelivered';
-export const NO_RESULT_IN_TIME_MESSAGE = 'no result came in time';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-const MAX_SWEEP_ROUNDS = 100;
-const MAX_RETENTION_PAGES = 1000;
 const ROLLOUT_PAGE_SIZE = 500;
 const NO_ROLLOUT_CACHE_MAX = 10_000;
 /** Writes of orders this sidecar holds under a live lease: no search needs them at once (see `writePlans`). */
 const NOT_SEARCHABLE = { searchable: false } as const;
 
-type Resolved = Required<Omit<SchedulerOptions, 'random' | 'mode'>> & {
+/** Defaults of the options not in `SCHEDULER_DEFAULTS` are written below, beside what they derive from. */
+type Resolved = Required<Omit<SchedulerOptions, 'random' | 'mode' | keyof MaintenanceOptions>> & {
   random: () => number;
   mode: 'push' | 'pull';
 };
 
 function resolveOptions(o: SchedulerOptions = {}): Resolved {
-  const pollIntervalMs = positive(o.pollIntervalMs, 1000);
+  const d = SCHEDULER_DEFAULTS;
+  const pollIntervalMs = positive(o.pollIntervalMs, d.pollIntervalMs);
   return {
     pollIntervalMs,
-    batchSize: positive(o.batchSize, 100),
-    concurrency: positive(o.concurrency, 4),
-    leaseMs: positive(o.leaseMs, 30_000),
-    shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs, 10_000),
-    sweepIntervalMs: positive(o.sweepIntervalMs, 5000),
-    sweepBatchSize: positive(o.sweepBatchSize, 500),
-    retentionMs: nonNegative(o.retentionMs, 7 * DAY_MS),
-    retentionIntervalMs: positive(o.retentionIntervalMs, 60 * 60 * 1000),
-    retentionMode: o.retentionMode ?? 'archive',
-    retentionPageSize: positive(o.retentionPageSize, 500),
-    retentionLockTtlMs: positive(o.retentionLockTtlMs, 5 * 60 * 1000),
+    batchSize: positive(o.batchSize, d.batchSize),
+    concurrency: positive(o.concurrency, d.concurrency),
+    leaseMs: positive(o.leaseMs, d.leaseMs),
+    shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs, d.shutdownTimeoutMs),
     retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
     rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
-    deliveryMaxBytes: positive(o.deliveryMaxBytes, 2 * 1024 * 1024),
+    deliveryMaxBytes: positive(o.deliveryMaxBytes, d.deliveryMaxBytes),
     random: o.random ?? Math.random,
     mode: o.mode ?? 'push',
   };
-}
-
-function positive(v: number | undefined, d: number): number {
-  return v !== undefined && Number.isFinite(v) && v > 0 ? Math.floor(v) : d;
-}
-
-function nonNegative(v: number | undefined, d: number): number {
-  return v !== undefined && Number.isFinite(v) && v >= 0 ? Math.floor(v) : d;
 }
 
 function emptySummary(): DispatchSummary {
@@ -272,8 +235,7 @@ export class Scheduler {
   private readonly abort = new AbortController();
   /** Requests known to have no rollout limits (their command never changes, so this never goes stale). */
   private readonly noRollout = new Set<number>();
-  private readonly sweeper: Ticker;
-  private readonly retention: Ticker;
+  private readonly maintenance: MaintenanceRunner;
 
   constructor(deps: SchedulerDeps) {
     if (!deps.owner) throw new TypeError('Scheduler needs a non-empty owner');
@@ -287,25 +249,24 @@ export class Scheduler {
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
     this.opts = resolveOptions(deps.options);
     this.deliverySlots = new Semaphore(this.opts.concurrency);
-    this.sweeper = new Ticker(
-      this.opts.sweepIntervalMs,
-      () => this.sweepDeadlines(),
-      this.onTaskError('deadline sweep'),
-    );
-    this.retention = new Ticker(
-      this.opts.retentionIntervalMs,
-      () => this.runRetention(),
-      this.onTaskError('retention'),
-    );
+    this.maintenance =
+      deps.maintenance ??
+      new MaintenanceRunner({
+        owner: this.owner,
+        stores: { orders: this.orders, locks: this.locks },
+        clock: this.clock,
+        logger: this.logger,
+        metrics: this.metrics,
+        ...(deps.options && { options: deps.options }),
+      });
   }
 
-  /** Starts the poll loop, the deadline sweeper and retention. Calling it again does nothing. */
+  /** Starts the poll loop and the maintenance runner. Calling it again does nothing. */
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
     if (this.opts.mode === 'push') this.loopPromise = this.pollLoop();
-    this.sweeper.start();
-    this.retention.start();
+    this.maintenance.start();
     this.logger.info('scheduler started', {
       mode: this.opts.mode,
       pollIntervalMs: this.opts.pollIntervalMs,
@@ -338,7 +299,7 @@ export class Scheduler {
   /**
    * Graceful stop, idempotent: stops claiming, lets in-flight batches finish within `shutdownTimeoutMs`,
    * then aborts the rest (their orders' leases are released, not counted as attempts) and waits for the
-   * sweeper and retention (which release the `retention` lock).
+   * maintenance runner (whose retention releases the `retention` lock).
    */
   stop(): Promise<void> {
     if (!this.stopPromise) this.stopPromise = this.doStop();
@@ -348,7 +309,7 @@ export class Scheduler {
   private async doStop(): Promise<void> {
     this.stopping = true;
     this.wakeLoop();
-    await Promise.all([this.sweeper.stop(), this.retention.stop(), this.loopPromise, ...this.hintClaims]);
+    await Promise.all([this.maintenance.stop(), this.loopPromise, ...this.hintClaims]);
     this.consumerDone([...this.consumerHeld.keys()]);
     if (this.inFlight.size > 0) {
       const finished = await waitAll([...this.inFlight], this.opts.shutdownTimeoutMs);
@@ -377,6 +338,16 @@ export class Scheduler {
     return summary;
   }
 
+  /** The maintenance runner's deadline sweep, run now. */
+  sweepDeadlines(): Promise<SweepSummary> {
+    return this.maintenance.sweepDeadlines();
+  }
+
+  /** The maintenance runner's order retention, run now. */
+  runRetention(): Promise<RetentionSummary> {
+    return this.maintenance.runRetention();
+  }
+
   /**
    * While the store fails (OpenSearch down), rounds back off with the retry policy (capped exponential with
    * jitter) instead of hammering it, and its log, every poll interval; recovery is logged once. A wake ends
@@ -396,7 +367,7 @@ export class Scheduler {
           this.opts.pollIntervalMs,
           backoffDelayMs(failures, this.opts.retryPolicy, this.opts.random),
         );
-        const meta = { error: describe(e), failures, backoffMs: delayMs };
+        const meta = { error: describeError(e), failures, backoffMs: delayMs };
         if (failures === 1) this.logger.error('claim round failed', meta);
         else this.logger.warn('claim round failed', meta);
       }
@@ -440,7 +411,7 @@ export class Scheduler {
       const free = this.maxHeld - this.inFlight.size;
       if (free <= 0) return;
       // An open breaker would refuse the batch anyway: do not churn leases on orders that cannot go out.
-      if (this.delivery.isBlocked?.()) return;
+      if (this.delivery.isBlocked()) return;
       // At most `concurrency` batches per claim: bounds what one search answer and its lease writes hold.
       const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
       const claimed = await this.orders.claimDue({
@@ -474,7 +445,7 @@ export class Scheduler {
       hint.orders < 1 ||
       hint.orders > this.opts.batchSize ||
       this.inFlight.size >= this.maxHeld ||
-      this.delivery.isBlocked?.()
+      this.delivery.isBlocked()
     ) {
       return false;
     }
@@ -495,7 +466,7 @@ export class Scheduler {
       if (claimed.length < ids.length) this.wakeLoop();
     })()
       .catch((e: unknown) => {
-        this.logger.warn('claim by id failed; falling back to the search', { error: describe(e) });
+        this.logger.warn('claim by id failed; falling back to the search', { error: describeError(e) });
         this.wakeLoop();
       })
       .finally(() => this.hintClaims.delete(p));
@@ -545,7 +516,7 @@ export class Scheduler {
     const batch: Batch = { held: new Map(orders.map((o) => [o.id, o])), summary: emptySummary() };
     const p: Promise<DispatchSummary> = this.processBatch(batch)
       .catch((e: unknown) => {
-        this.logger.error('batch failed', { error: describe(e), orders: orders.length });
+        this.logger.error('batch failed', { error: describeError(e), orders: orders.length });
         return batch.summary;
       })
       .finally(() => {
@@ -719,7 +690,16 @@ export class Scheduler {
   private async processBatch(batch: Batch): Promise<DispatchSummary> {
     const { held, summary } = batch;
     // Leases are renewed from the claim on: a batch claimed ahead may wait for a delivery slot.
-    const renewal = this.startRenewal(batch);
+    const renewal = new LeaseRenewal({
+      orders: this.orders,
+      owner: this.owner,
+      leaseMs: this.opts.leaseMs,
+      clock: this.clock,
+      logger: this.logger,
+      held,
+      onLost: (orderId) => this.leaseLost(orderId, summary, 'lease renewal'),
+    });
+    renewal.start();
     let verdicts: Map<string, OrderVerdict>;
     await this.deliverySlots.acquire();
     try {
@@ -733,7 +713,7 @@ export class Scheduler {
           });
     } catch (e) {
       // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
-      verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describe(e) }]));
+      verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describeError(e) }]));
     } finally {
       this.deliverySlots.release();
       await renewal.stop();
@@ -922,180 +902,9 @@ export class Scheduler {
     this.logger.warn(error.message, { code: error.code, orderId, during });
   }
 
-  /** Renews the batch's leases every `leaseMs / 2` until stopped; a lost lease drops the order from the batch. */
-  private startRenewal(batch: Batch): { stop(): Promise<void> } {
-    let running: Promise<void> | undefined;
-    const renew = async (): Promise<void> => {
-      const now = this.clock.now();
-      const expiresAt = new Date(now.getTime() + this.opts.leaseMs);
-      const entries = [...batch.held.values()];
-      if (entries.length === 0) return;
-      // Searchable or not, a renewed lease is live either way: no claim takes the order.
-      const outcomes = await this.orders.writeConditional(
-        entries.map((o) => ({ id: o.id, rev: o.rev, order: withLease(o.order, this.owner, expiresAt) })),
-        NOT_SEARCHABLE,
-      );
-      outcomes.forEach((outcome, i) => {
-        const stored = entries[i];
-        if (!stored) return;
-        if (outcome.ok) {
-          batch.held.set(stored.id, {
-            id: stored.id,
-            rev: outcome.rev,
-            order: withLease(stored.order, this.owner, expiresAt),
-          });
-        } else if (outcome.reason === 'error') {
-          this.logger.warn('lease renewal failed; will try again', {
-            orderId: stored.id,
-            message: outcome.message,
-          });
-        } else {
-          batch.held.delete(stored.id);
-          this.leaseLost(stored.id, batch.summary, 'lease renewal');
-        }
-      });
-    };
-    const timer = setInterval(
-      () => {
-        if (running) return;
-        running = renew()
-          .catch((e: unknown) => this.logger.warn('lease renewal failed', { error: describe(e) }))
-          .finally(() => {
-            running = undefined;
-          });
-      },
-      Math.max(1, Math.floor(this.opts.leaseMs / 2)),
-    );
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        if (running) await running;
-      },
-    };
-  }
-
   // ---------------------------------------------------------------------------------------------------
   // Deadlines
   // ---------------------------------------------------------------------------------------------------
-
-  /**
-   * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
-   * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
-   * changed meanwhile (e.g. its result just came in) is skipped.
-   */
-  async sweepDeadlines(): Promise<SweepSummary> {
-    const summary: SweepSummary = { expiredUndelivered: 0, noResultInTime: 0, conflicts: 0 };
-    const now = this.clock.now();
-    for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
-      const overdue = await this.orders.findOverdue(now, this.opts.sweepBatchSize);
-      if (overdue.length === 0) break;
-      const writes: ConditionalWrite[] = [];
-      for (const o of overdue) {
-        const status = o.order.command.status;
-        if (status === 'pending') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.EXPIRED_UNDELIVERED, message: EXPIRED_UNDELIVERED_MESSAGE },
-              now,
-            ),
-          });
-        } else if (status === 'sent') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.NO_RESULT_IN_TIME, message: NO_RESULT_IN_TIME_MESSAGE },
-              now,
-            ),
-          });
-        }
-      }
-      const outcomes = await this.orders.writeConditional(writes);
-      let written = 0;
-      outcomes.forEach((outcome, i) => {
-        const write = writes[i];
-        if (!write) return;
-        if (!outcome.ok) {
-          summary.conflicts++;
-          return;
-        }
-        written++;
-        if (write.order.command.result?.code === ResultCodes.EXPIRED_UNDELIVERED) {
-          summary.expiredUndelivered++;
-          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
-        } else {
-          summary.noResultInTime++;
-          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'no_result' });
-        }
-      });
-      // A full page of conflicts would come back unchanged: stop instead of spinning.
-      if (overdue.length < this.opts.sweepBatchSize || written === 0) break;
-    }
-    if (summary.expiredUndelivered + summary.noResultInTime > 0) {
-      this.logger.info('deadline sweep failed overdue orders', { ...summary });
-    }
-    return summary;
-  }
-
-  // ---------------------------------------------------------------------------------------------------
-  // Retention
-  // ---------------------------------------------------------------------------------------------------
-
-  /**
-   * Archives or deletes terminal orders completed more than `retentionMs` ago, in one sidecar at a time
-   * (lease-lock `retention`, renewed after each page, released at the end). Pending and sent orders are
-   * never touched: the store only returns terminal ones, and each is checked again here before removal.
-   */
-  async runRetention(): Promise<RetentionSummary> {
-    const summary: RetentionSummary = { ran: false, removed: 0, conflicts: 0 };
-    const ttl = this.opts.retentionLockTtlMs;
-    if (!(await this.locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) return summary;
-    summary.ran = true;
-    try {
-      const before = new Date(this.clock.now().getTime() - this.opts.retentionMs);
-      let cursor: string | undefined;
-      for (let pages = 0; pages < MAX_RETENTION_PAGES && !this.stopping; pages++) {
-        const size = this.opts.retentionPageSize;
-        const page = await this.orders.findTerminalBefore(
-          before,
-          cursor === undefined ? { size } : { size, cursor },
-        );
-        const eligible = page.items.filter((o) => {
-          const completed = Date.parse(o.order.scheduling.completed_at ?? '');
-          return (
-            isTerminal(o.order.command.status) && Number.isFinite(completed) && completed < before.getTime()
-          );
-        });
-        if (eligible.length > 0) {
-          const outcomes = await this.orders.removeOrders(eligible, this.opts.retentionMode);
-          const removed = outcomes.filter((r) => r.ok).length;
-          summary.removed += removed;
-          summary.conflicts += outcomes.length - removed;
-          this.metrics.inc(SchedulerMetricNames.RETAINED, { mode: this.opts.retentionMode }, removed);
-        }
-        cursor = page.cursor;
-        if (cursor === undefined) break;
-        if (!(await this.locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) {
-          this.logger.warn('retention lock lost; stopping this run');
-          break;
-        }
-      }
-    } finally {
-      await this.locks.release(RETENTION_LOCK, this.owner);
-    }
-    if (summary.removed > 0) {
-      this.logger.info('retention removed terminal orders', { ...summary, mode: this.opts.retentionMode });
-    }
-    return summary;
-  }
-
-  private onTaskError(task: string): (e: unknown) => void {
-    return (e) => this.logger.error(`${task} failed`, { error: describe(e) });
-  }
 }
 
 function bump(map: Map<number, number>, key: number, by: number): void {
@@ -1115,9 +924,4 @@ async function waitAll(promises: readonly Promise<unknown>[], ms: number): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof CommandManagerError) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
 }

@@ -15,6 +15,9 @@ class RecordingDelivery implements OrderDelivery {
     this.calls.push(structuredClone([...batch]));
     return new Map(batch.map((s) => [s.id, { kind: 'accepted' }]));
   }
+  isBlocked(): boolean {
+    return false;
+  }
 }
 
 const groups = (n: number, seed: string): string[] =>

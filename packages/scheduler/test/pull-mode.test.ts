@@ -22,7 +22,7 @@ it('runs the deadline sweep but no dispatch, and a wake does not dispatch either
     orders: store,
     requests: new InMemoryRequestStore({ orders: store }),
     locks: new InMemoryLockStore(),
-    delivery: { deliver },
+    delivery: { deliver, isBlocked: () => false },
     owner: 'sidecar-a',
     options: { mode: 'pull', pollIntervalMs: 10, sweepIntervalMs: 20 },
   });

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@opensearch-project/opensearch';
-import { ActionRegistry, CommandService, type Logger } from '@command-manager/core';
+import {
+  ActionRegistry,
+  CommandService,
+  RequestRetention,
+  defaultRetryPolicy,
+  type Logger,
+} from '@command-manager/core';
 import {
   createAuthenticator,
   createApp,
@@ -21,17 +27,18 @@ import {
   OpenSearchSetup,
 } from '@command-manager/opensearch';
 import {
+  MaintenanceRunner,
   ManagementApiClient,
   PullDelivery,
   Scheduler,
   schedulerMetricDefinitions,
   type ManagementApiAuth,
+  type SchedulerMetrics,
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
 import { opensearchClientFromConfig } from './opensearch-client-from-config';
 import { opensearchReadiness } from './opensearch-readiness';
 import { pushDeliveryOff } from './push-delivery-off';
-import { startRequestRetention } from './request-retention-timer';
 
 export interface RunningSidecar {
   /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
@@ -85,12 +92,11 @@ export async function startSidecar(
   };
   const setup = new OpenSearchSetup(indexOptions);
   await setup.ensure();
-  // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time);
-  // claims force one (the store's default), so the next claim search does not re-read what was just leased;
-  // other transitions (results, cancels, sweeps) force one too, so progress reads see them at once. The
+  // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time).
+  // Claims do not force one either: the store leaves its own unrefreshed leases out of its next searches (an
+  // ids exclusion), where a forced refresh per claim cost a fifth of the dispatch rate (docs/benchmarks.md,
+  // (d)). Other transitions (results, cancels, sweeps) force one, so progress reads see them at once. The
   // scheduler's verdicts and lease renewals ask for none.
-  // Claims do not force a refresh: the store leaves its own unrefreshed leases out of its next searches
-  // instead (an ids exclusion). A forced refresh per claim cost a fifth of the dispatch rate (bench (d)).
   const orders = new OpenSearchOrderStore({
     ...indexOptions,
     saveRefresh: false,
@@ -133,18 +139,41 @@ export async function startSidecar(
   });
 
   const sched = config.scheduler;
+  const maintenanceOptions = {
+    retentionMs: sched.retentionMs,
+    retentionMode: sched.retentionMode,
+    retentionIntervalMs: sched.retentionIntervalMs,
+  };
   const schedulerOptions = {
+    ...maintenanceOptions,
     pollIntervalMs: sched.pollIntervalMs,
     batchSize: sched.batchSize,
     concurrency: sched.concurrency,
     leaseMs: sched.leaseMs,
     shutdownTimeoutMs: sched.shutdownTimeoutMs,
-    retentionMs: sched.retentionMs,
-    retentionMode: sched.retentionMode,
-    retentionIntervalMs: sched.retentionIntervalMs,
-    retryPolicy: { baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs, factor: 2, jitter: 0.2 },
+    retryPolicy: { ...defaultRetryPolicy, baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs },
     deliveryMaxBytes: sched.deliveryMaxBytes,
   };
+  const requestRetention = new RequestRetention({
+    requests,
+    idempotencyRetentionMs: config.limits.idempotencyRetentionMs,
+    requestRetentionMs: config.limits.requestRetentionMs,
+    logger,
+  });
+  // Every sidecar runs request retention and the stale-write check, whether or not it dispatches; one that
+  // dispatches also runs the deadline sweep and order retention, with its scheduler's metrics.
+  const maintenanceRunner = (metrics?: SchedulerMetrics): MaintenanceRunner =>
+    new MaintenanceRunner({
+      owner: config.nodeId,
+      requestRetention,
+      // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
+      // looks first; the orders that were stored are dispatched like any other.
+      staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
+      ...(metrics && { stores: { orders, locks }, metrics }),
+      logger: logger.child({ component: 'maintenance', owner: config.nodeId }),
+      options: maintenanceOptions,
+    });
+  let maintenance: MaintenanceRunner | undefined;
   if (!sched.enabled) {
     logger.info('scheduler disabled by configuration: orders are stored but not dispatched by this sidecar');
   } else if (sched.delivery === 'pull') {
@@ -153,6 +182,7 @@ export async function startSidecar(
       logger.warn('scheduler.delivery is pull: scheduler.managementApiUrl is ignored');
     }
     const metrics = createRegistryMetrics(httpMetrics.registry, schedulerMetricDefinitions);
+    maintenance = maintenanceRunner(metrics);
     const pullScheduler = new Scheduler({
       orders,
       requests,
@@ -161,6 +191,7 @@ export async function startSidecar(
       owner: config.nodeId,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
+      maintenance,
       options: { ...schedulerOptions, mode: 'pull' },
     });
     scheduler = pullScheduler;
@@ -195,6 +226,7 @@ export async function startSidecar(
       logger: logger.child({ component: 'delivery' }),
       metrics,
     });
+    maintenance = maintenanceRunner(metrics);
     scheduler = new Scheduler({
       orders,
       requests,
@@ -203,9 +235,11 @@ export async function startSidecar(
       owner: config.nodeId,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
+      maintenance,
       options: schedulerOptions,
     });
   }
+  maintenance ??= maintenanceRunner();
 
   const authConfig =
     config.auth.usersFile !== undefined ? await loadUsersFile(config.auth.usersFile) : NO_USERS;
@@ -266,25 +300,13 @@ export async function startSidecar(
   const url = `${scheme}://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${address.port}`;
   logger.info('command manager ready', { url, ordersIndex: config.indices.orders, nodeId: config.nodeId });
 
-  // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar looks
-  // first; the orders that were stored are dispatched like any other.
-  let staleCheck: Promise<unknown> = Promise.resolve();
-  const staleTimer = setInterval(() => {
-    staleCheck = service.markStaleWrites().catch((e: unknown) => {
-      logger.warn('could not check for interrupted writes', {
-        error: e instanceof Error ? e.message : String(e),
-      });
-    });
-  }, config.limits.staleWriteMs / 2);
-  staleTimer.unref();
-  const retention = startRequestRetention(requests, config, logger);
+  // Without a scheduler nothing has started it yet; a scheduler started the runner it was given (idempotent).
+  maintenance.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      clearInterval(staleTimer);
-      await staleCheck;
-      await retention.stop();
+      await maintenance.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Waiting claims answer now (empty), so that their connections close.

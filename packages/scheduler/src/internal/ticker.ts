@@ -1,6 +1,13 @@
+export interface TickerOptions {
+  /** Run the task at `start()` (default) or first one interval later. */
+  runAtStart?: boolean;
+  /** Let the process exit while only this ticker's timer is pending. */
+  unref?: boolean;
+}
+
 /**
- * Runs an async task now and then every `intervalMs` (measured from the end of the previous run, so runs
- * never overlap), until stopped. `stop()` waits for a run in progress.
+ * Runs an async task now (or after one interval) and then every `intervalMs` (measured from the end of the
+ * previous run, so runs never overlap), until stopped. `stop()` waits for a run in progress.
  */
 export class Ticker {
   private timer: NodeJS.Timeout | undefined;
@@ -11,11 +18,13 @@ export class Ticker {
     private readonly intervalMs: number,
     private readonly task: () => Promise<unknown>,
     private readonly onError: (e: unknown) => void,
+    private readonly options: TickerOptions = {},
   ) {}
 
   start(): void {
     if (this.stopped || this.running || this.timer) return;
-    this.run();
+    if (this.options.runAtStart === false) this.schedule();
+    else this.run();
   }
 
   async stop(): Promise<void> {
@@ -23,6 +32,11 @@ export class Ticker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.running) await this.running;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => this.run(), this.intervalMs);
+    if (this.options.unref) this.timer.unref();
   }
 
   private run(): void {
@@ -35,7 +49,7 @@ export class Ticker {
       )
       .finally(() => {
         this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(() => this.run(), this.intervalMs);
+        if (!this.stopped) this.schedule();
       });
   }
 }

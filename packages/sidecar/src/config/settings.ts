@@ -1,8 +1,12 @@
 /**
  * Every setting of the sidecar, once: its key in the configuration file, its environment variable, its
  * type, default and meaning. The JSON Schema that validates the configuration and the README's table are
- * both generated from this list, so they cannot drift.
+ * both generated from this list, so they cannot drift. The scheduler's defaults come from the scheduler
+ * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
+import { defaultRetryPolicy } from '@command-manager/core';
+import { SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
+
 export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
 
 export interface Setting {
@@ -379,7 +383,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.maxClaimWaiters',
     env: 'CM_MAX_CLAIM_WAITERS',
     type: 'integer',
-    default: 256,
+    default: SCHEDULER_DEFAULTS.maxClaimWaiters,
     minimum: 0,
     maximum: 10000,
     description:
@@ -443,7 +447,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.pollIntervalMs',
     env: 'CM_POLL_INTERVAL_MS',
     type: 'integer',
-    default: 1000,
+    default: SCHEDULER_DEFAULTS.pollIntervalMs,
     minimum: 10,
     description: 'How often due orders written by other sidecars are looked for.',
   },
@@ -451,7 +455,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.batchSize',
     env: 'CM_DISPATCH_BATCH_SIZE',
     type: 'integer',
-    default: 500,
+    default: SCHEDULER_DEFAULTS.batchSize,
     minimum: 1,
     maximum: 10000,
     description: 'Orders per `/accept_commands` call.',
@@ -460,7 +464,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.deliveryMaxBytes',
     env: 'CM_DISPATCH_MAX_BYTES',
     type: 'integer',
-    default: 2097152,
+    default: SCHEDULER_DEFAULTS.deliveryMaxBytes,
     minimum: 1024,
     description:
       'Bytes of args per `/accept_commands` call, or per pull claim answer: claims read orders without their args, and delivery reads them just before each call, as many as fit (a batch is sent in several calls if needed; a claim answer holds fewer orders, the rest released for the next claim). An order whose args alone are larger fails as undeliverable.',
@@ -469,7 +473,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.concurrency',
     env: 'CM_DISPATCH_CONCURRENCY',
     type: 'integer',
-    default: 4,
+    default: SCHEDULER_DEFAULTS.concurrency,
     minimum: 1,
     maximum: 64,
     description: '`/accept_commands` calls in flight at once.',
@@ -478,7 +482,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.leaseMs',
     env: 'CM_LEASE_MS',
     type: 'integer',
-    default: 30000,
+    default: SCHEDULER_DEFAULTS.leaseMs,
     minimum: 1000,
     description:
       "Dispatch lease; renewed at half while a batch is in flight; a dead holder's lease expires after it.",
@@ -487,7 +491,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.requestTimeoutMs',
     env: 'CM_DISPATCH_TIMEOUT_MS',
     type: 'integer',
-    default: 10000,
+    default: SCHEDULER_DEFAULTS.requestTimeoutMs,
     minimum: 100,
     description: 'Timeout of one `/accept_commands` call.',
   },
@@ -495,7 +499,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.retryBaseMs',
     env: 'CM_RETRY_BASE_MS',
     type: 'integer',
-    default: 1000,
+    default: defaultRetryPolicy.baseMs,
     minimum: 1,
     description: 'First retry delay (capped exponential backoff with jitter).',
   },
@@ -503,7 +507,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.retryMaxMs',
     env: 'CM_RETRY_MAX_MS',
     type: 'integer',
-    default: 60000,
+    default: defaultRetryPolicy.maxMs,
     minimum: 1,
     description: 'Longest retry delay.',
   },
@@ -511,7 +515,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.breakerFailureThreshold',
     env: 'CM_BREAKER_FAILURE_THRESHOLD',
     type: 'integer',
-    default: 5,
+    default: SCHEDULER_DEFAULTS.breakerFailureThreshold,
     minimum: 1,
     description:
       'Consecutive failed `/accept_commands` calls (network, timeout, 408/429/5xx) that open the circuit breaker; a 401/403 (after one re-authentication) or a 404 opens it at once.',
@@ -520,7 +524,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.breakerOpenMs',
     env: 'CM_BREAKER_OPEN_MS',
     type: 'integer',
-    default: 30000,
+    default: SCHEDULER_DEFAULTS.breakerOpenMs,
     minimum: 100,
     description:
       'How long an open breaker stops dispatch (nothing is claimed; orders stay pending, no attempt counted) before one trial call.',
@@ -529,7 +533,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.retentionMs',
     env: 'CM_RETENTION_MS',
     type: 'integer',
-    default: 604800000,
+    default: SCHEDULER_DEFAULTS.retentionMs,
     minimum: 60000,
     description: 'Terminal orders older than this are archived or deleted (default 7 days).',
   },
@@ -538,14 +542,14 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CM_RETENTION_MODE',
     type: 'enum',
     values: ['archive', 'delete'],
-    default: 'archive',
+    default: SCHEDULER_DEFAULTS.retentionMode,
     description: '`archive` copies to `<orders>-archive-YYYY.MM` then deletes; `delete` only deletes.',
   },
   {
     key: 'scheduler.retentionIntervalMs',
     env: 'CM_RETENTION_INTERVAL_MS',
     type: 'integer',
-    default: 3600000,
+    default: SCHEDULER_DEFAULTS.retentionIntervalMs,
     minimum: 1000,
     description: 'How often retention runs (one sidecar at a time, under a lock).',
   },
@@ -553,7 +557,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'scheduler.shutdownTimeoutMs',
     env: 'CM_SHUTDOWN_TIMEOUT_MS',
     type: 'integer',
-    default: 10000,
+    default: SCHEDULER_DEFAULTS.shutdownTimeoutMs,
     minimum: 0,
     description: 'Bound on finishing or releasing in-flight work at shutdown.',
   },

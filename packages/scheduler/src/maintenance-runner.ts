@@ -1,0 +1,285 @@
+/**
+ * Maintenance, apart from the dispatch hot path (as pg-boss runs its maintenance in `boss.ts`, apart from
+ * fetching in `manager.ts`). Each task given runs on its own timer until `stop()`:
+ * - deadline sweep (with `stores`): fails orders past their deadline, at start and every `sweepIntervalMs`;
+ * - order retention (with `stores`): archives or deletes old terminal orders, one sidecar at a time (lock
+ *   `retention`), at start and every `retentionIntervalMs`;
+ * - request retention (with `requestRetention`): expired idempotency keys and request records, at start and
+ *   every `retentionIntervalMs`, in every sidecar (a delete repeated by two sidecars is harmless);
+ * - stale-write check (with `staleWrites`): marks partial the requests whose writer died mid fan-out (a
+ *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first.
+ *
+ * The scheduler builds one with its stores when it is given none; the sidecar builds one with every task
+ * and hands it to its scheduler, or runs it alone when it does not dispatch.
+ */
+import { ResultCodes, isTerminal, markFailed, noopLogger, systemClock } from '@command-manager/core';
+import type { Clock, ConditionalWrite, LockStore, Logger, OrderStore } from '@command-manager/core';
+import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
+import type { SchedulerMetrics } from './scheduler-metrics';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
+import { describeError } from './internal/describe-error';
+import { nonNegative, positive } from './internal/option-values';
+import { Ticker } from './internal/ticker';
+
+export interface MaintenanceOptions {
+  /** Period of the deadline sweep. */
+  sweepIntervalMs?: number;
+  /** Overdue orders read per sweep round. */
+  sweepBatchSize?: number;
+  /** Terminal orders completed longer ago than this are archived or deleted. */
+  retentionMs?: number;
+  /** Period of order and request retention. */
+  retentionIntervalMs?: number;
+  /** `archive` copies to the archive index then deletes; `delete` only deletes. */
+  retentionMode?: 'archive' | 'delete';
+  /** Orders per retention page. */
+  retentionPageSize?: number;
+  /** TTL of the `retention` lock, renewed after each page. */
+  retentionLockTtlMs?: number;
+}
+
+export interface MaintenanceDeps {
+  /** Lease owner of the `retention` lock. */
+  owner: string;
+  /** The orders and locks the deadline sweep and order retention work on; without them neither runs. */
+  stores?: { orders: OrderStore; locks: LockStore };
+  /** Request retention (core's `RequestRetention`); without it none runs. */
+  requestRetention?: { run(): Promise<unknown> };
+  /** The stale-write check (core's `CommandService.markStaleWrites`) and its period; without it none runs. */
+  staleWrites?: { check(): Promise<unknown>; intervalMs: number };
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: SchedulerMetrics;
+  options?: MaintenanceOptions;
+}
+
+export interface SweepSummary {
+  expiredUndelivered: number;
+  noResultInTime: number;
+  /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
+  conflicts: number;
+}
+
+export interface RetentionSummary {
+  /** False when another sidecar holds the `retention` lock. */
+  ran: boolean;
+  removed: number;
+  conflicts: number;
+}
+
+export const RETENTION_LOCK = 'retention';
+export const EXPIRED_UNDELIVERED_MESSAGE = 'expired undelivered';
+export const NO_RESULT_IN_TIME_MESSAGE = 'no result came in time';
+
+const MAX_SWEEP_ROUNDS = 100;
+const MAX_RETENTION_PAGES = 1000;
+
+type Resolved = Required<MaintenanceOptions>;
+
+function resolveOptions(o: MaintenanceOptions = {}): Resolved {
+  const d = SCHEDULER_DEFAULTS;
+  return {
+    sweepIntervalMs: positive(o.sweepIntervalMs, d.sweepIntervalMs),
+    sweepBatchSize: positive(o.sweepBatchSize, d.sweepBatchSize),
+    retentionMs: nonNegative(o.retentionMs, d.retentionMs),
+    retentionIntervalMs: positive(o.retentionIntervalMs, d.retentionIntervalMs),
+    retentionMode: o.retentionMode ?? d.retentionMode,
+    retentionPageSize: positive(o.retentionPageSize, d.retentionPageSize),
+    retentionLockTtlMs: positive(o.retentionLockTtlMs, d.retentionLockTtlMs),
+  };
+}
+
+export class MaintenanceRunner {
+  private readonly deps: MaintenanceDeps;
+  private readonly owner: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly metrics: SchedulerMetrics;
+  private readonly opts: Resolved;
+  private readonly tickers: Ticker[] = [];
+  private started = false;
+  private stopping = false;
+  private stopPromise: Promise<void> | undefined;
+
+  constructor(deps: MaintenanceDeps) {
+    this.deps = deps;
+    this.owner = deps.owner;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? noopLogger;
+    this.metrics = deps.metrics ?? noopSchedulerMetrics;
+    this.opts = resolveOptions(deps.options);
+    if (deps.stores) {
+      this.tickers.push(
+        new Ticker(
+          this.opts.sweepIntervalMs,
+          () => this.sweepDeadlines(),
+          this.onTaskError('deadline sweep'),
+        ),
+        new Ticker(this.opts.retentionIntervalMs, () => this.runRetention(), this.onTaskError('retention')),
+      );
+    }
+    const requestRetention = deps.requestRetention;
+    if (requestRetention) {
+      this.tickers.push(
+        new Ticker(
+          this.opts.retentionIntervalMs,
+          () => requestRetention.run(),
+          (e) =>
+            this.logger.warn('request retention failed; retried at the next interval', {
+              error: describeError(e),
+            }),
+          { unref: true },
+        ),
+      );
+    }
+    const staleWrites = deps.staleWrites;
+    if (staleWrites) {
+      this.tickers.push(
+        new Ticker(
+          staleWrites.intervalMs,
+          () => staleWrites.check(),
+          (e) => this.logger.warn('could not check for interrupted writes', { error: describeError(e) }),
+          { runAtStart: false, unref: true },
+        ),
+      );
+    }
+  }
+
+  /** Starts every task. Calling it again does nothing. */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    for (const t of this.tickers) t.start();
+  }
+
+  /** Stops every task and waits for runs in progress (retention releases its lock). Idempotent. */
+  stop(): Promise<void> {
+    if (!this.stopPromise) {
+      this.stopping = true;
+      this.stopPromise = Promise.all(this.tickers.map((t) => t.stop())).then(() => undefined);
+    }
+    return this.stopPromise;
+  }
+
+  /**
+   * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
+   * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
+   * changed meanwhile (e.g. its result just came in) is skipped.
+   */
+  async sweepDeadlines(): Promise<SweepSummary> {
+    const { orders } = this.stores();
+    const summary: SweepSummary = { expiredUndelivered: 0, noResultInTime: 0, conflicts: 0 };
+    const now = this.clock.now();
+    for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
+      const overdue = await orders.findOverdue(now, this.opts.sweepBatchSize);
+      if (overdue.length === 0) break;
+      const writes: ConditionalWrite[] = [];
+      for (const o of overdue) {
+        const status = o.order.command.status;
+        if (status === 'pending') {
+          writes.push({
+            id: o.id,
+            rev: o.rev,
+            order: markFailed(
+              o.order,
+              { code: ResultCodes.EXPIRED_UNDELIVERED, message: EXPIRED_UNDELIVERED_MESSAGE },
+              now,
+            ),
+          });
+        } else if (status === 'sent') {
+          writes.push({
+            id: o.id,
+            rev: o.rev,
+            order: markFailed(
+              o.order,
+              { code: ResultCodes.NO_RESULT_IN_TIME, message: NO_RESULT_IN_TIME_MESSAGE },
+              now,
+            ),
+          });
+        }
+      }
+      const outcomes = await orders.writeConditional(writes);
+      let written = 0;
+      outcomes.forEach((outcome, i) => {
+        const write = writes[i];
+        if (!write) return;
+        if (!outcome.ok) {
+          summary.conflicts++;
+          return;
+        }
+        written++;
+        if (write.order.command.result?.code === ResultCodes.EXPIRED_UNDELIVERED) {
+          summary.expiredUndelivered++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
+        } else {
+          summary.noResultInTime++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'no_result' });
+        }
+      });
+      // A full page of conflicts would come back unchanged: stop instead of spinning.
+      if (overdue.length < this.opts.sweepBatchSize || written === 0) break;
+    }
+    if (summary.expiredUndelivered + summary.noResultInTime > 0) {
+      this.logger.info('deadline sweep failed overdue orders', { ...summary });
+    }
+    return summary;
+  }
+
+  /**
+   * Archives or deletes terminal orders completed more than `retentionMs` ago, in one sidecar at a time
+   * (lease-lock `retention`, renewed after each page, released at the end). Pending and sent orders are
+   * never touched: the store only returns terminal ones, and each is checked again here before removal.
+   */
+  async runRetention(): Promise<RetentionSummary> {
+    const { orders, locks } = this.stores();
+    const summary: RetentionSummary = { ran: false, removed: 0, conflicts: 0 };
+    const ttl = this.opts.retentionLockTtlMs;
+    if (!(await locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) return summary;
+    summary.ran = true;
+    try {
+      const before = new Date(this.clock.now().getTime() - this.opts.retentionMs);
+      let cursor: string | undefined;
+      for (let pages = 0; pages < MAX_RETENTION_PAGES && !this.stopping; pages++) {
+        const size = this.opts.retentionPageSize;
+        const page = await orders.findTerminalBefore(
+          before,
+          cursor === undefined ? { size } : { size, cursor },
+        );
+        const eligible = page.items.filter((o) => {
+          const completed = Date.parse(o.order.scheduling.completed_at ?? '');
+          return (
+            isTerminal(o.order.command.status) && Number.isFinite(completed) && completed < before.getTime()
+          );
+        });
+        if (eligible.length > 0) {
+          const outcomes = await orders.removeOrders(eligible, this.opts.retentionMode);
+          const removed = outcomes.filter((r) => r.ok).length;
+          summary.removed += removed;
+          summary.conflicts += outcomes.length - removed;
+          this.metrics.inc(SchedulerMetricNames.RETAINED, { mode: this.opts.retentionMode }, removed);
+        }
+        cursor = page.cursor;
+        if (cursor === undefined) break;
+        if (!(await locks.acquire(RETENTION_LOCK, this.owner, ttl, this.clock.now()))) {
+          this.logger.warn('retention lock lost; stopping this run');
+          break;
+        }
+      }
+    } finally {
+      await locks.release(RETENTION_LOCK, this.owner);
+    }
+    if (summary.removed > 0) {
+      this.logger.info('retention removed terminal orders', { ...summary, mode: this.opts.retentionMode });
+    }
+    return summary;
+  }
+
+  private stores(): { orders: OrderStore; locks: LockStore } {
+    if (!this.deps.stores) throw new TypeError('this maintenance runner has no order stores');
+    return this.deps.stores;
+  }
+
+  private onTaskError(task: string): (e: unknown) => void {
+    return (e) => this.logger.error(`${task} failed`, { error: describeError(e) });
+  }
+}
