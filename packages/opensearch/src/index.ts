@@ -18,6 +18,8 @@ export { OpenSearchRequestIdAllocator } from './opensearch-request-id-allocator'
 export type { OpenSearchRequestIdAllocatorOptions } from './opensearch-request-id-allocator';
 export { OpenSearchRequestStore } from './opensearch-request-store';
 export type { OpenSearchRequestStoreOptions } from './opensearch-request-store';
+export { opensearchReadiness } from './opensearch-readiness';
+export type { OpenSearchReadiness } from './opensearch-readiness';
 export { OpenSearchLockStore } from './opensearch-lock-store';
 export type { OpenSearchLockStoreOptions } from './opensearch-lock-store';
 export { toStoreError } from './internal/store-errors';
