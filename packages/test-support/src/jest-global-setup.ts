@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { containerRuntimeAvailable, startContainerOpenSearch } from './container-opensearch';
-import { startLocalOpenSearch } from './local-opensearch';
+import { startLocalOpenSearch } from '@command-manager/local-opensearch';
 import { useSecuredNodeHome } from './test-credentials';
 
 /**

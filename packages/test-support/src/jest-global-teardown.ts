@@ -1,5 +1,5 @@
 import { SECURE_TEST_NODE_HOME, TEST_NODE_HOME } from './jest-global-setup';
-import { stopLocalOpenSearch } from './local-opensearch';
+import { stopLocalOpenSearch } from '@command-manager/local-opensearch';
 
 export default async function globalTeardown(): Promise<void> {
   const stop = (globalThis as { __OPENSEARCH_STOP__?: () => Promise<void> }).__OPENSEARCH_STOP__;

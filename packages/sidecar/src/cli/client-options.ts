@@ -1,4 +1,4 @@
-/** Options every API-calling CLI command takes (see `client` in main.ts). */
+/** Options every API-calling CLI command takes (read by `cliClient`). */
 export const CLIENT_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },

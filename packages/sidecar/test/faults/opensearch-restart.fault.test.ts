@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { OPENSEARCH_SCRIPT } from '@command-manager/test-support';
+import { OPENSEARCH_SCRIPT } from '@command-manager/local-opensearch';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
