@@ -39,7 +39,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import type { BulkOp, RefreshPolicy } from './internal/bulk';
+import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
 import { isClaimable } from './internal/claim-rule';
@@ -277,21 +277,30 @@ export class OpenSearchOrderStore implements OrderStore {
     return { written: result.written, existing: result.existing, failed };
   }
 
+  /** One bulk of operations on the orders index (`statusOnly`: see `sendBulk`). */
+  private sendOrdersBulk(
+    ops: readonly BulkOp[],
+    refresh: RefreshPolicy,
+    operation: string,
+    statusOnly?: boolean,
+  ): Promise<BulkItemResult[]> {
+    return sendBulk(this.client, {
+      index: this.layout.orders,
+      body: joinOps(ops),
+      refresh,
+      operation,
+      count: ops.length,
+      ...(statusOnly !== undefined && { statusOnly }),
+    });
+  }
+
   /** Writes one batch with `create`, retrying what may succeed later; records every outcome in `result`. */
   private async createBatch(ops: SaveOp[], refresh: RefreshPolicy, result: SaveState): Promise<void> {
     let conflicts: SaveOp[] = [];
     await bulkWithRetries(ops, {
       retries: this.batchRetries,
       delayMs: this.retryDelayMs,
-      send: (pending) =>
-        sendBulk(this.client, {
-          index: this.layout.orders,
-          body: joinOps(pending),
-          refresh,
-          operation: 'bulk create orders',
-          count: pending.length,
-          statusOnly: true,
-        }),
+      send: (pending) => this.sendOrdersBulk(pending, refresh, 'bulk create orders', true),
       retryRequest: isRetryable,
       onResendRequest: (attempt, orders) =>
         this.logger.warn('bulk create failed, retrying the batch', { attempt, orders }),
@@ -749,14 +758,7 @@ export class OpenSearchOrderStore implements OrderStore {
       bulkWithRetries(chunk, {
         retries: this.batchRetries,
         delayMs: this.retryDelayMs,
-        send: (pending) =>
-          sendBulk(this.client, {
-            index: this.layout.orders,
-            body: joinOps(pending),
-            refresh,
-            operation: how.operation,
-            count: pending.length,
-          }),
+        send: (pending) => this.sendOrdersBulk(pending, refresh, how.operation),
         settle: (op, item) => {
           if (
             (item.status === 200 || item.status === 201) &&

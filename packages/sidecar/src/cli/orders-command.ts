@@ -2,9 +2,8 @@
  * `command-manager orders`: a page of orders (`GET /orders`) filtered by the options; one line per order
  * (id, status, target, action) and the cursor of the next page last. `--json` prints the API's answer.
  */
-import { parseArgs } from 'node:util';
 import { cliClient } from './cli-client';
-import { CLIENT_OPTIONS } from './client-options';
+import { parseListOptions } from './client-options';
 import { ExitCodes } from './exit-codes';
 
 export const ORDERS_USAGE = `  orders                        list orders: [--request-id N] [--status S] [--target-type T] [--target-id ID]
@@ -32,19 +31,7 @@ interface OrdersAnswer {
 }
 
 export async function ordersCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...CLIENT_OPTIONS,
-      ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
-    },
-    strict: true,
-  });
-  const query = new URLSearchParams();
-  for (const f of FILTERS) {
-    const v = (values as unknown as Record<string, string | undefined>)[f];
-    if (v !== undefined) query.set(f.replace(/-/g, '_'), v);
-  }
+  const { values, query } = parseListOptions(args, FILTERS);
   const answer = await cliClient(values).request<OrdersAnswer>(
     'GET',
     `/_plugins/_command_manager/orders?${query.toString()}`,
