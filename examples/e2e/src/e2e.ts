@@ -18,7 +18,7 @@ import {
   indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/test-support';
+import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/local-opensearch';
 import { REPO_ROOT, startSidecarProcess, type SidecarProcess } from './internal/sidecar-process';
 
 export interface E2eOptions {

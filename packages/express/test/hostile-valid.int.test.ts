@@ -1,5 +1,5 @@
 /**
- * Valid but hostile input and failures at the edges, through the HTTP app over a real OpenSearch (issue 13):
+ * Valid but hostile input and failures at the edges, through the HTTP app over a real OpenSearch:
  * an Idempotency-Key whose first submission failed or whose writer died, result reports the index cannot
  * store, a lost requests index, and store error text that must never reach a caller.
  */

@@ -41,12 +41,13 @@ import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
-import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk } from './internal/bulk';
+import { bulkWithRetries } from './internal/bulk-retry';
 import { claimRuleClauses } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { assertDocsRead } from './internal/bulk-permissions';
-import { guarded, isUnavailable } from './internal/store-errors';
+import { guarded } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 import { sortCreateConflicts } from './internal/create-conflicts';
@@ -277,56 +278,55 @@ export class OpenSearchOrderStore implements OrderStore {
     return { written: result.written, existing: result.existing, failed };
   }
 
+  /** One bulk of operations on the orders index (`statusOnly`: see `sendBulk`). */
+  private sendOrdersBulk(
+    ops: readonly BulkOp[],
+    refresh: RefreshPolicy,
+    operation: string,
+    statusOnly?: boolean,
+  ): Promise<BulkItemResult[]> {
+    return sendBulk(this.client, {
+      index: this.layout.orders,
+      body: joinOps(ops),
+      refresh,
+      operation,
+      count: ops.length,
+      ...(statusOnly !== undefined && { statusOnly }),
+    });
+  }
+
   /** Writes one batch with `create`, retrying what may succeed later; records every outcome in `result`. */
   private async createBatch(ops: SaveOp[], refresh: RefreshPolicy, result: SaveState): Promise<void> {
-    let pending = ops;
-    for (let attempt = 0; ; attempt++) {
-      let items: BulkItemResult[];
-      try {
-        items = await sendBulk(this.client, {
-          index: this.layout.orders,
-          body: joinOps(pending),
-          refresh,
-          operation: 'bulk create orders',
-          count: pending.length,
-          statusOnly: true,
-        });
-      } catch (e) {
-        if (attempt >= this.batchRetries || !isRetryable(e)) throw e;
-        this.logger.warn('bulk create failed, retrying the batch', {
-          attempt: attempt + 1,
-          orders: pending.length,
-        });
-        await sleep(this.retryDelayMs * 2 ** attempt);
-        continue;
-      }
-      const retry: SaveOp[] = [];
-      const conflicts: SaveOp[] = [];
-      items.forEach((item, i) => {
-        const op = pending[i] as SaveOp;
+    let conflicts: SaveOp[] = [];
+    await bulkWithRetries(ops, {
+      retries: this.batchRetries,
+      delayMs: this.retryDelayMs,
+      send: (pending) => this.sendOrdersBulk(pending, refresh, 'bulk create orders', true),
+      retryRequest: isRetryable,
+      onResendRequest: (attempt, orders) =>
+        this.logger.warn('bulk create failed, retrying the batch', { attempt, orders }),
+      settle: (op, item) => {
         if (item.status === 200 || item.status === 201) result.written++;
         // 409 on `create`: the deterministic id exists: an earlier (or retried) save of this order, or
         // another request's order if the request id was handed out twice.
         else if (item.status === 409) conflicts.push(op);
-        else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) retry.push(op);
         else {
           this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
           result.failed.push({ seq: op.seq, id: op.id, reason: itemRefusal(item) });
         }
-      });
-      const sorted = await sortCreateConflicts(conflicts, (ids) => this.getOrders(ids));
-      result.existing += sorted.existing;
-      const taken = new Set(sorted.taken);
-      for (const op of conflicts)
-        if (taken.has(op.id)) result.failed.push({ seq: op.seq, ...orderIdTaken(op.id) });
-      if (retry.length === 0) return;
-      this.logger.warn('bulk create rejected items as unavailable, retrying them', {
-        attempt: attempt + 1,
-        orders: retry.length,
-      });
-      await sleep(this.retryDelayMs * 2 ** attempt);
-      pending = retry;
-    }
+      },
+      afterRound: async () => {
+        const round = conflicts;
+        conflicts = [];
+        const sorted = await sortCreateConflicts(round, (ids) => this.getOrders(ids));
+        result.existing += sorted.existing;
+        const taken = new Set(sorted.taken);
+        for (const op of round)
+          if (taken.has(op.id)) result.failed.push({ seq: op.seq, ...orderIdTaken(op.id) });
+      },
+      onResendItems: (attempt, orders) =>
+        this.logger.warn('bulk create rejected items as unavailable, retrying them', { attempt, orders }),
+    });
   }
 
   async getOrder(id: string): Promise<StoredOrder | undefined> {
@@ -742,20 +742,12 @@ export class OpenSearchOrderStore implements OrderStore {
   ): Promise<void> {
     const conflicted: Array<{ at: number; id: string }> = [...unmatched];
     const chunks = [...chunkOps(ops, this.batchMaxOrders, this.batchMaxBytes)];
-    const runChunk = async (chunk: typeof ops, refresh: RefreshPolicy): Promise<void> => {
-      let pending = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        const items = await sendBulk(this.client, {
-          index: this.layout.orders,
-          body: joinOps(pending),
-          refresh,
-          operation: how.operation,
-          count: pending.length,
-        });
-        const retry: typeof pending = [];
-        items.forEach((item, i) => {
-          const op = pending[i];
-          if (!op) return;
+    const runChunk = (chunk: typeof ops, refresh: RefreshPolicy): Promise<void> =>
+      bulkWithRetries(chunk, {
+        retries: this.batchRetries,
+        delayMs: this.retryDelayMs,
+        send: (pending) => this.sendOrdersBulk(pending, refresh, how.operation),
+        settle: (op, item) => {
           if (
             (item.status === 200 || item.status === 201) &&
             item.seqNo !== undefined &&
@@ -766,17 +758,12 @@ export class OpenSearchOrderStore implements OrderStore {
             conflicted.push({ at: op.at, id: op.id });
           } else if (item.status === 404) {
             outcomes[op.at] = { id: op.id, ok: false, reason: 'not_found' };
-          } else if (isUnavailable(item.status, item.errorType) && attempt < this.batchRetries) {
-            retry.push(op);
           } else {
             this.logger.warn('conditional write refused', { id: op.id, error: itemReason(item) });
             outcomes[op.at] = { id: op.id, ok: false, reason: 'error', message: itemRefusal(item) };
           }
-        });
-        if (retry.length > 0) await sleep(this.retryDelayMs * 2 ** attempt);
-        pending = retry;
-      }
-    };
+        },
+      });
     if (chunks.length === 1) {
       await runChunk(chunks[0] as typeof ops, how.refresh);
     } else if (chunks.length > 1) {

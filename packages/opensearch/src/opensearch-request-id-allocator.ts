@@ -9,8 +9,7 @@
  *
  * Chosen over a counter advanced by conditional writes (`get` then `index` with `if_seq_no`): that one
  * needs two round trips per attempt and, under contention, every loser retries; with 1,000 concurrent
- * allocations it degrades to O(n²) requests (measured: see the report of issue 4 and
- * `test/request-id-allocator.int.test.ts`).
+ * allocations it degrades to O(n²) requests.
  *
  * `init()` also advances the counter to the highest request id already present in the orders index, its
  * archives and the request records (an `index` with `version_type: external` succeeds only when the given

@@ -29,10 +29,11 @@ import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
-import { bulkOp, itemReason, itemRefusal, sendBulk, sleep } from './internal/bulk';
+import { bulkOp, itemReason, itemRefusal, sendBulk } from './internal/bulk';
+import { bulkWithRetries } from './internal/bulk-retry';
 import { GroupCommit } from './internal/group-commit';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
-import { guarded, isUnavailable, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { readOrders, sortCreateConflicts } from './internal/create-conflicts';
 
@@ -151,7 +152,7 @@ export class OpenSearchRequestStore implements RequestStore {
     }));
     const created = entries.map((): Array<{ id: string; seqNo: number; primaryTerm: number }> => []);
     const sameRecordChecks: number[] = [];
-    let pending: TogetherOp[] = [];
+    const pending: TogetherOp[] = [];
     entries.forEach(({ record, orders }, entry) => {
       pending.push({
         entry,
@@ -183,21 +184,20 @@ export class OpenSearchRequestStore implements RequestStore {
     const hasOrders = pending.some((op) => op.kind === 'order');
     const conflicts: TogetherOp[] = [];
 
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const items = await sendBulk(this.client, {
-        body: pending.map((op) => op.text).join(''),
-        // Records alone never refresh (read by id, real time); orders follow the order store's policy.
-        refresh: hasOrders ? this.ordersRefresh : false,
-        operation: 'bulk create requests with orders',
-        count: pending.length,
-      });
-      const retry: TogetherOp[] = [];
-      items.forEach((item, i) => {
-        const op = pending[i] as TogetherOp;
+    await bulkWithRetries(pending, {
+      retries: this.itemRetries,
+      delayMs: this.retryDelayMs,
+      send: (ops) =>
+        sendBulk(this.client, {
+          body: ops.map((op) => op.text).join(''),
+          // Records alone never refresh (read by id, real time); orders follow the order store's policy.
+          refresh: hasOrders ? this.ordersRefresh : false,
+          operation: 'bulk create requests with orders',
+          count: ops.length,
+        }),
+      settle: (op, item) => {
         const outcome = outcomes[op.entry] as RequestWithOrdersOutcome;
-        if (isUnavailable(item.status, item.errorType) && attempt < this.itemRetries) {
-          retry.push(op);
-        } else if (op.kind === 'record') {
+        if (op.kind === 'record') {
           if (item.status === 200 || item.status === 201) outcome.record = 'created';
           else if (item.status === 409) sameRecordChecks.push(op.entry);
           else {
@@ -215,15 +215,10 @@ export class OpenSearchRequestStore implements RequestStore {
           this.logger.warn('order not written', { id: op.id, error: itemReason(item) });
           outcome.failed.push({ id: op.id, reason: itemRefusal(item) });
         }
-      });
-      if (retry.length === 0) break;
-      this.logger.warn('bulk items refused as unavailable, retrying them', {
-        attempt: attempt + 1,
-        items: retry.length,
-      });
-      await sleep(this.retryDelayMs * 2 ** attempt);
-      pending = retry;
-    }
+      },
+      onResendItems: (attempt, items) =>
+        this.logger.warn('bulk items refused as unavailable, retrying them', { attempt, items }),
+    });
 
     // An order id found taken: a repeated write of this order, or another request's order (the request id
     // was handed out twice, e.g. after the requests index holding the counter was lost): never "written".

@@ -25,6 +25,7 @@ import {
   OpenSearchRequestIdAllocator,
   OpenSearchRequestStore,
   OpenSearchSetup,
+  opensearchReadiness,
 } from '@command-manager/opensearch';
 import {
   MaintenanceRunner,
@@ -37,7 +38,6 @@ import {
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
 import { opensearchClientFromConfig } from './opensearch-client-from-config';
-import { opensearchReadiness } from './opensearch-readiness';
 import { pushDeliveryOff } from './push-delivery-off';
 
 export interface RunningSidecar {

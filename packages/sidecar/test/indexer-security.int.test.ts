@@ -11,6 +11,7 @@ import {
   createAgentsIndex,
   createOpenSearchClient,
   OpenSearchOrderStore,
+  opensearchReadiness,
   seedAgents,
 } from '@command-manager/opensearch';
 import {
@@ -20,7 +21,6 @@ import {
   opensearchUrl,
 } from '@command-manager/test-support';
 import { makeTestOrder } from '../../core/test/contract/order-fixtures';
-import { opensearchReadiness } from '../src/opensearch-readiness';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
 import { callApi, createFixture, type Fixture } from './support/fixture';
 

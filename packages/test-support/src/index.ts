@@ -1,5 +1,3 @@
-export { startLocalOpenSearch, stopLocalOpenSearch, OPENSEARCH_SCRIPT } from './local-opensearch';
-export type { LocalOpenSearchOptions } from './local-opensearch';
 export {
   containerRuntimeAvailable,
   startContainerOpenSearch,

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { containerRuntimeAvailable, startContainerOpenSearch } from './container-opensearch';
-import { startLocalOpenSearch } from './local-opensearch';
+// Jest loads global setup with Node's resolver, not its module mapping: the launcher's source is imported
+// directly, so that the tests still need no build.
+import { startLocalOpenSearch } from '../../local-opensearch/src';
 import { useSecuredNodeHome } from './test-credentials';
 
 /**

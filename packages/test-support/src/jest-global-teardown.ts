@@ -1,5 +1,6 @@
 import { SECURE_TEST_NODE_HOME, TEST_NODE_HOME } from './jest-global-setup';
-import { stopLocalOpenSearch } from './local-opensearch';
+// Jest loads global teardown with Node's resolver, not its module mapping: see jest-global-setup.ts.
+import { stopLocalOpenSearch } from '../../local-opensearch/src';
 
 export default async function globalTeardown(): Promise<void> {
   const stop = (globalThis as { __OPENSEARCH_STOP__?: () => Promise<void> }).__OPENSEARCH_STOP__;

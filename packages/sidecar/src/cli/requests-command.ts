@@ -3,9 +3,8 @@
  * One line per request: id, created_at, source, user, action, target, write state, counts, done; the cursor
  * of the next page last. `--json` prints the API's answer as it is.
  */
-import { parseArgs } from 'node:util';
 import type { ApiClient } from './api-client';
-import { CLIENT_OPTIONS } from './client-options';
+import { parseListOptions } from './client-options';
 
 const FILTERS = ['source', 'user', 'action', 'status', 'from', 'to', 'size', 'cursor'] as const;
 
@@ -36,19 +35,7 @@ export async function requestsCommand(
   args: string[],
   makeClient: (values: { url?: string; token?: string; basic?: string }) => ApiClient,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...CLIENT_OPTIONS,
-      ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
-    },
-    strict: true,
-  });
-  const query = new URLSearchParams();
-  for (const f of FILTERS) {
-    const v = (values as unknown as Record<string, string | undefined>)[f];
-    if (v !== undefined) query.set(f, v);
-  }
+  const { values, query } = parseListOptions(args, FILTERS);
   const answer = await makeClient(values).request<RequestsAnswer>(
     'GET',
     `/_plugins/_command_manager/requests?${query.toString()}`,

@@ -78,8 +78,8 @@ afterAll(async () => {
 
 /**
  * Documents a request may write: orders, request records and idempotency entries. The request-id counter
- * is left out: since the submit path allocates ids while it plans (core command-service
- * `planAndAllocate`), a submission refused for naming no target consumes an id by design; `idsConsumed`
+ * is left out: since the submit path allocates ids while it plans (core's `planAndAllocate`), a
+ * submission refused for naming no target consumes an id by design; `idsConsumed`
  * measures that separately.
  */
 async function documents(): Promise<number> {
@@ -261,9 +261,9 @@ describe('ids and unicode', () => {
     ]);
   });
 
-  // Regression (fixed, express adapter, internal/error-middleware.ts `toCommandManagerError`): a path parameter with a
-  // malformed percent-escape makes the router throw a URIError (status 400, but no `expose`), which the
-  // error middleware maps to 500 INTERNAL and logs as "unexpected error"; it is the client's fault: 400.
+  // A path parameter with a malformed percent-escape makes the router throw a URIError (status 400, but no
+  // `expose`). It is the client's fault: the error middleware (`toCommandManagerError`) answers 400, not 500
+  // INTERNAL logged as an "unexpected error".
   test('a malformed percent-escape in a path id is a 400, not a 500', async () => {
     const answer = await call<ErrorBody>(sidecar.url, 'GET', `${API}/orders/%E0%A4%A`, {
       token: TOKENS.admin,
@@ -303,8 +303,8 @@ describe('ids and unicode', () => {
     );
   });
 
-  // Regression (fixed, core validation, schemas.ts boundedText): a lone surrogate (ill-formed UTF-16, not encodable as
-  // UTF-8) in `user` passes validation and is stored verbatim ("ad\uD800min" in the orders index).
+  // A lone surrogate (ill-formed UTF-16, not encodable as UTF-8) in `user` is refused by validation (core's
+  // `boundedText`), not stored verbatim ("ad\uD800min" in the orders index).
   test('a lone surrogate in user is refused (400) and nothing is written', async () => {
     const before = await documents();
     const answer = await submit(valid({ user: 'ad\ud800min' }));
@@ -317,8 +317,8 @@ describe('ids and unicode', () => {
     expect({ status: answer.status, written }).toEqual({ status: 400, written: 0 });
   });
 
-  // Regression (fixed, express body parsing): bytes that are not UTF-8 are silently replaced by U+FFFD and the command
-  // is stored ("ad\uFFFD(min"); a body that is not valid UTF-8 should be refused (400).
+  // A body that is not valid UTF-8 is refused (400) by the express body parsing, rather than its bytes silently
+  // replaced by U+FFFD and the command stored ("ad\uFFFD(min").
   test('a body that is not valid UTF-8 is refused (400) and nothing is written', async () => {
     const before = await documents();
     const raw = Buffer.concat([
@@ -336,8 +336,8 @@ describe('ids and unicode', () => {
     expect({ status: answer.status, written }).toEqual({ status: 400, written: 0 });
   });
 
-  // Regression (fixed, core validation): bidirectional overrides (U+202E, "Trojan Source" spoofing in dashboards and
-  // logs) are accepted in `user` and stored; only C0/C1 controls are refused.
+  // Bidirectional overrides (U+202E, "Trojan Source" spoofing in dashboards and logs) in `user` are refused by
+  // core validation, like the C0/C1 controls, and not stored.
   test('a bidi override in user is refused (400) and nothing is written', async () => {
     const before = await documents();
     const answer = await submit(valid({ user: '\u202eadmin' }));

@@ -227,9 +227,9 @@ describe('kill -9 during a 10,000-order fan-out', () => {
     }
   }, 300_000);
 
-  // Was a bug: the record is created `writing` and only updated when its writer finishes, so a writer killed
-  // mid-way left `writing` for ever. Writers now refresh `updated_at` while they write, and every sidecar
-  // marks a `writing` record whose heartbeat is older than CM_STALE_WRITE_MS as `partial` (or `failed`).
+  // The record is created `writing` and only updated when its writer finishes. Writers refresh `updated_at`
+  // while they write, and every sidecar marks a `writing` record whose heartbeat is older than
+  // CM_STALE_WRITE_MS as `partial` (or `failed`), so a writer killed mid-way does not leave it `writing`.
   test('the partially written request has a status that says it is partial', async () => {
     const written = await indices.countOrders({ term: { 'command.request_id': requestId } });
     expect(written).toBeLessThan(GROUP_SIZE);

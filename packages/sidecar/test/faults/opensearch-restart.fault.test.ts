@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { OPENSEARCH_SCRIPT } from '@command-manager/test-support';
+import { OPENSEARCH_SCRIPT } from '@command-manager/local-opensearch';
 import type { ManagementApiHandle } from '../../../../examples/management-api/src';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
@@ -282,9 +282,9 @@ test('every refusal while OpenSearch was down is a 503 with Retry-After, never a
   }
 });
 
-// Regression (fixed, scheduler.ts `pollLoop`): a failed claim round is logged and the loop sleeps the plain
-// poll interval, so while OpenSearch is down the scheduler hammers it (and the log) at the poll rate, with
-// the client's own retries on top; it should back off (growing delay, capped) until a round succeeds.
+// While OpenSearch is down, a failed claim round is logged and the scheduler's poll loop backs off (growing
+// delay, capped) until a round succeeds: at the plain poll interval it would hammer OpenSearch (and the log),
+// with the client's own retries on top.
 // Median spacing of the failed rounds while the node was down, against twice the poll interval.
 test('the scheduler backs off while OpenSearch is down', () => {
   expect(stash.failedRoundTimes.length).toBeGreaterThan(3);

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createOpenSearchClient } from '@command-manager/opensearch';
-import { opensearchReadiness } from '../src/opensearch-readiness';
+import { createOpenSearchClient, opensearchReadiness } from '@command-manager/opensearch';
 
 /** A stand-in indexer answering every call with `status` and `body` (what a secured node says while starting). */
 async function fakeIndexer(status: number, body: unknown): Promise<{ url: string; close(): Promise<void> }> {

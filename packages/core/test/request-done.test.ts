@@ -1,4 +1,12 @@
-import { requestFinished } from '../src/cli/request-finished';
+import { isRequestDone, type RequestRecord, type StatusCounts } from '@command-manager/core';
+
+/** The parts of `GET /requests/:id` that `status --watch` decides on. */
+function requestFinished(p: {
+  request: Pick<RequestRecord, 'total_orders' | 'write_state'>;
+  counts: StatusCounts;
+}): boolean {
+  return isRequestDone(p.request as RequestRecord, p.counts);
+}
 
 const counts = (pending: number, sent: number, success: number, failure: number) => ({
   pending,
@@ -7,21 +15,19 @@ const counts = (pending: number, sent: number, success: number, failure: number)
   failure,
 });
 
-describe('requestFinished (status --watch ends)', () => {
-  it('is not finished while orders of a complete write are not all counted yet, even if `done` says so', () => {
-    // Right after a submission: nothing refreshed yet, so nothing counted, so the API says done.
+describe('isRequestDone (status --watch ends)', () => {
+  it('is not finished while orders of a complete write are not all counted yet, even with none pending or sent', () => {
+    // Right after a submission: nothing refreshed yet, so nothing counted.
     expect(
       requestFinished({
         request: { total_orders: 3, write_state: 'complete' },
         counts: counts(0, 0, 0, 0),
-        done: true,
       }),
     ).toBe(false);
     expect(
       requestFinished({
         request: { total_orders: 3, write_state: 'complete' },
         counts: counts(0, 0, 2, 0),
-        done: true,
       }),
     ).toBe(false);
   });
@@ -31,31 +37,27 @@ describe('requestFinished (status --watch ends)', () => {
       requestFinished({
         request: { total_orders: 3, write_state: 'complete' },
         counts: counts(0, 0, 2, 1),
-        done: true,
       }),
     ).toBe(true);
   });
 
-  it('follows `done` for a partial write, whose missing orders never appear', () => {
+  it('does not wait for the missing orders of a partial write, which never appear', () => {
     expect(
       requestFinished({
         request: { total_orders: 3, write_state: 'partial' },
         counts: counts(0, 0, 2, 0),
-        done: true,
       }),
     ).toBe(true);
     expect(
       requestFinished({
         request: { total_orders: 3, write_state: 'writing' },
         counts: counts(0, 0, 0, 0),
-        done: false,
       }),
     ).toBe(false);
     expect(
       requestFinished({
         request: { total_orders: 3, write_state: 'complete' },
         counts: counts(0, 1, 2, 0),
-        done: false,
       }),
     ).toBe(false);
   });
