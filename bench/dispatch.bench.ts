@@ -25,7 +25,6 @@
  * scheduler's process only, e.g. `--max-old-space-size=96` to see how much heap it really needs).
  * Prints progress to stderr and one JSON object of figures as the last line of stdout.
  */
-import '../packages/scheduler/test/support/register-workspace-dist';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { markSent, newOrder, orderDocumentId, systemClock } from '@command-manager/core';

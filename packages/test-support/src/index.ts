@@ -15,3 +15,11 @@ export {
   useSecuredNodeHome,
 } from './test-credentials';
 export type { TestClientOptions } from './test-credentials';
+export { REGISTER_SOURCE } from './workspace-source';
+export { ManualClock } from './manual-clock';
+export { RecordingLogger } from './recording-logger';
+export type { RecordedLine } from './recording-logger';
+export { pkiBuilder } from './test-pki';
+export type { PkiBuilder } from './test-pki';
+export { deleteTestIndices } from './index-cleanup';
+export type { CleanupClient, IndexCleanupOptions } from './index-cleanup';
