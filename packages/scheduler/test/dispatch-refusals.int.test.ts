@@ -12,29 +12,18 @@ import {
   type ManagementApiAuth,
 } from '@command-manager/scheduler';
 import { ids, orders } from './support/fixtures';
-import { openSearchFixture, type Stores } from './support/opensearch-fixture';
-import { StubManagementApi } from './support/stub-management-api';
+import type { Stores } from './support/opensearch-fixture';
+import { schedulerRig } from './support/scheduler-rig';
+import type { StubManagementApi } from './support/stub-management-api';
 
 jest.setTimeout(120_000);
 
-const os = openSearchFixture(__filename);
+const rig = schedulerRig(__filename);
+const { os } = rig;
 let stub: StubManagementApi;
-const running: Array<{ scheduler: Scheduler; client: ManagementApiClient }> = [];
 
-beforeEach(async () => {
-  stub = await StubManagementApi.start();
-});
-
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    await r.scheduler.stop();
-    await r.client.close();
-  }
-  await stub.close();
-});
-
-afterAll(async () => {
-  await os.close();
+beforeEach(() => {
+  stub = rig.stub;
 });
 
 interface Harness {
@@ -68,7 +57,7 @@ function harness(
       retentionIntervalMs: 3_600_000,
     },
   });
-  running.push({ scheduler, client });
+  rig.track(scheduler, client);
   return { scheduler, client, metrics };
 }
 

@@ -6,30 +6,18 @@ import type { Order } from '@command-manager/core';
 import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
 import type { SchedulerOptions } from '@command-manager/scheduler';
 import { command, ids, orders } from './support/fixtures';
-import { openSearchFixture } from './support/opensearch-fixture';
 import type { Stores } from './support/opensearch-fixture';
-import { StubManagementApi } from './support/stub-management-api';
+import { schedulerRig } from './support/scheduler-rig';
+import type { StubManagementApi } from './support/stub-management-api';
 
 jest.setTimeout(120_000);
 
-const os = openSearchFixture(__filename);
+const rig = schedulerRig(__filename);
+const { os } = rig;
 let stub: StubManagementApi;
-const running: Array<{ scheduler: Scheduler; client: ManagementApiClient }> = [];
 
-beforeEach(async () => {
-  stub = await StubManagementApi.start();
-});
-
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    await r.scheduler.stop();
-    await r.client.close();
-  }
-  await stub.close();
-});
-
-afterAll(async () => {
-  await os.close();
+beforeEach(() => {
+  stub = rig.stub;
 });
 
 function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}): Scheduler {
@@ -43,7 +31,7 @@ function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}
     metrics: new InMemorySchedulerMetrics(),
     options: { pollIntervalMs: 100, sweepIntervalMs: 3_600_000, retentionIntervalMs: 3_600_000, ...options },
   });
-  running.push({ scheduler: s, client });
+  rig.track(s, client);
   return s;
 }
 
