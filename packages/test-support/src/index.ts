@@ -23,3 +23,4 @@ export { pkiBuilder } from './test-pki';
 export type { PkiBuilder } from './test-pki';
 export { deleteTestIndices } from './index-cleanup';
 export type { CleanupClient, IndexCleanupOptions } from './index-cleanup';
+export { restartCommand } from './commands';
