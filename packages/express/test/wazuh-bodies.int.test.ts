@@ -16,7 +16,7 @@ import { WAZUH_AGENT_ID, WAZUH_BODIES } from './support/wazuh-bodies';
 jest.setTimeout(120_000);
 
 const world = openSearchWorld(__filename, { waitForWrites: true });
-const { client, ordersIndex, layout } = world;
+const { client, ordersIndex } = world;
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
 beforeAll(async () => {
