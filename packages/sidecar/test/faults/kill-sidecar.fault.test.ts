@@ -7,7 +7,7 @@
  * request whose writer died says so on its record.
  */
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';
@@ -227,9 +227,9 @@ describe('kill -9 during a 10,000-order fan-out', () => {
     }
   }, 300_000);
 
-  // Was a bug: the record is created `writing` and only updated when its writer finishes, so a writer killed
-  // mid-way left `writing` for ever. Writers now refresh `updated_at` while they write, and every sidecar
-  // marks a `writing` record whose heartbeat is older than CM_STALE_WRITE_MS as `partial` (or `failed`).
+  // The record is created `writing` and updated when its writer finishes; a writer killed mid-way cannot
+  // finish it, so writers refresh `updated_at` while they write, and every sidecar marks a `writing` record
+  // whose heartbeat is older than CM_STALE_WRITE_MS as `partial` (or `failed`).
   test('the partially written request has a status that says it is partial', async () => {
     const written = await indices.countOrders({ term: { 'command.request_id': requestId } });
     expect(written).toBeLessThan(GROUP_SIZE);
