@@ -111,3 +111,32 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The answer of `POST /commands?summary=true`. */
+export interface SubmitSummary {
+  commands: Array<{ request_id: number; orders: number }>;
+}
+
+/**
+ * Submits one `restart` of `target` (from `Users/Services` as `tester`, timeout 300 s, with `extra` over
+ * it) through the sidecar's API, as the holder of `token`; the answer is the summary.
+ */
+export function submitRestart(
+  baseUrl: string,
+  token: string,
+  target: { type: string; id: string },
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; body: SubmitSummary }> {
+  return callApi<SubmitSummary>(baseUrl, token, 'POST', '/_plugins/_command_manager/commands?summary=true', {
+    commands: [
+      {
+        source: 'Users/Services',
+        user: 'tester',
+        target,
+        action: { name: 'restart', args: {} },
+        timeout: 300,
+        ...extra,
+      },
+    ],
+  });
+}
