@@ -26,22 +26,25 @@ export function pkiBuilder(dir: string, options: { days?: number } = {}): PkiBui
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   };
   const newKey = ['-newkey', 'rsa:2048', '-nodes'];
+  const selfSigned = (name: string, cn: string, subjectAltName?: string): void =>
+    ssl(
+      'req',
+      '-x509',
+      ...newKey,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      days,
+      '-subj',
+      `/CN=${cn}`,
+      ...(subjectAltName !== undefined ? ['-addext', `subjectAltName=${subjectAltName}`] : []),
+    );
   return {
     dir,
-    ca: (name) =>
-      ssl(
-        'req',
-        '-x509',
-        ...newKey,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-        '-days',
-        days,
-        '-subj',
-        `/CN=${name}`,
-      ),
+    // A certificate authority is a self-signed certificate that signs others.
+    ca: (name) => selfSigned(name, name),
     leaf: (name, cn, caName, subjectAltName) => {
       ssl('req', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
       const ext: string[] = [];
@@ -66,21 +69,7 @@ export function pkiBuilder(dir: string, options: { days?: number } = {}): PkiBui
         ...ext,
       );
     },
-    selfSigned: (name, cn, subjectAltName) =>
-      ssl(
-        'req',
-        '-x509',
-        ...newKey,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-        '-days',
-        days,
-        '-subj',
-        `/CN=${cn}`,
-        ...(subjectAltName !== undefined ? ['-addext', `subjectAltName=${subjectAltName}`] : []),
-      ),
+    selfSigned,
     file: (file) => path.join(dir, file),
     read: (file) => readFileSync(path.join(dir, file)),
   };

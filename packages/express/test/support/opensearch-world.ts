@@ -12,8 +12,8 @@ import {
   OpenSearchRequestStore,
   createAgentsIndex,
   createOpenSearchClient,
-  indexLayout,
   seedAgents,
+  type IndexLayout,
 } from '@command-manager/opensearch';
 import { deleteTestIndices, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import { basic, type TestApp, type TestUser } from './fixtures';
@@ -33,7 +33,7 @@ export interface OpenSearchWorld {
   prefix: string;
   ordersIndex: string;
   agentsIndex: string;
-  layout: ReturnType<typeof indexLayout>;
+  layout: IndexLayout;
   orders: OpenSearchOrderStore;
   requests: OpenSearchRequestStore;
   ids: OpenSearchRequestIdAllocator;
@@ -55,7 +55,6 @@ export function openSearchWorld(file: string, options: { waitForWrites?: boolean
   const prefix = testIndexPrefix(file);
   const ordersIndex = `${prefix}orders`;
   const agentsIndex = `${prefix}agents`;
-  const layout = indexLayout(ordersIndex);
   const orders = new OpenSearchOrderStore({
     client,
     ordersIndex,
@@ -65,6 +64,7 @@ export function openSearchWorld(file: string, options: { waitForWrites?: boolean
   const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
   const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
   const agents = new OpenSearchAgentDirectory({ client, agentsIndex });
+  const { layout } = orders;
   return {
     client,
     prefix,
