@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import {

@@ -14,7 +14,7 @@
 import { newOrder } from '@command-manager/core';
 import type { Order } from '@command-manager/core';
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';

@@ -10,7 +10,12 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
 import { hashApiToken, hashPassword } from '@command-manager/express';
-import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
+import {
+  deleteTestIndices,
+  opensearchClientOptions,
+  opensearchEnv,
+  testIndexPrefix,
+} from '@command-manager/test-support';
 import type { Order, OrderStatus } from '@command-manager/core';
 
 export const API = '/_plugins/_command_manager';
@@ -279,11 +284,7 @@ export function faultIndices(file: string, url: string, name = 'orders'): FaultI
     },
     close: async () => {
       try {
-        await client.indices.delete(
-          { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'all' },
-          { ignore: [404] },
-        );
-        await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+        await deleteTestIndices(client, prefix, { hidden: true, templates: [`command-manager-${prefix}*`] });
       } finally {
         await client.close();
       }
