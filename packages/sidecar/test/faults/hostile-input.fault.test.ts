@@ -8,12 +8,11 @@
  * Only agent `agent-000001` exists, so a fuzzed body that happens to be valid still resolves to no target
  * (422) and writes nothing; the control case at the end shows that a valid body does write.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { opensearchUrl } from '@command-manager/test-support';
+import { opensearchUrl, pkiBuilder } from '@command-manager/test-support';
 import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
@@ -463,37 +462,12 @@ describe('TLS on the Management API side', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'cm-faults-tls-'));
-    const selfSigned = (name: string): { key: string; cert: string } => {
-      const key = path.join(dir, `${name}.key`);
-      const cert = path.join(dir, `${name}.crt`);
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      return { key, cert };
-    };
-    const server = selfSigned('management-api');
-    selfSigned('other-ca');
+    const pki = pkiBuilder(dir, { days: 1 });
+    pki.selfSigned('management-api', '127.0.0.1', 'IP:127.0.0.1');
+    pki.selfSigned('other-ca', '127.0.0.1', 'IP:127.0.0.1');
     ({ stub, proxy } = await startProxiedManagementApi({
-      key: readFileSync(server.key),
-      cert: readFileSync(server.cert),
+      key: pki.read('management-api.key'),
+      cert: pki.read('management-api.crt'),
     }));
   }, 60_000);
 
