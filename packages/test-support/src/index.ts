@@ -1,3 +1,10 @@
+/**
+ * What the tests, the fault suite, the examples and the benchmarks share, so each lives once: the OpenSearch
+ * a test run uses (its URL, credentials and per-file index prefixes, and `deleteTestIndices` to clean a
+ * prefix up), `register-source` (the preload that runs the workspace's sources in a child process), a
+ * `ManualClock`, a `RecordingLogger`, a `pkiBuilder` for throw-away TLS certificates, and the base command
+ * request tests start from.
+ */
 export { startLocalOpenSearch, stopLocalOpenSearch, OPENSEARCH_SCRIPT } from './local-opensearch';
 export type { LocalOpenSearchOptions } from './local-opensearch';
 export {
