@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
-import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
+import {
+  deleteTestIndices,
+  opensearchClientOptions,
+  opensearchEnv,
+  testIndexPrefix,
+} from '@command-manager/test-support';
 
 export interface Fixture {
   /** This file's index prefix, e.g. `t-serve-1a2b3c-`; every index and template of the file starts with it. */
@@ -62,13 +67,12 @@ export async function createFixture(testFile: string, groups: Record<string, str
     },
     cleanup: async () => {
       try {
-        await client.indices.delete({ index: `${prefix}*`, ignore_unavailable: true });
         const templates = await client.indices.getIndexTemplate(
           { name: `command-manager-${prefix}*` },
           { ignore: [404] },
         );
         const names = (templates.body.index_templates ?? []).map((t: { name: string }) => t.name);
-        for (const name of names) await client.indices.deleteIndexTemplate({ name });
+        await deleteTestIndices(client, prefix, { templates: names });
       } finally {
         await client.close();
         rmSync(tmp, { recursive: true, force: true });
