@@ -90,16 +90,6 @@ async function documents(): Promise<number> {
   return (await indices.countOrders()) + (res.body as { count: number }).count;
 }
 
-/** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
-async function lastRequestId(): Promise<number> {
-  const res = await indices.client.get(
-    { index: indices.requestsIndex, id: 'counter-request-id' },
-    { ignore: [404] },
-  );
-  const body = res.body as { found?: boolean; _version?: number };
-  return body.found ? (body._version ?? 0) : 0;
-}
-
 /** Runs `send`, checks it was refused as expected, and that it wrote nothing; returns the answers. */
 async function refused(
   name: string,
@@ -107,10 +97,10 @@ async function refused(
   send: () => Promise<ApiAnswer<ErrorBody>[]>,
 ): Promise<void> {
   const before = await documents();
-  const idsBefore = await lastRequestId();
+  const idsBefore = await indices.lastRequestId();
   const answers = await send();
   const written = (await documents()) - before;
-  const idsConsumed = (await lastRequestId()) - idsBefore;
+  const idsConsumed = (await indices.lastRequestId()) - idsBefore;
   const statuses = Array.isArray(expected.status) ? expected.status : [expected.status];
   for (const a of answers) {
     expect(statuses).toContain(a.status);
@@ -160,7 +150,7 @@ describe('malformed and oversized bodies', () => {
       return a.status >= 400 && a.status < 500 && typeof a.body?.error?.code === 'string';
     };
     const before = await documents();
-    const idsBefore = await lastRequestId();
+    const idsBefore = await indices.lastRequestId();
     // Any JSON value as the body.
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), (v) => record(submit(undefined, { rawBody: JSON.stringify(v) }))),
@@ -191,7 +181,7 @@ describe('malformed and oversized bodies', () => {
       { numRuns: 150 },
     );
     const written = (await documents()) - before;
-    const idsConsumed = (await lastRequestId()) - idsBefore;
+    const idsConsumed = (await indices.lastRequestId()) - idsBefore;
     expect(written).toBe(0);
     const byStatus = new Map<number, number>();
     for (const a of answers) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);

@@ -200,6 +200,8 @@ export interface FaultIndices {
   /** Every order of the index (search_after paging), as stored. */
   allOrders(): Promise<Array<{ id: string; order: Order }>>;
   requestRecord(requestId: number): Promise<Record<string, unknown> | undefined>;
+  /** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
+  lastRequestId(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -281,6 +283,11 @@ export function faultIndices(file: string, url: string, name = 'orders'): FaultI
       const res = await client.get({ index: requestsIndex, id: `request-${requestId}` }, { ignore: [404] });
       const body = res.body as { found?: boolean; _source?: { request?: Record<string, unknown> } };
       return body.found ? body._source?.request : undefined;
+    },
+    lastRequestId: async () => {
+      const res = await client.get({ index: requestsIndex, id: 'counter-request-id' }, { ignore: [404] });
+      const body = res.body as { found?: boolean; _version?: number };
+      return body.found ? (body._version ?? 0) : 0;
     },
     close: async () => {
       try {
