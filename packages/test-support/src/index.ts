@@ -31,3 +31,4 @@ export type { PkiBuilder } from './test-pki';
 export { deleteTestIndices } from './index-cleanup';
 export type { CleanupClient, IndexCleanupOptions } from './index-cleanup';
 export { restartCommand } from './commands';
+export { thrownBy } from './thrown-by';
