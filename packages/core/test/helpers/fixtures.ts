@@ -1,7 +1,7 @@
+import { ManualClock as SharedManualClock, restartCommand } from '@command-manager/test-support';
 import type { CommandRequest, Order } from '../../src/model';
 import { newOrder } from '../../src/lifecycle';
 import type { Principal } from '../../src/service-types';
-import { ManualClock as SharedManualClock, restartCommand } from '@command-manager/test-support';
 
 export const T0 = new Date('2025-01-02T03:04:05.000Z');
 
