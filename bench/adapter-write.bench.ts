@@ -12,9 +12,9 @@
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/adapter-write.bench.ts
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (default 100000), REPS (default 3).
  */
-import { newOrder } from '@command-manager/core';
 import type { Order } from '@command-manager/core';
 import { createOpenSearchClient, OpenSearchOrderStore, OpenSearchSetup } from '@command-manager/opensearch';
+import { benchOrder } from './lib/bench-orders';
 
 const URL_ = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const ORDERS = Number(process.env.ORDERS ?? 100_000);
@@ -41,15 +41,7 @@ function* orders(requestId: number, count: number): Generator<Order> {
     timeout: 300,
   };
   for (let i = 1; i <= count; i++) {
-    yield newOrder({
-      command,
-      requestId,
-      orderId: i,
-      target: { type: 'agent', id: String(i).padStart(6, '0') },
-      groups: ['bench'],
-      principal: 'bench',
-      now,
-    });
+    yield benchOrder(command, requestId, i, now);
   }
 }
 

@@ -25,10 +25,9 @@
  * scheduler's process only, e.g. `--max-old-space-size=96` to see how much heap it really needs).
  * Prints progress to stderr and one JSON object of figures as the last line of stdout.
  */
-import '../packages/scheduler/test/support/register-workspace-dist';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { markSent, newOrder, orderDocumentId, systemClock } from '@command-manager/core';
+import { markSent, orderDocumentId, systemClock } from '@command-manager/core';
 import type { CommandRequest, Order } from '@command-manager/core';
 import {
   createOpenSearchClient,
@@ -39,6 +38,7 @@ import {
 import { ManagementApiClient, Scheduler, SchedulerMetricNames } from '@command-manager/scheduler';
 import type { SchedulerMetricName, SchedulerMetrics } from '@command-manager/scheduler';
 import { StubManagementApi } from '../packages/scheduler/test/support/stub-management-api';
+import { benchOrder } from './lib/bench-orders';
 
 const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const ORDERS = Number(process.env.ORDERS ?? 100_000);
@@ -73,17 +73,7 @@ const cmd: CommandRequest = {
 function pendingOrders(requestId: number, count: number, now: Date): Order[] {
   const out: Order[] = [];
   for (let i = 1; i <= count; i++) {
-    out.push(
-      newOrder({
-        command: cmd,
-        requestId,
-        orderId: i,
-        target: { type: 'agent', id: String(i).padStart(6, '0') },
-        groups: ['bench'],
-        principal: 'bench',
-        now,
-      }),
-    );
+    out.push(benchOrder(cmd, requestId, i, now));
   }
   return out;
 }

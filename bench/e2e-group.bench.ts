@@ -1,5 +1,5 @@
 /**
- * Benchmark (a), (f), (g) of issue 8: a group command end to end through a real sidecar, beside raw `_bulk`
+ * Benchmarks (a), (f) and (g) of the performance goals (`GOALS` in bench/lib/summary.mjs): a group command end to end through a real sidecar, beside raw `_bulk`
  * of the identical documents, in the same run, on the same node.
  *
  * Product: the sidecar runs as the product does (`packages/sidecar/dist/main.js serve`: `loadConfig` from

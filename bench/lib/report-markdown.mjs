@@ -1,6 +1,6 @@
 /**
- * docs/benchmarks.md from one run of the suite: the command and machine, a summary against the issue's
- * goals, a table per measurement (product, raw OpenSearch baseline of the same run, ratio, goal, result,
+ * docs/benchmarks.md from one run of the suite: the command and machine, a summary against the
+ * performance goals, a table per measurement (product, raw OpenSearch baseline of the same run, ratio, goal, result,
  * with median and min–max over the repetitions), the scaling chart, and the "Profiles and fixes" section,
  * which the lead writes by hand and which a new run keeps (between its two markers).
  */

@@ -1,14 +1,14 @@
 /**
- * From the raw figures of every benchmark file to the issue's measurements (a)–(g): product figure, the
+ * From the raw figures of every benchmark file to the measurements (a)–(g) of the performance goals: product figure, the
  * raw-OpenSearch baseline measured in the same run, ratio, goal, met or missed, with medians and spread over
- * the repetitions. Benchmarks are being tuned by their owners; a figure missing from a file's output is
- * reported as missing (`notes`), never invented.
+ * the repetitions. A figure missing from a file's output is reported as missing (`notes`), never
+ * invented.
  */
 import stats from './stats.cjs';
 
 const { summarize, median } = stats;
 
-/** The issue's goals (issue 8, "Goals to report against"). */
+/** The performance goals each measurement is reported against (never asserted by tests). */
 export const GOALS = {
   a: { text: 'ratio ≥ 0.7', test: (v) => v >= 0.7 },
   b: { text: 'ratio ≥ 0.9', test: (v) => v >= 0.9 },
@@ -264,7 +264,7 @@ function expansion(results, out) {
   };
 }
 
-/** The issue's measurements from the benchmark results (`results[key].runs[]`). */
+/** The measurements (a)–(g) from the benchmark results (`results[key].runs[]`). */
 export function summarizeResults(results) {
   const out = {};
   e2e(results, out);

@@ -1,3 +1,4 @@
+import { thrownBy } from '@command-manager/test-support';
 import { ActionRegistry, builtInActions, DEFAULT_UPDATE_SERVER_IDS } from '../src/action-registry';
 import { CommandManagerError, ErrorCodes } from '../src/errors';
 import type { Action, Target } from '../src/model';
@@ -10,15 +11,7 @@ function check(registry: ActionRegistry, action: Action, target: Target) {
   return registry.check(action, target, '/commands/0');
 }
 
-function errorOf(fn: () => unknown): CommandManagerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CommandManagerError) return e;
-    throw e;
-  }
-  throw new Error('expected a CommandManagerError');
-}
+const errorOf = (fn: () => unknown): CommandManagerError => thrownBy(fn, CommandManagerError);
 
 describe('built-in actions', () => {
   const registry = ActionRegistry.withDefaults();

@@ -1,3 +1,4 @@
+import { thrownBy } from '@command-manager/test-support';
 import { ActionRegistry } from '../src/action-registry';
 import { CommandManagerError, ErrorCodes } from '../src/errors';
 import type { ErrorDetail } from '../src/errors';
@@ -10,15 +11,7 @@ const validator = new CommandValidator({
   maxResultsPerReport: 3,
 });
 
-function errorOf(fn: () => unknown): CommandManagerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CommandManagerError) return e;
-    throw e;
-  }
-  throw new Error('expected a CommandManagerError');
-}
+const errorOf = (fn: () => unknown): CommandManagerError => thrownBy(fn, CommandManagerError);
 
 function detailsOf(body: unknown, v = validator): ErrorDetail[] {
   const e = errorOf(() => v.validateBatch(body));

@@ -10,12 +10,8 @@ import {
   OpenSearchOrderStore,
   OpenSearchRequestIdAllocator,
   OpenSearchRequestStore,
-  createAgentsIndex,
   createOpenSearchClient,
-  indexLayout,
-  seedAgents,
 } from '@command-manager/opensearch';
-import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 import {
   CONTENT_MANAGER_BODY,
   CONTENT_MANAGER_BODY_AS_SENT,
@@ -26,42 +22,13 @@ import {
   buildApp,
   groupCommand,
 } from './support/fixtures';
+import { P, openSearchWorld } from './support/opensearch-world';
 
 jest.setTimeout(120_000);
 
-const P = '/_plugins/_command_manager';
 const GROUP_SIZE = 2500;
-const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
-const prefix = testIndexPrefix(__filename);
-const ordersIndex = `${prefix}orders`;
-const agentsIndex = `${prefix}agents`;
-const layout = indexLayout(ordersIndex);
-
-function service(
-  orders: OpenSearchOrderStore,
-  requests: OpenSearchRequestStore,
-  ids: OpenSearchRequestIdAllocator,
-): CommandService {
-  return new CommandService({
-    orders,
-    requests,
-    ids,
-    agents: new OpenSearchAgentDirectory({ client, agentsIndex }),
-    registry: ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 100, maxFanOut: 10_000, maxResultsPerReport: 1000 },
-    indexName: ordersIndex,
-  });
-}
-
-const orders = new OpenSearchOrderStore({
-  client,
-  ordersIndex,
-  replicas: 0,
-  saveRefresh: 'wait_for',
-  writeRefresh: 'wait_for',
-});
-const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+const world = openSearchWorld(__filename, { waitForWrites: true });
+const { client, prefix, ordersIndex, agentsIndex, layout, orders } = world;
 let api: CommandManagerApi;
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
@@ -72,17 +39,14 @@ async function orderCount(): Promise<number> {
 }
 
 beforeAll(async () => {
-  await Promise.all([orders.init(), requests.init()]);
-  await ids.init();
-  await createAgentsIndex(client, { index: agentsIndex });
   const agents = Array.from({ length: GROUP_SIZE }, (_, i) => ({
     id: `a${String(i).padStart(5, '0')}`,
     groups: ['Test'],
     status: 'active',
   }));
   agents.push({ id: 'd5b250c4-dfa1-4d94-827f-9f99fbbedc6f', groups: ['default'], status: 'active' });
-  await seedAgents(client, agents, { index: agentsIndex });
-  api = service(orders, requests, ids);
+  await world.setUp(agents);
+  api = world.service();
   ({ app } = await buildApp(api, {
     readiness: async () => {
       const ping = await client.cluster.health().then(
@@ -98,18 +62,7 @@ beforeAll(async () => {
   }));
 });
 
-afterAll(async () => {
-  try {
-    await client.indices.delete(
-      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-      { ignore: [404] },
-    );
-    for (const name of Object.values(layout.templates))
-      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
-  } finally {
-    await client.close();
-  }
-});
+afterAll(() => world.tearDown());
 
 describe('HTTP API over OpenSearch', () => {
   it('/ready is 200 when OpenSearch answers and the templates are in place', async () => {
@@ -286,15 +239,7 @@ describe('HTTP API over OpenSearch', () => {
   it('422 for an over-limit fan-out or an unknown agent; nothing written', async () => {
     const before = await orderCount();
     const small = await buildApp(
-      new CommandService({
-        orders,
-        requests,
-        ids,
-        agents: new OpenSearchAgentDirectory({ client, agentsIndex }),
-        registry: ActionRegistry.withDefaults(),
-        limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 10 },
-        indexName: ordersIndex,
-      }),
+      world.service({ limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 10 } }),
     );
     const fanout = await request(small.app)
       .post(`${P}/commands`)

@@ -1,4 +1,4 @@
-import { CommandManagerError, type Clock } from '@command-manager/core';
+import { CommandManagerError } from '@command-manager/core';
 import {
   callerFromRoles,
   createAuthenticator,
@@ -9,7 +9,8 @@ import {
   verifyPassword,
   BUILT_IN_ROLES,
 } from '@command-manager/express';
-import { PASSWORDS, RecordingLogger, TOKENS, basic, testAuthConfig } from './support/fixtures';
+import { ManualClock, RecordingLogger } from '@command-manager/test-support';
+import { PASSWORDS, TOKENS, basic, testAuthConfig } from './support/fixtures';
 
 const ip = '10.1.2.3';
 
@@ -146,13 +147,6 @@ describe('roles → principal', () => {
 });
 
 describe('authenticator', () => {
-  class FakeClock implements Clock {
-    ms = Date.parse('2025-01-01T00:00:00Z');
-    now(): Date {
-      return new Date(this.ms);
-    }
-  }
-
   it('Basic, bearer and a mapped client certificate each give their principal', async () => {
     const auth = createAuthenticator(await testAuthConfig());
     expect(
@@ -186,7 +180,7 @@ describe('authenticator', () => {
   });
 
   it('rate-limits failures per IP for the window, then lets the IP in again; other IPs are not affected', async () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const logger = new RecordingLogger();
     const auth = createAuthenticator(await testAuthConfig(), {
       clock,

@@ -15,26 +15,19 @@ import {
 import {
   OpenSearchAgentDirectory,
   OpenSearchOrderStore,
-  OpenSearchRequestIdAllocator,
-  OpenSearchRequestStore,
-  createAgentsIndex,
   createOpenSearchClient,
-  indexLayout,
   seedAgents,
 } from '@command-manager/opensearch';
-import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
-import { basic, buildApp, groupCommand } from './support/fixtures';
+import { adminClientOptions } from '@command-manager/test-support';
+import { basic, buildApp, groupCommand, type TestApp } from './support/fixtures';
+import { P, openSearchWorld, postCommands } from './support/opensearch-world';
 
 jest.setTimeout(120_000);
 
-const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
+const world = openSearchWorld(__filename, { waitForWrites: true });
+const { client, ordersIndex, agentsIndex, layout, orders, requests, ids, agents } = world;
 /** Index statistics are read as an administrator: beyond the sidecar's role on a secured node. */
 const admin = createOpenSearchClient({ ...adminClientOptions(), maxRetries: 1 });
-const prefix = testIndexPrefix(__filename);
-const ordersIndex = `${prefix}orders`;
-const agentsIndex = `${prefix}agents`;
-const layout = indexLayout(ordersIndex);
 
 /** A node nobody listens on: every call is refused at the TCP level (OpenSearch briefly unreachable). */
 const deadClient = createOpenSearchClient({
@@ -43,68 +36,27 @@ const deadClient = createOpenSearchClient({
   requestTimeoutMs: 2000,
 });
 
-const orders = new OpenSearchOrderStore({
-  client,
-  ordersIndex,
-  replicas: 0,
-  saveRefresh: 'wait_for',
-  writeRefresh: 'wait_for',
-});
-const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
-
 function service(agents: AgentDirectory, clock?: Clock): CommandService {
-  return new CommandService({
-    orders,
-    requests,
-    ids,
+  return world.service({
     agents,
-    registry: ActionRegistry.withDefaults(),
-    limits: {
-      maxBatchCommands: 100,
-      maxFanOut: 10_000,
-      maxResultsPerReport: 1000,
-      idempotencyReservationTtlMs: 60_000,
-    },
-    indexName: ordersIndex,
+    limits: { idempotencyReservationTtlMs: 60_000 },
     ...(clock !== undefined && { clock }),
   });
 }
 
-const agents = new OpenSearchAgentDirectory({ client, agentsIndex });
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
 beforeAll(async () => {
-  await Promise.all([orders.init(), requests.init()]);
-  await ids.init();
-  await createAgentsIndex(client, { index: agentsIndex });
-  await seedAgents(
-    client,
+  await world.setUp(
     Array.from({ length: 5 }, (_, i) => ({ id: `a${i}`, groups: ['Test'], status: 'active' })),
-    { index: agentsIndex },
   );
   ({ app } = await buildApp(service(agents)));
 });
 
-afterAll(async () => {
-  try {
-    await client.indices.delete(
-      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-      { ignore: [404] },
-    );
-    for (const name of Object.values(layout.templates))
-      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
-  } finally {
-    await Promise.all([client.close(), admin.close(), deadClient.close()]);
-  }
-});
+afterAll(() => world.tearDown(admin, deadClient));
 
-function submit(target: unknown, body: object, key: string): request.Test {
-  return request(target as Parameters<typeof request>[0])
-    .post(`${P}/commands`)
-    .set('Authorization', basic('admin'))
-    .set('Idempotency-Key', key)
-    .send(body);
+function submit(target: TestApp['app'], body: object, key: string): request.Test {
+  return postCommands(target, 'admin', body, { headers: { 'Idempotency-Key': key } });
 }
 
 describe('Idempotency-Key after a failed first try', () => {

@@ -3,44 +3,18 @@
  * cursor, bounds, garbled cursors) and the failure breakdown of `GET /requests/:id`.
  */
 import request from 'supertest';
-import { ActionRegistry, CommandService, encodeRequestCursor } from '@command-manager/core';
-import {
-  OpenSearchAgentDirectory,
-  OpenSearchOrderStore,
-  OpenSearchRequestIdAllocator,
-  OpenSearchRequestStore,
-  createAgentsIndex,
-  createOpenSearchClient,
-  indexLayout,
-  seedAgents,
-} from '@command-manager/opensearch';
-import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
+import { encodeRequestCursor } from '@command-manager/core';
 import { basic, buildApp, groupCommand, type TestUser } from './support/fixtures';
+import { P, openSearchWorld, postCommands } from './support/opensearch-world';
 
 jest.setTimeout(120_000);
 
-const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
-const prefix = testIndexPrefix(__filename);
-const ordersIndex = `${prefix}orders`;
-const agentsIndex = `${prefix}agents`;
-const layout = indexLayout(ordersIndex);
-const orders = new OpenSearchOrderStore({
-  client,
-  ordersIndex,
-  replicas: 0,
-  saveRefresh: 'wait_for',
-  writeRefresh: 'wait_for',
-});
-const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+const world = openSearchWorld(__filename, { waitForWrites: true });
+const { client, ordersIndex, layout } = world;
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
 async function submit(as: TestUser, command: Record<string, unknown>): Promise<number> {
-  const res = await request(app)
-    .post(`${P}/commands?summary=true`)
-    .set('Authorization', basic(as))
-    .send({ commands: [command] });
+  const res = await postCommands(app, as, { commands: [command] }, { query: '?summary=true' });
   expect(res.status).toBe(201);
   return res.body.commands[0].request_id as number;
 }
@@ -57,24 +31,10 @@ let engineRestart: number;
 let contentUpdate: number;
 
 beforeAll(async () => {
-  await Promise.all([orders.init(), requests.init()]);
-  await ids.init();
-  await createAgentsIndex(client, { index: agentsIndex });
-  await seedAgents(
-    client,
+  await world.setUp(
     Array.from({ length: 6 }, (_, i) => ({ id: `a${i}`, groups: ['Test'], status: 'active' })),
-    { index: agentsIndex },
   );
-  const api = new CommandService({
-    orders,
-    requests,
-    ids,
-    agents: new OpenSearchAgentDirectory({ client, agentsIndex }),
-    registry: ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 100, maxFanOut: 10_000, maxResultsPerReport: 1000 },
-    indexName: ordersIndex,
-  });
-  ({ app } = await buildApp(api));
+  ({ app } = await buildApp(world.service()));
   restartGroup = await submit('wazuh-server', groupCommand());
   engineRestart = await submit('engine', {
     source: 'Engine',
@@ -118,18 +78,7 @@ beforeAll(async () => {
   await client.indices.refresh({ index: [ordersIndex, layout.requests] });
 });
 
-afterAll(async () => {
-  try {
-    await client.indices.delete(
-      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-      { ignore: [404] },
-    );
-    for (const name of Object.values(layout.templates))
-      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
-  } finally {
-    await client.close();
-  }
-});
+afterAll(() => world.tearDown());
 
 describe('GET /requests', () => {
   it('lists request records newest first, each with its counts', async () => {

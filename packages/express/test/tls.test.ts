@@ -1,75 +1,23 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:https';
 import { listen } from '@command-manager/express';
+import { pkiBuilder, type PkiBuilder } from '@command-manager/test-support';
 import { buildApp, inMemoryWorld } from './support/fixtures';
 
-/** A throw-away PKI made with the openssl CLI: a CA, a server cert for 127.0.0.1, client certs. */
-function makePki(dir: string) {
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  };
-  const ca = (name: string): void => {
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-    );
-  };
-  const leaf = (name: string, cn: string, caName: string, ext?: string): void => {
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-    );
-    const extArgs = ext ? ['-extfile', `${name}.ext`] : [];
-    if (ext) writeFileSync(path.join(dir, `${name}.ext`), ext);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${caName}.crt`,
-      '-CAkey',
-      `${caName}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '1',
-      ...extArgs,
-    );
-  };
-  ca('ca');
-  ca('other-ca');
-  leaf('server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1\n');
-  leaf('comms', 'comms-api.example', 'ca');
-  leaf('stranger', 'stranger.example', 'ca');
-  leaf('forged', 'comms-api.example', 'other-ca');
-  const read = (f: string): Buffer => readFileSync(path.join(dir, f));
-  return { read };
+/** A throw-away PKI: a CA, a server cert for 127.0.0.1, client certs (one from another CA). */
+function makePki(dir: string): PkiBuilder {
+  const pki = pkiBuilder(dir, { days: 1 });
+  pki.ca('ca');
+  pki.ca('other-ca');
+  pki.leaf('server', '127.0.0.1', 'ca', 'IP:127.0.0.1');
+  pki.leaf('comms', 'comms-api.example', 'ca');
+  pki.leaf('stranger', 'stranger.example', 'ca');
+  pki.leaf('forged', 'comms-api.example', 'other-ca');
+  return pki;
 }
 
 describe('TLS listener with mutual TLS', () => {

@@ -7,80 +7,28 @@
  * `delivery_timestamp`) and checking its mapped type.
  */
 import request from 'supertest';
-import { ActionRegistry, CommandService } from '@command-manager/core';
-import {
-  OpenSearchAgentDirectory,
-  OpenSearchOrderStore,
-  OpenSearchRequestIdAllocator,
-  OpenSearchRequestStore,
-  createAgentsIndex,
-  createOpenSearchClient,
-  indexLayout,
-  seedAgents,
-} from '@command-manager/opensearch';
-import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
+import { createOpenSearchClient } from '@command-manager/opensearch';
+import { adminClientOptions } from '@command-manager/test-support';
 import { CONTENT_MANAGER_BODY, basic, buildApp, type TestUser } from './support/fixtures';
+import { P, openSearchWorld, postCommands } from './support/opensearch-world';
 import { WAZUH_AGENT_ID, WAZUH_BODIES } from './support/wazuh-bodies';
 
 jest.setTimeout(120_000);
 
-const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
-const prefix = testIndexPrefix(__filename);
-const ordersIndex = `${prefix}orders`;
-const agentsIndex = `${prefix}agents`;
-const layout = indexLayout(ordersIndex);
-
-const orders = new OpenSearchOrderStore({
-  client,
-  ordersIndex,
-  replicas: 0,
-  saveRefresh: 'wait_for',
-  writeRefresh: 'wait_for',
-});
-const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+const world = openSearchWorld(__filename, { waitForWrites: true });
+const { client, ordersIndex } = world;
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
 beforeAll(async () => {
-  await Promise.all([orders.init(), requests.init()]);
-  await ids.init();
-  await createAgentsIndex(client, { index: agentsIndex });
-  await seedAgents(client, [{ id: WAZUH_AGENT_ID, groups: ['default'], status: 'active' }], {
-    index: agentsIndex,
-  });
-  const api = new CommandService({
-    orders,
-    requests,
-    ids,
-    agents: new OpenSearchAgentDirectory({ client, agentsIndex }),
-    registry: ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 100, maxFanOut: 10_000, maxResultsPerReport: 1000 },
-    indexName: ordersIndex,
-  });
-  ({ app } = await buildApp(api));
+  await world.setUp([{ id: WAZUH_AGENT_ID, groups: ['default'], status: 'active' }]);
+  ({ app } = await buildApp(world.service()));
 });
 
-afterAll(async () => {
-  try {
-    await client.indices.delete(
-      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-      { ignore: [404] },
-    );
-    for (const name of Object.values(layout.templates))
-      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
-  } finally {
-    await client.close();
-  }
-});
+afterAll(() => world.tearDown());
 
 /** Posts a body as the raw bytes given. */
 function post(as: TestUser, body: string): request.Test {
-  return request(app)
-    .post(`${P}/commands`)
-    .set('Authorization', basic(as))
-    .set('Content-Type', 'application/json')
-    .send(body);
+  return postCommands(app, as, body, { headers: { 'Content-Type': 'application/json' } });
 }
 
 interface WazuhView {

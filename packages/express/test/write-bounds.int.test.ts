@@ -3,32 +3,13 @@
  * standard error body and the pointer of the offending field, before anything is written (no order, no
  * request record, no request id taken from the cluster-wide counter).
  */
-import request from 'supertest';
-import { ActionRegistry, CommandService } from '@command-manager/core';
-import {
-  OpenSearchAgentDirectory,
-  OpenSearchOrderStore,
-  OpenSearchRequestIdAllocator,
-  OpenSearchRequestStore,
-  createAgentsIndex,
-  createOpenSearchClient,
-  indexLayout,
-  seedAgents,
-} from '@command-manager/opensearch';
-import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
-import { basic, buildApp } from './support/fixtures';
+import { buildApp } from './support/fixtures';
+import { openSearchWorld, postCommands } from './support/opensearch-world';
 
 jest.setTimeout(120_000);
 
-const P = '/_plugins/_command_manager';
-const client = createOpenSearchClient({ ...opensearchClientOptions(), maxRetries: 1 });
-const prefix = testIndexPrefix(__filename);
-const ordersIndex = `${prefix}orders`;
-const agentsIndex = `${prefix}agents`;
-const layout = indexLayout(ordersIndex);
-const orders = new OpenSearchOrderStore({ client, ordersIndex, replicas: 0 });
-const requests = new OpenSearchRequestStore({ client, ordersIndex, replicas: 0 });
-const ids = new OpenSearchRequestIdAllocator({ client, ordersIndex, replicas: 0 });
+const world = openSearchWorld(__filename);
+const { client, prefix, ordersIndex, layout } = world;
 let app: Awaited<ReturnType<typeof buildApp>>['app'];
 
 const setGroup = (groups: string[], group = 'Big'): Record<string, unknown> => ({
@@ -49,52 +30,28 @@ async function documents(): Promise<{ orders: number; records: number }> {
 }
 
 beforeAll(async () => {
-  await Promise.all([orders.init(), requests.init()]);
-  await ids.init();
-  await createAgentsIndex(client, { index: agentsIndex });
-  await seedAgents(
-    client,
+  await world.setUp(
     Array.from({ length: 300 }, (_, i) => ({
       id: `a${String(i).padStart(4, '0')}`,
       groups: ['Big'],
       status: 'active',
     })),
-    { index: agentsIndex },
   );
   ({ app } = await buildApp(
-    new CommandService({
-      orders,
-      requests,
-      ids,
-      agents: new OpenSearchAgentDirectory({ client, agentsIndex }),
-      registry: ActionRegistry.withDefaults(),
+    world.service({
       limits: {
-        maxBatchCommands: 100,
         maxFanOut: 1000,
         maxResultsPerReport: 100,
         maxArgsBytes: 16 * 1024,
         maxRequestWriteBytes: 1024 * 1024,
       },
-      indexName: ordersIndex,
     }),
   ));
 });
 
-afterAll(async () => {
-  try {
-    await client.indices.delete(
-      { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-      { ignore: [404] },
-    );
-    for (const name of Object.values(layout.templates))
-      await client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
-  } finally {
-    await client.close();
-  }
-});
+afterAll(() => world.tearDown());
 
-const post = (body: object) =>
-  request(app).post(`${P}/commands`).set('Authorization', basic('wazuh-server')).send(body);
+const post = (body: object) => postCommands(app, 'wazuh-server', body);
 
 it('args over maxArgsBytes: 413 ARGS_TOO_LARGE at /commands/i/action/args, nothing written', async () => {
   const before = await documents();

@@ -10,6 +10,7 @@ import {
   OpenSearchRequestStore,
   seedAgents,
 } from '@command-manager/opensearch';
+import { ManualClock } from '@command-manager/test-support';
 import { describeAgentDirectoryContract } from '../../core/test/contract/agent-directory-contract';
 import { describeLockStoreContract } from '../../core/test/contract/lock-store-contract';
 import { describeOrderStoreContract } from '../../core/test/contract/order-store-contract';
@@ -29,11 +30,6 @@ afterAll(async () => {
   await t.close();
 });
 
-function manualClock(start = new Date('2025-06-01T12:00:00.000Z')): { now(): Date; set(d: Date): void } {
-  let ms = start.getTime();
-  return { now: () => new Date(ms), set: (d) => void (ms = d.getTime()) };
-}
-
 describeOrderStoreContract('OpenSearch', async () => {
   const ordersIndex = t.nextOrdersIndex();
   // Forced refreshes (`true`) only to keep the run short: 'wait_for' (the default, checked in
@@ -47,7 +43,7 @@ describeOrderStoreContract('OpenSearch', async () => {
   });
   return {
     store,
-    clock: manualClock(),
+    clock: new ManualClock(new Date('2025-06-01T12:00:00.000Z')),
     cleanup: () => t.dropLayout(ordersIndex),
     readArchived: async (id: string): Promise<Order | undefined> => {
       // Archiving does not refresh (nobody searches the archive right away): refresh before searching.

@@ -6,7 +6,8 @@ import { InMemoryLockStore, InMemoryOrderStore, InMemoryRequestStore } from '@co
 import type { StoredOrder } from '@command-manager/core';
 import { Scheduler } from '@command-manager/scheduler';
 import type { OrderDelivery, OrderVerdict } from '@command-manager/scheduler';
-import { FakeClock, command, orders } from './support/fixtures';
+import { ManualClock } from '@command-manager/test-support';
+import { command, orders } from './support/fixtures';
 
 /** Records every call; accepts every order. */
 class RecordingDelivery implements OrderDelivery {
@@ -26,7 +27,7 @@ const argsBytes = (s: StoredOrder): number => Buffer.byteLength(JSON.stringify(s
 
 describe('delivery reads args in batches bounded by bytes', () => {
   it('claims without args, posts every order with its full args in calls of at most deliveryMaxBytes, fails one too large alone', async () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const store = new InMemoryOrderStore({ clock });
     const now = clock.now();
     // 10 orders with ~56 KB of args each, and one whose ~300 KB can never fit a call of 200 KiB.

@@ -12,30 +12,13 @@ import {
   type ManagementApiAuth,
 } from '@command-manager/scheduler';
 import { ids, orders } from './support/fixtures';
-import { openSearchFixture, type Stores } from './support/opensearch-fixture';
-import { StubManagementApi } from './support/stub-management-api';
+import type { Stores } from './support/opensearch-fixture';
+import { schedulerRig } from './support/scheduler-rig';
 
 jest.setTimeout(120_000);
 
-const os = openSearchFixture(__filename);
-let stub: StubManagementApi;
-const running: Array<{ scheduler: Scheduler; client: ManagementApiClient }> = [];
-
-beforeEach(async () => {
-  stub = await StubManagementApi.start();
-});
-
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    await r.scheduler.stop();
-    await r.client.close();
-  }
-  await stub.close();
-});
-
-afterAll(async () => {
-  await os.close();
-});
+const rig = schedulerRig(__filename);
+const { os } = rig;
 
 interface Harness {
   scheduler: Scheduler;
@@ -49,7 +32,7 @@ function harness(
 ): Harness {
   const metrics = new InMemorySchedulerMetrics();
   const client = new ManagementApiClient({
-    managementApiUrl: `${stub.url}${options.path ?? ''}`,
+    managementApiUrl: `${rig.stub.url}${options.path ?? ''}`,
     ...(options.auth ? { auth: options.auth } : {}),
     breaker: { failureThreshold: 5, openMs: options.openMs ?? 60_000 },
     metrics,
@@ -68,7 +51,7 @@ function harness(
       retentionIntervalMs: 3_600_000,
     },
   });
-  running.push({ scheduler, client });
+  rig.track(scheduler, client);
   return { scheduler, client, metrics };
 }
 
@@ -84,7 +67,7 @@ async function expectAllPendingUntouched(stores: Stores, requestId: number, n: n
 
 it('a 401 on /accept_commands fails no order: dispatch stops, the breaker opens, orders stay pending and go once the API accepts', async () => {
   const stores = await os.stores({ writeRefresh: true });
-  stub.auth = { type: 'basic', username: 'wazuh', password: 'rotated' };
+  rig.stub.auth = { type: 'basic', username: 'wazuh', password: 'rotated' };
   const n = 300;
   await stores.orders.saveOrders(orders(1, n, systemClock.now()));
   const h = harness(stores, {
@@ -100,14 +83,14 @@ it('a 401 on /accept_commands fails no order: dispatch stops, the breaker opens,
   expect(h.client.breaker.state).toBe('open');
   expect(h.metrics.counter(M.DELIVERY_HALTED, { reason: 'auth' })).toBeGreaterThanOrEqual(1);
   // At most the calls already under way when the first 401 came back.
-  expect(stub.acceptRequests).toBeLessThanOrEqual(2);
+  expect(rig.stub.acceptRequests).toBeLessThanOrEqual(2);
   await expectAllPendingUntouched(stores, 1, n);
 
   // While the breaker is open nothing is claimed.
   expect((await h.scheduler.dispatchDue()).claimed).toBe(0);
 
   // The server's credentials are fixed: after the open period the trial goes through and everything is sent.
-  stub.auth = { type: 'basic', username: 'wazuh', password: 'old' };
+  rig.stub.auth = { type: 'basic', username: 'wazuh', password: 'old' };
   await new Promise((r) => setTimeout(r, Math.max(0, h.client.breaker.remainingOpenMs()) + 100));
   let sent = 0;
   // Verdicts are written without a forced refresh: the released orders become claimable by search after the
@@ -119,19 +102,19 @@ it('a 401 on /accept_commands fails no order: dispatch stops, the breaker opens,
     if (sent < n) await new Promise((r) => setTimeout(r, 200));
   }
   expect(sent).toBe(n);
-  expect(stub.duplicatesAccepted()).toEqual([]);
+  expect(rig.stub.duplicatesAccepted()).toEqual([]);
 });
 
 it('with a JWT, a 401 renews the token once; a second 401 halts dispatch without failing the orders', async () => {
   const stores = await os.stores({ writeRefresh: true });
-  stub.auth = { type: 'jwt', username: 'wazuh-wui', password: 'pw' };
+  rig.stub.auth = { type: 'jwt', username: 'wazuh-wui', password: 'pw' };
   await stores.orders.saveOrders(orders(2, 5, systemClock.now()));
   const h = harness(stores, { auth: { type: 'jwt', username: 'wazuh-wui', password: 'pw' } });
-  stub.failNext(2, 401);
+  rig.stub.failNext(2, 401);
   const summary = await h.scheduler.dispatchDue();
   expect(summary).toMatchObject({ halted: 5, failed: 0 });
-  expect(stub.logins).toBe(2);
-  expect(stub.acceptRequests).toBe(2);
+  expect(rig.stub.logins).toBe(2);
+  expect(rig.stub.acceptRequests).toBe(2);
   await expectAllPendingUntouched(stores, 2, 5);
 });
 
@@ -139,7 +122,7 @@ it('403 and 404 halt dispatch too (the dispatcher is refused or misconfigured, n
   const stores = await os.stores({ writeRefresh: true });
   await stores.orders.saveOrders(orders(3, 4, systemClock.now()));
   const forbidden = harness(stores);
-  stub.failNext(1, 403);
+  rig.stub.failNext(1, 403);
   expect(await forbidden.scheduler.dispatchDue()).toMatchObject({ halted: 4, failed: 0 });
   await expectAllPendingUntouched(stores, 3, 4);
 
@@ -154,8 +137,8 @@ it('403 and 404 halt dispatch too (the dispatcher is refused or misconfigured, n
 it('413 splits the batch down to what the API takes; an order too large alone fails with ORDER_TOO_LARGE', async () => {
   const stores = await os.stores({ writeRefresh: true });
   await stores.orders.saveOrders(orders(5, 10, systemClock.now()));
-  stub.maxOrdersPerRequest = 3;
-  stub.tooLargeIds.add('5-7');
+  rig.stub.maxOrdersPerRequest = 3;
+  rig.stub.tooLargeIds.add('5-7');
   const h = harness(stores, { batchSize: 10 });
   const summary = await h.scheduler.dispatchDue();
   expect(summary).toMatchObject({ accepted: 9, failed: 1, halted: 0 });
@@ -165,5 +148,5 @@ it('413 splits the batch down to what the API takes; an order too large alone fa
   expect(tooLarge?.order.command.result?.code).toBe(ResultCodes.ORDER_TOO_LARGE);
   expect(tooLarge?.order.command.result?.message).toMatch(/too large/);
   expect(h.client.breaker.state).toBe('closed');
-  expect(new Set(stub.accepted).size).toBe(9);
+  expect(new Set(rig.stub.accepted).size).toBe(9);
 });

@@ -8,7 +8,8 @@ import {
   parseRetryAfter,
 } from '@command-manager/scheduler';
 import type { ManagementApiClientOptions } from '@command-manager/scheduler';
-import { FakeClock, command, makeTestPki } from './support/fixtures';
+import { ManualClock } from '@command-manager/test-support';
+import { command, makeTestPki } from './support/fixtures';
 import type { TestPki } from './support/fixtures';
 import { StubManagementApi } from './support/stub-management-api';
 
@@ -211,7 +212,7 @@ describe('answers', () => {
 
 describe('CircuitBreaker', () => {
   it('goes closed → open → half-open (one trial at a time) → closed', () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const states: string[] = [];
     const b = new CircuitBreaker({ failureThreshold: 2, openMs: 100 }, clock, (s) => states.push(s));
     expect(b.tryAcquire()).toBe(true);
@@ -232,7 +233,7 @@ describe('CircuitBreaker', () => {
   });
 
   it('a success in between resets the count of consecutive failures', () => {
-    const b = new CircuitBreaker({ failureThreshold: 2 }, new FakeClock());
+    const b = new CircuitBreaker({ failureThreshold: 2 }, new ManualClock());
     b.failure();
     b.success();
     b.failure();

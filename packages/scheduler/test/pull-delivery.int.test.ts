@@ -12,7 +12,8 @@ import {
   consumerLeaseOwner,
 } from '@command-manager/scheduler';
 import type { OrderDelivery } from '@command-manager/scheduler';
-import { FakeClock, command, ids, orders, requestRecord } from './support/fixtures';
+import { ManualClock } from '@command-manager/test-support';
+import { command, ids, orders, requestRecord } from './support/fixtures';
 import { openSearchFixture } from './support/opensearch-fixture';
 import type { Stores } from './support/opensearch-fixture';
 
@@ -124,7 +125,7 @@ it('two consumers claiming at once never receive the same order while its lease 
 
 it('an un-acked order is claimable again after its lease, and delivered exactly once more', async () => {
   const stores = await os.stores({ writeRefresh: true });
-  const clock = new FakeClock(Date.now());
+  const clock = new ManualClock(Date.now());
   await stores.orders.saveOrders(orders(2, 5, clock.now()));
   const { pull, metrics } = pullMode(stores, { clock });
 
@@ -163,7 +164,7 @@ it('an un-acked order is claimable again after its lease, and delivered exactly 
 
 it("an ack after the consumer's own lease lapsed is refused as expired, and the order stays claimable", async () => {
   const stores = await os.stores({ writeRefresh: true });
-  const clock = new FakeClock(Date.now());
+  const clock = new ManualClock(Date.now());
   await stores.orders.saveOrders(orders(3, 1, clock.now()));
   const { pull } = pullMode(stores, { clock });
   expect((await pull.claim({ consumer: 'server-a', size: 1, leaseMs: 1000, waitMs: 0 })).orders).toHaveLength(
@@ -275,7 +276,7 @@ it('a target filter hands a consumer only its destination, on the search and the
 
 it('deadlines still apply: a claimed order past its deadline cannot be acked and the sweep fails it', async () => {
   const stores = await os.stores({ writeRefresh: true });
-  const clock = new FakeClock(Date.now());
+  const clock = new ManualClock(Date.now());
   await stores.orders.saveOrders(orders(8, 1, clock.now(), command({ timeout: 10 })));
   const { pull, scheduler } = pullMode(stores, { clock });
   expect(

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { systemClock } from '@command-manager/core';
 import { ManagementApiClient, Scheduler } from '@command-manager/scheduler';
-import { opensearchUrl } from '@command-manager/test-support';
+import { REGISTER_SOURCE, opensearchUrl } from '@command-manager/test-support';
 import { ids, orders } from './support/fixtures';
 import { openSearchFixture } from './support/opensearch-fixture';
 import { StubManagementApi } from './support/stub-management-api';
@@ -37,7 +37,7 @@ it('another scheduler delivers the orders of a killed one after its lease expire
         '-r',
         'ts-node/register/transpile-only',
         '-r',
-        path.join(__dirname, 'support/register-workspace-src.ts'),
+        REGISTER_SOURCE,
         path.join(__dirname, 'support/scheduler-child.ts'),
       ],
       {

@@ -6,34 +6,16 @@ import type { Order } from '@command-manager/core';
 import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
 import type { SchedulerOptions } from '@command-manager/scheduler';
 import { command, ids, orders } from './support/fixtures';
-import { openSearchFixture } from './support/opensearch-fixture';
 import type { Stores } from './support/opensearch-fixture';
-import { StubManagementApi } from './support/stub-management-api';
+import { schedulerRig } from './support/scheduler-rig';
 
 jest.setTimeout(120_000);
 
-const os = openSearchFixture(__filename);
-let stub: StubManagementApi;
-const running: Array<{ scheduler: Scheduler; client: ManagementApiClient }> = [];
-
-beforeEach(async () => {
-  stub = await StubManagementApi.start();
-});
-
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    await r.scheduler.stop();
-    await r.client.close();
-  }
-  await stub.close();
-});
-
-afterAll(async () => {
-  await os.close();
-});
+const rig = schedulerRig(__filename);
+const { os } = rig;
 
 function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}): Scheduler {
-  const client = new ManagementApiClient({ managementApiUrl: stub.url });
+  const client = new ManagementApiClient({ managementApiUrl: rig.stub.url });
   const s = new Scheduler({
     orders: stores.orders,
     requests: stores.requests,
@@ -43,7 +25,7 @@ function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}
     metrics: new InMemorySchedulerMetrics(),
     options: { pollIntervalMs: 100, sweepIntervalMs: 3_600_000, retentionIntervalMs: 3_600_000, ...options },
   });
-  running.push({ scheduler: s, client });
+  rig.track(s, client);
   return s;
 }
 
@@ -59,12 +41,12 @@ it('two schedulers on one index never dispatch an order twice', async () => {
   const b = scheduler(stores, 'sidecar-b', { batchSize: 50, concurrency: 3 });
   a.start();
   b.start();
-  await stub.waitFor(() => stub.accepted.length >= n);
+  await rig.stub.waitFor(() => rig.stub.accepted.length >= n);
   await until(async () => (await stores.orders.countByStatus({ requestId: 1 })).sent === n);
 
-  expect(new Set(stub.received).size).toBe(n);
-  expect(stub.received).toHaveLength(n);
-  expect(stub.duplicatesAccepted()).toEqual([]);
+  expect(new Set(rig.stub.received).size).toBe(n);
+  expect(rig.stub.received).toHaveLength(n);
+  expect(rig.stub.duplicatesAccepted()).toEqual([]);
   const owners = new Set(
     (await stores.orders.getOrders(ids(1, n))).map((o) => o.order.scheduling.lease_owner),
   );
@@ -137,13 +119,13 @@ it('sweeps both deadline kinds and retention archives exactly the right orders',
 it('retries a 5xx against the real store and then delivers', async () => {
   const stores = await os.stores();
   await stores.orders.saveOrders(orders(3, 3, systemClock.now()));
-  stub.failNext(1, 503);
+  rig.stub.failNext(1, 503);
   const s = scheduler(stores, 'sidecar-a', { retryPolicy: { baseMs: 10, maxMs: 10, factor: 1, jitter: 0 } });
   expect(await s.dispatchDue()).toMatchObject({ retried: 3 });
   await until(async () => {
     await s.dispatchDue();
     return (await stores.orders.countByStatus({ requestId: 3 })).sent === 3;
   });
-  for (const id of ids(3, 3)) expect(stub.countAccepted(id)).toBe(1);
+  for (const id of ids(3, 3)) expect(rig.stub.countAccepted(id)).toBe(1);
   expect((await stores.orders.getOrder('3-1'))?.order.scheduling.attempts).toBe(1);
 });

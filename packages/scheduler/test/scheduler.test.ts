@@ -17,7 +17,8 @@ import {
   SchedulerMetricNames as M,
 } from '@command-manager/scheduler';
 import type { SchedulerOptions } from '@command-manager/scheduler';
-import { FakeClock, RecordingLogger, command, ids, orders, requestRecord } from './support/fixtures';
+import { ManualClock as FakeClock, RecordingLogger } from '@command-manager/test-support';
+import { command, ids, orders, requestRecord } from './support/fixtures';
 import { StubManagementApi } from './support/stub-management-api';
 
 function withLeaseForTest(order: Order, owner: string, expiresAtMs: number): Order {

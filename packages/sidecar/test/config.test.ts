@@ -2,18 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { thrownBy } from '@command-manager/test-support';
 import { getPath, loadConfig, redactedConfig, settingsTable } from '../src/config/load-config';
 import { SETTINGS } from '../src/config/settings';
 
-function configError(fn: () => unknown): CommandManagerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CommandManagerError) return e;
-    throw e;
-  }
-  throw new Error('expected a configuration error');
-}
+const configError = (fn: () => unknown): CommandManagerError =>
+  thrownBy(fn, CommandManagerError, 'expected a configuration error');
 
 describe('configuration', () => {
   it('applies every default and freezes the result', () => {

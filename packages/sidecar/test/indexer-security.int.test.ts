@@ -22,9 +22,8 @@ import {
 } from '@command-manager/test-support';
 import { makeTestOrder } from '../../core/test/contract/order-fixtures';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
-import { callApi, createFixture, type Fixture } from './support/fixture';
+import { createFixture, submitRestart, type Fixture } from './support/fixture';
 
-const API = '/_plugins/_command_manager';
 const secured = opensearchSecured();
 const describeSecured = secured ? describe : describe.skip;
 
@@ -132,23 +131,7 @@ describeSecured('a secured indexer', () => {
     const serve = await startServe(lpEnv());
     const ready = await fetch(`${serve.url}/ready`);
     expect(ready.status).toBe(200);
-    const res = await callApi<{ commands: Array<{ orders: number }> }>(
-      serve.url,
-      fx.adminToken,
-      'POST',
-      `${API}/commands?summary=true`,
-      {
-        commands: [
-          {
-            source: 'Users/Services',
-            user: 'tester',
-            target: { type: 'group', id: 'web' },
-            action: { name: 'restart', args: {} },
-            timeout: 300,
-          },
-        ],
-      },
-    );
+    const res = await submitRestart(serve.url, fx.adminToken, { type: 'group', id: 'web' });
     expect(res.status).toBe(201);
     expect(res.body.commands[0]?.orders).toBe(3);
     await admin.indices.refresh({ index: ordersIndex });

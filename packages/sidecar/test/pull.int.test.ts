@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { killLeftovers, runCli, startCli, startServe } from './support/cli-process';
-import { callApi, createFixture, eventually, type Fixture } from './support/fixture';
+import { callApi, createFixture, eventually, submitRestart, type Fixture } from './support/fixture';
 
 // `command-manager serve` with `scheduler.delivery` = pull, as a real process against OPENSEARCH_URL: a
 // server claims orders over HTTP, acknowledges them, and the orders' lifecycle rules still hold.
@@ -58,26 +58,21 @@ function pullEnv(index: string, extra: Record<string, string> = {}): Record<stri
 }
 
 async function submit(url: string, target: { type: string; id: string }, extra = {}): Promise<number> {
-  const res = await callApi<{ commands: Array<{ request_id: number }> }>(
-    url,
-    fx.adminToken,
-    'POST',
-    `${API}/commands?summary=true`,
-    {
-      commands: [
-        {
-          source: 'Users/Services',
-          user: 'tester',
-          target,
-          action: { name: 'restart', args: {} },
-          timeout: 300,
-          ...extra,
-        },
-      ],
-    },
-  );
+  const res = await submitRestart(url, fx.adminToken, target, extra);
   expect(res.status).toBe(201);
   return res.body.commands[0]?.request_id ?? 0;
+}
+
+/** Waits until the sidecar at `url` holds one long-poll waiter (its metrics say so). */
+function oneWaiter(url: string): Promise<string> {
+  return eventually(
+    () =>
+      fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${fx.adminToken}` } }).then((r) =>
+        r.text(),
+      ),
+    (text) => /scheduler_pull_waiters 1\b/.test(text),
+    10_000,
+  );
 }
 
 describe('pull delivery (scheduler.delivery = pull)', () => {
@@ -92,14 +87,7 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
       lease_ms: 30_000,
       wait_ms: 20_000,
     });
-    await eventually(
-      () =>
-        fetch(`${serve.url}/metrics`, { headers: { authorization: `Bearer ${fx.adminToken}` } }).then((r) =>
-          r.text(),
-        ),
-      (text) => /scheduler_pull_waiters 1\b/.test(text),
-      10_000,
-    );
+    await oneWaiter(serve.url);
     const submittedAt = performance.now();
     const requestId = await submit(serve.url, { type: 'group', id: 'web' });
     // The submission is stored (and the waiting claim woken) before its answer: measured from the answer, the
@@ -193,14 +181,7 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
       consumer: 'server-1',
       wait_ms: 3000,
     });
-    await eventually(
-      () =>
-        fetch(`${serve.url}/metrics`, { headers: { authorization: `Bearer ${fx.adminToken}` } }).then((r) =>
-          r.text(),
-        ),
-      (text) => /scheduler_pull_waiters 1\b/.test(text),
-      10_000,
-    );
+    await oneWaiter(serve.url);
     const second = await fetch(`${serve.url}${API}/orders/_claim`, {
       method: 'POST',
       headers: { authorization: `Bearer ${serverToken}`, 'content-type': 'application/json' },

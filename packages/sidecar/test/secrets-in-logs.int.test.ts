@@ -4,9 +4,8 @@
  * Management API and shutdown; its whole stderr is searched for the secrets, raw and percent-encoded.
  */
 import { killLeftovers, runCli, startServe } from './support/cli-process';
-import { callApi, createFixture, type Fixture } from './support/fixture';
+import { createFixture, submitRestart, type Fixture } from './support/fixture';
 
-const API = '/_plugins/_command_manager';
 /**
  * The URL's credentials: on a secured node the sidecar user's own (the node refuses any other), else made up
  * (a node without security ignores Basic).
@@ -56,23 +55,7 @@ describe('secrets in URL settings', () => {
       CM_RETRY_BASE_MS: '100',
       CM_RETRY_MAX_MS: '200',
     });
-    const res = await callApi<{ commands: Array<{ orders: number }> }>(
-      serve.url,
-      fx.adminToken,
-      'POST',
-      `${API}/commands?summary=true`,
-      {
-        commands: [
-          {
-            source: 'Users/Services',
-            user: 'tester',
-            target: { type: 'group', id: 'web' },
-            action: { name: 'restart', args: {} },
-            timeout: 300,
-          },
-        ],
-      },
-    );
+    const res = await submitRestart(serve.url, fx.adminToken, { type: 'group', id: 'web' });
     expect(res.status).toBe(201);
     await serve.waitFor(/delivery|accept_commands|ECONNREFUSED/i, 'stderr');
     serve.signal('SIGTERM');

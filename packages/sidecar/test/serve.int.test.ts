@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Order } from '@command-manager/core';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
-import { callApi, createFixture, type Fixture } from './support/fixture';
+import { createFixture, submitRestart, type Fixture } from './support/fixture';
 import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
 
 // `command-manager serve` as a real process (started from the sources with ts-node), against OPENSEARCH_URL.
@@ -31,23 +31,7 @@ async function ordersOf(index: string): Promise<Order[]> {
 }
 
 async function submitToGroup(url: string): Promise<number> {
-  const res = await callApi<{ commands: Array<{ request_id: number; orders: number }> }>(
-    url,
-    fx.adminToken,
-    'POST',
-    `${API}/commands?summary=true`,
-    {
-      commands: [
-        {
-          source: 'Users/Services',
-          user: 'tester',
-          target: { type: 'group', id: 'web' },
-          action: { name: 'restart', args: {} },
-          timeout: 300,
-        },
-      ],
-    },
-  );
+  const res = await submitRestart(url, fx.adminToken, { type: 'group', id: 'web' });
   expect(res.status).toBe(201);
   expect(res.body.commands[0]?.orders).toBe(3);
   return res.body.commands[0]?.request_id ?? 0;

@@ -1,45 +1,11 @@
 /**
- * Loaded first (by `main.ts`, and with `-r` by the sidecar child process): makes `@command-manager/<pkg>`
- * resolve to `packages/<pkg>/src/index.ts` and `@command-manager-examples/<name>` to
- * `examples/<name>/src/index.ts`, as jest's `moduleNameMapper` does for the tests. The end-to-end run thus
- * exercises the tree as it is, with no `pnpm build` first and no stale `dist/`.
- *
- * It hooks `Module._resolveFilename`, the CommonJS resolver that Node's `require` calls for every request
- * (the hook tsconfig-paths uses too). It does nothing unless a TypeScript loader is registered
- * (`require.extensions['.ts']`, set by ts-node), since Node cannot load the `.ts` files it points to
- * otherwise.
+ * Loaded first by `main.ts`: installs test-support's `register-source` hook, which makes
+ * `@command-manager/<pkg>` and `@command-manager-examples/<name>` resolve to their sources, so the
+ * end-to-end run exercises the tree as it is, with no `pnpm build` first. Loaded by path: no package
+ * resolves by name before the hook is in place.
  */
-import { existsSync } from 'node:fs';
-import Module from 'node:module';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
-/** The repository root (this file is `examples/e2e/src/internal/register-source.ts`). */
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-
-type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: unknown) => string;
-const loader = Module as unknown as {
-  _resolveFilename: ResolveFilename & { commandManagerSource?: true };
-  _extensions: Record<string, unknown>;
-};
-
-function sourceOf(request: string): string | undefined {
-  const m = /^@command-manager(-examples)?\/([a-z0-9-]+)$/.exec(request);
-  if (!m?.[2]) return undefined;
-  const file = path.join(ROOT, m[1] ? 'examples' : 'packages', m[2], 'src', 'index.ts');
-  return existsSync(file) ? file : undefined;
-}
-
-if (loader._extensions['.ts'] !== undefined && !loader._resolveFilename.commandManagerSource) {
-  const resolve = loader._resolveFilename;
-  const hooked: ResolveFilename & { commandManagerSource?: true } = function (
-    this: unknown,
-    request,
-    parent,
-    isMain,
-    options,
-  ) {
-    return sourceOf(request) ?? resolve.call(this, request, parent, isMain, options);
-  };
-  hooked.commandManagerSource = true;
-  loader._resolveFilename = hooked;
-}
+createRequire(__filename)(path.join(ROOT, 'packages', 'test-support', 'src', 'register-source.ts'));

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
+import { REGISTER_SOURCE } from '@command-manager/test-support';
 
 /** The repository root (this file is `examples/e2e/src/internal/sidecar-process.ts`). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -41,7 +42,7 @@ export function startSidecarProcess(options: StartSidecarProcessOptions): Promis
       '-r',
       'ts-node/register/transpile-only',
       '-r',
-      require.resolve('./register-source'),
+      REGISTER_SOURCE,
       path.join(REPO_ROOT, 'packages', 'sidecar', 'src', 'main.ts'),
       'serve',
     ],

@@ -1,30 +1,19 @@
+import { ManualClock as SharedManualClock, restartCommand } from '@command-manager/test-support';
 import type { CommandRequest, Order } from '../../src/model';
 import { newOrder } from '../../src/lifecycle';
 import type { Principal } from '../../src/service-types';
-import type { Clock } from '../../src/ports';
 
 export const T0 = new Date('2025-01-02T03:04:05.000Z');
 
-/** A clock tests move by hand. */
-export class ManualClock implements Clock {
-  constructor(private current: Date = T0) {}
-  now(): Date {
-    return new Date(this.current.getTime());
-  }
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
+/** A clock tests move by hand, at `T0` unless told otherwise. */
+export class ManualClock extends SharedManualClock {
+  constructor(start: Date = T0) {
+    super(start);
   }
 }
 
 export function command(overrides: Partial<CommandRequest> = {}): CommandRequest {
-  return {
-    source: 'Users/Services',
-    user: 'alice',
-    target: { type: 'agent', id: '001' },
-    action: { name: 'restart', args: {} },
-    timeout: 60,
-    ...overrides,
-  };
+  return { ...restartCommand(60), ...overrides };
 }
 
 export function order(overrides: { status?: Order['command']['status']; lease?: string } = {}): Order {

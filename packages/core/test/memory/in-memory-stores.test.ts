@@ -5,6 +5,7 @@ import {
   InMemoryRequestStore,
   type Order,
 } from '@command-manager/core';
+import { ManualClock } from '@command-manager/test-support';
 import { describeAgentDirectoryContract } from '../contract/agent-directory-contract';
 import { describeLockStoreContract } from '../contract/lock-store-contract';
 import { describeOrderStoreContract } from '../contract/order-store-contract';
@@ -16,10 +17,7 @@ import {
 import { describeRequestStoreContract } from '../contract/request-store-contract';
 
 /** A settable clock, as the contract's harness asks. */
-function manualClock(start = new Date('2025-06-01T12:00:00.000Z')): { now(): Date; set(d: Date): void } {
-  let t = start.getTime();
-  return { now: () => new Date(t), set: (d) => void (t = d.getTime()) };
-}
+const manualClock = (start = new Date('2025-06-01T12:00:00.000Z')): ManualClock => new ManualClock(start);
 
 describeOrderStoreContract('in-memory', async () => {
   const clock = manualClock();

@@ -6,7 +6,6 @@ import {
   InMemoryRequestStore,
   InProcessIdAllocator,
   type CommandManagerApi,
-  type Logger,
 } from '@command-manager/core';
 import {
   createApp,
@@ -20,6 +19,7 @@ import {
   type AuthenticatorOptions,
   type HttpMetrics,
 } from '@command-manager/express';
+import { RecordingLogger } from '@command-manager/test-support';
 
 /** Cheap scrypt cost for tests (production default is 16384). */
 const TEST_COST = 1024;
@@ -78,29 +78,6 @@ export function basic(user: TestUser, password: string = PASSWORDS[user]): strin
 
 export function bearer(token: string): string {
   return `Bearer ${token}`;
-}
-
-/** A logger that keeps every line, to assert what is (not) logged. */
-export class RecordingLogger implements Logger {
-  readonly lines: Array<{ level: string; message: string; meta?: Record<string, unknown> }>;
-  constructor(lines: RecordingLogger['lines'] = []) {
-    this.lines = lines;
-  }
-  debug(message: string, meta?: Record<string, unknown>): void {
-    this.lines.push({ level: 'debug', message, ...(meta ? { meta } : {}) });
-  }
-  info(message: string, meta?: Record<string, unknown>): void {
-    this.lines.push({ level: 'info', message, ...(meta ? { meta } : {}) });
-  }
-  warn(message: string, meta?: Record<string, unknown>): void {
-    this.lines.push({ level: 'warn', message, ...(meta ? { meta } : {}) });
-  }
-  error(message: string, meta?: Record<string, unknown>): void {
-    this.lines.push({ level: 'error', message, ...(meta ? { meta } : {}) });
-  }
-  child(): Logger {
-    return new RecordingLogger(this.lines);
-  }
 }
 
 export const BODY_LIMIT_BYTES = 64 * 1024;

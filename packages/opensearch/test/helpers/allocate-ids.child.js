@@ -4,25 +4,20 @@
  * Usage: node allocate-ids.child.js <opensearch-url> <orders-index> <count>
  */
 'use strict';
-// A plain CommonJS script (it must install the resolver hook before loading any TypeScript): require() is
-// the only way to load modules here.
+// A plain CommonJS script (it installs ts-node and the resolver hook before loading any TypeScript):
+// require() is the only way to load modules here.
 /* eslint-disable @typescript-eslint/no-require-imports */
-const Module = require('node:module');
 const path = require('node:path');
 
-// Resolve workspace packages to their sources, as jest's moduleNameMapper does: no build needed.
-const packagesDir = path.resolve(__dirname, '..', '..', '..');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  const m = /^@command-manager\/([a-z-]+)$/.exec(request);
-  return resolve.call(this, m ? path.join(packagesDir, m[1], 'src', 'index.ts') : request, ...rest);
-};
 // Own compiler options (skipProject): independent of whichever tsconfig sits in the working directory.
 require('ts-node').register({
   transpileOnly: true,
   skipProject: true,
   compilerOptions: { target: 'es2022', module: 'commonjs', esModuleInterop: true },
 });
+// Then resolve workspace packages to their sources, as jest's moduleNameMapper does (no build needed), with
+// test-support's hook, loaded by path: no package resolves by name before it.
+require(path.resolve(__dirname, '..', '..', '..', 'test-support', 'src', 'register-source.ts'));
 
 const { createOpenSearchClient, OpenSearchRequestIdAllocator } = require('@command-manager/opensearch');
 

@@ -4,7 +4,12 @@
  */
 import type { Client } from '@opensearch-project/opensearch';
 import { createOpenSearchClient, indexLayout } from '@command-manager/opensearch';
-import { adminClientOptions, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
+import {
+  adminClientOptions,
+  deleteTestIndices,
+  opensearchClientOptions,
+  testIndexPrefix,
+} from '@command-manager/test-support';
 
 export interface TestIndices {
   /** The product's client: the sidecar's user on a secured node. */
@@ -47,11 +52,7 @@ export function testIndices(file: string): TestIndices {
     dropLayout,
     close: async () => {
       try {
-        await client.indices.delete(
-          { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true },
-          { ignore: [404] },
-        );
-        await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+        await deleteTestIndices(client, prefix, { templates: [`command-manager-${prefix}*`] });
       } finally {
         await client.close();
         await admin.close();

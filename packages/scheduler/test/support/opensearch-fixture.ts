@@ -10,7 +10,7 @@ import {
   OpenSearchRequestStore,
 } from '@command-manager/opensearch';
 import type { RefreshPolicy } from '@command-manager/opensearch';
-import { opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
+import { deleteTestIndices, opensearchClientOptions, testIndexPrefix } from '@command-manager/test-support';
 
 export interface Stores {
   ordersIndex: string;
@@ -62,11 +62,7 @@ export function openSearchFixture(file: string): OpenSearchFixture {
     },
     async close() {
       try {
-        await client.indices.delete(
-          { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'all' },
-          { ignore: [404] },
-        );
-        await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+        await deleteTestIndices(client, prefix, { hidden: true, templates: [`command-manager-${prefix}*`] });
       } finally {
         await client.close();
       }

@@ -8,13 +8,12 @@
  * Only agent `agent-000001` exists, so a fuzzed body that happens to be valid still resolves to no target
  * (422) and writes nothing; the control case at the end shows that a valid body does write.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import { opensearchUrl, pkiBuilder } from '@command-manager/test-support';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import {
@@ -91,16 +90,6 @@ async function documents(): Promise<number> {
   return (await indices.countOrders()) + (res.body as { count: number }).count;
 }
 
-/** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
-async function lastRequestId(): Promise<number> {
-  const res = await indices.client.get(
-    { index: indices.requestsIndex, id: 'counter-request-id' },
-    { ignore: [404] },
-  );
-  const body = res.body as { found?: boolean; _version?: number };
-  return body.found ? (body._version ?? 0) : 0;
-}
-
 /** Runs `send`, checks it was refused as expected, and that it wrote nothing; returns the answers. */
 async function refused(
   name: string,
@@ -108,10 +97,10 @@ async function refused(
   send: () => Promise<ApiAnswer<ErrorBody>[]>,
 ): Promise<void> {
   const before = await documents();
-  const idsBefore = await lastRequestId();
+  const idsBefore = await indices.lastRequestId();
   const answers = await send();
   const written = (await documents()) - before;
-  const idsConsumed = (await lastRequestId()) - idsBefore;
+  const idsConsumed = (await indices.lastRequestId()) - idsBefore;
   const statuses = Array.isArray(expected.status) ? expected.status : [expected.status];
   for (const a of answers) {
     expect(statuses).toContain(a.status);
@@ -161,7 +150,7 @@ describe('malformed and oversized bodies', () => {
       return a.status >= 400 && a.status < 500 && typeof a.body?.error?.code === 'string';
     };
     const before = await documents();
-    const idsBefore = await lastRequestId();
+    const idsBefore = await indices.lastRequestId();
     // Any JSON value as the body.
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), (v) => record(submit(undefined, { rawBody: JSON.stringify(v) }))),
@@ -192,7 +181,7 @@ describe('malformed and oversized bodies', () => {
       { numRuns: 150 },
     );
     const written = (await documents()) - before;
-    const idsConsumed = (await lastRequestId()) - idsBefore;
+    const idsConsumed = (await indices.lastRequestId()) - idsBefore;
     expect(written).toBe(0);
     const byStatus = new Map<number, number>();
     for (const a of answers) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
@@ -463,37 +452,12 @@ describe('TLS on the Management API side', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'cm-faults-tls-'));
-    const selfSigned = (name: string): { key: string; cert: string } => {
-      const key = path.join(dir, `${name}.key`);
-      const cert = path.join(dir, `${name}.crt`);
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      return { key, cert };
-    };
-    const server = selfSigned('management-api');
-    selfSigned('other-ca');
+    const pki = pkiBuilder(dir, { days: 1 });
+    pki.selfSigned('management-api', '127.0.0.1', 'IP:127.0.0.1');
+    pki.selfSigned('other-ca', '127.0.0.1', 'IP:127.0.0.1');
     ({ stub, proxy } = await startProxiedManagementApi({
-      key: readFileSync(server.key),
-      cert: readFileSync(server.cert),
+      key: pki.read('management-api.key'),
+      cert: pki.read('management-api.crt'),
     }));
   }, 60_000);
 

@@ -14,7 +14,7 @@
 import { newOrder } from '@command-manager/core';
 import type { Order } from '@command-manager/core';
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';
@@ -61,16 +61,6 @@ function alive(s: SidecarProcess): Promise<boolean> {
   ]);
 }
 
-/** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
-async function lastRequestId(): Promise<number> {
-  const res = await indices.client.get(
-    { index: indices.requestsIndex, id: 'counter-request-id' },
-    { ignore: [404] },
-  );
-  const body = res.body as { found?: boolean; _version?: number };
-  return body.found ? (body._version ?? 0) : 0;
-}
-
 /** Status of every order, read without args (the test process need not hold them either). */
 async function statuses(): Promise<Map<string, string>> {
   await indices.refresh();
@@ -115,7 +105,7 @@ afterAll(async () => {
 }, 60_000);
 
 it('a ~900 KB set-group to a 300-agent group is refused before anything is written', async () => {
-  const idsBefore = await lastRequestId();
+  const idsBefore = await indices.lastRequestId();
   const ordersBefore = await indices.countOrders();
   const body = {
     commands: [
@@ -134,7 +124,7 @@ it('a ~900 KB set-group to a 300-agent group is refused before anything is writt
   expect(answer.body.error?.code).toBe('ARGS_TOO_LARGE');
   expect(answer.body.error?.details?.map((d) => d.pointer)).toEqual(['/commands/0/action/args']);
   const written = (await indices.countOrders()) - ordersBefore;
-  const idsConsumed = (await lastRequestId()) - idsBefore;
+  const idsConsumed = (await indices.lastRequestId()) - idsBefore;
   expect({ written, idsConsumed }).toEqual({ written: 0, idsConsumed: 0 });
   expect(await alive(front)).toBe(true);
   // Another caller is served at once.

@@ -6,15 +6,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Order } from '@command-manager/core';
-import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import { API, BASIC_USER, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';
-import type { FaultIndices, SubmitAnswer, UsersFixture } from './support/fixtures';
-import { startFaultScenario, stopFaultScenario } from './support/scenario';
-import { startSidecar } from './support/sidecar-process';
-import type { SidecarProcess } from './support/sidecar-process';
+import { API, BASIC_USER, call, command, TOKENS, waitFor } from './support/fixtures';
+import type { SubmitAnswer } from './support/fixtures';
+import { oneSidecarScenario } from './support/scenario';
 
 const GROUP = 50;
 const FLOOD = 300;
@@ -30,41 +25,20 @@ const figures = new FigureBook(
     `without any password work; **recovered** is the valid caller's worst latency during the flood (login ` +
     `case) or the time from the last 401 to the delivery of every order (storm case).`,
 );
-let indices: FaultIndices;
-let users: UsersFixture;
-let stub: ManagementApiHandle;
-let proxy: FaultProxy;
-let sidecar: SidecarProcess;
-
-beforeAll(async () => {
-  ({ users, indices, stub, proxy } = await startFaultScenario({
-    file: __filename,
-    opensearchUrl: opensearchUrl(),
-    group: 'auth',
-    agents: GROUP,
-  }));
-  sidecar = await startSidecar({
-    name: 'auth-faults',
-    env: sidecarEnv({
-      opensearchUrl: opensearchUrl(),
-      indices,
-      usersFile: users.file,
-      managementApiUrl: proxy.url,
-      extra: {
-        CM_BREAKER_OPEN_MS: String(BREAKER_OPEN_MS),
-        CM_POLL_INTERVAL_MS: '200',
-        CM_RETRY_BASE_MS: '200',
-        CM_RETRY_MAX_MS: '2000',
-        CM_DISPATCH_BATCH_SIZE: '100',
-      },
-    }),
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await stopFaultScenario({ users, indices, stub, proxy });
-  figures.save();
-}, 60_000);
+const scenario = oneSidecarScenario({
+  file: __filename,
+  group: 'auth',
+  agents: GROUP,
+  name: 'auth-faults',
+  extra: {
+    CM_BREAKER_OPEN_MS: String(BREAKER_OPEN_MS),
+    CM_POLL_INTERVAL_MS: '200',
+    CM_RETRY_BASE_MS: '200',
+    CM_RETRY_MAX_MS: '2000',
+    CM_DISPATCH_BATCH_SIZE: '100',
+  },
+  after: () => figures.save(),
+});
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();
@@ -75,7 +49,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
 test('a login flood beside a valid caller: the flood is refused cheaply, the valid callers are served', async () => {
   // Before the flood: the valid Basic caller's usual latency (its first login pays scrypt).
   const idle = await timed(() =>
-    call(sidecar.url, 'GET', `${API}/orders?size=1`, {
+    call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, {
       basic: `${BASIC_USER.name}:${BASIC_USER.password}`,
     }),
   );
@@ -83,9 +57,11 @@ test('a login flood beside a valid caller: the flood is refused cheaply, the val
 
   // Control: a burst of as many requests without credentials (no login work at all), beside one valid call,
   // to tell the cost of receiving a burst on this machine from the cost of the failed logins.
-  const control = Array.from({ length: FLOOD }, () => call(sidecar.url, 'GET', `${API}/orders?size=1`));
+  const control = Array.from({ length: FLOOD }, () =>
+    call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`),
+  );
   const controlCall = await timed(() =>
-    call(sidecar.url, 'GET', `${API}/orders?size=1`, { token: TOKENS.readOnly }),
+    call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, { token: TOKENS.readOnly }),
   );
   expect(controlCall.value.status).toBe(200);
   await Promise.all(control);
@@ -93,18 +69,18 @@ test('a login flood beside a valid caller: the flood is refused cheaply, the val
   // The flood, all from this address: wrong passwords for a guessed name, and made-up tokens.
   const flood = Array.from({ length: FLOOD }, (_, i) =>
     i % 3 === 2
-      ? call(sidecar.url, 'GET', `${API}/orders?size=1`, { token: `guess-${i}-0123456789abcdef` })
-      : call(sidecar.url, 'GET', `${API}/orders?size=1`, { basic: `admin:guess-${i}` }),
+      ? call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, { token: `guess-${i}-0123456789abcdef` })
+      : call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, { basic: `admin:guess-${i}` }),
   );
   // Beside it, from the same address: a token caller and a Basic caller with a name of its own.
   const latencies: number[] = [];
   const statuses: number[] = [];
   for (let i = 0; i < 5; i++) {
     const token = await timed(() =>
-      call(sidecar.url, 'GET', `${API}/orders?size=1`, { token: TOKENS.readOnly }),
+      call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, { token: TOKENS.readOnly }),
     );
     const basicCall = await timed(() =>
-      call(sidecar.url, 'GET', `${API}/orders?size=1`, {
+      call(scenario.sidecar.url, 'GET', `${API}/orders?size=1`, {
         basic: `${BASIC_USER.name}:${BASIC_USER.password}`,
       }),
     );
@@ -123,7 +99,7 @@ test('a login flood beside a valid caller: the flood is refused cheaply, the val
   const refused = tally.get(429) ?? 0;
   expect(refused).toBeGreaterThanOrEqual(FLOOD - 20);
   // The sidecar is alive and still serves.
-  expect((await call(sidecar.url, 'GET', '/health')).status).toBe(200);
+  expect((await call(scenario.sidecar.url, 'GET', '/health')).status).toBe(200);
 
   const worst = Math.max(...latencies);
   figures.add({
@@ -141,18 +117,18 @@ test('a login flood beside a valid caller: the flood is refused cheaply, the val
 }, 120_000);
 
 test('a 401 storm from the Management API: orders stay pending, none failed, delivered once it accepts again', async () => {
-  proxy.inject({ kind: 'status', status: 401 }, STORM_CALLS);
-  const submitted = await call<SubmitAnswer>(sidecar.url, 'POST', `${API}/commands?summary=true`, {
+  scenario.proxy.inject({ kind: 'status', status: 401 }, STORM_CALLS);
+  const submitted = await call<SubmitAnswer>(scenario.sidecar.url, 'POST', `${API}/commands?summary=true`, {
     token: TOKENS.admin,
     body: { commands: [command({ targetType: 'group', targetId: 'auth', timeoutSec: 600 })] },
   });
   expect(submitted.status).toBe(201);
   const requestId = submitted.body.commands[0]?.request_id ?? 0;
   const ordersOf = async (): Promise<Array<{ id: string; order: Order }>> =>
-    (await indices.allOrders()).filter((o) => o.order.command.request_id === requestId);
+    (await scenario.indices.allOrders()).filter((o) => o.order.command.request_id === requestId);
 
   // While the API refuses the dispatcher, nothing fails.
-  await waitFor('the storm to pass', async () => proxy.script.length === 0, {
+  await waitFor('the storm to pass', async () => scenario.proxy.script.length === 0, {
     timeoutMs: 60_000,
     intervalMs: 100,
   });
@@ -170,19 +146,21 @@ test('a 401 storm from the Management API: orders stay pending, none failed, del
   const ids = orders.map((o) => o.id);
   // No attempt was burnt on the refusals, and each order was accepted exactly once.
   expect(orders.every((o) => o.order.scheduling.attempts === 0)).toBe(true);
-  expect(ids.every((id) => proxy.accepted.get(id) === 1)).toBe(true);
-  const refusals = proxy.calls.filter((c) => c.requestIds.includes(requestId) && c.status === 401).length;
+  expect(ids.every((id) => scenario.proxy.accepted.get(id) === 1)).toBe(true);
+  const refusals = scenario.proxy.calls.filter(
+    (c) => c.requestIds.includes(requestId) && c.status === 401,
+  ).length;
   expect(refusals).toBe(STORM_CALLS);
-  const halted = sidecar.logs.filter((l) => /refuses the dispatcher/.test(String(l.message))).length;
+  const halted = scenario.sidecar.logs.filter((l) => /refuses the dispatcher/.test(String(l.message))).length;
   expect(halted).toBeGreaterThanOrEqual(1);
-  const metrics = await call(sidecar.url, 'GET', '/metrics', { token: TOKENS.monitoring });
+  const metrics = await call(scenario.sidecar.url, 'GET', '/metrics', { token: TOKENS.monitoring });
   expect(metrics.text).toMatch(/scheduler_delivery_halted_total\{reason="auth"\} [1-9]/);
 
   figures.add({
     case: `401 storm (${STORM_CALLS} calls answered 401, breaker open ${BREAKER_OPEN_MS} ms)`,
     submitted: GROUP,
-    delivered: ids.filter((id) => (proxy.accepted.get(id) ?? 0) > 0).length,
-    duplicated: ids.filter((id) => (proxy.accepted.get(id) ?? 0) > 1).length,
+    delivered: ids.filter((id) => (scenario.proxy.accepted.get(id) ?? 0) > 0).length,
+    duplicated: ids.filter((id) => (scenario.proxy.accepted.get(id) ?? 0) > 1).length,
     lost: 0,
     failed: 0,
     recoveredMs,

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { opensearchEnv, opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';

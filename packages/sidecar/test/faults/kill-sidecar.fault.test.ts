@@ -7,7 +7,7 @@
  * request whose writer died says so on its record.
  */
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';

@@ -10,15 +10,11 @@
  * did not).
  */
 import type { Order } from '@command-manager/core';
-import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
-import type { CallRecord, FaultProxy } from './support/fault-proxy';
+import type { CallRecord } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
-import { API, call, command, metricValue, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';
-import type { FaultIndices, SubmitAnswer, UsersFixture } from './support/fixtures';
-import { startFaultScenario, stopFaultScenario } from './support/scenario';
-import { startSidecar } from './support/sidecar-process';
-import type { SidecarProcess } from './support/sidecar-process';
+import { API, call, command, metricValue, sleep, TOKENS, waitFor } from './support/fixtures';
+import type { SubmitAnswer } from './support/fixtures';
+import { oneSidecarScenario } from './support/scenario';
 
 const GROUP = 20;
 const DISPATCH_TIMEOUT_MS = 1000;
@@ -33,45 +29,24 @@ const figures = new FigureBook(
     'request per case, one `/accept_commands` call per attempt, with faults injected by the proxy for the ' +
     'next N calls. **recovered** is the wait before the successful call (after the last failed one).',
 );
-let indices: FaultIndices;
-let users: UsersFixture;
-let stub: ManagementApiHandle;
-let proxy: FaultProxy;
-let sidecar: SidecarProcess;
-
-beforeAll(async () => {
-  ({ users, indices, stub, proxy } = await startFaultScenario({
-    file: __filename,
-    opensearchUrl: opensearchUrl(),
-    group: 'mgmt',
-    agents: GROUP,
-  }));
-  sidecar = await startSidecar({
-    name: 'mgmt-faults',
-    env: sidecarEnv({
-      opensearchUrl: opensearchUrl(),
-      indices,
-      usersFile: users.file,
-      managementApiUrl: proxy.url,
-      extra: {
-        CM_DISPATCH_TIMEOUT_MS: String(DISPATCH_TIMEOUT_MS),
-        CM_RETRY_BASE_MS: '200',
-        CM_RETRY_MAX_MS: '2000',
-        CM_LEASE_MS: '3000',
-        CM_POLL_INTERVAL_MS: '200',
-        CM_DISPATCH_BATCH_SIZE: '50',
-      },
-    }),
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await stopFaultScenario({ users, indices, stub, proxy });
-  figures.save();
-}, 60_000);
+const scenario = oneSidecarScenario({
+  file: __filename,
+  group: 'mgmt',
+  agents: GROUP,
+  name: 'mgmt-faults',
+  extra: {
+    CM_DISPATCH_TIMEOUT_MS: String(DISPATCH_TIMEOUT_MS),
+    CM_RETRY_BASE_MS: '200',
+    CM_RETRY_MAX_MS: '2000',
+    CM_LEASE_MS: '3000',
+    CM_POLL_INTERVAL_MS: '200',
+    CM_DISPATCH_BATCH_SIZE: '50',
+  },
+  after: () => figures.save(),
+});
 
 async function submitGroup(timeoutSec = 600): Promise<number> {
-  const answer = await call<SubmitAnswer>(sidecar.url, 'POST', `${API}/commands?summary=true`, {
+  const answer = await call<SubmitAnswer>(scenario.sidecar.url, 'POST', `${API}/commands?summary=true`, {
     token: TOKENS.admin,
     body: { commands: [command({ targetType: 'group', targetId: 'mgmt', timeoutSec })] },
   });
@@ -80,7 +55,7 @@ async function submitGroup(timeoutSec = 600): Promise<number> {
 }
 
 async function ordersOf(requestId: number): Promise<Array<{ id: string; order: Order }>> {
-  return (await indices.allOrders()).filter((o) => o.order.command.request_id === requestId);
+  return (await scenario.indices.allOrders()).filter((o) => o.order.command.request_id === requestId);
 }
 
 async function waitSent(requestId: number, timeoutMs = 60_000): Promise<void> {
@@ -92,18 +67,18 @@ async function waitSent(requestId: number, timeoutMs = 60_000): Promise<void> {
 }
 
 async function metric(name: string): Promise<number | undefined> {
-  const res = await call(sidecar.url, 'GET', '/metrics', { token: TOKENS.monitoring });
+  const res = await call(scenario.sidecar.url, 'GET', '/metrics', { token: TOKENS.monitoring });
   expect(res.status).toBe(200);
   return metricValue(res.text, name);
 }
 
 function callsFor(requestId: number): CallRecord[] {
-  return proxy.calls.filter((c) => c.requestIds.includes(requestId));
+  return scenario.proxy.calls.filter((c) => c.requestIds.includes(requestId));
 }
 
 /** The calls that carried one order, in the order the proxy got them. */
 function timelineOf(id: string): CallRecord[] {
-  return proxy.calls.filter((c) => c.ids.includes(id));
+  return scenario.proxy.calls.filter((c) => c.ids.includes(id));
 }
 
 /** Gaps between an order's consecutive calls (ms). */
@@ -127,14 +102,14 @@ function recoveredMs(calls: CallRecord[], failed: number, faultMs = 0): number {
 /** Delivered (accepted at least once) and duplicated (accepted more than once) orders of a request. */
 function deliveryFigures(ids: readonly string[]): { delivered: number; duplicated: number } {
   return {
-    delivered: ids.filter((id) => (proxy.accepted.get(id) ?? 0) > 0).length,
-    duplicated: ids.filter((id) => (proxy.accepted.get(id) ?? 0) > 1).length,
+    delivered: ids.filter((id) => (scenario.proxy.accepted.get(id) ?? 0) > 0).length,
+    duplicated: ids.filter((id) => (scenario.proxy.accepted.get(id) ?? 0) > 1).length,
   };
 }
 
 test('slow answers: the call times out, is retried with backoff, and the orders are delivered', async () => {
   const retriedBefore = (await metric('scheduler_orders_retried_total')) ?? 0;
-  proxy.inject({ kind: 'slow', delayMs: 3 * DISPATCH_TIMEOUT_MS }, 2);
+  scenario.proxy.inject({ kind: 'slow', delayMs: 3 * DISPATCH_TIMEOUT_MS }, 2);
   const requestId = await submitGroup();
   await waitSent(requestId);
   const calls = callsFor(requestId);
@@ -149,7 +124,7 @@ test('slow answers: the call times out, is retried with backoff, and the orders 
     expect(order.scheduling.attempts).toBe(timedOut);
     expect(timeline[timeline.length - 1]?.delayedMs).toBeUndefined();
     // The stub did get the timed-out calls: their answers were lost, so it saw the order every time.
-    expect(proxy.seen.get(id)).toBe(timeline.length);
+    expect(scenario.proxy.seen.get(id)).toBe(timeline.length);
     // Backoff: a retry comes no sooner than the timeout of the call before it.
     for (const gap of gapsOf(id)) expect(gap).toBeGreaterThanOrEqual(DISPATCH_TIMEOUT_MS);
     attempts += timedOut;
@@ -163,18 +138,18 @@ test('slow answers: the call times out, is retried with backoff, and the orders 
     lost: 0,
     failed: 0,
     recoveredMs: recoveredMs(calls, 2, DISPATCH_TIMEOUT_MS),
-    notes: `${calls.length} calls; the stub saw each order ${Math.min(...ids.map((id) => proxy.seen.get(id) ?? 0))}–${Math.max(...ids.map((id) => proxy.seen.get(id) ?? 0))} times (answers lost to the timeout): at-least-once by design, the stub acknowledges re-deliveries`,
+    notes: `${calls.length} calls; the stub saw each order ${Math.min(...ids.map((id) => scenario.proxy.seen.get(id) ?? 0))}–${Math.max(...ids.map((id) => scenario.proxy.seen.get(id) ?? 0))} times (answers lost to the timeout): at-least-once by design, the stub acknowledges re-deliveries`,
   });
 }, 120_000);
 
 test('connection resets: retried, delivered once', async () => {
-  proxy.inject({ kind: 'reset' }, 2);
+  scenario.proxy.inject({ kind: 'reset' }, 2);
   const requestId = await submitGroup();
   await waitSent(requestId);
   const calls = callsFor(requestId);
   expectFaultsFirst(calls, 2, (c) => c.outcome === 'reset');
   const ids = (await ordersOf(requestId)).map((o) => o.id);
-  expect(ids.every((id) => proxy.accepted.get(id) === 1)).toBe(true);
+  expect(ids.every((id) => scenario.proxy.accepted.get(id) === 1)).toBe(true);
   figures.add({
     case: 'connection reset (2 calls)',
     submitted: GROUP,
@@ -186,7 +161,7 @@ test('connection resets: retried, delivered once', async () => {
 }, 120_000);
 
 test('503 burst with Retry-After: honoured, then delivered once', async () => {
-  proxy.inject({ kind: 'status', status: 503, retryAfterSec: 1 }, 3);
+  scenario.proxy.inject({ kind: 'status', status: 503, retryAfterSec: 1 }, 3);
   const requestId = await submitGroup();
   await waitSent(requestId);
   const calls = callsFor(requestId);
@@ -195,7 +170,7 @@ test('503 burst with Retry-After: honoured, then delivered once', async () => {
   for (const id of ids) {
     // Retry-After: 1 is a lower bound on each order's next attempt.
     for (const gap of gapsOf(id)) expect(gap).toBeGreaterThanOrEqual(1000);
-    expect(proxy.accepted.get(id)).toBe(1);
+    expect(scenario.proxy.accepted.get(id)).toBe(1);
   }
   figures.add({
     case: '503 burst (3 calls, Retry-After 1)',
@@ -211,7 +186,7 @@ test(
   'a long 5xx burst opens the breaker (no calls while open), which closes after a good trial call',
   async () => {
     expect(await metric('scheduler_breaker_state')).toBe(0);
-    proxy.inject({ kind: 'status', status: 502 }, BREAKER_THRESHOLD);
+    scenario.proxy.inject({ kind: 'status', status: 502 }, BREAKER_THRESHOLD);
     const requestId = await submitGroup();
     const states: number[] = [];
     let polling = true;
@@ -244,7 +219,7 @@ test(
     expect(states[states.length - 1]).toBe(0);
     expect(await metric('scheduler_breaker_state')).toBe(0);
     const ids = (await ordersOf(requestId)).map((o) => o.id);
-    expect(ids.every((id) => proxy.accepted.get(id) === 1)).toBe(true);
+    expect(ids.every((id) => scenario.proxy.accepted.get(id) === 1)).toBe(true);
     figures.add({
       case: `502 burst (${BREAKER_THRESHOLD} calls): breaker opens`,
       submitted: GROUP,
@@ -260,7 +235,7 @@ test(
 
 test('down for longer than the deadlines: the orders fail as expired, with the reason', async () => {
   const expiredBefore = (await metric('scheduler_orders_expired_total')) ?? 0;
-  await proxy.down();
+  await scenario.proxy.down();
   const downAt = Date.now();
   let requestId = 0;
   try {
@@ -272,7 +247,7 @@ test('down for longer than the deadlines: the orders fail as expired, with the r
       { timeoutMs: 60_000, intervalMs: 250 },
     );
   } finally {
-    await proxy.up();
+    await scenario.proxy.up();
   }
   const orders = await ordersOf(requestId);
   for (const { order } of orders) {
@@ -285,7 +260,7 @@ test('down for longer than the deadlines: the orders fail as expired, with the r
   }
   expect((await metric('scheduler_orders_expired_total')) ?? 0).toBe(expiredBefore + GROUP);
   const ids = orders.map((o) => o.id);
-  expect(ids.every((id) => !proxy.seen.has(id))).toBe(true);
+  expect(ids.every((id) => !scenario.proxy.seen.has(id))).toBe(true);
   const withReasonInResult = orders.filter((o) => /: /.test(o.order.command.result?.message ?? '')).length;
   figures.add({
     case: 'down longer than the deadlines (timeout 3 s)',

@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OPENSEARCH_SCRIPT } from '@command-manager/local-opensearch';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';

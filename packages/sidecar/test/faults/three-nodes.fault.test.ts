@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createAgentsIndex } from '@command-manager/opensearch';
 import { OPENSEARCH_SCRIPT } from '@command-manager/local-opensearch';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import {

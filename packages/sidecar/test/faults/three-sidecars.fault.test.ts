@@ -6,7 +6,7 @@
 import type { Order } from '@command-manager/core';
 import { OpenSearchSetup } from '@command-manager/opensearch';
 import { opensearchUrl } from '@command-manager/test-support';
-import type { ManagementApiHandle } from '../../../../examples/management-api/src';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, metricValue, sidecarEnv, sleep, TOKENS, waitFor } from './support/fixtures';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { REGISTER_SOURCE } from '@command-manager/test-support';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const MAIN = path.join(ROOT, 'packages', 'sidecar', 'src', 'main.ts');
@@ -19,14 +20,7 @@ function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 function spawnMain(args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      path.join(__dirname, 'register-source.ts'),
-      MAIN,
-      ...args,
-    ],
+    ['-r', 'ts-node/register/transpile-only', '-r', REGISTER_SOURCE, MAIN, ...args],
     { cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   started.add(child);

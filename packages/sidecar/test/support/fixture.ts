@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
-import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
+import {
+  deleteTestIndices,
+  opensearchClientOptions,
+  opensearchEnv,
+  testIndexPrefix,
+} from '@command-manager/test-support';
 
 export interface Fixture {
   /** This file's index prefix, e.g. `t-serve-1a2b3c-`; every index and template of the file starts with it. */
@@ -62,13 +67,12 @@ export async function createFixture(testFile: string, groups: Record<string, str
     },
     cleanup: async () => {
       try {
-        await client.indices.delete({ index: `${prefix}*`, ignore_unavailable: true });
         const templates = await client.indices.getIndexTemplate(
           { name: `command-manager-${prefix}*` },
           { ignore: [404] },
         );
         const names = (templates.body.index_templates ?? []).map((t: { name: string }) => t.name);
-        for (const name of names) await client.indices.deleteIndexTemplate({ name });
+        await deleteTestIndices(client, prefix, { templates: names });
       } finally {
         await client.close();
         rmSync(tmp, { recursive: true, force: true });
@@ -110,4 +114,33 @@ export async function eventually<T>(
     if (Date.now() > giveUpAt) throw new Error(`condition not met; last value: ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The answer of `POST /commands?summary=true`. */
+export interface SubmitSummary {
+  commands: Array<{ request_id: number; orders: number }>;
+}
+
+/**
+ * Submits one `restart` of `target` (from `Users/Services` as `tester`, timeout 300 s, with `extra` over
+ * it) through the sidecar's API, as the holder of `token`; the answer is the summary.
+ */
+export function submitRestart(
+  baseUrl: string,
+  token: string,
+  target: { type: string; id: string },
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; body: SubmitSummary }> {
+  return callApi<SubmitSummary>(baseUrl, token, 'POST', '/_plugins/_command_manager/commands?summary=true', {
+    commands: [
+      {
+        source: 'Users/Services',
+        user: 'tester',
+        target,
+        action: { name: 'restart', args: {} },
+        timeout: 300,
+        ...extra,
+      },
+    ],
+  });
 }

@@ -148,7 +148,13 @@ export class FaultProxy {
       const { ids, requestIds } = parseOrders(body);
       const targeted = this.only === undefined || this.only.test(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
       const mode: FaultMode = targeted ? (this.script.shift() ?? this.mode) : { kind: 'pass' };
-      const record: CallRecord = { at: Date.now(), orders: ids.length, ids, requestIds, outcome: 'forwarded' };
+      const record: CallRecord = {
+        at: Date.now(),
+        orders: ids.length,
+        ids,
+        requestIds,
+        outcome: 'forwarded',
+      };
       if (mode.kind === 'slow') record.delayedMs = mode.delayMs;
       this.calls.push(record);
       if (mode.kind === 'reset') {

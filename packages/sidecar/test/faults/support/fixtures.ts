@@ -10,7 +10,12 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
 import { hashApiToken, hashPassword } from '@command-manager/express';
-import { opensearchClientOptions, opensearchEnv, testIndexPrefix } from '@command-manager/test-support';
+import {
+  deleteTestIndices,
+  opensearchClientOptions,
+  opensearchEnv,
+  testIndexPrefix,
+} from '@command-manager/test-support';
 import type { Order, OrderStatus } from '@command-manager/core';
 
 export const API = '/_plugins/_command_manager';
@@ -195,6 +200,8 @@ export interface FaultIndices {
   /** Every order of the index (search_after paging), as stored. */
   allOrders(): Promise<Array<{ id: string; order: Order }>>;
   requestRecord(requestId: number): Promise<Record<string, unknown> | undefined>;
+  /** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
+  lastRequestId(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -277,13 +284,14 @@ export function faultIndices(file: string, url: string, name = 'orders'): FaultI
       const body = res.body as { found?: boolean; _source?: { request?: Record<string, unknown> } };
       return body.found ? body._source?.request : undefined;
     },
+    lastRequestId: async () => {
+      const res = await client.get({ index: requestsIndex, id: 'counter-request-id' }, { ignore: [404] });
+      const body = res.body as { found?: boolean; _version?: number };
+      return body.found ? (body._version ?? 0) : 0;
+    },
     close: async () => {
       try {
-        await client.indices.delete(
-          { index: `${prefix}*`, ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'all' },
-          { ignore: [404] },
-        );
-        await client.indices.deleteIndexTemplate({ name: `command-manager-${prefix}*` }, { ignore: [404] });
+        await deleteTestIndices(client, prefix, { hidden: true, templates: [`command-manager-${prefix}*`] });
       } finally {
         await client.close();
       }

@@ -4,13 +4,15 @@
  * (examples/management-api) behind a fault proxy. A start that fails part-way releases what it had already
  * started before it rethrows, so that an `afterAll` only ever has whole scenarios to tear down.
  */
-import { startManagementApi } from '../../../../../examples/management-api/src';
-import type { ManagementApiHandle } from '../../../../../examples/management-api/src';
+import { startManagementApi } from '@command-manager-examples/management-api';
+import type { ManagementApiHandle } from '@command-manager-examples/management-api';
+import { opensearchUrl } from '@command-manager/test-support';
 import { FaultProxy } from './fault-proxy';
 import type { FaultProxyOptions } from './fault-proxy';
-import { faultIndices, writeUsersFile } from './fixtures';
+import { faultIndices, sidecarEnv, writeUsersFile } from './fixtures';
 import type { FaultIndices, UsersFixture } from './fixtures';
-import { killAllSidecars } from './sidecar-process';
+import { killAllSidecars, startSidecar } from './sidecar-process';
+import type { SidecarProcess } from './sidecar-process';
 
 /** A users file and the scenario's indices. */
 export interface ScenarioStore {
@@ -100,4 +102,72 @@ async function release(parts: Partial<FaultScenario>, options: ReleaseOptions = 
   if (options.deleteIndices === false) await parts.indices?.client.close();
   else await parts.indices?.close();
   parts.users?.dispose();
+}
+
+/** A fault scenario with one sidecar, as `oneSidecarScenario` holds it once `beforeAll` has run. */
+export interface OneSidecarScenario extends FaultScenario {
+  sidecar: SidecarProcess;
+}
+
+/**
+ * Registers the `beforeAll` and `afterAll` of a scenario with one sidecar against the shared OpenSearch: the
+ * fault scenario of `options`, then one sidecar named `name` pointed at the fault proxy, configured with
+ * `extra` over `sidecarEnv`'s variables. `after` runs once the scenario is torn down. The parts are readable
+ * from the returned object inside the tests.
+ */
+export function oneSidecarScenario(
+  options: Omit<ScenarioStoreOptions, 'opensearchUrl'> & {
+    name: string;
+    extra: Record<string, string>;
+    after?: () => void;
+  },
+): OneSidecarScenario {
+  const parts: Partial<OneSidecarScenario> = {};
+  const part = <K extends keyof OneSidecarScenario>(key: K): OneSidecarScenario[K] => {
+    const value = parts[key];
+    if (value === undefined) throw new Error(`the scenario's ${key} is not started`);
+    return value as OneSidecarScenario[K];
+  };
+  beforeAll(async () => {
+    Object.assign(
+      parts,
+      await startFaultScenario({
+        file: options.file,
+        opensearchUrl: opensearchUrl(),
+        group: options.group,
+        agents: options.agents,
+      }),
+    );
+    parts.sidecar = await startSidecar({
+      name: options.name,
+      env: sidecarEnv({
+        opensearchUrl: opensearchUrl(),
+        indices: part('indices'),
+        usersFile: part('users').file,
+        managementApiUrl: part('proxy').url,
+        extra: options.extra,
+      }),
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await stopFaultScenario(parts);
+    options.after?.();
+  }, 60_000);
+  return {
+    get users() {
+      return part('users');
+    },
+    get indices() {
+      return part('indices');
+    },
+    get stub() {
+      return part('stub');
+    },
+    get proxy() {
+      return part('proxy');
+    },
+    get sidecar() {
+      return part('sidecar');
+    },
+  };
 }

@@ -1,17 +1,17 @@
 /**
  * Sidecars as real processes: `node -r ts-node/register/transpile-only packages/sidecar/src/main.ts serve`,
  * configured only through the environment variables of `packages/sidecar/src/config/settings.ts`, exactly
- * as an operator runs it (the suite needs no build: `register-src.ts` resolves the workspace packages to
- * their sources). Every process started here is remembered, so that `killAllSidecars()` in an `afterAll`
+ * as an operator runs it (the suite needs no build: test-support's `register-source` resolves the
+ * workspace packages to their sources). Every process started here is remembered, so that `killAllSidecars()` in an `afterAll`
  * leaves none behind whatever failed.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { REGISTER_SOURCE } from '@command-manager/test-support';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../../..');
 const MAIN = path.join(REPO_ROOT, 'packages/sidecar/src/main.ts');
-const REGISTER = path.join(__dirname, 'register-src.ts');
 /** ts-node parses and transpiles every source at start: generous on a loaded 2-core machine. */
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
@@ -67,7 +67,7 @@ export async function startSidecar(options: {
   const nodeId = options.env.CM_NODE_ID ?? options.name;
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', REGISTER, MAIN, 'serve'],
+    ['-r', 'ts-node/register/transpile-only', '-r', REGISTER_SOURCE, MAIN, 'serve'],
     {
       cwd: REPO_ROOT,
       env: {

@@ -1,21 +1,23 @@
 /**
- * Loaded with `-r` by the processes these tests start (`command-manager serve` and the CLI commands): makes
- * `@command-manager/<pkg>` resolve to `packages/<pkg>/src/index.ts` and `@command-manager-examples/<name>`
- * to `examples/<name>/src/index.ts`, as jest's `moduleNameMapper` does for the tests themselves. The
- * processes thus run the sources under test, with no `pnpm build` first and no stale `dist/`. (The same hook
- * as `examples/e2e/src/internal/register-source.ts`; a test imports no file of another package.)
+ * Loaded first (with `node -r`, after `ts-node/register/transpile-only`) into the processes tests, examples
+ * and the fault suite start: makes `@command-manager/<pkg>` resolve to `packages/<pkg>/src/index.ts` and
+ * `@command-manager-examples/<name>` to `examples/<name>/src/index.ts`, as jest's `moduleNameMapper` does for
+ * the tests themselves. The processes thus run the sources as they are, with no `pnpm build` first and no
+ * stale `dist/`. `REGISTER_SOURCE` (exported by the package) is this file's path.
  *
  * It hooks `Module._resolveFilename`, the CommonJS resolver that Node's `require` calls for every request
  * (the hook tsconfig-paths uses too). It does nothing unless a TypeScript loader is registered
  * (`require.extensions['.ts']`, set by ts-node), since Node cannot load the `.ts` files it points to
- * otherwise.
+ * otherwise, and it hooks once however often it is loaded. It imports nothing of the workspace: nothing
+ * resolves by package name before it.
  */
 import { existsSync } from 'node:fs';
-import Module from 'node:module';
+// Named import: this file also runs under ts-node without esModuleInterop (`Module.Module` is itself).
+import { Module } from 'node:module';
 import path from 'node:path';
 
-/** The repository root (this file is `packages/sidecar/test/support/register-source.ts`). */
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+/** The repository root (this file is `packages/test-support/src/register-source.ts`). */
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: unknown) => string;
 const loader = Module as unknown as {
