@@ -377,8 +377,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
     info: {
       title: options.title ?? 'Wazuh command manager',
       version: options.version ?? '0.1.0',
+      license: { name: 'Apache 2.0', identifier: 'Apache-2.0' },
       description: `Compatible with Wazuh's command manager plugin (\`POST ${API_PREFIX}/commands\`). Operations a role may grant: ${OPERATIONS.join(', ')}.`,
     },
+    // Relative: the API is served by the sidecar that serves this document.
+    servers: [{ url: '/', description: 'The sidecar serving this document' }],
     security,
     components: {
       securitySchemes: {
