@@ -215,6 +215,7 @@ export function createApp(deps: AppDeps): express.Express {
     );
     await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
+    metrics.commands.submitted(req.body, result);
   });
 
   const requestsPath = `${API_PREFIX}/requests`;
@@ -234,7 +235,9 @@ export function createApp(deps: AppDeps): express.Express {
   const cancelPath = `${API_PREFIX}/requests/:id/cancel`;
   app.post(cancelPath, route(cancelPath), authorize('cancel'), async (req, res) => {
     const requestId = parseRequestIdParam(req.params.id);
-    res.json(await api.cancel(requestId, callerOf(res).principal));
+    const cancelled = await api.cancel(requestId, callerOf(res).principal);
+    metrics.commands.ordersCancelled(cancelled.cancelled);
+    res.json(cancelled);
   });
 
   const orderPath = `${API_PREFIX}/orders/:id`;
@@ -262,6 +265,7 @@ export function createApp(deps: AppDeps): express.Express {
       });
     }
     const outcomes = await api.reportResults(body, callerOf(res).principal);
+    metrics.commands.resultsReported(outcomes);
     const tally = { applied: 0, conflict: 0, unknown: 0, invalid: 0, error: 0 };
     for (const o of outcomes) tally[o.outcome]++;
     // `error` (the store refused some writes) only when it happened: the usual answer keeps its shape.
@@ -283,7 +287,9 @@ export function createApp(deps: AppDeps): express.Express {
         details: [{ pointer: '/id', message: 'must be absent or equal to the id in the path' }],
       });
     }
-    const [outcome] = await api.reportResults({ ...body, id }, callerOf(res).principal);
+    const outcomes = await api.reportResults({ ...body, id }, callerOf(res).principal);
+    metrics.commands.resultsReported(outcomes);
+    const [outcome] = outcomes;
     if (!outcome) throw new CommandManagerError(ErrorCodes.INTERNAL, 'no outcome for the report');
     sendSingleOutcome(res, outcome);
   });

@@ -1,4 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { createCommandMetrics, type CommandMetrics } from './command-metrics';
+import { collectProcessMetrics } from './process-metrics';
 
 /** Metrics of the HTTP adapter, on a Registry of its own (never prom-client's global one). */
 export interface HttpMetrics {
@@ -7,20 +9,24 @@ export interface HttpMetrics {
   observeRequest(labels: { method: string; route: string; status: number }, durationSec: number): void;
   /** Orders written to the orders stream (wire to CommandService's `onOrdersWritten`). */
   ordersWritten(count: number): void;
+  /** Requests, orders, result reports and cancels by source, action and outcome (command-metrics.ts). */
+  readonly commands: CommandMetrics;
 }
 
 export interface HttpMetricsOptions {
   /** Registry to register into; a new one by default. */
   registry?: Registry;
-  /** Also collect Node process metrics (event loop lag, heap …) into the registry. */
+  /** Also collect Node process and runtime metrics (memory, CPU, event loop lag, heap, GC …) into the registry. */
   collectProcessMetrics?: boolean;
+  /** Action names counted under their own label value (the action registry's); default: the built-in actions. */
+  actions?: readonly string[];
   /** Histogram buckets in seconds. */
   latencyBucketsSec?: number[];
 }
 
 export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
   const registry = options.registry ?? new Registry();
-  if (options.collectProcessMetrics) collectDefaultMetrics({ register: registry });
+  if (options.collectProcessMetrics) collectProcessMetrics(registry);
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -41,8 +47,10 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     help: 'Orders written to the orders stream',
     registers: [registry],
   });
+  const commands = createCommandMetrics(registry, options.actions ? { actions: options.actions } : {});
   return {
     registry,
+    commands,
     observeRequest({ method, route, status }, durationSec) {
       const labels = { method, route, status: String(status) };
       requests.inc(labels);

@@ -12,8 +12,6 @@ import {
 import {
   createAuthenticator,
   createApp,
-  createHttpMetrics,
-  createRegistryMetrics,
   listen,
   loadUsersFile,
   type AuthConfig,
@@ -32,13 +30,13 @@ import {
   ManagementApiClient,
   PullDelivery,
   Scheduler,
-  schedulerMetricDefinitions,
   type ManagementApiAuth,
   type SchedulerMetrics,
 } from '@command-manager/scheduler';
 import type { SidecarConfig } from './config/sidecar-config';
 import { opensearchClientFromConfig } from './opensearch-client-from-config';
 import { pushDeliveryOff } from './push-delivery-off';
+import { createSidecarMetrics } from './sidecar-metrics';
 
 export interface RunningSidecar {
   /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
@@ -120,7 +118,7 @@ export async function startSidecar(
     }),
   });
 
-  const httpMetrics = createHttpMetrics();
+  const sidecarMetrics = createSidecarMetrics(registry.names());
   let scheduler: Scheduler | undefined;
   let pull: PullDelivery | undefined;
   const service = new CommandService({
@@ -181,7 +179,7 @@ export async function startSidecar(
     if (sched.managementApiUrl !== undefined) {
       logger.warn('scheduler.delivery is pull: scheduler.managementApiUrl is ignored');
     }
-    const metrics = createRegistryMetrics(httpMetrics.registry, schedulerMetricDefinitions);
+    const metrics = sidecarMetrics.scheduler();
     maintenance = maintenanceRunner(metrics);
     const pullScheduler = new Scheduler({
       orders,
@@ -211,7 +209,7 @@ export async function startSidecar(
       'scheduler.managementApiUrl is not set: this sidecar does not dispatch orders (they stay pending)',
     );
   } else {
-    const metrics = createRegistryMetrics(httpMetrics.registry, schedulerMetricDefinitions);
+    const metrics = sidecarMetrics.scheduler();
     const tls = sched.tls ?? {};
     const delivery = new ManagementApiClient({
       managementApiUrl: sched.managementApiUrl,
@@ -267,7 +265,7 @@ export async function startSidecar(
     }),
     trustProxy: config.http.trustedProxies,
     readyCacheMs: config.http.readyCacheMs,
-    metrics: httpMetrics,
+    metrics: sidecarMetrics.http,
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
     ...(pull && { pull }),
