@@ -22,6 +22,7 @@ const API = '/_plugins/_command_manager';
 const ADMIN = 'tok-admin-0123456789abcdef';
 const COMMS = 'tok-comms-0123456789abcdef';
 const DASHBOARD = path.resolve(__dirname, '../../../docker/grafana-dashboard.json');
+const README = path.resolve(__dirname, '../../../README.md');
 
 /** A sidecar's app over the in-memory stores, with agents 001..003 in group `web`, after some traffic. */
 async function scrapedMetrics(): Promise<string> {
@@ -208,6 +209,24 @@ describe("the sidecar's /metrics", () => {
     expect([...queried].filter((name) => !exposed.has(name))).toEqual([]);
     const empty = dashboard.panels.filter((p) => p.type !== 'row' && (p.targets ?? []).length === 0);
     expect(empty.map((p) => p.title)).toEqual([]);
+  });
+
+  it("is documented metric by metric in the README's Metrics section", () => {
+    const readme = readFileSync(README, 'utf8');
+    const start = readme.indexOf('\n### Metrics\n');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start));
+    // Names in backticks, `a_{b,c}_d` written for `a_b_d` and `a_c_d`.
+    const documented = new Set(
+      [...section.matchAll(/`([a-z0-9_{},]+)`/g)].flatMap((m) => {
+        const name = m[1] as string;
+        const braces = name.match(/^(.*)\{([^}]*)\}(.*)$/);
+        return braces ? (braces[2] as string).split(',').map((v) => `${braces[1]}${v}${braces[3]}`) : [name];
+      }),
+    );
+    const exposed = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+    expect(exposed.length).toBeGreaterThan(40);
+    expect(exposed.filter((name) => !documented.has(name))).toEqual([]);
   });
 
   it('reads metric names out of PromQL', () => {

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
+import { promtoolCheckMetrics, promtoolMissing } from '@command-manager/test-support';
 import { killLeftovers, runCli, startCli, startServe } from './support/cli-process';
 import { callApi, createFixture, eventually, submitRestart, type Fixture } from './support/fixture';
 
@@ -135,6 +136,12 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
     ).text();
     expect(metrics).toMatch(/scheduler_pull_acks_total\{outcome="applied"\} 3/);
     expect(metrics).toMatch(/scheduler_pull_orders_claimed_total 3/);
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(metrics).toContain(
+      'command_manager_requests_submitted_total{source="Users/Services",action="restart",target_type="group"} 1',
+    );
+    // Prometheus's own linter finds nothing to say about the real process's scrape.
+    if (promtoolMissing() === undefined) expect(await promtoolCheckMetrics(metrics)).toEqual([]);
 
     serve.signal('SIGTERM');
     expect(await serve.exited).toBe(0);
