@@ -1,17 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import {
-  ActionRegistry,
-  CommandService,
-  InMemoryAgentDirectory,
-  InMemoryOrderStore,
-  InMemoryRequestStore,
-  InProcessIdAllocator,
-} from '@command-manager/core';
-import { createApp, createAuthenticator, hashApiToken, parseUsersFile } from '@command-manager/express';
+import { ActionRegistry } from '@command-manager/core';
 import { schedulerMetricDefinitions } from '@command-manager/scheduler';
 import { promtoolCheckMetrics, promtoolMissing } from '@command-manager/test-support';
+import { basic, bearer, buildApp, inMemoryWorld, TOKENS } from '../../express/test/support/fixtures';
 import { createSidecarMetrics } from '../src/sidecar-metrics';
 
 // The sidecar's /metrics as its composition root builds it (HTTP, commands, scheduler, process and runtime),
@@ -19,43 +12,16 @@ import { createSidecarMetrics } from '../src/sidecar-metrics';
 // every metric the example Grafana dashboard (docker/grafana-dashboard.json) queries is in it.
 
 const API = '/_plugins/_command_manager';
-const ADMIN = 'tok-admin-0123456789abcdef';
-const COMMS = 'tok-comms-0123456789abcdef';
 const DASHBOARD = path.resolve(__dirname, '../../../docker/grafana-dashboard.json');
 const README = path.resolve(__dirname, '../../../README.md');
 
-/** A sidecar's app over the in-memory stores, with agents 001..003 in group `web`, after some traffic. */
+/** A sidecar's app over the in-memory stores (agents 001..003 in group `Test`), after some traffic. */
 async function scrapedMetrics(): Promise<string> {
-  const orders = new InMemoryOrderStore();
-  const agents = new InMemoryAgentDirectory();
-  for (const id of ['001', '002', '003']) agents.addAgent({ id, groups: ['web'], status: 'active' });
   const registry = ActionRegistry.withDefaults({ permissive: true });
-  const service = new CommandService({
-    orders,
-    requests: new InMemoryRequestStore({ orders }),
-    ids: new InProcessIdAllocator(),
-    agents,
-    registry,
-    limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 100 },
-    indexName: 'wazuh-commands',
-  });
+  const { service } = inMemoryWorld({ agents: 3, registry });
   const metrics = createSidecarMetrics(registry.names());
   const scheduler = metrics.scheduler();
-  const auth = createAuthenticator(
-    parseUsersFile({
-      tokens: [
-        { name: 'admin', token_sha256: hashApiToken(ADMIN), roles: ['admin'] },
-        { name: 'comms', token_sha256: hashApiToken(COMMS), roles: ['comms'] },
-      ],
-    }),
-  );
-  const app = createApp({
-    api: service,
-    auth,
-    metrics: metrics.http,
-    readiness: async () => ({ ready: true, checks: {} }),
-    limits: { bodyLimitBytes: 64 * 1024 },
-  });
+  const { app } = await buildApp(service, { metrics: metrics.http });
   const command = (source: string, action: string, target: { type: string; id: string }) => ({
     source,
     user: 'admin',
@@ -65,10 +31,10 @@ async function scrapedMetrics(): Promise<string> {
   });
   const submitted = await request(app)
     .post(`${API}/commands`)
-    .set('Authorization', `Bearer ${ADMIN}`)
+    .set('Authorization', basic('admin'))
     .send({
       commands: [
-        command('Users/Services', 'restart', { type: 'group', id: 'web' }),
+        command('Users/Services', 'restart', { type: 'group', id: 'Test' }),
         command('engine', 'restart', { type: 'agent', id: '001' }),
         // A permissive registry accepts any action: it is counted as `other`, never as a new label value.
         command('Users/Services', 'made-up-action-7f3a', { type: 'agent', id: '002' }),
@@ -78,14 +44,14 @@ async function scrapedMetrics(): Promise<string> {
   const [first] = submitted.body.commands as Array<{ request_id: number }>;
   await request(app)
     .post(`${API}/results`)
-    .set('Authorization', `Bearer ${COMMS}`)
+    .set('Authorization', bearer(TOKENS.comms))
     .send({
       results: [{ id: `${first?.request_id}-1`, status: 'success', result: { code: 0, message: 'ok' } }],
     })
     .expect(200);
   await request(app)
     .post(`${API}/requests/${first?.request_id}/cancel`)
-    .set('Authorization', `Bearer ${ADMIN}`)
+    .set('Authorization', basic('admin'))
     .expect(200);
   // Every scheduler metric with a sample, as a dispatching sidecar has them.
   for (const d of schedulerMetricDefinitions) {
@@ -94,7 +60,7 @@ async function scrapedMetrics(): Promise<string> {
     else if (d.type === 'gauge') scheduler.set(d.name, 1);
     else scheduler.observe(d.name, 0.2);
   }
-  const res = await request(app).get('/metrics').set('Authorization', `Bearer ${ADMIN}`);
+  const res = await request(app).get('/metrics').set('Authorization', basic('admin'));
   expect(res.status).toBe(200);
   return res.text;
 }

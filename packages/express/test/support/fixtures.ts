@@ -117,7 +117,12 @@ export interface InMemoryWorld {
 
 /** The real CommandService over the in-memory twins, with agents `001`..`00n` in group `Test`. */
 export function inMemoryWorld(
-  options: { agents?: number; maxFanOut?: number; orders?: InMemoryOrderStore } = {},
+  options: {
+    agents?: number;
+    maxFanOut?: number;
+    orders?: InMemoryOrderStore;
+    registry?: ActionRegistry;
+  } = {},
 ): InMemoryWorld {
   const orders = options.orders ?? new InMemoryOrderStore();
   const requests = new InMemoryRequestStore({ orders });
@@ -131,7 +136,7 @@ export function inMemoryWorld(
     requests,
     ids: new InProcessIdAllocator(),
     agents,
-    registry: ActionRegistry.withDefaults(),
+    registry: options.registry ?? ActionRegistry.withDefaults(),
     limits: { maxBatchCommands: 100, maxFanOut: options.maxFanOut ?? 100_000, maxResultsPerReport: 1000 },
     indexName: 'wazuh-commands',
   });
