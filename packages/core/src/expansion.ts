@@ -5,6 +5,8 @@
  *   a 100,000-agent group expands with bounded memory. No cap but the configured maximum fan-out, which is
  *   checked (countGroupMembers) before anything is written.
  * - `agent` → one order, after the agent is looked up; an unknown agent is reported in `unresolved`.
+ * - eligibility (`agent_status`, `exclude_agents`: eligibility.ts) narrows agent and group targets; the
+ *   agents left out are counted in the plan (`excluded`, `ineligible`).
  * - `server` → one order.
  *
  * Order ids are 1..N within their request, in expansion order (group members in the directory's stable
@@ -16,6 +18,7 @@ import type { ErrorDetail } from './errors';
 import { newOrder } from './lifecycle';
 import type { CommandRequest, Order } from './model';
 import type { AgentDirectory, AgentInfo, GroupQuery } from './ports';
+import { agentVerdict, eligibleQuery, groupEligibility, hasEligibility } from './eligibility';
 
 export interface ExpansionPlan {
   command: CommandRequest;
@@ -23,8 +26,11 @@ export interface ExpansionPlan {
   count: number;
   /** Targets that resolved to no destination: `agent:<id>` (unknown agent), `group:<name>` (empty group). */
   unresolved: string[];
-  /** For an `agent` target: the agent as looked up. */
+  /** For an `agent` target: the agent as looked up, when it is eligible. */
   agent?: AgentInfo;
+  /** Agents of the target left out by `exclude_agents` / `agent_status` (eligibility.ts). */
+  excluded: number;
+  ineligible: number;
 }
 
 export interface PlanOptions {
@@ -47,36 +53,53 @@ export async function planExpansion(
   options: PlanOptions,
 ): Promise<ExpansionPlan[]> {
   const pointerOf = options.pointerOf ?? ((i: number) => `/commands/${i}`);
-  const agentIds = [...new Set(commands.filter((c) => c.target.type === 'agent').map((c) => c.target.id))];
+  // One lookup for every agent target and every excluded id of the submission.
+  const lookup = new Set<string>();
+  for (const c of commands) {
+    if (c.target.type === 'agent') lookup.add(c.target.id);
+    if (c.target.type === 'group') for (const id of c.exclude_agents ?? []) lookup.add(id);
+  }
   const known =
-    agentIds.length > 0 ? await options.agents.lookupAgents(agentIds) : new Map<string, AgentInfo>();
+    lookup.size > 0 ? await options.agents.lookupAgents([...lookup]) : new Map<string, AgentInfo>();
 
   const counts = await Promise.all(
-    commands.map((c) =>
-      c.target.type === 'group'
-        ? options.agents.countGroupMembers(c.target.id, options.groupQuery)
-        : Promise.resolve(0),
-    ),
+    commands.map(async (c) => {
+      if (c.target.type !== 'group') return { count: 0, excluded: 0, ineligible: 0 };
+      const count = await options.agents.countGroupMembers(c.target.id, eligibleQuery(c, options.groupQuery));
+      const left = hasEligibility(c)
+        ? await groupEligibility(options.agents, c, count, known, options.groupQuery)
+        : { excluded: 0, ineligible: 0 };
+      return { count, ...left };
+    }),
   );
 
   const tooLarge: ErrorDetail[] = [];
   const plans = commands.map((command, i): ExpansionPlan => {
     const { type, id } = command.target;
-    if (type === 'server') return { command, count: 1, unresolved: [] };
+    const none = { excluded: 0, ineligible: 0 };
+    if (type === 'server') return { command, count: 1, unresolved: [], ...none };
     if (type === 'agent') {
       const agent = known.get(id);
-      return agent
-        ? { command, count: 1, unresolved: [], agent }
-        : { command, count: 0, unresolved: [`agent:${id}`] };
+      if (!agent) return { command, count: 0, unresolved: [`agent:${id}`], ...none };
+      const verdict = agentVerdict(command, agent);
+      if (verdict === 'eligible') return { command, count: 1, unresolved: [], agent, ...none };
+      return {
+        command,
+        count: 0,
+        unresolved: [],
+        excluded: verdict === 'excluded' ? 1 : 0,
+        ineligible: verdict === 'ineligible' ? 1 : 0,
+      };
     }
-    const count = counts[i] ?? 0;
+    const { count, excluded, ineligible } = counts[i] ?? { count: 0, ...none };
     if (count > options.maxFanOut) {
       tooLarge.push({
         pointer: `${pointerOf(i)}/target/id`,
         message: `group "${id}" has ${count} agents, more than the maximum fan-out of ${options.maxFanOut}`,
       });
     }
-    return { command, count, unresolved: count === 0 ? [`group:${id}`] : [] };
+    const empty = count + excluded + ineligible === 0;
+    return { command, count, unresolved: empty ? [`group:${id}`] : [], excluded, ineligible };
   });
   if (tooLarge.length > 0) {
     throw new CommandManagerError(
@@ -133,7 +156,10 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
       const group = command.target.id;
       const max = options.maxFanOut ?? Number.POSITIVE_INFINITY;
       let orderId = 0;
-      for await (const page of options.agents.groupMembers(group, options.groupQuery)) {
+      for await (const page of options.agents.groupMembers(
+        group,
+        eligibleQuery(command, options.groupQuery),
+      )) {
         for (const agent of page) {
           orderId += 1;
           if (orderId > max) {
@@ -185,4 +211,27 @@ export async function* expandCommand(
     );
   }
   yield* expandOrders(plan, options);
+}
+
+/** Every command resolved to nothing (unknown agents, empty groups): the submission writes nothing. */
+export function noTargetResolved(plans: readonly ExpansionPlan[]): CommandManagerError {
+  return new CommandManagerError(
+    ErrorCodes.NO_TARGET_RESOLVED,
+    'no target of the submission resolves to a destination; nothing was written',
+    {
+      details: plans.map((p, i) => {
+        const { type, id } = p.command.target;
+        const leftOut = p.excluded + p.ineligible;
+        return {
+          pointer: `/commands/${i}/target/id`,
+          message:
+            leftOut > 0
+              ? `every agent of ${type} "${id}" is left out (${p.excluded} excluded, ${p.ineligible} ineligible)`
+              : type === 'agent'
+                ? `unknown agent "${id}"`
+                : `group "${id}" has no agents`,
+        };
+      }),
+    },
+  );
 }

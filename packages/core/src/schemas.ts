@@ -19,6 +19,9 @@ export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema
 
 /** Longest `target.id` (agent id, group name, server component) and `user` accepted. */
 export const MAX_ID_LENGTH = 256;
+/** Most statuses in `agent_status`, and longest status (Wazuh's are `active`, `disconnected`, `pending`, `never_connected`). */
+export const MAX_AGENT_STATUSES = 8;
+export const MAX_AGENT_STATUS_LENGTH = 64;
 /** `timeout` is stored in Wazuh's `short` mapping: 1..32767 seconds. */
 export const MIN_TIMEOUT_SEC = 1;
 export const MAX_TIMEOUT_SEC = 32767;
@@ -107,6 +110,27 @@ export const commandRequestSchema = {
         { type: 'integer', minimum: 0 },
         { type: 'string', pattern: MAX_ERRORS_PATTERN },
       ],
+    },
+    agent_status: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_AGENT_STATUSES,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_AGENT_STATUS_LENGTH,
+        pattern: NO_CONTROL_CHARS_PATTERN,
+      },
+      description:
+        'Agent and group targets only: only agents whose `agent.status` is one of these (e.g. `["active"]`) get an order; the others are counted as `ineligible` in the answer.',
+    },
+    exclude_agents: {
+      type: 'array',
+      uniqueItems: true,
+      items: boundedText,
+      description:
+        'Agent and group targets only: agent ids that get no order; those of the target are counted as `excluded` in the answer. At most `limits.maxExcludeAgents` ids, each at most 256 characters.',
     },
   },
   required: ['source', 'user', 'target', 'action', 'timeout'],

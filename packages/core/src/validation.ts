@@ -101,19 +101,26 @@ export interface CommandValidatorOptions {
    * action's own schema: a huge `args` is refused for its size whatever else is wrong with it. Default 16 KiB.
    */
   maxArgsBytes?: number;
+  /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
+  maxExcludeAgents?: number;
 }
+
+/** Default bound of `exclude_agents`; with ids of at most 256 characters, at most ~1 MiB of UTF-8. */
+export const DEFAULT_MAX_EXCLUDE_AGENTS = 1000;
 
 export class CommandValidator {
   private readonly registry: ActionRegistry;
   private readonly maxBatchCommands: number;
   private readonly maxResultsPerReport: number;
   private readonly maxArgsBytes: number;
+  private readonly maxExcludeAgents: number;
 
   constructor(options: CommandValidatorOptions) {
     this.registry = options.registry;
     this.maxBatchCommands = options.maxBatchCommands;
     this.maxResultsPerReport = options.maxResultsPerReport ?? 1000;
     this.maxArgsBytes = options.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES;
+    this.maxExcludeAgents = options.maxExcludeAgents ?? DEFAULT_MAX_EXCLUDE_AGENTS;
   }
 
   /**
@@ -140,11 +147,13 @@ export class CommandValidator {
         canonicaliseCommand(command);
         normaliseWazuhCommand(command, options);
       }
+      this.checkExcludeCount(copy.commands, (i) => `/commands/${i}`);
     }
     const v = schemasCompiled().batch;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const batch = copy as unknown as CommandBatch;
     checkArgsBytes(batch.commands, this.maxArgsBytes);
+    checkEligibilityTargets(batch.commands, (i) => `/commands/${i}`);
     this.checkActions(batch.commands, (i) => `/commands/${i}`);
     return batch;
   }
@@ -154,10 +163,12 @@ export class CommandValidator {
     const copy = jsonCopy(body);
     canonicaliseCommand(copy);
     normaliseWazuhCommand(copy, options);
+    this.checkExcludeCount([copy], () => '');
     const v = schemasCompiled().command;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const command = copy as unknown as CommandRequest;
     checkArgsBytes([command], this.maxArgsBytes, () => '');
+    checkEligibilityTargets([command], () => '');
     this.checkActions([command], () => '');
     return command;
   }
@@ -186,6 +197,20 @@ export class CommandValidator {
     return [copy as unknown as ResultReport];
   }
 
+  /** `exclude_agents` over its bound, before the schema walks every id. */
+  private checkExcludeCount(commands: readonly unknown[], pointerOf: (i: number) => string): void {
+    const details: ErrorDetail[] = [];
+    commands.forEach((c, i) => {
+      if (isObject(c) && Array.isArray(c.exclude_agents) && c.exclude_agents.length > this.maxExcludeAgents) {
+        details.push({
+          pointer: `${pointerOf(i)}/exclude_agents`,
+          message: `must have at most ${this.maxExcludeAgents} item(s)`,
+        });
+      }
+    });
+    if (details.length > 0) throw invalid(details);
+  }
+
   private checkActions(commands: readonly CommandRequest[], pointerOf: (i: number) => string): void {
     const details: ErrorDetail[] = [];
     let unknown = false;
@@ -202,6 +227,26 @@ export class CommandValidator {
     }
     throw invalid(details);
   }
+}
+
+/** `agent_status` and `exclude_agents` narrow agents: a server target has none. */
+function checkEligibilityTargets(
+  commands: readonly CommandRequest[],
+  pointerOf: (i: number) => string,
+): void {
+  const details: ErrorDetail[] = [];
+  commands.forEach((c, i) => {
+    if (c.target.type !== 'server') return;
+    for (const key of ['agent_status', 'exclude_agents'] as const) {
+      if (c[key] !== undefined) {
+        details.push({
+          pointer: `${pointerOf(i)}/${key}`,
+          message: 'applies only to agent and group targets',
+        });
+      }
+    }
+  });
+  if (details.length > 0) throw invalid(details);
 }
 
 /** Validates a stored order document (for adapters and tools that read the orders index). */

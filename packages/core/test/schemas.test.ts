@@ -77,6 +77,8 @@ const fullCommand: Required<CommandRequest> = {
   timeout: 100,
   max_concurrency: 10,
   max_errors: '10%',
+  agent_status: ['active'],
+  exclude_agents: ['002'],
 };
 
 describe('schemas and types agree', () => {

@@ -75,7 +75,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
       const body: Record<string, unknown> = {
         size,
-        query: groupQuery(group, query.statuses),
+        query: groupQuery(group, query),
         sort: [{ 'agent.id': 'asc' }],
         pit: { id: pitId, keep_alive: this.keepAlive },
         _source: SOURCE_FIELDS,
@@ -123,7 +123,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       this.client.count({
         index: this.index,
         ignore_unavailable: true,
-        body: { query: groupQuery(group, query.statuses) },
+        body: { query: groupQuery(group, query) },
       }),
     );
     return (response.body as { count?: number }).count ?? 0;
@@ -180,13 +180,16 @@ function clampPageSize(pageSize: number | undefined): number {
   return Math.min(MAX_AGENT_PAGE_SIZE, Math.max(1, Math.floor(pageSize)));
 }
 
-function groupQuery(group: string, statuses: readonly string[] | undefined): Record<string, unknown> {
+function groupQuery(group: string, query: GroupQuery): Record<string, unknown> {
   const filter: Array<Record<string, unknown>> = [
     { term: { 'agent.groups': group } },
     { exists: { field: 'agent.id' } },
   ];
-  if (statuses !== undefined) filter.push({ terms: { 'agent.status': [...statuses] } });
-  return { bool: { filter } };
+  if (query.statuses !== undefined) filter.push({ terms: { 'agent.status': [...query.statuses] } });
+  const excluded = query.excludeIds ?? [];
+  return excluded.length > 0
+    ? { bool: { filter, must_not: [{ terms: { 'agent.id': [...excluded] } }] } }
+    : { bool: { filter } };
 }
 
 function toAgent(hit: AgentHit): AgentInfo | undefined {
