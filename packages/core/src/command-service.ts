@@ -64,6 +64,8 @@ export interface CommandServiceLimits {
   maxResultsPerReport: number;
   /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
   maxExcludeAgents?: number;
+  /** Most ids in one `"type": "agents"` target (VALIDATION_FAILED beyond). Default 1000. */
+  maxTargetAgents?: number;
   /**
    * A request still `writing` whose writer has not refreshed `updated_at` for this long is taken for dead
    * (its process was killed mid fan-out) by `markStaleWrites`. Writers refresh it every quarter of this.
@@ -133,6 +135,7 @@ export class CommandService implements CommandManagerApi {
       maxResultsPerReport: deps.limits.maxResultsPerReport,
       maxArgsBytes: bounds.maxArgsBytes,
       ...(deps.limits.maxExcludeAgents !== undefined && { maxExcludeAgents: deps.limits.maxExcludeAgents }),
+      ...(deps.limits.maxTargetAgents !== undefined && { maxTargetAgents: deps.limits.maxTargetAgents }),
     });
     this.idempotency = new IdempotencyKeys({
       requests: this.requests,

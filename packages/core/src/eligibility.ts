@@ -52,6 +52,7 @@ export async function groupEligibility(
   known: ReadonlyMap<string, AgentInfo>,
   base: GroupQuery = {},
 ): Promise<EligibilityCounts> {
+  if (command.target.type !== 'group') return { excluded: 0, ineligible: 0 };
   const group = command.target.id;
   let excluded = 0;
   for (const id of command.exclude_agents ?? []) {

@@ -26,8 +26,8 @@ export interface ExpansionPlan {
   count: number;
   /** Targets that resolved to no destination: `agent:<id>` (unknown agent), `group:<name>` (empty group). */
   unresolved: string[];
-  /** For an `agent` target: the agent as looked up, when it is eligible. */
-  agent?: AgentInfo;
+  /** For an `agent` or `agents` target: the eligible agents as looked up, in the order listed. */
+  agents?: AgentInfo[];
   /** Agents of the target left out by `exclude_agents` / `agent_status` (eligibility.ts). */
   excluded: number;
   ineligible: number;
@@ -57,6 +57,7 @@ export async function planExpansion(
   const lookup = new Set<string>();
   for (const c of commands) {
     if (c.target.type === 'agent') lookup.add(c.target.id);
+    if (c.target.type === 'agents') for (const id of c.target.ids) lookup.add(id);
     if (c.target.type === 'group') for (const id of c.exclude_agents ?? []) lookup.add(id);
   }
   const known =
@@ -75,22 +76,12 @@ export async function planExpansion(
 
   const tooLarge: ErrorDetail[] = [];
   const plans = commands.map((command, i): ExpansionPlan => {
-    const { type, id } = command.target;
+    const target = command.target;
     const none = { excluded: 0, ineligible: 0 };
-    if (type === 'server') return { command, count: 1, unresolved: [], ...none };
-    if (type === 'agent') {
-      const agent = known.get(id);
-      if (!agent) return { command, count: 0, unresolved: [`agent:${id}`], ...none };
-      const verdict = agentVerdict(command, agent);
-      if (verdict === 'eligible') return { command, count: 1, unresolved: [], agent, ...none };
-      return {
-        command,
-        count: 0,
-        unresolved: [],
-        excluded: verdict === 'excluded' ? 1 : 0,
-        ineligible: verdict === 'ineligible' ? 1 : 0,
-      };
-    }
+    if (target.type === 'server') return { command, count: 1, unresolved: [], ...none };
+    if (target.type === 'agent') return listedAgentsPlan(command, [target.id], known);
+    if (target.type === 'agents') return listedAgentsPlan(command, target.ids, known);
+    const id = target.id;
     const { count, excluded, ineligible } = counts[i] ?? { count: 0, ...none };
     if (count > options.maxFanOut) {
       tooLarge.push({
@@ -127,6 +118,32 @@ export async function planExpansion(
   return plans;
 }
 
+/** The plan of listed agents (one for an `agent` target): unknown ones unresolved, the others sorted out. */
+function listedAgentsPlan(
+  command: CommandRequest,
+  ids: readonly string[],
+  known: ReadonlyMap<string, AgentInfo>,
+): ExpansionPlan {
+  const plan: ExpansionPlan = { command, count: 0, unresolved: [], agents: [], excluded: 0, ineligible: 0 };
+  for (const id of ids) {
+    const agent = known.get(id);
+    if (!agent) {
+      plan.unresolved.push(`agent:${id}`);
+      continue;
+    }
+    const verdict = agentVerdict(command, agent);
+    if (verdict === 'eligible') plan.agents?.push(agent);
+    else plan[verdict]++;
+  }
+  plan.count = plan.agents?.length ?? 0;
+  return plan;
+}
+
+/** How a target reads in a message: `agent "001"`, `group "web"`, `agents (3 ids)`. */
+export function describeTarget(target: CommandRequest['target']): string {
+  return target.type === 'agents' ? `agents (${target.ids.length} ids)` : `${target.type} "${target.id}"`;
+}
+
 export interface ExpandOptions {
   agents: AgentDirectory;
   requestId: number;
@@ -148,10 +165,14 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
       yield newOrder({ ...base, orderId: 1, target: command.target, groups: [] });
       return;
     case 'agent':
-      if (plan.agent) {
-        yield newOrder({ ...base, orderId: 1, target: command.target, groups: plan.agent.groups });
+    case 'agents': {
+      let orderId = 0;
+      for (const agent of plan.agents ?? []) {
+        orderId += 1;
+        yield newOrder({ ...base, orderId, target: { type: 'agent', id: agent.id }, groups: agent.groups });
       }
       return;
+    }
     case 'group': {
       const group = command.target.id;
       const max = options.maxFanOut ?? Number.POSITIVE_INFINITY;
@@ -199,12 +220,12 @@ export async function* expandCommand(
   if (!plan || plan.count === 0) {
     throw new CommandManagerError(
       ErrorCodes.NO_TARGET_RESOLVED,
-      `target ${command.target.type} "${command.target.id}" resolves to no destination`,
+      `target ${describeTarget(command.target)} resolves to no destination`,
       {
         details: [
           {
-            pointer: '/target/id',
-            message: `${command.target.type} "${command.target.id}" resolves to no agent`,
+            pointer: command.target.type === 'agents' ? '/target/ids' : '/target/id',
+            message: `${describeTarget(command.target)} resolves to no agent`,
           },
         ],
       },
@@ -220,16 +241,19 @@ export function noTargetResolved(plans: readonly ExpansionPlan[]): CommandManage
     'no target of the submission resolves to a destination; nothing was written',
     {
       details: plans.map((p, i) => {
-        const { type, id } = p.command.target;
+        const target = p.command.target;
         const leftOut = p.excluded + p.ineligible;
+        const unknown = p.unresolved.length;
         return {
-          pointer: `/commands/${i}/target/id`,
+          pointer: `/commands/${i}/target/${target.type === 'agents' ? 'ids' : 'id'}`,
           message:
             leftOut > 0
-              ? `every agent of ${type} "${id}" is left out (${p.excluded} excluded, ${p.ineligible} ineligible)`
-              : type === 'agent'
-                ? `unknown agent "${id}"`
-                : `group "${id}" has no agents`,
+              ? `every agent of ${describeTarget(target)} is left out (${unknown > 0 ? `${unknown} unknown, ` : ''}${p.excluded} excluded, ${p.ineligible} ineligible)`
+              : target.type === 'agents'
+                ? `none of the ${target.ids.length} agents is known`
+                : target.type === 'agent'
+                  ? `unknown agent "${target.id}"`
+                  : `group "${target.id}" has no agents`,
         };
       }),
     },

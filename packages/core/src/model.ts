@@ -23,6 +23,18 @@ export interface Target {
   id: string;
 }
 
+/** A command's target type: an order's, or `agents` (a list of agents in one command). */
+export const COMMAND_TARGET_TYPES = [...TARGET_TYPES, 'agents'] as const;
+
+/** Several agents in one command: one request, one order per known agent, in the order listed. */
+export interface AgentsTarget {
+  type: 'agents';
+  ids: string[];
+}
+
+/** What a command may target: an agent, a group, a server component, or a list of agents. */
+export type CommandTarget = Target | AgentsTarget;
+
 export interface Action {
   name: string;
   args: Record<string, unknown>;
@@ -52,7 +64,7 @@ export interface Eligibility {
 export interface CommandRequest extends Rollout, Eligibility {
   source: Source;
   user: string;
-  target: Target;
+  target: CommandTarget;
   action: Action;
   /** Seconds the order may take before it counts as failed. */
   timeout: number;

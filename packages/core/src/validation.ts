@@ -103,10 +103,14 @@ export interface CommandValidatorOptions {
   maxArgsBytes?: number;
   /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
   maxExcludeAgents?: number;
+  /** Most ids in one `"type": "agents"` target's `ids` (VALIDATION_FAILED beyond). Default 1000. */
+  maxTargetAgents?: number;
 }
 
 /** Default bound of `exclude_agents`; with ids of at most 256 characters, at most ~1 MiB of UTF-8. */
 export const DEFAULT_MAX_EXCLUDE_AGENTS = 1000;
+/** Default bound of an `agents` target's `ids`; with ids of at most 256 characters, at most ~1 MiB of UTF-8. */
+export const DEFAULT_MAX_TARGET_AGENTS = 1000;
 
 export class CommandValidator {
   private readonly registry: ActionRegistry;
@@ -114,6 +118,7 @@ export class CommandValidator {
   private readonly maxResultsPerReport: number;
   private readonly maxArgsBytes: number;
   private readonly maxExcludeAgents: number;
+  private readonly maxTargetAgents: number;
 
   constructor(options: CommandValidatorOptions) {
     this.registry = options.registry;
@@ -121,6 +126,7 @@ export class CommandValidator {
     this.maxResultsPerReport = options.maxResultsPerReport ?? 1000;
     this.maxArgsBytes = options.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES;
     this.maxExcludeAgents = options.maxExcludeAgents ?? DEFAULT_MAX_EXCLUDE_AGENTS;
+    this.maxTargetAgents = options.maxTargetAgents ?? DEFAULT_MAX_TARGET_AGENTS;
   }
 
   /**
@@ -147,7 +153,7 @@ export class CommandValidator {
         canonicaliseCommand(command);
         normaliseWazuhCommand(command, options);
       }
-      this.checkExcludeCount(copy.commands, (i) => `/commands/${i}`);
+      this.checkIdCounts(copy.commands, (i) => `/commands/${i}`);
     }
     const v = schemasCompiled().batch;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
@@ -163,7 +169,7 @@ export class CommandValidator {
     const copy = jsonCopy(body);
     canonicaliseCommand(copy);
     normaliseWazuhCommand(copy, options);
-    this.checkExcludeCount([copy], () => '');
+    this.checkIdCounts([copy], () => '');
     const v = schemasCompiled().command;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const command = copy as unknown as CommandRequest;
@@ -197,16 +203,18 @@ export class CommandValidator {
     return [copy as unknown as ResultReport];
   }
 
-  /** `exclude_agents` over its bound, before the schema walks every id. */
-  private checkExcludeCount(commands: readonly unknown[], pointerOf: (i: number) => string): void {
+  /** `exclude_agents` and `target.ids` over their bounds, before the schema walks every id. */
+  private checkIdCounts(commands: readonly unknown[], pointerOf: (i: number) => string): void {
     const details: ErrorDetail[] = [];
-    commands.forEach((c, i) => {
-      if (isObject(c) && Array.isArray(c.exclude_agents) && c.exclude_agents.length > this.maxExcludeAgents) {
-        details.push({
-          pointer: `${pointerOf(i)}/exclude_agents`,
-          message: `must have at most ${this.maxExcludeAgents} item(s)`,
-        });
+    const bound = (list: unknown, max: number, pointer: string): void => {
+      if (Array.isArray(list) && list.length > max) {
+        details.push({ pointer, message: `must have at most ${max} item(s)` });
       }
+    };
+    commands.forEach((c, i) => {
+      if (!isObject(c)) return;
+      bound(c.exclude_agents, this.maxExcludeAgents, `${pointerOf(i)}/exclude_agents`);
+      if (isObject(c.target)) bound(c.target.ids, this.maxTargetAgents, `${pointerOf(i)}/target/ids`);
     });
     if (details.length > 0) throw invalid(details);
   }
@@ -215,7 +223,10 @@ export class CommandValidator {
     const details: ErrorDetail[] = [];
     let unknown = false;
     commands.forEach((c, i) => {
-      const check = this.registry.check(c.action, c.target, pointerOf(i));
+      // A list of agents may carry what one agent may: the registry knows order targets.
+      const target =
+        c.target.type === 'agents' ? { type: 'agent' as const, id: c.target.ids[0] ?? '' } : c.target;
+      const check = this.registry.check(c.action, target, pointerOf(i));
       unknown ||= check.unknownAction;
       details.push(...check.details);
     });

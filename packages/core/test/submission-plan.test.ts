@@ -27,7 +27,13 @@ function setup() {
     agents,
     registry: ActionRegistry.withDefaults(),
     clock,
-    limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 50, maxExcludeAgents: 3 },
+    limits: {
+      maxBatchCommands: 10,
+      maxFanOut: 100,
+      maxResultsPerReport: 50,
+      maxExcludeAgents: 3,
+      maxTargetAgents: 4,
+    },
     indexName: 'wazuh-commands',
   });
   return { service, orders, requests, agents };
@@ -118,6 +124,82 @@ describe('eligibility', () => {
     const e = await rejection(service.submit({ commands: [toGroup({ agent_status: ['pending'] })] }, me));
     expect(e.code).toBe(ErrorCodes.NO_TARGET_RESOLVED);
     expect(e.details[0]?.message).toBe('every agent of group "web" is left out (0 excluded, 6 ineligible)');
+  });
+});
+
+describe('a list of agents in one command', () => {
+  const toAgents = (ids: string[], overrides: Partial<CommandRequest> = {}) =>
+    command({ target: { type: 'agents', ids }, ...overrides });
+
+  it('writes one request with one order per known agent, in the order listed, and names the unknown ids', async () => {
+    const { service, orders, requests } = setup();
+    const result = await service.submit({ commands: [toAgents(['w3', 'ghost', 'db1', 'w1'])] }, me);
+    expect(result.commands).toHaveLength(1);
+    expect(result.commands[0]).toMatchObject({
+      orders: 3,
+      unresolved: ['agent:ghost'],
+      write_state: 'complete',
+    });
+    const id = result.commands[0]?.request_id as number;
+    const written = await orders.listOrders({ requestId: id }, { size: 10 });
+    expect(
+      written.items
+        .map((o) => [o.order.command.order_id, o.order.command.target, o.order.agent.groups])
+        .sort((a, b) => (a[0] as number) - (b[0] as number)),
+    ).toEqual([
+      [1, { type: 'agent', id: 'w3' }, ['web']],
+      [2, { type: 'agent', id: 'db1' }, ['db']],
+      [3, { type: 'agent', id: 'w1' }, ['web']],
+    ]);
+    const records = await requests.listRequests({}, { size: 10 });
+    expect(records.map((r) => r.command.target)).toEqual([
+      { type: 'agents', ids: ['w3', 'ghost', 'db1', 'w1'] },
+    ]);
+  });
+
+  it('applies eligibility to the list and counts what it leaves out', async () => {
+    const { service } = setup();
+    const result = await service.submit(
+      {
+        commands: [
+          toAgents(['w1', 'w2', 'w5', 'ghost'], { agent_status: ['active'], exclude_agents: ['w2'] }),
+        ],
+      },
+      me,
+    );
+    expect(result.commands[0]).toMatchObject({
+      orders: 1,
+      unresolved: ['agent:ghost'],
+      excluded: 1,
+      ineligible: 1,
+    });
+  });
+
+  it('refuses a list over its bound, repeated ids, and an id next to ids, naming the field', async () => {
+    const { service } = setup();
+    const e1 = await rejection(service.submit({ commands: [toAgents(['a', 'b', 'c', 'd', 'e'])] }, me));
+    expect(e1.details).toEqual([
+      { pointer: '/commands/0/target/ids', message: 'must have at most 4 item(s)' },
+    ]);
+    const e2 = await rejection(service.submit({ commands: [toAgents(['w1', 'w1'])] }, me));
+    expect(e2.details.map((d) => d.pointer)).toContain('/commands/0/target/ids');
+    const e3 = await rejection(
+      service.submit({ commands: [command({ target: { type: 'agents', id: 'w1' } as never })] }, me),
+    );
+    expect(e3.code).toBe(ErrorCodes.VALIDATION_FAILED);
+    expect(e3.details).toEqual([
+      { pointer: '/commands/0/target/id', message: 'is not allowed here' },
+      { pointer: '/commands/0/target/ids', message: 'is required' },
+    ]);
+  });
+
+  it('refuses a list of only unknown agents with NO_TARGET_RESOLVED, writing nothing', async () => {
+    const { service } = setup();
+    const e = await rejection(service.submit({ commands: [toAgents(['x', 'y'])] }, me));
+    expect(e.code).toBe(ErrorCodes.NO_TARGET_RESOLVED);
+    expect(e.details).toEqual([
+      { pointer: '/commands/0/target/ids', message: 'none of the 2 agents is known' },
+    ]);
   });
 });
 
