@@ -58,6 +58,30 @@ describe('/openapi.json', () => {
       .set('Authorization', admin)
       .send({ commands: [groupCommand('admin'), CONTENT_MANAGER_BODY.commands[0]] });
     validate(`${P}/commands`, 'post', submitted);
+    const eligible = { ...groupCommand('admin'), agent_status: ['active'], exclude_agents: ['001'] };
+    const listed = { ...groupCommand('admin'), target: { type: 'agents', ids: ['002', 'nope'] } };
+    const dryRun = await request(app)
+      .post(`${P}/commands?dry_run=true`)
+      .set('Authorization', admin)
+      .send({ commands: [eligible, listed] });
+    expect(dryRun.status).toBe(200);
+    validate(`${P}/commands`, 'post', dryRun);
+    world.agents.addAgent({ id: '009', groups: ['Test'], status: 'active' });
+    const changed = await request(app)
+      .post(`${P}/commands`)
+      .set('Authorization', admin)
+      .set('Plan-Token', (dryRun.body as { plan_token: string }).plan_token)
+      .send({ commands: [eligible, listed] });
+    expect(changed.status).toBe(412);
+    validate(`${P}/commands`, 'post', changed);
+    validate(
+      `${P}/commands`,
+      'post',
+      await request(app)
+        .post(`${P}/commands`)
+        .set('Authorization', admin)
+        .send({ commands: [eligible, listed] }),
+    );
     validate(
       `${P}/commands`,
       'post',
