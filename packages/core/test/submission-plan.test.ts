@@ -11,43 +11,52 @@ import type { CommandRequest } from '../src/model';
 import { decodePlanToken, maxPlanTokenLength } from '../src/plan-token';
 import { command, ManualClock, principal } from './helpers/fixtures';
 
+/** Limits small enough to reach: 3 excluded ids, 4 listed agents. */
+const LIMITS = {
+  maxBatchCommands: 10,
+  maxFanOut: 100,
+  maxResultsPerReport: 50,
+  maxExcludeAgents: 3,
+  maxTargetAgents: 4,
+};
+
+/** `web`: w1..w4 active, w5..w6 disconnected; `db`: db1. */
 function setup() {
   const clock = new ManualClock();
   const orders = new InMemoryOrderStore({ clock });
-  const requests = new InMemoryRequestStore({ orders });
-  const agents = new InMemoryAgentDirectory();
-  for (let i = 1; i <= 6; i++) {
-    agents.addAgent({ id: `w${i}`, groups: ['web'], status: i <= 4 ? 'active' : 'disconnected' });
-  }
-  agents.addAgent({ id: 'db1', groups: ['db'], status: 'active' });
-  const service = new CommandService({
+  const stores = {
     orders,
-    requests,
-    ids: new InProcessIdAllocator(),
-    agents,
-    registry: ActionRegistry.withDefaults(),
+    requests: new InMemoryRequestStore({ orders }),
+    agents: new InMemoryAgentDirectory(),
+  };
+  for (let i = 1; i <= 6; i++) {
+    stores.agents.addAgent({ id: `w${i}`, groups: ['web'], status: i <= 4 ? 'active' : 'disconnected' });
+  }
+  stores.agents.addAgent({ id: 'db1', groups: ['db'], status: 'active' });
+  const registry = ActionRegistry.withDefaults();
+  const ids = new InProcessIdAllocator();
+  const service = new CommandService({
+    ...stores,
+    ids,
+    registry,
     clock,
-    limits: {
-      maxBatchCommands: 10,
-      maxFanOut: 100,
-      maxResultsPerReport: 50,
-      maxExcludeAgents: 3,
-      maxTargetAgents: 4,
-    },
+    limits: LIMITS,
     indexName: 'wazuh-commands',
   });
-  return { service, orders, requests, agents };
+  return { service, ...stores };
 }
 
-async function rejection(p: Promise<unknown>): Promise<CommandManagerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CommandManagerError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
+/** The CommandManagerError `p` rejects with. */
+const rejection = (p: Promise<unknown>): Promise<CommandManagerError> =>
+  p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => {
+      if (e instanceof CommandManagerError) return e;
+      throw e;
+    },
+  );
 
 const toGroup = (overrides: Partial<CommandRequest> = {}) =>
   command({ target: { type: 'group', id: 'web' }, ...overrides });

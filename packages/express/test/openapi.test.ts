@@ -60,28 +60,17 @@ describe('/openapi.json', () => {
     validate(`${P}/commands`, 'post', submitted);
     const eligible = { ...groupCommand('admin'), agent_status: ['active'], exclude_agents: ['001'] };
     const listed = { ...groupCommand('admin'), target: { type: 'agents', ids: ['002', 'nope'] } };
-    const dryRun = await request(app)
-      .post(`${P}/commands?dry_run=true`)
-      .set('Authorization', admin)
-      .send({ commands: [eligible, listed] });
+    const both = { commands: [eligible, listed] };
+    const submitAs = (query: string, token?: string): request.Test => {
+      const req = request(app).post(`${P}/commands${query}`).set('Authorization', admin);
+      return (token === undefined ? req : req.set('Plan-Token', token)).send(both);
+    };
+    const dryRun = await submitAs('?dry_run=true');
     expect(dryRun.status).toBe(200);
-    validate(`${P}/commands`, 'post', dryRun);
     world.agents.addAgent({ id: '009', groups: ['Test'], status: 'active' });
-    const changed = await request(app)
-      .post(`${P}/commands`)
-      .set('Authorization', admin)
-      .set('Plan-Token', (dryRun.body as { plan_token: string }).plan_token)
-      .send({ commands: [eligible, listed] });
+    const changed = await submitAs('', (dryRun.body as { plan_token: string }).plan_token);
     expect(changed.status).toBe(412);
-    validate(`${P}/commands`, 'post', changed);
-    validate(
-      `${P}/commands`,
-      'post',
-      await request(app)
-        .post(`${P}/commands`)
-        .set('Authorization', admin)
-        .send({ commands: [eligible, listed] }),
-    );
+    for (const res of [dryRun, changed, await submitAs('')]) validate(`${P}/commands`, 'post', res);
     validate(
       `${P}/commands`,
       'post',
