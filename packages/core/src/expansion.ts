@@ -5,6 +5,7 @@
  *   a 100,000-agent group expands with bounded memory. No cap but the configured maximum fan-out, which is
  *   checked (countGroupMembers) before anything is written.
  * - `agent` → one order, after the agent is looked up; an unknown agent is reported in `unresolved`.
+ * - `agents` → one order per known agent, in the order listed (one lookup); unknown ids in `unresolved`.
  * - eligibility (`agent_status`, `exclude_agents`: eligibility.ts) narrows agent and group targets; the
  *   agents left out are counted in the plan (`excluded`, `ineligible`).
  * - `server` → one order.

@@ -4,7 +4,8 @@ import { noopLogger } from '@command-manager/core';
  * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
  * `agent.id` (unique per agent: the sort is total, so no member is skipped or repeated even while agents
  * change; the PIT pins the view for the whole walk). The PIT is always deleted, also when the consumer stops
- * early. Agent targets are looked up with one `terms` query per batch of ids.
+ * early. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
+ * `agent.id`. Agent targets are looked up with one `terms` query per batch of ids.
  */
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
