@@ -166,19 +166,19 @@ export class CommandService implements CommandManagerApi {
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
     const batch = this.accept(body, principal);
-    if (options.planToken !== undefined) {
-      await checkPlan(this.planDeps, batch.commands, fingerprint(principal, batch), options.planToken);
-    }
-
     let key: string | undefined;
     if (options.idempotencyKey !== undefined) {
       key = idempotencyStoreKey(principal, options.idempotencyKey);
       const replay = await this.idempotency.reserve(key, fingerprint(principal, batch));
+      // A retry of a send that was written answers what was written, even if its targets changed since.
       if (replay) return replay;
     }
 
     let commands: SubmittedCommand[];
     try {
+      if (options.planToken !== undefined) {
+        await checkPlan(this.planDeps, batch.commands, fingerprint(principal, batch), options.planToken);
+      }
       commands = await this.writer.write(batch.commands, principal);
     } catch (e) {
       if (key !== undefined) await this.idempotency.release(key);

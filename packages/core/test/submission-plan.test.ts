@@ -255,6 +255,22 @@ describe('dry run and plan token', () => {
     expect((await service.submit(body, me, { planToken: again.plan_token })).commands[0]?.orders).toBe(7);
   });
 
+  it('a retry with the Idempotency-Key of a written send answers it, even after the targets changed', async () => {
+    const { service, agents } = setup();
+    const body = { commands: [toGroup()] };
+    const plan = await service.planSubmission(body, me);
+    const options = { planToken: plan.plan_token, idempotencyKey: 'k1' };
+    const first = await service.submit(body, me, options);
+    agents.addAgent({ id: 'w7', groups: ['web'], status: 'active' });
+    expect(await service.submit(body, me, options)).toEqual(first);
+    // A new key is a new send: held to the plan, refused, and its key released for a retry.
+    const e = await rejection(service.submit(body, me, { ...options, idempotencyKey: 'k2' }));
+    expect(e.code).toBe(ErrorCodes.PLAN_CHANGED);
+    const again = await service.planSubmission(body, me);
+    const sent = await service.submit(body, me, { planToken: again.plan_token, idempotencyKey: 'k2' });
+    expect(sent.commands[0]?.orders).toBe(7);
+  });
+
   it('counts a removed agent, and refuses a token made for another body or caller', async () => {
     const { service, agents } = setup();
     const body = { commands: [toGroup()] };
