@@ -38,6 +38,8 @@ import type {
   SubmittedCommand,
 } from './service-types';
 import { markStaleWrites } from './stale-writes';
+import { checkPlan, planSubmission } from './submission-plan';
+import type { PlanDeps, SubmissionPlan } from './submission-plan';
 import { SubmissionWriter } from './submission-writer';
 import type { OrdersWritten } from './submission-writer';
 import { CommandValidator } from './validation';
@@ -60,6 +62,10 @@ export interface CommandServiceLimits {
   maxRequestWriteBytes?: number;
   /** Most result reports in one call (BATCH_TOO_LARGE beyond). */
   maxResultsPerReport: number;
+  /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
+  maxExcludeAgents?: number;
+  /** Most ids in one `"type": "agents"` target (VALIDATION_FAILED beyond). Default 1000. */
+  maxTargetAgents?: number;
   /**
    * A request still `writing` whose writer has not refreshed `updated_at` for this long is taken for dead
    * (its process was killed mid fan-out) by `markStaleWrites`. Writers refresh it every quarter of this.
@@ -110,6 +116,7 @@ export class CommandService implements CommandManagerApi {
   private readonly validator: CommandValidator;
   private readonly idempotency: IdempotencyKeys;
   private readonly writer: SubmissionWriter;
+  private readonly planDeps: PlanDeps;
 
   constructor(deps: CommandServiceDeps) {
     this.orders = deps.orders;
@@ -127,6 +134,8 @@ export class CommandService implements CommandManagerApi {
       maxBatchCommands: deps.limits.maxBatchCommands,
       maxResultsPerReport: deps.limits.maxResultsPerReport,
       maxArgsBytes: bounds.maxArgsBytes,
+      ...(deps.limits.maxExcludeAgents !== undefined && { maxExcludeAgents: deps.limits.maxExcludeAgents }),
+      ...(deps.limits.maxTargetAgents !== undefined && { maxTargetAgents: deps.limits.maxTargetAgents }),
     });
     this.idempotency = new IdempotencyKeys({
       requests: this.requests,
@@ -134,6 +143,7 @@ export class CommandService implements CommandManagerApi {
       logger: this.logger,
       reservationTtlMs: deps.limits.idempotencyReservationTtlMs ?? 600_000,
     });
+    this.planDeps = { agents: deps.agents, maxFanOut: deps.limits.maxFanOut, bounds };
     this.writer = new SubmissionWriter({
       orders: this.orders,
       requests: this.requests,
@@ -150,32 +160,25 @@ export class CommandService implements CommandManagerApi {
 
   /**
    * 1. validate the whole batch (all errors listed), 2. authorise every command against the principal,
-   * 3. idempotency, 4. write it (`SubmissionWriter.write`: plan and allocate ids, then one round trip for
+   * 3. with a plan token, check that the targets are still those of the dry run (PLAN_CHANGED), 4. idempotency, 5. write it (`SubmissionWriter.write`: plan and allocate ids, then one round trip for
    * the records and the small commands' orders, big groups streamed after). Any error before the write
    * leaves nothing written, and releases the Idempotency-Key.
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
-    // Wazuh's shapes (wazuh-bodies.ts): a bare command is a batch of one; a missing `user` is the caller.
-    const bare = isBareCommand(body);
-    let batch: CommandBatch;
-    try {
-      batch = this.validator.validateBatch(bare ? { commands: [body] } : body, {
-        defaultUser: principal.name,
-      });
-      authorise(batch.commands, principal);
-    } catch (e) {
-      throw bare ? rebaseBareCommandError(e) : e;
-    }
-
+    const batch = this.accept(body, principal);
     let key: string | undefined;
     if (options.idempotencyKey !== undefined) {
       key = idempotencyStoreKey(principal, options.idempotencyKey);
       const replay = await this.idempotency.reserve(key, fingerprint(principal, batch));
+      // A retry of a send that was written answers what was written, even if its targets changed since.
       if (replay) return replay;
     }
 
     let commands: SubmittedCommand[];
     try {
+      if (options.planToken !== undefined) {
+        await checkPlan(this.planDeps, batch.commands, fingerprint(principal, batch), options.planToken);
+      }
       commands = await this.writer.write(batch.commands, principal);
     } catch (e) {
       if (key !== undefined) await this.idempotency.release(key);
@@ -185,6 +188,31 @@ export class CommandService implements CommandManagerApi {
     const result: SubmitResult = { index: this.indexName, commands };
     if (key !== undefined) await this.idempotency.complete(key, result);
     return result;
+  }
+
+  /**
+   * The dry run of a submission: validated and authorised as `submit` does, refused as `submit` would
+   * refuse it, and nothing written (submission-plan.ts). Its `plan_token`, passed to `submit` as
+   * `planToken`, holds that submission to the targets shown here.
+   */
+  async planSubmission(body: unknown, principal: Principal): Promise<SubmissionPlan> {
+    const batch = this.accept(body, principal);
+    return planSubmission(this.planDeps, batch.commands, fingerprint(principal, batch));
+  }
+
+  /** Validates the body (Wazuh's shapes included: wazuh-bodies.ts) and authorises every command. */
+  private accept(body: unknown, principal: Principal): CommandBatch {
+    // A bare command is a batch of one; a missing `user` is the caller.
+    const bare = isBareCommand(body);
+    try {
+      const batch = this.validator.validateBatch(bare ? { commands: [body] } : body, {
+        defaultUser: principal.name,
+      });
+      authorise(batch.commands, principal);
+      return batch;
+    } catch (e) {
+      throw bare ? rebaseBareCommandError(e) : e;
+    }
   }
 
   getRequest(requestId: number): Promise<RequestProgress> {

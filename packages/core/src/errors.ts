@@ -52,6 +52,11 @@ export const ErrorCodes = {
   ORDER_ID_TAKEN: 'ORDER_ID_TAKEN',
   /** A result report the orders index cannot store (a `result.data` leaf or `result.code` out of bounds). */
   RESULT_NOT_STORABLE: 'RESULT_NOT_STORABLE',
+  /**
+   * A submission sent with a `Plan-Token` no longer resolves to the targets of its dry run (or the token was
+   * made for another body); `details` say per command what was added and removed. Nothing was written.
+   */
+  PLAN_CHANGED: 'PLAN_CHANGED',
   /** Anything not raised on purpose. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -5,6 +5,9 @@
  *   a 100,000-agent group expands with bounded memory. No cap but the configured maximum fan-out, which is
  *   checked (countGroupMembers) before anything is written.
  * - `agent` → one order, after the agent is looked up; an unknown agent is reported in `unresolved`.
+ * - `agents` → one order per known agent, in the order listed (one lookup); unknown ids in `unresolved`.
+ * - eligibility (`agent_status`, `exclude_agents`: eligibility.ts) narrows agent and group targets; the
+ *   agents left out are counted in the plan (`excluded`, `ineligible`).
  * - `server` → one order.
  *
  * Order ids are 1..N within their request, in expansion order (group members in the directory's stable
@@ -16,6 +19,7 @@ import type { ErrorDetail } from './errors';
 import { newOrder } from './lifecycle';
 import type { CommandRequest, Order } from './model';
 import type { AgentDirectory, AgentInfo, GroupQuery } from './ports';
+import { agentVerdict, eligibleQuery, groupEligibility, hasEligibility } from './eligibility';
 
 export interface ExpansionPlan {
   command: CommandRequest;
@@ -23,8 +27,11 @@ export interface ExpansionPlan {
   count: number;
   /** Targets that resolved to no destination: `agent:<id>` (unknown agent), `group:<name>` (empty group). */
   unresolved: string[];
-  /** For an `agent` target: the agent as looked up. */
-  agent?: AgentInfo;
+  /** For an `agent` or `agents` target: the eligible agents as looked up, in the order listed. */
+  agents?: AgentInfo[];
+  /** Agents of the target left out by `exclude_agents` / `agent_status` (eligibility.ts). */
+  excluded: number;
+  ineligible: number;
 }
 
 export interface PlanOptions {
@@ -47,36 +54,44 @@ export async function planExpansion(
   options: PlanOptions,
 ): Promise<ExpansionPlan[]> {
   const pointerOf = options.pointerOf ?? ((i: number) => `/commands/${i}`);
-  const agentIds = [...new Set(commands.filter((c) => c.target.type === 'agent').map((c) => c.target.id))];
+  // One lookup for every agent target and every excluded id of the submission.
+  const lookup = new Set<string>();
+  for (const c of commands) {
+    if (c.target.type === 'agent') lookup.add(c.target.id);
+    if (c.target.type === 'agents') for (const id of c.target.ids) lookup.add(id);
+    if (c.target.type === 'group') for (const id of c.exclude_agents ?? []) lookup.add(id);
+  }
   const known =
-    agentIds.length > 0 ? await options.agents.lookupAgents(agentIds) : new Map<string, AgentInfo>();
+    lookup.size > 0 ? await options.agents.lookupAgents([...lookup]) : new Map<string, AgentInfo>();
 
   const counts = await Promise.all(
-    commands.map((c) =>
-      c.target.type === 'group'
-        ? options.agents.countGroupMembers(c.target.id, options.groupQuery)
-        : Promise.resolve(0),
-    ),
+    commands.map(async (c) => {
+      if (c.target.type !== 'group') return { count: 0, excluded: 0, ineligible: 0 };
+      const count = await options.agents.countGroupMembers(c.target.id, eligibleQuery(c, options.groupQuery));
+      const left = hasEligibility(c)
+        ? await groupEligibility(options.agents, c, count, known, options.groupQuery)
+        : { excluded: 0, ineligible: 0 };
+      return { count, ...left };
+    }),
   );
 
   const tooLarge: ErrorDetail[] = [];
   const plans = commands.map((command, i): ExpansionPlan => {
-    const { type, id } = command.target;
-    if (type === 'server') return { command, count: 1, unresolved: [] };
-    if (type === 'agent') {
-      const agent = known.get(id);
-      return agent
-        ? { command, count: 1, unresolved: [], agent }
-        : { command, count: 0, unresolved: [`agent:${id}`] };
-    }
-    const count = counts[i] ?? 0;
+    const target = command.target;
+    const none = { excluded: 0, ineligible: 0 };
+    if (target.type === 'server') return { command, count: 1, unresolved: [], ...none };
+    if (target.type === 'agent') return listedAgentsPlan(command, [target.id], known);
+    if (target.type === 'agents') return listedAgentsPlan(command, target.ids, known);
+    const id = target.id;
+    const { count, excluded, ineligible } = counts[i] ?? { count: 0, ...none };
     if (count > options.maxFanOut) {
       tooLarge.push({
         pointer: `${pointerOf(i)}/target/id`,
         message: `group "${id}" has ${count} agents, more than the maximum fan-out of ${options.maxFanOut}`,
       });
     }
-    return { command, count, unresolved: count === 0 ? [`group:${id}`] : [] };
+    const empty = count + excluded + ineligible === 0;
+    return { command, count, unresolved: empty ? [`group:${id}`] : [], excluded, ineligible };
   });
   if (tooLarge.length > 0) {
     throw new CommandManagerError(
@@ -104,6 +119,32 @@ export async function planExpansion(
   return plans;
 }
 
+/** The plan of listed agents (one for an `agent` target): unknown ones unresolved, the others sorted out. */
+function listedAgentsPlan(
+  command: CommandRequest,
+  ids: readonly string[],
+  known: ReadonlyMap<string, AgentInfo>,
+): ExpansionPlan {
+  const plan: ExpansionPlan = { command, count: 0, unresolved: [], agents: [], excluded: 0, ineligible: 0 };
+  for (const id of ids) {
+    const agent = known.get(id);
+    if (!agent) {
+      plan.unresolved.push(`agent:${id}`);
+      continue;
+    }
+    const verdict = agentVerdict(command, agent);
+    if (verdict === 'eligible') plan.agents?.push(agent);
+    else plan[verdict]++;
+  }
+  plan.count = plan.agents?.length ?? 0;
+  return plan;
+}
+
+/** How a target reads in a message: `agent "001"`, `group "web"`, `agents (3 ids)`. */
+export function describeTarget(target: CommandRequest['target']): string {
+  return target.type === 'agents' ? `agents (${target.ids.length} ids)` : `${target.type} "${target.id}"`;
+}
+
 export interface ExpandOptions {
   agents: AgentDirectory;
   requestId: number;
@@ -125,15 +166,22 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
       yield newOrder({ ...base, orderId: 1, target: command.target, groups: [] });
       return;
     case 'agent':
-      if (plan.agent) {
-        yield newOrder({ ...base, orderId: 1, target: command.target, groups: plan.agent.groups });
+    case 'agents': {
+      let orderId = 0;
+      for (const agent of plan.agents ?? []) {
+        orderId += 1;
+        yield newOrder({ ...base, orderId, target: { type: 'agent', id: agent.id }, groups: agent.groups });
       }
       return;
+    }
     case 'group': {
       const group = command.target.id;
       const max = options.maxFanOut ?? Number.POSITIVE_INFINITY;
       let orderId = 0;
-      for await (const page of options.agents.groupMembers(group, options.groupQuery)) {
+      for await (const page of options.agents.groupMembers(
+        group,
+        eligibleQuery(command, options.groupQuery),
+      )) {
         for (const agent of page) {
           orderId += 1;
           if (orderId > max) {
@@ -173,16 +221,42 @@ export async function* expandCommand(
   if (!plan || plan.count === 0) {
     throw new CommandManagerError(
       ErrorCodes.NO_TARGET_RESOLVED,
-      `target ${command.target.type} "${command.target.id}" resolves to no destination`,
+      `target ${describeTarget(command.target)} resolves to no destination`,
       {
         details: [
           {
-            pointer: '/target/id',
-            message: `${command.target.type} "${command.target.id}" resolves to no agent`,
+            pointer: command.target.type === 'agents' ? '/target/ids' : '/target/id',
+            message: `${describeTarget(command.target)} resolves to no agent`,
           },
         ],
       },
     );
   }
   yield* expandOrders(plan, options);
+}
+
+/** Every command resolved to nothing (unknown agents, empty groups): the submission writes nothing. */
+export function noTargetResolved(plans: readonly ExpansionPlan[]): CommandManagerError {
+  return new CommandManagerError(
+    ErrorCodes.NO_TARGET_RESOLVED,
+    'no target of the submission resolves to a destination; nothing was written',
+    {
+      details: plans.map((p, i) => {
+        const target = p.command.target;
+        const leftOut = p.excluded + p.ineligible;
+        const unknown = p.unresolved.length;
+        return {
+          pointer: `/commands/${i}/target/${target.type === 'agents' ? 'ids' : 'id'}`,
+          message:
+            leftOut > 0
+              ? `every agent of ${describeTarget(target)} is left out (${unknown > 0 ? `${unknown} unknown, ` : ''}${p.excluded} excluded, ${p.ineligible} ineligible)`
+              : target.type === 'agents'
+                ? `none of the ${target.ids.length} agents is known`
+                : target.type === 'agent'
+                  ? `unknown agent "${target.id}"`
+                  : `group "${target.id}" has no agents`,
+        };
+      }),
+    },
+  );
 }

@@ -8,7 +8,8 @@
  * - Ports (ports.ts): every method production uses is required; the in-memory twins (memory/) implement
  *   all of them, and one contract suite (test/contract) runs against them and the OpenSearch adapter.
  * - The service: command-service.ts is a thin facade over one module per concern: authorisation.ts,
- *   idempotency.ts, submission-writer.ts (plan, allocate ids, write records and orders), stale-writes.ts,
+ *   idempotency.ts, submission-writer.ts (plan, allocate ids, write records and orders), submission-plan.ts
+ *   with plan-token.ts (dry runs and the plan a send is held to), eligibility.ts, stale-writes.ts,
  *   request-progress.ts, request-history.ts (listing), result-reports.ts and cancel-request.ts.
  *   fail-pending-orders.ts fails a request's pending orders: cancel and the scheduler's rollout stop both
  *   run it. request-retention.ts removes expired records and keys.
@@ -39,3 +40,6 @@ export * from './request-retention';
 export * from './order-identity';
 export * from './result-bounds';
 export * from './write-bounds';
+export * from './eligibility';
+export * from './submission-plan';
+export { maxPlanTokenLength } from './plan-token';

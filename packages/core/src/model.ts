@@ -23,6 +23,18 @@ export interface Target {
   id: string;
 }
 
+/** A command's target type: an order's, or `agents` (a list of agents in one command). */
+export const COMMAND_TARGET_TYPES = [...TARGET_TYPES, 'agents'] as const;
+
+/** Several agents in one command: one request, one order per known agent, in the order listed. */
+export interface AgentsTarget {
+  type: 'agents';
+  ids: string[];
+}
+
+/** What a command may target: an agent, a group, a server component, or a list of agents. */
+export type CommandTarget = Target | AgentsTarget;
+
 export interface Action {
   name: string;
   args: Record<string, unknown>;
@@ -37,11 +49,22 @@ export interface Rollout {
   max_errors?: number | string;
 }
 
-/** One element of the API's `commands` array, as Wazuh's clients send it (plus optional rollout keys). */
-export interface CommandRequest extends Rollout {
+/**
+ * Which agents of an agent or group target get an order (beyond Wazuh's plugin). The agents left out are
+ * counted in the answer and on the request record, never silently dropped.
+ */
+export interface Eligibility {
+  /** Only agents whose `agent.status` is one of these (e.g. `["active"]`); every agent when absent. */
+  agent_status?: string[];
+  /** Agent ids that get no order. */
+  exclude_agents?: string[];
+}
+
+/** One element of the API's `commands` array, as Wazuh's clients send it (plus optional rollout and eligibility keys). */
+export interface CommandRequest extends Rollout, Eligibility {
   source: Source;
   user: string;
-  target: Target;
+  target: CommandTarget;
   action: Action;
   /** Seconds the order may take before it counts as failed. */
   timeout: number;
@@ -117,6 +140,10 @@ export interface RequestRecord {
   total_orders: number;
   /** Targets that did not resolve to any destination (unknown agents, empty groups). */
   unresolved: string[];
+  /** Agents of the target left out by `exclude_agents` (present when the command has eligibility keys). */
+  excluded?: number;
+  /** Agents of the target left out by `agent_status` (present when the command has eligibility keys). */
+  ineligible?: number;
   write_state: WriteState;
   /** Last heartbeat of the writer while `writing` (ISO-8601); a stale one means the writer died. */
   updated_at?: string;

@@ -55,6 +55,8 @@ export interface GroupQuery {
   pageSize?: number;
   /** Only agents whose status is one of these (e.g. `active`); all agents when unset. */
   statuses?: string[];
+  /** Agents with these ids are left out. */
+  excludeIds?: string[];
 }
 
 /** The agents known to the cluster (Wazuh's `wazuh-agents` index in production). */

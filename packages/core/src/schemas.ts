@@ -13,12 +13,15 @@
  * - `action.name` must be registered and `action.args` must match the action's own schema
  *   (`action-registry.ts`).
  */
-import { ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
+import { COMMAND_TARGET_TYPES, ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
 
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
 /** Longest `target.id` (agent id, group name, server component) and `user` accepted. */
 export const MAX_ID_LENGTH = 256;
+/** Most statuses in `agent_status`, and longest status (Wazuh's are `active`, `disconnected`, `pending`, `never_connected`). */
+export const MAX_AGENT_STATUSES = 8;
+export const MAX_AGENT_STATUS_LENGTH = 64;
 /** `timeout` is stored in Wazuh's `short` mapping: 1..32767 seconds. */
 export const MIN_TIMEOUT_SEC = 1;
 export const MAX_TIMEOUT_SEC = 32767;
@@ -55,6 +58,37 @@ export const targetSchema = {
   additionalProperties: false,
 } as const;
 
+/**
+ * A command's target: an order's (`agent`, `group`, `server` with `id`), or `agents` with `ids`, one order
+ * per known agent. The number of `ids` is bounded by configuration (`limits.maxTargetAgents`), checked
+ * before the schema; each id is at most MAX_ID_LENGTH characters.
+ */
+export const commandTargetSchema = {
+  type: 'object',
+  description:
+    'The destination: an agent id, a group name, a server component, or (`"type": "agents"`) a list of agent ids in `ids`.',
+  properties: {
+    type: { type: 'string', enum: COMMAND_TARGET_TYPES },
+    id: {
+      ...boundedText,
+      description: 'Agent id, group name, or server component (e.g. `vulnerability-detector`).',
+    },
+    ids: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: boundedText,
+      description:
+        'For `"type": "agents"` only: the agent ids, one order each (unknown ids are listed in `unresolved`). At most `limits.maxTargetAgents` ids, each at most 256 characters.',
+    },
+  },
+  required: ['type'],
+  additionalProperties: false,
+  if: { properties: { type: { const: 'agents' } }, required: ['type'] },
+  then: { required: ['ids'], properties: { ids: true, id: false } },
+  else: { required: ['id'], properties: { id: true, ids: false } },
+} as const;
+
 export const actionSchema = {
   type: 'object',
   properties: {
@@ -88,7 +122,7 @@ export const commandRequestSchema = {
       description:
         'The user who originated the request. Absent: the authenticated caller (Wazuh’s content manager sends none).',
     },
-    target: targetSchema,
+    target: commandTargetSchema,
     action: actionSchema,
     timeout: {
       type: 'integer',
@@ -107,6 +141,27 @@ export const commandRequestSchema = {
         { type: 'integer', minimum: 0 },
         { type: 'string', pattern: MAX_ERRORS_PATTERN },
       ],
+    },
+    agent_status: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_AGENT_STATUSES,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_AGENT_STATUS_LENGTH,
+        pattern: NO_CONTROL_CHARS_PATTERN,
+      },
+      description:
+        'Agent and group targets only: only agents whose `agent.status` is one of these (e.g. `["active"]`) get an order; the others are counted as `ineligible` in the answer.',
+    },
+    exclude_agents: {
+      type: 'array',
+      uniqueItems: true,
+      items: boundedText,
+      description:
+        'Agent and group targets only: agent ids that get no order; those of the target are counted as `excluded` in the answer. At most `limits.maxExcludeAgents` ids, each at most 256 characters.',
     },
   },
   required: ['source', 'user', 'target', 'action', 'timeout'],

@@ -15,6 +15,7 @@ import type {
 import type { FailureBreakdown, OrderFilter, Page, PageRequest } from './ports';
 import type { RequestListQuery, RequestListResult } from './request-history';
 import type { ErrorCode } from './errors';
+import type { SubmissionPlan } from './submission-plan';
 
 /** Who is calling, and what its roles let it do. Built by the adapter that authenticated the caller. */
 export interface Principal {
@@ -37,6 +38,11 @@ export interface Principal {
 export interface SubmitOptions {
   /** Idempotency-Key of the submission: a retry with the same key and body returns the first answer. */
   idempotencyKey?: string;
+  /**
+   * The `plan_token` of a dry run (`planSubmission`) of the same body by the same caller: the submission is
+   * written only if it still resolves to the same targets (PLAN_CHANGED otherwise).
+   */
+  planToken?: string;
 }
 
 export interface SubmittedCommand {
@@ -45,6 +51,10 @@ export interface SubmittedCommand {
   orders: number;
   /** Targets that resolved to no destination (unknown agents). */
   unresolved: string[];
+  /** Agents of the target left out by `exclude_agents` (present when the command has eligibility keys). */
+  excluded?: number;
+  /** Agents of the target left out by `agent_status` (present when the command has eligibility keys). */
+  ineligible?: number;
   write_state: WriteState;
   /** Orders that failed to be written (bounded list); the request record keeps them. */
   write_errors?: Array<{ id: string; reason: string; code?: string }>;
@@ -91,6 +101,8 @@ export interface CancelResult {
 export interface CommandManagerApi {
   /** Validates the whole batch first (nothing written on error), checks fan-out, then writes orders. */
   submit(body: unknown, principal: Principal, options?: SubmitOptions): Promise<SubmitResult>;
+  /** The dry run of `submit`: the same checks and refusals, nothing written, a `plan_token` to send with. */
+  planSubmission(body: unknown, principal: Principal): Promise<SubmissionPlan>;
   /** Throws NOT_FOUND for an unknown request. */
   getRequest(requestId: number): Promise<RequestProgress>;
   /** A page of request records, newest first, with their counts (request-history.ts). */

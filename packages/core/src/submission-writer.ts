@@ -6,7 +6,8 @@
  */
 import { sameJson } from './canonical-json';
 import { CommandManagerError, ErrorCodes } from './errors';
-import { expandOrders, planExpansion } from './expansion';
+import { hasEligibility } from './eligibility';
+import { expandOrders, noTargetResolved, planExpansion } from './expansion';
 import type { ExpandOptions, ExpansionPlan } from './expansion';
 import type { CommandRequest, Order, RequestRecord, StoredOrder, WriteState } from './model';
 import { orderDocumentId } from './model';
@@ -416,6 +417,7 @@ function newRecord(plan: ExpansionPlan, requestId: number, now: string, principa
     command: plan.command,
     total_orders: plan.count,
     unresolved: plan.unresolved,
+    ...(hasEligibility(plan.command) && { excluded: plan.excluded, ineligible: plan.ineligible }),
     write_state: plan.count === 0 ? 'complete' : 'writing',
     updated_at: now,
     rollout_stopped_at: null,
@@ -438,23 +440,8 @@ function answerOf(
     unresolved: record.unresolved,
     write_state: writeState,
   };
+  if (record.excluded !== undefined) answer.excluded = record.excluded;
+  if (record.ineligible !== undefined) answer.ineligible = record.ineligible;
   if (writeErrors.length > 0) answer.write_errors = [...writeErrors];
   return answer;
-}
-
-/** Every command resolved to nothing (unknown agents, empty groups): the submission writes nothing. */
-function noTargetResolved(plans: readonly ExpansionPlan[]): CommandManagerError {
-  return new CommandManagerError(
-    ErrorCodes.NO_TARGET_RESOLVED,
-    'no target of the submission resolves to a destination; nothing was written',
-    {
-      details: plans.map((p, i) => {
-        const { type, id } = p.command.target;
-        return {
-          pointer: `/commands/${i}/target/id`,
-          message: type === 'agent' ? `unknown agent "${id}"` : `group "${id}" has no agents`,
-        };
-      }),
-    },
-  );
 }

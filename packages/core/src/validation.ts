@@ -101,19 +101,32 @@ export interface CommandValidatorOptions {
    * action's own schema: a huge `args` is refused for its size whatever else is wrong with it. Default 16 KiB.
    */
   maxArgsBytes?: number;
+  /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
+  maxExcludeAgents?: number;
+  /** Most ids in one `"type": "agents"` target's `ids` (VALIDATION_FAILED beyond). Default 1000. */
+  maxTargetAgents?: number;
 }
+
+/** Default bound of `exclude_agents`; with ids of at most 256 characters, at most ~1 MiB of UTF-8. */
+export const DEFAULT_MAX_EXCLUDE_AGENTS = 1000;
+/** Default bound of an `agents` target's `ids`; with ids of at most 256 characters, at most ~1 MiB of UTF-8. */
+export const DEFAULT_MAX_TARGET_AGENTS = 1000;
 
 export class CommandValidator {
   private readonly registry: ActionRegistry;
   private readonly maxBatchCommands: number;
   private readonly maxResultsPerReport: number;
   private readonly maxArgsBytes: number;
+  private readonly maxExcludeAgents: number;
+  private readonly maxTargetAgents: number;
 
   constructor(options: CommandValidatorOptions) {
     this.registry = options.registry;
     this.maxBatchCommands = options.maxBatchCommands;
     this.maxResultsPerReport = options.maxResultsPerReport ?? 1000;
     this.maxArgsBytes = options.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES;
+    this.maxExcludeAgents = options.maxExcludeAgents ?? DEFAULT_MAX_EXCLUDE_AGENTS;
+    this.maxTargetAgents = options.maxTargetAgents ?? DEFAULT_MAX_TARGET_AGENTS;
   }
 
   /**
@@ -140,11 +153,13 @@ export class CommandValidator {
         canonicaliseCommand(command);
         normaliseWazuhCommand(command, options);
       }
+      this.checkIdCounts(copy.commands, (i) => `/commands/${i}`);
     }
     const v = schemasCompiled().batch;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const batch = copy as unknown as CommandBatch;
     checkArgsBytes(batch.commands, this.maxArgsBytes);
+    checkEligibilityTargets(batch.commands, (i) => `/commands/${i}`);
     this.checkActions(batch.commands, (i) => `/commands/${i}`);
     return batch;
   }
@@ -154,10 +169,12 @@ export class CommandValidator {
     const copy = jsonCopy(body);
     canonicaliseCommand(copy);
     normaliseWazuhCommand(copy, options);
+    this.checkIdCounts([copy], () => '');
     const v = schemasCompiled().command;
     if (!v(copy)) throw invalid(toErrorDetails(v.errors));
     const command = copy as unknown as CommandRequest;
     checkArgsBytes([command], this.maxArgsBytes, () => '');
+    checkEligibilityTargets([command], () => '');
     this.checkActions([command], () => '');
     return command;
   }
@@ -186,11 +203,30 @@ export class CommandValidator {
     return [copy as unknown as ResultReport];
   }
 
+  /** `exclude_agents` and `target.ids` over their bounds, before the schema walks every id. */
+  private checkIdCounts(commands: readonly unknown[], pointerOf: (i: number) => string): void {
+    const details: ErrorDetail[] = [];
+    const bound = (list: unknown, max: number, pointer: string): void => {
+      if (Array.isArray(list) && list.length > max) {
+        details.push({ pointer, message: `must have at most ${max} item(s)` });
+      }
+    };
+    commands.forEach((c, i) => {
+      if (!isObject(c)) return;
+      bound(c.exclude_agents, this.maxExcludeAgents, `${pointerOf(i)}/exclude_agents`);
+      if (isObject(c.target)) bound(c.target.ids, this.maxTargetAgents, `${pointerOf(i)}/target/ids`);
+    });
+    if (details.length > 0) throw invalid(details);
+  }
+
   private checkActions(commands: readonly CommandRequest[], pointerOf: (i: number) => string): void {
     const details: ErrorDetail[] = [];
     let unknown = false;
     commands.forEach((c, i) => {
-      const check = this.registry.check(c.action, c.target, pointerOf(i));
+      // A list of agents may carry what one agent may: the registry knows order targets.
+      const target =
+        c.target.type === 'agents' ? { type: 'agent' as const, id: c.target.ids[0] ?? '' } : c.target;
+      const check = this.registry.check(c.action, target, pointerOf(i));
       unknown ||= check.unknownAction;
       details.push(...check.details);
     });
@@ -202,6 +238,26 @@ export class CommandValidator {
     }
     throw invalid(details);
   }
+}
+
+/** `agent_status` and `exclude_agents` narrow agents: a server target has none. */
+function checkEligibilityTargets(
+  commands: readonly CommandRequest[],
+  pointerOf: (i: number) => string,
+): void {
+  const details: ErrorDetail[] = [];
+  commands.forEach((c, i) => {
+    if (c.target.type !== 'server') return;
+    for (const key of ['agent_status', 'exclude_agents'] as const) {
+      if (c[key] !== undefined) {
+        details.push({
+          pointer: `${pointerOf(i)}/${key}`,
+          message: 'applies only to agent and group targets',
+        });
+      }
+    }
+  });
+  if (details.length > 0) throw invalid(details);
 }
 
 /** Validates a stored order document (for adapters and tools that read the orders index). */

@@ -57,7 +57,7 @@ export function checkArgsBytes(
 
 /**
  * Whether the submission could go over `maxRequestWriteBytes` before its groups are counted: agent and
- * server targets write one order each, a group at most `maxFanOut`. When false, the write bound cannot be
+ * server targets write one order each, a list of agents one per id, a group at most `maxFanOut`. When false, the write bound cannot be
  * exceeded and ids may be allocated while the groups are counted.
  */
 export function mayExceedWriteBound(
@@ -66,7 +66,11 @@ export function mayExceedWriteBound(
   maxRequestWriteBytes: number,
 ): boolean {
   let worst = 0;
-  for (const c of commands) worst += argsBytes(c) * (c.target.type === 'group' ? maxFanOut : 1);
+  for (const c of commands) {
+    const orders =
+      c.target.type === 'group' ? maxFanOut : c.target.type === 'agents' ? c.target.ids.length : 1;
+    worst += argsBytes(c) * orders;
+  }
   return worst > maxRequestWriteBytes;
 }
 

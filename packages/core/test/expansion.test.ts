@@ -81,7 +81,7 @@ describe('planExpansion', () => {
       [0, ['group:empty']],
       [1, []],
     ]);
-    expect(plans[0]?.agent).toEqual({ id: '001', groups: ['web', 'g001'], status: 'active' });
+    expect(plans[0]?.agents).toEqual([{ id: '001', groups: ['web', 'g001'], status: 'active' }]);
     expect(spy.pagesServed).toBe(0);
   });
 

@@ -14,6 +14,7 @@ import type {
   ResultReport,
   Scheduling,
   Source,
+  CommandTarget,
   Target,
   TargetType,
 } from '../src/model';
@@ -26,6 +27,7 @@ import type {
   resultReportBatchSchema,
   resultReportSchema,
   targetSchema,
+  commandTargetSchema,
 } from '../src/schemas';
 import { commandRequestSchema as commandRequestSchemaValue, schemas } from '../src/schemas';
 import { CommandValidator, validateOrder } from '../src/validation';
@@ -50,6 +52,7 @@ export type _Drift = [
   Assert<Equals<Props<typeof targetSchema>, keyof Target>>,
   Assert<Equals<Req<typeof targetSchema>, RequiredKeys<Target>>>,
   Assert<Equals<(typeof targetSchema.properties.type.enum)[number], TargetType>>,
+  Assert<Equals<(typeof commandTargetSchema.properties.type.enum)[number], CommandTarget['type']>>,
   Assert<Equals<Props<typeof actionSchema>, keyof Action>>,
   Assert<Equals<Req<typeof actionSchema>, RequiredKeys<Action>>>,
   Assert<Equals<Props<typeof orderResultSchema>, keyof OrderResult>>,
@@ -77,6 +80,8 @@ const fullCommand: Required<CommandRequest> = {
   timeout: 100,
   max_concurrency: 10,
   max_errors: '10%',
+  agent_status: ['active'],
+  exclude_agents: ['002'],
 };
 
 describe('schemas and types agree', () => {
@@ -94,7 +99,7 @@ describe('schemas and types agree', () => {
       command: fullCommand,
       requestId: 1,
       orderId: 1,
-      target: fullCommand.target,
+      target: { type: 'agent', id: '001' },
       groups: ['default'],
       principal: 'svc',
       now: T0,
@@ -134,7 +139,7 @@ describe('schemas and types agree', () => {
       command: fullCommand,
       requestId: 1,
       orderId: 1,
-      target: fullCommand.target,
+      target: { type: 'agent', id: '001' },
       groups: [],
       principal: 'p',
       now: T0,

@@ -104,7 +104,7 @@ describe('target', () => {
 
   it('an unknown type is rejected', () => {
     expect(detailsOf({ commands: [cmd({ target: { type: 'host', id: 'x' } })] })).toEqual([
-      { pointer: '/commands/0/target/type', message: 'must be one of: "agent", "group", "server"' },
+      { pointer: '/commands/0/target/type', message: 'must be one of: "agent", "group", "server", "agents"' },
     ]);
   });
 

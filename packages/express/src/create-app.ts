@@ -23,8 +23,9 @@ import {
   parseIdempotencyKey,
   parseListQuery,
   parseOrderIdParam,
+  parsePlanToken,
   parseRequestIdParam,
-  parseSummaryQuery,
+  parseSubmitQuery,
 } from './internal/request-parsing';
 import { parseRequestListQuery } from './internal/request-list-query';
 import { writeSubmitResponse } from './internal/submit-response';
@@ -206,13 +207,18 @@ export function createApp(deps: AppDeps): express.Express {
   // ---- the API ----
   const submitPath = `${API_PREFIX}/commands`;
   app.post(submitPath, route(submitPath), authorize('submit'), jsonBody, requireBody, async (req, res) => {
-    const summary = parseSummaryQuery(req.query);
+    const { summary, dryRun } = parseSubmitQuery(req.query);
+    if (dryRun) {
+      // Nothing is written: an Idempotency-Key or a Plan-Token has nothing to hold.
+      res.json(await api.planSubmission(req.body, callerOf(res).principal));
+      return;
+    }
     const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
-    const result = await api.submit(
-      req.body,
-      callerOf(res).principal,
-      idempotencyKey ? { idempotencyKey } : {},
-    );
+    const planToken = parsePlanToken(req.get('plan-token'));
+    const result = await api.submit(req.body, callerOf(res).principal, {
+      ...(idempotencyKey && { idempotencyKey }),
+      ...(planToken && { planToken }),
+    });
     await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
     metrics.commands.submitted(req.body, result);

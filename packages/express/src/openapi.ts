@@ -88,6 +88,18 @@ const writeErrors = {
   },
 };
 const writeState = { type: 'string', enum: ['writing', 'complete', 'partial', 'failed'] };
+const excluded = {
+  type: 'integer',
+  minimum: 0,
+  description:
+    'Agents of the target left out by `exclude_agents`. Present when the command has `agent_status` or `exclude_agents`.',
+};
+const ineligible = {
+  type: 'integer',
+  minimum: 0,
+  description:
+    'Agents of the target left out by `agent_status` (and not excluded). Present when the command has `agent_status` or `exclude_agents`.',
+};
 
 export function adapterSchemas(): Record<string, unknown> {
   return {
@@ -144,6 +156,8 @@ export function adapterSchemas(): Record<string, unknown> {
               request_id: { type: 'integer', minimum: 0 },
               orders: { type: 'integer', minimum: 0 },
               unresolved: { type: 'array', items: { type: 'string' } },
+              excluded,
+              ineligible,
               write_state: writeState,
               write_errors: writeErrors,
             },
@@ -164,6 +178,41 @@ export function adapterSchemas(): Record<string, unknown> {
       required: ['_index', 'result', 'commands'],
       additionalProperties: false,
     },
+    SubmissionPlan: {
+      type: 'object',
+      description:
+        'The answer of a dry run (`?dry_run=true`): nothing was written. Per command, the orders the send would create now, the first targets and what did not resolve; `plan_token` holds the send to these targets.',
+      properties: {
+        plan_token: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9_-]+$',
+          description:
+            'Send the same body with header `Plan-Token: <plan_token>`: it is written only if every command still resolves to the same targets (412 otherwise). A digest over the caller, the body and the resolved targets (no secret: it only states an expectation the server checks); 44 bytes per command, about 5.9 KB of base64url for 100 commands.',
+        },
+        commands: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              orders: { type: 'integer', minimum: 0, description: 'Orders the command would create.' },
+              sample: {
+                type: 'array',
+                maxItems: 10,
+                items: { type: 'string' },
+                description: 'The first targets in order-id order (`agent:<id>`, `server:<id>`), at most 10.',
+              },
+              unresolved: { type: 'array', items: { type: 'string' } },
+              excluded,
+              ineligible,
+            },
+            required: ['orders', 'sample', 'unresolved'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['plan_token', 'commands'],
+      additionalProperties: false,
+    },
     RequestRecord: {
       type: 'object',
       properties: {
@@ -173,6 +222,8 @@ export function adapterSchemas(): Record<string, unknown> {
         command: ref('CommandRequest'),
         total_orders: { type: 'integer', minimum: 0 },
         unresolved: { type: 'array', items: { type: 'string' } },
+        excluded,
+        ineligible,
         write_state: writeState,
         updated_at: { type: 'string', format: 'date-time' },
         write_errors: writeErrors,
@@ -409,6 +460,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               { type: 'string', enum: ['true', 'false'] },
               'Omit per-order ids from the answer.',
             ),
+            query(
+              'dry_run',
+              { type: 'string', enum: ['true', 'false'] },
+              'Write nothing; answer 200 with the orders each command would create and a `plan_token` (SubmissionPlan). The same checks and refusals as the send; `Idempotency-Key` and `Plan-Token` are ignored.',
+            ),
             {
               name: 'Idempotency-Key',
               in: 'header',
@@ -416,6 +472,14 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               description:
                 'A retried submission with the same key and body returns the first answer and writes nothing twice.',
               schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+            },
+            {
+              name: 'Plan-Token',
+              in: 'header',
+              required: false,
+              description:
+                'The `plan_token` of a dry run of the same body by the same caller: the submission is written only if every command still resolves to the same targets, else 412 naming per command how many targets were added and removed, and some added ones. Checked right before the write.',
+              schema: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_-]+$' },
             },
           ],
           requestBody: {
@@ -429,12 +493,18 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
             },
           },
           responses: {
+            '200': json('Dry run (`?dry_run=true`): nothing written', ref('SubmissionPlan')),
             '201': json('Orders written', ref('SubmitResponse')),
-            '400': errorResponse('Invalid body (every bad field by JSON pointer), or unknown action'),
+            '400': errorResponse(
+              'Invalid body (every bad field by JSON pointer), unknown action, or a malformed Plan-Token',
+            ),
             '409': errorResponse(
               'Idempotency-Key reused with another body, or its first submission is in progress',
             ),
             '413': errorResponse('Body too large, or too many commands'),
+            '412': errorResponse(
+              'Plan-Token given and the targets changed since the dry run (or it was made for another body or caller); nothing written',
+            ),
             '422': errorResponse('Fan-out over the limit, or no target resolved'),
             ...common,
           },

@@ -86,6 +86,32 @@ describe('POST /commands', () => {
     });
   });
 
+  it('?dry_run and Plan-Token: bad values are 400s naming the parameter, and nothing is written', async () => {
+    const { app, orders } = await world({ agents: 4 });
+    const post = (query: string, token?: string): request.Test => {
+      const req = request(app).post(`${P}/commands${query}`).set('Authorization', basic('wazuh-server'));
+      return (token === undefined ? req : req.set('Plan-Token', token)).send({ commands: [groupCommand()] });
+    };
+    const bad = await post('?dry_run=maybe&summary=no');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details).toEqual([
+      { pointer: '/query/summary', message: 'must be true or false' },
+      { pointer: '/query/dry_run', message: 'must be true or false' },
+    ]);
+    const badToken = await post('', 'not a token!');
+    expect(badToken.status).toBe(400);
+    expect(badToken.body.error.details).toEqual([
+      { pointer: '/headers/plan-token', message: 'must be the plan_token of a dry run (base64url)' },
+    ]);
+    const dry = await post('?dry_run');
+    expect(dry.status).toBe(200);
+    expect(dry.body.commands).toEqual([
+      { orders: 4, sample: ['agent:001', 'agent:002', 'agent:003', 'agent:004'], unresolved: [] },
+    ]);
+    expect((await orders.listOrders({}, { size: 10 })).items).toHaveLength(0);
+    expect((await post('', dry.body.plan_token)).status).toBe(201);
+  });
+
   it('streams a 20,000-order answer with every id in order', async () => {
     const { app, orders } = await world({ agents: 20_000 });
     const res = await request(app)

@@ -58,6 +58,19 @@ describe('/openapi.json', () => {
       .set('Authorization', admin)
       .send({ commands: [groupCommand('admin'), CONTENT_MANAGER_BODY.commands[0]] });
     validate(`${P}/commands`, 'post', submitted);
+    const eligible = { ...groupCommand('admin'), agent_status: ['active'], exclude_agents: ['001'] };
+    const listed = { ...groupCommand('admin'), target: { type: 'agents', ids: ['002', 'nope'] } };
+    const both = { commands: [eligible, listed] };
+    const submitAs = (query: string, token?: string): request.Test => {
+      const req = request(app).post(`${P}/commands${query}`).set('Authorization', admin);
+      return (token === undefined ? req : req.set('Plan-Token', token)).send(both);
+    };
+    const dryRun = await submitAs('?dry_run=true');
+    expect(dryRun.status).toBe(200);
+    world.agents.addAgent({ id: '009', groups: ['Test'], status: 'active' });
+    const changed = await submitAs('', (dryRun.body as { plan_token: string }).plan_token);
+    expect(changed.status).toBe(412);
+    for (const res of [dryRun, changed, await submitAs('')]) validate(`${P}/commands`, 'post', res);
     validate(
       `${P}/commands`,
       'post',

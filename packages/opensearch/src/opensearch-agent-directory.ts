@@ -4,7 +4,8 @@ import { noopLogger } from '@command-manager/core';
  * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
  * `agent.id` (unique per agent: the sort is total, so no member is skipped or repeated even while agents
  * change; the PIT pins the view for the whole walk). The PIT is always deleted, also when the consumer stops
- * early. Agent targets are looked up with one `terms` query per batch of ids.
+ * early. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
+ * `agent.id`. Agent targets are looked up with one `terms` query per batch of ids.
  */
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
@@ -75,7 +76,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
       const body: Record<string, unknown> = {
         size,
-        query: groupQuery(group, query.statuses),
+        query: groupQuery(group, query),
         sort: [{ 'agent.id': 'asc' }],
         pit: { id: pitId, keep_alive: this.keepAlive },
         _source: SOURCE_FIELDS,
@@ -123,7 +124,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       this.client.count({
         index: this.index,
         ignore_unavailable: true,
-        body: { query: groupQuery(group, query.statuses) },
+        body: { query: groupQuery(group, query) },
       }),
     );
     return (response.body as { count?: number }).count ?? 0;
@@ -180,13 +181,16 @@ function clampPageSize(pageSize: number | undefined): number {
   return Math.min(MAX_AGENT_PAGE_SIZE, Math.max(1, Math.floor(pageSize)));
 }
 
-function groupQuery(group: string, statuses: readonly string[] | undefined): Record<string, unknown> {
+function groupQuery(group: string, query: GroupQuery): Record<string, unknown> {
   const filter: Array<Record<string, unknown>> = [
     { term: { 'agent.groups': group } },
     { exists: { field: 'agent.id' } },
   ];
-  if (statuses !== undefined) filter.push({ terms: { 'agent.status': [...statuses] } });
-  return { bool: { filter } };
+  if (query.statuses !== undefined) filter.push({ terms: { 'agent.status': [...query.statuses] } });
+  const excluded = query.excludeIds ?? [];
+  return excluded.length > 0
+    ? { bool: { filter, must_not: [{ terms: { 'agent.id': [...excluded] } }] } }
+    : { bool: { filter } };
 }
 
 function toAgent(hit: AgentHit): AgentInfo | undefined {

@@ -89,6 +89,29 @@ describe('command-manager CLI', () => {
     expect(webRequest).toBeGreaterThan(0);
   });
 
+  it('submit --dry-run prints the orders and a plan token that --plan-token sends with', async () => {
+    const flags = ['--target-type', 'agents', '--target-id', 'db-001,nobody', '--action', 'restart'];
+    const dry = await runCli(['submit', ...flags, '--exclude-agents', 'web-001', '--dry-run'], client);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(
+      /^command 0: 1 order\(s\) would be written: agent:db-001; unresolved: agent:nobody; excluded 0, ineligible 0$/m,
+    );
+    const token = /^plan token: ([A-Za-z0-9_-]+)$/m.exec(dry.stdout)?.[1];
+    expect(token).toBeDefined();
+    const sent = await runCli(
+      ['submit', ...flags, '--exclude-agents', 'web-001', '--plan-token', token as string],
+      client,
+    );
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toMatch(
+      /^request \d+: 1 order\(s\) in \S+ \(complete\); unresolved: agent:nobody; excluded 0, ineligible 0$/m,
+    );
+    // The same token for another body: refused with 412, nothing written.
+    const other = await runCli(['submit', ...flags, '--plan-token', token as string], client);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/error 412 PLAN_CHANGED/);
+  });
+
   it('status --watch (not a terminal) prints a line per reading and exits 0 when every order succeeded', async () => {
     await waitUntilSent(webRequest, 3);
     const watch = startCli(['status', String(webRequest), '--watch', '--interval-ms', '100'], client);

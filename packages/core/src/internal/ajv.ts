@@ -91,6 +91,8 @@ function describe(e: ErrorObject): { pointer: string; message: string } {
       };
     case 'format':
       return { pointer: at, message: `must be a valid ${String(params.format)}` };
+    case 'false schema':
+      return { pointer: at, message: 'is not allowed here' };
     case 'oneOf':
     case 'anyOf': {
       const description = (e.parentSchema as { description?: string } | undefined)?.description;
@@ -115,8 +117,10 @@ export function toErrorDetails(
 ): ErrorDetail[] {
   if (!errors) return [];
   const compound = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
+  // An `if` error only says that its `then`/`else` failed: those errors name the field.
   const kept = errors.filter(
     (e) =>
+      e.keyword !== 'if' &&
       !compound.some(
         (c) =>
           c !== e && e.schemaPath.startsWith(`${c.schemaPath}/`) && e.instancePath.startsWith(c.instancePath),

@@ -35,12 +35,14 @@ export class InMemoryAgentDirectory implements AgentDirectory {
   async *groupMembers(group: string, query: GroupQuery = {}): AsyncIterable<AgentInfo[]> {
     const pageSize = clampPageSize(query.pageSize);
     const statuses = query.statuses && new Set(query.statuses);
+    const excluded = new Set(query.excludeIds);
     const ids = this.membersOf(group);
     let page: AgentInfo[] = [];
     for (const id of ids) {
       const agent = this.agents.get(id);
       // The directory may change between pages (as the real index does); skip what left the group.
       if (!agent || !agent.groups.includes(group) || !matchesStatus(agent, statuses)) continue;
+      if (excluded.has(id)) continue;
       page.push(clone(agent));
       if (page.length >= pageSize) {
         yield page;
@@ -52,10 +54,11 @@ export class InMemoryAgentDirectory implements AgentDirectory {
 
   async countGroupMembers(group: string, query: GroupQuery = {}): Promise<number> {
     const statuses = query.statuses && new Set(query.statuses);
+    const excluded = new Set(query.excludeIds);
     let n = 0;
     for (const id of this.membersOf(group)) {
       const agent = this.agents.get(id);
-      if (agent && matchesStatus(agent, statuses)) n++;
+      if (agent && matchesStatus(agent, statuses) && !excluded.has(id)) n++;
     }
     return n;
   }

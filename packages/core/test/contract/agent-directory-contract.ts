@@ -5,7 +5,8 @@
  * Semantics required: `groupMembers` yields non-empty pages of at most `pageSize` (every page but the last
  * full), sorted by agent id ascending in code-unit order (an OpenSearch `keyword` sort, for ASCII ids),
  * each member once; group membership is an exact match on a group name; `statuses` keeps agents whose
- * status is one of them (an agent without status never matches a status filter); an unknown group yields
+ * status is one of them (an agent without status never matches a status filter); `excludeIds` leaves those
+ * ids out (unknown ones are ignored); an unknown group yields
  * nothing. `countGroupMembers` agrees with `groupMembers`. `lookupAgents` returns the known ids only.
  */
 import type { AgentDirectory, AgentInfo } from '@command-manager/core';
@@ -127,6 +128,25 @@ export function describeAgentDirectoryContract(
         agents.filter((a) => a.groups.includes('big') && a.status === 'active').length,
       );
       expect(await directory.countGroupMembers('nobody-here')).toBe(0);
+    });
+
+    it('leaves excluded ids out, with and without a status filter, and counts alike', async () => {
+      const excludeIds = ['00001', '00002', '00777', 'not-an-agent'];
+      const left = (await collect(directory.groupMembers('big', { pageSize: 500, excludeIds }))).flat();
+      const want = sortedIds(agents, (a) => a.groups.includes('big') && !excludeIds.includes(a.id));
+      expect(left.map((a) => a.id)).toEqual(want);
+      expect(await directory.countGroupMembers('big', { excludeIds })).toBe(want.length);
+      const activeLeft = (
+        await collect(directory.groupMembers('big', { statuses: ['active'], excludeIds }))
+      ).flat();
+      const wantActive = sortedIds(
+        agents,
+        (a) => a.groups.includes('big') && a.status === 'active' && !excludeIds.includes(a.id),
+      );
+      expect(activeLeft.map((a) => a.id)).toEqual(wantActive);
+      expect(await directory.countGroupMembers('big', { statuses: ['active'], excludeIds })).toBe(
+        wantActive.length,
+      );
     });
 
     it('matches group names exactly (no prefix, no case folding)', async () => {

@@ -30,6 +30,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // Request ids handed out twice: the product's own state is wrong, not the caller's input.
   [ErrorCodes.ORDER_ID_TAKEN]: 500,
   [ErrorCodes.RESULT_NOT_STORABLE]: 422,
+  [ErrorCodes.PLAN_CHANGED]: 412,
   [ErrorCodes.INTERNAL]: 500,
 };
 

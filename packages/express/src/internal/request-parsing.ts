@@ -72,14 +72,34 @@ function single(query: Query, name: string, details: ErrorDetail[]): string | un
   return v;
 }
 
-export function parseSummaryQuery(query: Query): boolean {
+/** `?summary` and `?dry_run` of a submission: `true`, `false` or empty (true); both errors listed at once. */
+export function parseSubmitQuery(query: Query): { summary: boolean; dryRun: boolean } {
   const details: ErrorDetail[] = [];
-  const v = single(query, 'summary', details);
-  if (v !== undefined && v !== 'true' && v !== 'false' && v !== '') {
-    details.push({ pointer: '/query/summary', message: 'must be true or false' });
-  }
+  const flag = (name: string): boolean => {
+    const v = single(query, name, details);
+    if (v !== undefined && v !== 'true' && v !== 'false' && v !== '') {
+      details.push({ pointer: `/query/${name}`, message: 'must be true or false' });
+    }
+    return v === 'true' || v === '';
+  };
+  const summary = flag('summary');
+  const dryRun = flag('dry_run');
   if (details.length > 0) throw invalid(details);
-  return v === 'true' || v === '';
+  return { summary, dryRun };
+}
+
+/**
+ * The `Plan-Token` header: base64url. Its length is bounded by the HTTP server's header limit here, and by
+ * the size of a token of the submission's command count in core (plan-token.ts), which names what is wrong.
+ */
+export function parsePlanToken(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9_-]{1,65536}$/.test(value)) {
+    throw invalid([
+      { pointer: '/headers/plan-token', message: 'must be the plan_token of a dry run (base64url)' },
+    ]);
+  }
+  return value;
 }
 
 export interface ListQueryLimits {

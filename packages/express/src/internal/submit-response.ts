@@ -6,7 +6,8 @@ const IDS_PER_CHUNK = 1000;
 
 /**
  * Writes the answer to a submission. Wazuh's plugin answers `{"_index", "orders": [{"_id"}...], "result"}`;
- * this adds `commands` (per command: `request_id`, `orders`, `unresolved`, `write_state`). Order ids are
+ * this adds `commands` (per command: `request_id`, `orders`, `unresolved`, `write_state`, and `excluded`
+ * and `ineligible` for a command with eligibility keys). Order ids are
  * deterministic (`<request_id>-1..N`), so the `orders` array is generated while it is written, in chunks
  * that honour back-pressure: a 100,000-order answer is never held in memory at once. With `summary`, the
  * `orders` array is left out. With `bare` (one command posted without `commands`), `_id` names its first order.
@@ -30,6 +31,8 @@ export async function writeSubmitResponse(
       request_id: c.request_id,
       orders: c.orders,
       unresolved: c.unresolved,
+      ...(c.excluded !== undefined && { excluded: c.excluded }),
+      ...(c.ineligible !== undefined && { ineligible: c.ineligible }),
       write_state: c.write_state,
       ...(c.write_errors && c.write_errors.length > 0 ? { write_errors: c.write_errors } : {}),
     })),

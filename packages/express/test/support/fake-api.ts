@@ -5,6 +5,7 @@ export function failingApi(error: unknown): CommandManagerApi {
   const fail = (): Promise<never> => Promise.reject(error);
   return {
     submit: fail,
+    planSubmission: fail,
     getRequest: fail,
     listRequests: fail,
     getOrder: fail,
@@ -26,6 +27,7 @@ export function fixedSubmitApi(result: SubmitResult): CommandManagerApi & {
       calls.push({ body, principal, options });
       return Promise.resolve(result);
     },
+    planSubmission: unused,
     getRequest: unused,
     listRequests: unused,
     getOrder: unused,

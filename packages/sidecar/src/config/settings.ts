@@ -289,6 +289,24 @@ export const SETTINGS: readonly Setting[] = [
       "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them.",
   },
   {
+    key: 'limits.maxTargetAgents',
+    env: 'CM_MAX_TARGET_AGENTS',
+    type: 'integer',
+    default: 1000,
+    minimum: 1,
+    description:
+      'Agent ids in one `"type": "agents"` target (`target.ids`; each id at most 256 characters, so at most ~1 MiB of UTF-8 at the default; 400 beyond).',
+  },
+  {
+    key: 'limits.maxExcludeAgents',
+    env: 'CM_MAX_EXCLUDE_AGENTS',
+    type: 'integer',
+    default: 1000,
+    minimum: 1,
+    description:
+      "Agent ids in one command's `exclude_agents` (each id at most 256 characters, so at most ~1 MiB of UTF-8 at the default; 400 beyond).",
+  },
+  {
     key: 'limits.maxRequestWriteBytes',
     env: 'CM_MAX_REQUEST_WRITE_BYTES',
     type: 'integer',

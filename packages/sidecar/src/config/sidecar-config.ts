@@ -44,6 +44,8 @@ export interface SidecarConfig {
     readonly maxFanOut: number;
     readonly maxArgsBytes: number;
     readonly maxRequestWriteBytes: number;
+    readonly maxTargetAgents: number;
+    readonly maxExcludeAgents: number;
     readonly maxResultsPerReport: number;
     readonly staleWriteMs: number;
     readonly idempotencyReservationTtlMs: number;
