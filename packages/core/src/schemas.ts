@@ -108,6 +108,13 @@ export const commandRequestSchema = {
         { type: 'string', pattern: MAX_ERRORS_PATTERN },
       ],
     },
+    rerun_of: {
+      type: 'integer',
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        'The request this one re-runs (e.g. the failed targets of an earlier request): kept in the request record as a link to its parent, not checked against the stored requests, and not copied to the orders.',
+    },
   },
   required: ['source', 'user', 'target', 'action', 'timeout'],
   additionalProperties: false,
