@@ -77,6 +77,7 @@ const fullCommand: Required<CommandRequest> = {
   timeout: 100,
   max_concurrency: 10,
   max_errors: '10%',
+  rerun_of: 3,
 };
 
 describe('schemas and types agree', () => {
