@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@opensearch-project/opensearch';
@@ -68,6 +69,9 @@ function managementAuth(config: SidecarConfig['scheduler']['auth']): ManagementA
       return { type: 'none' };
   }
 }
+
+/** The console package (its `static/` and built `dist/`): same depth from this package's `src/` and `dist/`. */
+const CONSOLE_DIR = path.resolve(__dirname, '..', '..', 'console');
 
 /** No users file: an empty configuration, so every call but /health, /ready and /openapi.json is refused. */
 const NO_USERS: AuthConfig = { roles: {}, users: [], tokens: [], certificates: [] };
@@ -271,6 +275,7 @@ export async function startSidecar(
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
     ...(pull && { pull }),
+    ...(config.http.console && { consoleDir: CONSOLE_DIR }),
     readiness: async () => {
       const { ready, checks } = await opensearchReadiness(
         client,
