@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
+import type { Client } from '@opensearch-project/opensearch';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { agentId, runAgents, type AgentsReport } from '@command-manager-examples/agents';
+import { agentId } from '@command-manager-examples/agents';
 import { startCommsApi, type CommsApiHandle } from '@command-manager-examples/comms-api';
 import { startManagementApi, type AcceptedOrder } from '@command-manager-examples/management-api';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/local-opensearch';
 import { REPO_ROOT, startSidecarProcess } from './internal/sidecar-process';
+import { startSimulators } from './internal/simulators';
 
 /** Where the quick start keeps its files: the same as `serve`'s development mode (the CLI reads the token). */
 const DEV_DIR = path.join(REPO_ROOT, '.cache', 'command-manager');
-export const DEMO_TOKEN_FILE = path.join(DEV_DIR, 'admin-token');
 const LOCAL_NODE_HOME = path.join(REPO_ROOT, '.cache', 'opensearch', 'local');
 
 export interface DemoOptions {
@@ -22,6 +22,15 @@ export interface DemoOptions {
   failureShare?: number;
   /** The sidecar's port; default 8080 (the CLI's default URL). */
   port?: number;
+  /**
+   * An OpenSearch of your own instead of the local node: its URL, the sidecar's access to it (environment
+   * variables: credentials, CA) and a client allowed to create and write the agents index (not closed here).
+   */
+  opensearch?: { url: string; sidecarEnv: Record<string, string>; client: Client };
+  /** Prefix of the orders and agents indices; default none (`wazuh-commands`, `wazuh-agents`). */
+  indexPrefix?: string;
+  /** Where the token, users file and sidecar log go; default `.cache/command-manager` (where the CLI reads). */
+  dataDir?: string;
   log?: (message: string) => void;
 }
 
@@ -56,18 +65,30 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    log('starting a local OpenSearch (scripts/opensearch)');
-    const node = { homeDir: LOCAL_NODE_HOME };
-    const opensearchUrl = await startLocalOpenSearch(node);
-    cleanups.push(() => stopLocalOpenSearch(node));
+    let opensearchUrl: string;
+    let client: Client;
+    if (options.opensearch) {
+      ({ url: opensearchUrl, client } = options.opensearch);
+    } else {
+      log('starting a local OpenSearch (scripts/opensearch)');
+      const node = { homeDir: LOCAL_NODE_HOME };
+      opensearchUrl = await startLocalOpenSearch(node);
+      cleanups.push(() => stopLocalOpenSearch(node));
+      const own = createOpenSearchClient({ node: opensearchUrl });
+      cleanups.push(() => own.close());
+      client = own;
+    }
+    const prefix = options.indexPrefix ?? '';
+    const indices: Record<string, string> = prefix
+      ? { CM_ORDERS_INDEX: `${prefix}commands`, CM_AGENTS_INDEX: `${prefix}agents` }
+      : {};
+    const agentsIndex = indices.CM_AGENTS_INDEX;
 
-    // The agents: `total - failing` that succeed and `failing` that fail, dealt round the groups by share.
-    const client = createOpenSearchClient({ node: opensearchUrl });
-    cleanups.push(() => client.close());
-    await createAgentsIndex(client);
-    const ids = [
-      ...Array.from({ length: total - failing }, (_, i) => agentId('agent-', i + 1)),
-      ...Array.from({ length: failing }, (_, i) => agentId('failing-agent-', i + 1)),
+    // The agents: `total - failing` that succeed and `failing` that fail, each kind dealt round the groups.
+    await createAgentsIndex(client, { ...(agentsIndex && { index: agentsIndex }) });
+    const agents = [
+      ...Array.from({ length: total - failing }, (_, i) => ({ id: agentId('agent-', i + 1), n: i })),
+      ...Array.from({ length: failing }, (_, i) => ({ id: agentId('failing-agent-', i + 1), n: i })),
     ];
     const groupOf = (i: number): string => {
       const at = (i % 100) / 100;
@@ -81,20 +102,22 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const started = Date.now();
     await seedAgents(
       client,
-      ids.map((id, i) => ({ id, groups: [groupOf(i)], status: 'active' })),
-      { refresh: true },
+      agents.map(({ id, n }) => ({ id, groups: [groupOf(n)], status: 'active' })),
+      { refresh: true, ...(agentsIndex && { index: agentsIndex }) },
     );
     log(
       `seeded ${total} agents in groups ${DEMO_GROUPS.map(([g]) => g).join(', ')} (${failing} of them fail every order) in ${Date.now() - started} ms`,
     );
 
     // Credentials: the admin token where the CLI looks (mode 0600, never printed), a comms token.
-    mkdirSync(DEV_DIR, { recursive: true, mode: 0o700 });
+    const dataDir = options.dataDir ?? DEV_DIR;
+    const tokenFile = path.join(dataDir, 'admin-token');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const adminToken = generateApiToken();
     const commsToken = generateApiToken();
-    writeFileSync(DEMO_TOKEN_FILE, `${adminToken}\n`, { mode: 0o600 });
-    chmodSync(DEMO_TOKEN_FILE, 0o600);
-    const usersFile = path.join(DEV_DIR, 'demo-users.json');
+    writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600);
+    const usersFile = path.join(dataDir, 'demo-users.json');
     writeFileSync(
       usersFile,
       JSON.stringify({
@@ -119,11 +142,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     cleanups.push(() => mgmt.close());
     log(`reference Management API on ${mgmt.url}`);
 
-    const sidecarLog = path.join(DEV_DIR, 'demo-sidecar.log');
+    const sidecarLog = path.join(dataDir, 'demo-sidecar.log');
     const sidecar = await startSidecarProcess({
       logFile: sidecarLog,
       env: {
         OPENSEARCH_URL: opensearchUrl,
+        ...options.opensearch?.sidecarEnv,
+        ...indices,
         CM_NODE_ID: 'demo-sidecar',
         CM_HTTP_PORT: String(options.port ?? 8080),
         CM_USERS_FILE: usersFile,
@@ -142,36 +167,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const comms = await startCommsApi({ port: 0, commandManager: { url: sidecar.url, token: commsToken } });
     commsRef.current = comms;
     cleanups.push(() => comms.close());
-    const stopAgents = new AbortController();
-    // Every simulated agent's poll listens to this one signal.
-    setMaxListeners(0, stopAgents.signal);
-    const simulators: Array<Promise<AgentsReport>> = [
-      runAgents({
-        commsUrl: comms.url,
-        count: total - failing,
-        prefix: 'agent-',
-        concurrency: 250,
-        signal: stopAgents.signal,
-      }),
-    ];
-    if (failing > 0) {
-      simulators.push(
-        runAgents({
-          commsUrl: comms.url,
-          count: failing,
-          prefix: 'failing-agent-',
-          concurrency: 50,
-          failureShare: 1,
-          signal: stopAgents.signal,
-        }),
-      );
-    }
-    cleanups.push(async () => {
-      stopAgents.abort();
-      await Promise.all(simulators);
+    const simulators = startSimulators({
+      commsUrl: comms.url,
+      succeeding: total - failing,
+      failing,
+      okPrefix: 'agent-',
+      failPrefix: 'failing-agent-',
     });
+    cleanups.push(() => simulators.stop());
     log(`reference Comms API on ${comms.url}; ${total} simulated agents polling it`);
-    return { url: sidecar.url, consoleUrl: `${sidecar.url}/console/`, tokenFile: DEMO_TOKEN_FILE, stop };
+    return { url: sidecar.url, consoleUrl: `${sidecar.url}/console/`, tokenFile, stop };
   } catch (e) {
     await stop();
     throw e;
