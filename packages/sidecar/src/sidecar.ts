@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -252,6 +252,12 @@ export async function startSidecar(
       'auth.usersFile is not set: every API call except /health, /ready and /openapi.json is refused',
     );
   }
+  // The console is served once built (`pnpm build` compiles its modules next to its page).
+  const consoleBuilt = existsSync(path.join(CONSOLE_DIR, 'dist', 'main.js'));
+  const consoleDir = config.http.console && consoleBuilt ? CONSOLE_DIR : undefined;
+  if (config.http.console && !consoleBuilt) {
+    logger.warn('http.console is on but the console is not built (pnpm build): /console/ is not served');
+  }
   const app = createApp({
     api: service,
     auth: createAuthenticator(authConfig, {
@@ -275,7 +281,7 @@ export async function startSidecar(
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
     ...(pull && { pull }),
-    ...(config.http.console && { consoleDir: CONSOLE_DIR }),
+    ...(consoleDir !== undefined && { consoleDir }),
     readiness: async () => {
       const { ready, checks } = await opensearchReadiness(
         client,
