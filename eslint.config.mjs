@@ -29,6 +29,33 @@ export default tseslint.config(
     },
   },
   {
+    // The browser console: browser globals, not Node's.
+    files: ['packages/console/src/**/*.ts'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        btoa: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        URLSearchParams: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        ReadableStream: 'readonly',
+        Event: 'readonly',
+        Node: 'readonly',
+        Element: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLElementTagNameMap: 'readonly',
+        HTMLButtonElement: 'readonly',
+        HTMLTableRowElement: 'readonly',
+        SVGElement: 'readonly',
+      },
+    },
+  },
+  {
     // Library code takes a Logger; only the sidecar, scripts, examples and benchmarks may print.
     files: ['packages/{core,opensearch,express,scheduler}/src/**/*.ts'],
     rules: { 'no-console': 'error' },

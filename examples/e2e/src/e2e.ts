@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
-import { agentId, runAgents, type AgentsReport } from '@command-manager-examples/agents';
+import { agentId } from '@command-manager-examples/agents';
 import { startCommsApi, type CommsApiHandle } from '@command-manager-examples/comms-api';
 import {
   startManagementApi,
@@ -20,6 +20,7 @@ import {
 } from '@command-manager/opensearch';
 import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/local-opensearch';
 import { REPO_ROOT, startSidecarProcess, type SidecarProcess } from './internal/sidecar-process';
+import { startSimulators } from './internal/simulators';
 
 export interface E2eOptions {
   /** OpenSearch to use. Unset: `OPENSEARCH_URL`, else a local node is started (and stopped at the end). */
@@ -318,34 +319,17 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     const comms = await startCommsApi({ port: 0, commandManager: { url: sidecar.url, token: commsToken } });
     commsRef.current = comms;
     cleanups.push({ what: 'Comms API', run: () => comms.close() });
-    const stopAgents = new AbortController();
-    const simulators: Array<Promise<AgentsReport>> = [
-      runAgents({
-        commsUrl: comms.url,
-        count: expected.success,
-        prefix: okPrefix,
-        concurrency: 250,
-        failureShare: 0,
-        signal: stopAgents.signal,
-      }),
-    ];
-    if (failing > 0) {
-      simulators.push(
-        runAgents({
-          commsUrl: comms.url,
-          count: failing,
-          prefix: failPrefix,
-          concurrency: 50,
-          failureShare: 1,
-          signal: stopAgents.signal,
-        }),
-      );
-    }
+    const simulators = startSimulators({
+      commsUrl: comms.url,
+      succeeding: expected.success,
+      failing,
+      okPrefix,
+      failPrefix,
+    });
     cleanups.push({
       what: 'agents',
       run: async () => {
-        stopAgents.abort();
-        for (const r of await Promise.all(simulators)) {
+        for (const r of await simulators.stop()) {
           report.agentsReport.succeeded += r.succeeded;
           report.agentsReport.failed += r.failed;
           report.agentsReport.lost += r.lost;

@@ -68,6 +68,8 @@ export interface CommandRequest extends Rollout, Eligibility {
   action: Action;
   /** Seconds the order may take before it counts as failed. */
   timeout: number;
+  /** The request this one re-runs (its parent); a link kept in the request record only. */
+  rerun_of?: number;
 }
 
 export interface CommandBatch {

@@ -163,6 +163,13 @@ export const commandRequestSchema = {
       description:
         'Agent and group targets only: agent ids that get no order; those of the target are counted as `excluded` in the answer. At most `limits.maxExcludeAgents` ids, each at most 256 characters.',
     },
+    rerun_of: {
+      type: 'integer',
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        'The request this one re-runs (e.g. the failed targets of an earlier request): kept in the request record as a link to its parent, not checked against the stored requests, and not copied to the orders.',
+    },
   },
   required: ['source', 'user', 'target', 'action', 'timeout'],
   additionalProperties: false,

@@ -93,6 +93,16 @@ async function send(store: OrderStore, id: string): Promise<void> {
 }
 
 describe('submit', () => {
+  it('keeps rerun_of in the request record as the link to its parent, and out of the orders', async () => {
+    const { service, orders, requests } = setup();
+    await service.submit({ commands: [toGroup()] }, alice);
+    await service.submit({ commands: [{ ...toAgent('a00002'), rerun_of: 1 }] }, alice);
+    expect((await requests.getRequest(2))?.command.rerun_of).toBe(1);
+    expect((await requests.getRequest(1))?.command.rerun_of).toBeUndefined();
+    const [order] = await allOrders(orders, 2);
+    expect(order?.command).not.toHaveProperty('rerun_of');
+  });
+
   it('expands a group into one order per agent with deterministic ids, and records the request', async () => {
     const { service, orders, requests, onOrdersWritten } = setup();
     const result = await service.submit({ commands: [toGroup()] }, alice);

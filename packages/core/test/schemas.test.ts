@@ -82,6 +82,7 @@ const fullCommand: Required<CommandRequest> = {
   max_errors: '10%',
   agent_status: ['active'],
   exclude_agents: ['002'],
+  rerun_of: 3,
 };
 
 describe('schemas and types agree', () => {

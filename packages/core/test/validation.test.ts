@@ -365,3 +365,14 @@ describe('result reports', () => {
     expect(e.code).toBe(ErrorCodes.BATCH_TOO_LARGE);
   });
 });
+
+describe('rerun_of', () => {
+  it('is an optional positive integer: the id of the request re-run', () => {
+    expect(validator.validateBatch({ commands: [cmd({ rerun_of: 7 })] }).commands[0]?.rerun_of).toBe(7);
+    expect(validator.validateBatch({ commands: [command()] }).commands[0]).not.toHaveProperty('rerun_of');
+  });
+
+  it.each([0, -1, 1.5, '3', null, Number.MAX_SAFE_INTEGER + 2])('refuses %p, naming the field', (value) => {
+    expect(pointers({ commands: [cmd({ rerun_of: value })] })).toContain('/commands/0/rerun_of');
+  });
+});

@@ -16,6 +16,7 @@ import type { Caller, Operation } from './auth/roles';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
 import { cachedReadiness, type Readiness } from './internal/cached-readiness';
+import { registerConsoleRoutes } from './internal/console-routes';
 import { errorMiddleware } from './internal/error-middleware';
 import { API_PREFIX } from './internal/paths';
 import { registerPullRoutes } from './internal/pull-routes';
@@ -61,6 +62,8 @@ export interface AppDeps {
    * of trusted reverse proxies. Default: none (the connecting address is the client).
    */
   trustProxy?: boolean | number | string | readonly string[];
+  /** The console package's directory (its `static/` and built `dist/`): served under `/console/`. Absent: no console. */
+  consoleDir?: string;
 }
 
 interface Locals {
@@ -301,6 +304,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   registerPullRoutes(app, { pull: deps.pull, route, authorize, jsonBody, requireBody });
+  if (deps.consoleDir !== undefined) registerConsoleRoutes(app, deps.consoleDir, route);
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new CommandManagerError(ErrorCodes.NOT_FOUND, 'no such route'));

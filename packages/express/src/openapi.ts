@@ -683,6 +683,20 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      '/console/': {
+        get: {
+          operationId: 'console',
+          summary:
+            'The browser console (static page, scripts and styles under `/console/`, no authentication; its API calls are authenticated). Absent when `http.console` is false.',
+          security: [],
+          responses: {
+            '200': {
+              description: 'The console page',
+              content: { 'text/html': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'openapi',

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@opensearch-project/opensearch';
@@ -66,6 +67,9 @@ function managementAuth(config: SidecarConfig['scheduler']['auth']): ManagementA
       return { type: 'none' };
   }
 }
+
+/** The console package (its `static/` and built `dist/`): same depth from this package's `src/` and `dist/`. */
+const CONSOLE_DIR = path.resolve(__dirname, '..', '..', 'console');
 
 /** No users file: an empty configuration, so every call but /health, /ready and /openapi.json is refused. */
 const NO_USERS: AuthConfig = { roles: {}, users: [], tokens: [], certificates: [] };
@@ -246,6 +250,12 @@ export async function startSidecar(
       'auth.usersFile is not set: every API call except /health, /ready and /openapi.json is refused',
     );
   }
+  // The console is served once built (`pnpm build` compiles its modules next to its page).
+  const consoleBuilt = existsSync(path.join(CONSOLE_DIR, 'dist', 'main.js'));
+  const consoleDir = config.http.console && consoleBuilt ? CONSOLE_DIR : undefined;
+  if (config.http.console && !consoleBuilt) {
+    logger.warn('http.console is on but the console is not built (pnpm build): /console/ is not served');
+  }
   const app = createApp({
     api: service,
     auth: createAuthenticator(authConfig, {
@@ -269,6 +279,7 @@ export async function startSidecar(
     logger: logger.child({ component: 'http' }),
     limits: { bodyLimitBytes: config.http.bodyLimitBytes },
     ...(pull && { pull }),
+    ...(consoleDir !== undefined && { consoleDir }),
     readiness: async () => {
       const { ready, checks } = await opensearchReadiness(
         client,

@@ -182,6 +182,14 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'How long a `/ready` verdict is reused: unauthenticated probes cost at most one OpenSearch check per period (0: every probe checks).',
   },
+  {
+    key: 'http.console',
+    env: 'CM_HTTP_CONSOLE',
+    type: 'boolean',
+    default: true,
+    description:
+      'Serve the browser console under `/console/` (static pages; its API calls are authenticated like any other).',
+  },
   // Auth
   {
     key: 'auth.usersFile',

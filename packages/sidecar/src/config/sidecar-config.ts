@@ -26,6 +26,7 @@ export interface SidecarConfig {
     readonly bodyLimitBytes: number;
     readonly trustedProxies: readonly string[];
     readonly readyCacheMs: number;
+    readonly console: boolean;
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
   };
   readonly auth: {

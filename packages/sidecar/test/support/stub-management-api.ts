@@ -18,7 +18,12 @@ export interface StubManagementApi {
  * gives up or the stub closes): a delivery stays in flight, which is what the shutdown tests need.
  */
 export async function startStubManagementApi(
-  options: { token?: string; hold?: boolean } = {},
+  options: {
+    token?: string;
+    hold?: boolean;
+    /** Called with the orders of each call once it is answered (a test may report their results). */
+    onAccepted?: (orders: Array<{ document_id: string; target: { type: string; id: string } }>) => void;
+  } = {},
 ): Promise<StubManagementApi> {
   const authorizations: string[] = [];
   const received: string[] = [];
@@ -38,9 +43,13 @@ export async function startStubManagementApi(
           .end('{"title":"Unauthorized","error":6000}');
         return;
       }
-      const ids = ((JSON.parse(body) as { orders?: Array<{ document_id: string }> }).orders ?? []).map(
-        (o) => o.document_id,
-      );
+      const orders =
+        (
+          JSON.parse(body) as {
+            orders?: Array<{ document_id: string; target: { type: string; id: string } }>;
+          }
+        ).orders ?? [];
+      const ids = orders.map((o) => o.document_id);
       received.push(...ids);
       for (const w of waiters.filter((w) => authorizations.length >= w.n)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -59,6 +68,7 @@ export async function startStubManagementApi(
           error: 0,
         }),
       );
+      options.onAccepted?.(orders);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,0 +1,61 @@
+import { API, call, type CommandRequest, type OrderEnvelope, type RequestRecord } from './api.js';
+
+/** Most failed targets one click re-runs (the rest are named in the answer, for a second click). */
+export const MAX_RERUN_TARGETS = 1000;
+/** Commands per submission: the API's default `limits.maxBatchCommands`. */
+const COMMANDS_PER_SUBMISSION = 100;
+
+export interface RerunResult {
+  requestIds: number[];
+  targets: number;
+  /** More failed targets than MAX_RERUN_TARGETS: the others were not re-run. */
+  truncated: boolean;
+}
+
+/**
+ * Re-runs only the failed targets of a request: reads its `failure` orders (`GET …/orders`, paged), and
+ * submits the parent's command again for each distinct target, with `rerun_of` naming the parent, so the
+ * new requests link back to it. Commands go in submissions of at most 100.
+ */
+export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
+  const targets = new Map<string, { type: string; id: string }>();
+  let cursor: string | undefined;
+  let truncated = false;
+  do {
+    const query = new URLSearchParams({
+      request_id: String(parent.request_id),
+      status: 'failure',
+      size: '1000',
+      ...(cursor !== undefined && { cursor }),
+    });
+    const page = await call<{ orders: OrderEnvelope[]; cursor?: string }>(
+      'GET',
+      `${API}/orders?${query.toString()}`,
+    );
+    for (const o of page.orders) {
+      const t = o.order.command.target;
+      if (targets.size >= MAX_RERUN_TARGETS && !targets.has(`${t.type}:${t.id}`)) truncated = true;
+      else targets.set(`${t.type}:${t.id}`, { type: t.type, id: t.id });
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined && !truncated);
+
+  const { rerun_of: _previous, ...base } = parent.command;
+  const commands: CommandRequest[] = [...targets.values()].map((target) => ({
+    ...base,
+    target,
+    rerun_of: parent.request_id,
+  }));
+  const requestIds: number[] = [];
+  for (let i = 0; i < commands.length; i += COMMANDS_PER_SUBMISSION) {
+    const answer = await call<{ commands: Array<{ request_id: number }> }>(
+      'POST',
+      `${API}/commands?summary=true`,
+      {
+        commands: commands.slice(i, i + COMMANDS_PER_SUBMISSION),
+      },
+    );
+    requestIds.push(...answer.commands.map((c) => c.request_id));
+  }
+  return { requestIds, targets: commands.length, truncated };
+}
