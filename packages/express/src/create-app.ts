@@ -21,6 +21,7 @@ import { API_PREFIX } from './internal/paths';
 import { registerPullRoutes } from './internal/pull-routes';
 import {
   parseIdempotencyKey,
+  parseLastEventId,
   parseListQuery,
   parseOrderIdParam,
   parseRequestIdParam,
@@ -29,6 +30,7 @@ import {
 import { parseRequestListQuery } from './internal/request-list-query';
 import { writeSubmitResponse } from './internal/submit-response';
 import { buildOpenApiDocument } from './openapi';
+import { RequestEventStreams } from './request-event-streams';
 
 export type { Readiness } from './internal/cached-readiness';
 
@@ -60,6 +62,11 @@ export interface AppDeps {
    * of trusted reverse proxies. Default: none (the connecting address is the client).
    */
   trustProxy?: boolean | number | string | readonly string[];
+  /**
+   * The progress event streams (`…/requests/:id/events`); the owner calls `closeAll` on shutdown. Default:
+   * streams over `api.getRequest` with the default bounds.
+   */
+  requestEvents?: RequestEventStreams;
 }
 
 interface Locals {
@@ -229,6 +236,16 @@ export function createApp(deps: AppDeps): express.Express {
   const requestPath = `${API_PREFIX}/requests/:id`;
   app.get(requestPath, route(requestPath), authorize('read'), async (req, res) => {
     res.json(await api.getRequest(parseRequestIdParam(req.params.id)));
+  });
+
+  const requestEvents = deps.requestEvents ?? new RequestEventStreams((id) => api.getRequest(id), {}, logger);
+  const eventsPath = `${API_PREFIX}/requests/:id/events`;
+  app.get(eventsPath, route(eventsPath), authorize('read'), async (req, res) => {
+    await requestEvents.stream(res, {
+      requestId: parseRequestIdParam(req.params.id),
+      caller: callerOf(res).principal.name,
+      lastEventId: parseLastEventId(req.get('last-event-id')),
+    });
   });
 
   const cancelPath = `${API_PREFIX}/requests/:id/cancel`;

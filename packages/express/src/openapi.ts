@@ -484,6 +484,45 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      [`${API_PREFIX}/requests/{id}/events`]: {
+        get: {
+          operationId: 'streamRequestEvents',
+          summary: 'A request’s progress pushed as server-sent events (role operation `read`)',
+          description:
+            'Each event is `id: <n>` (increasing; a resumed stream continues after `Last-Event-ID`), `event: progress` or, last, `event: end`, and `data:` the body of `GET /requests/{id}` (RequestProgress) on one line. The current state is sent at once (a request already done sends its `end` event only), then an event when the counts change, at most one per reading interval (setting `http.events.intervalMs`); after `end` the stream closes. Comment lines (`: heartbeat`) keep proxies open. Fed from the shared index: any sidecar serves any request.',
+          parameters: [
+            idParam('Request id', requestId),
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description:
+                'The id of the last event received: the resumed stream numbers its events after it.',
+              schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'The event stream (each `data` is a RequestProgress)',
+              content: {
+                'text/event-stream': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Events separated by a blank line; the `data` of each is one RequestProgress (#/components/schemas/RequestProgress) as JSON.',
+                  },
+                },
+              },
+            },
+            '400': errorResponse('Malformed id or Last-Event-ID'),
+            '404': errorResponse('Unknown request'),
+            ...common,
+            '429': errorResponse(
+              'Too many failed logins from this client, or too many event streams open on this sidecar or for this caller (TOO_MANY_STREAMS); Retry-After',
+            ),
+          },
+        },
+      },
       [`${API_PREFIX}/requests/{id}/cancel`]: {
         post: {
           operationId: 'cancelRequest',

@@ -86,6 +86,11 @@ describe('/openapi.json', () => {
       await request(app).get(`${P}/requests/404`).set('Authorization', admin),
     );
     validate(
+      `${P}/requests/{id}/events`,
+      'get',
+      await request(app).get(`${P}/requests/404/events`).set('Authorization', admin),
+    );
+    validate(
       `${P}/orders/{id}`,
       'get',
       await request(app).get(`${P}/orders/1-1`).set('Authorization', admin),
