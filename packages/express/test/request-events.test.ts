@@ -157,7 +157,9 @@ describe('GET /requests/:id/events', () => {
     });
     expect(cancelled.status).toBe(200);
     const end = await stream.next();
-    const final = await (await fetch(`${base}${P}/requests/1`, { headers: auth('reader') })).json();
+    const final = (await (
+      await fetch(`${base}${P}/requests/1`, { headers: auth('reader') })
+    ).json()) as RequestProgress;
     expect(final.done).toBe(true);
     expect(end).toEqual({ id: '2', event: 'end', data: JSON.stringify(final) });
     expect(await stream.next()).toBeUndefined();

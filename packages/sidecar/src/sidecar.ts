@@ -16,6 +16,7 @@ import {
   createRegistryMetrics,
   listen,
   loadUsersFile,
+  RequestEventStreams,
   type AuthConfig,
 } from '@command-manager/express';
 import {
@@ -248,8 +249,14 @@ export async function startSidecar(
       'auth.usersFile is not set: every API call except /health, /ready and /openapi.json is refused',
     );
   }
+  const requestEvents = new RequestEventStreams(
+    (id) => service.getRequest(id),
+    config.http.events,
+    logger.child({ component: 'events' }),
+  );
   const app = createApp({
     api: service,
+    requestEvents,
     auth: createAuthenticator(authConfig, {
       logger: logger.child({ component: 'auth' }),
       rateLimit: {
@@ -307,6 +314,9 @@ export async function startSidecar(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await maintenance.stop();
+      // Open event streams would hold their connections (and `server.close`) open: end them; their
+      // clients resume on another sidecar with Last-Event-ID.
+      requestEvents.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Waiting claims answer now (empty), so that their connections close.

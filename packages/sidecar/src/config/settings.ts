@@ -5,6 +5,7 @@
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
 import { defaultRetryPolicy } from '@command-manager/core';
+import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
 import { SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
 
 export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
@@ -181,6 +182,44 @@ export const SETTINGS: readonly Setting[] = [
     maximum: 60000,
     description:
       'How long a `/ready` verdict is reused: unauthenticated probes cost at most one OpenSearch check per period (0: every probe checks).',
+  },
+  {
+    key: 'http.events.intervalMs',
+    env: 'CM_EVENTS_INTERVAL_MS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.intervalMs,
+    minimum: 100,
+    maximum: 60000,
+    description:
+      'Progress event streams (`…/requests/:id/events`): time between two readings of a request on this sidecar, shared by every stream following it; an event is sent only when the body changed.',
+  },
+  {
+    key: 'http.events.heartbeatMs',
+    env: 'CM_EVENTS_HEARTBEAT_MS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.heartbeatMs,
+    minimum: 1000,
+    maximum: 300000,
+    description:
+      'Time between two heartbeat comments on an open event stream (keeps proxies from closing it).',
+  },
+  {
+    key: 'http.events.maxStreams',
+    env: 'CM_EVENTS_MAX_STREAMS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.maxStreams,
+    minimum: 1,
+    maximum: 100000,
+    description: 'Event streams open at once on this sidecar; one more is answered 429 `TOO_MANY_STREAMS`.',
+  },
+  {
+    key: 'http.events.maxStreamsPerCaller',
+    env: 'CM_EVENTS_MAX_STREAMS_PER_CALLER',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.maxStreamsPerCaller,
+    minimum: 1,
+    maximum: 100000,
+    description: 'Event streams one principal may have open at once on this sidecar (429 beyond).',
   },
   // Auth
   {

@@ -26,6 +26,12 @@ export interface SidecarConfig {
     readonly bodyLimitBytes: number;
     readonly trustedProxies: readonly string[];
     readonly readyCacheMs: number;
+    readonly events: {
+      readonly intervalMs: number;
+      readonly heartbeatMs: number;
+      readonly maxStreams: number;
+      readonly maxStreamsPerCaller: number;
+    };
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
   };
   readonly auth: {
