@@ -39,3 +39,4 @@ export * from './request-retention';
 export * from './order-identity';
 export * from './result-bounds';
 export * from './write-bounds';
+export * from './audit';
