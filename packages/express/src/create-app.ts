@@ -5,6 +5,7 @@ import {
   ErrorCodes,
   isBareCommand,
   MAX_REQUEST_PAGE_SIZE,
+  type AuditLog,
   type CommandManagerApi,
   type Logger,
   type PullDeliveryApi,
@@ -13,6 +14,8 @@ import {
 } from '@command-manager/core';
 import { verifiedClientCn, type Authenticator } from './auth/authenticator';
 import type { Caller, Operation } from './auth/roles';
+import { auditRecording, type AuditLocals } from './internal/audit-recording';
+import { parseAuditQuery } from './internal/audit-query';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
 import { cachedReadiness, type Readiness } from './internal/cached-readiness';
@@ -67,12 +70,14 @@ export interface AppDeps {
    * streams over `api.getRequest` with the default bounds.
    */
   requestEvents?: RequestEventStreams;
+  /**
+   * The audit trail: every POST and every refused call (401/403/409/413/422/429) is recorded there, and
+   * `GET …/audit` (operation `audit`) reads it. Absent: nothing is recorded and the route answers 404.
+   */
+  audit?: AuditLog;
 }
 
-interface Locals {
-  caller?: Caller;
-  route?: string;
-}
+type Locals = AuditLocals;
 
 function locals(res: Response): Locals {
   return res.locals as Locals;
@@ -128,10 +133,14 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  if (deps.audit) app.use(auditRecording(deps.audit));
+
   const route =
     (pattern: string): RequestHandler =>
-    (_req, res, next) => {
+    (req, res, next) => {
       locals(res).route = pattern;
+      const id = (req.params as { id?: unknown }).id;
+      if (typeof id === 'string') locals(res).pathId = id;
       next();
     };
 
@@ -139,15 +148,17 @@ export function createApp(deps: AppDeps): express.Express {
   const authorize =
     (operation: Operation): RequestHandler =>
     async (req, res, next) => {
+      locals(res).operation = operation;
       const caller = await auth.authenticate({
         authorization: req.get('authorization'),
         clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
         clientCertificateCn: verifiedClientCn(req.socket),
       });
+      // Known before the role check, so that a refused call is recorded with who made it.
+      locals(res).caller = caller;
       if (!caller.operations.has(operation)) {
         throw new CommandManagerError(ErrorCodes.FORBIDDEN, `the caller's roles do not grant "${operation}"`);
       }
-      locals(res).caller = caller;
       next();
     };
 
@@ -220,6 +231,7 @@ export function createApp(deps: AppDeps): express.Express {
       callerOf(res).principal,
       idempotencyKey ? { idempotencyKey } : {},
     );
+    locals(res).requestIds = result.commands.map((c) => c.request_id);
     await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
   });
@@ -304,6 +316,14 @@ export function createApp(deps: AppDeps): express.Express {
     if (!outcome) throw new CommandManagerError(ErrorCodes.INTERNAL, 'no outcome for the report');
     sendSingleOutcome(res, outcome);
   });
+
+  const auditPath = `${API_PREFIX}/audit`;
+  const audit = deps.audit;
+  if (audit) {
+    app.get(auditPath, route(auditPath), authorize('audit'), async (req, res) => {
+      res.json(await audit.page(parseAuditQuery(req.query, { defaultPageSize, maxPageSize })));
+    });
+  }
 
   registerPullRoutes(app, { pull: deps.pull, route, authorize, jsonBody, requireBody });
 

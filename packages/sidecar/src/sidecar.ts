@@ -21,6 +21,7 @@ import {
 } from '@command-manager/express';
 import {
   OpenSearchAgentDirectory,
+  OpenSearchAuditLog,
   OpenSearchLockStore,
   OpenSearchOrderStore,
   OpenSearchRequestIdAllocator,
@@ -111,6 +112,14 @@ export async function startSidecar(
   const ids = new OpenSearchRequestIdAllocator(indexOptions);
   // Moves the id counter above any request id already stored (e.g. after the requests index was lost).
   await ids.init();
+  const audit = new OpenSearchAuditLog({
+    client,
+    index: setup.layout.audit,
+    sidecar: config.nodeId,
+    ...config.audit,
+    logger: logger.child({ component: 'audit' }),
+  });
+  await audit.init();
   const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
 
   const registry = ActionRegistry.withDefaults({
@@ -167,6 +176,7 @@ export async function startSidecar(
     new MaintenanceRunner({
       owner: config.nodeId,
       requestRetention,
+      auditRetention: { run: () => audit.removeExpired() },
       // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
@@ -257,6 +267,7 @@ export async function startSidecar(
   const app = createApp({
     api: service,
     requestEvents,
+    audit,
     auth: createAuthenticator(authConfig, {
       logger: logger.child({ component: 'auth' }),
       rateLimit: {
@@ -323,6 +334,8 @@ export async function startSidecar(
       pull?.stop();
       await scheduler?.stop();
       await closed;
+      // What the last calls queued is written before the client closes.
+      await audit.close();
       await client.close();
       logger.info('command manager stopped');
     })();

@@ -34,6 +34,12 @@ export interface SidecarConfig {
     };
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
   };
+  readonly audit: {
+    readonly retentionMs: number;
+    readonly flushIntervalMs: number;
+    readonly maxBatch: number;
+    readonly maxQueued: number;
+  };
   readonly auth: {
     readonly usersFile?: string;
     readonly failedLoginWindowMs: number;
