@@ -416,6 +416,10 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
     schema,
   });
   const requestId = { type: 'string', pattern: '^[0-9]{1,15}$' };
+  const timestampRange = [
+    query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
+    query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+  ];
   const orderId = { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,9}$' };
 
   return {
@@ -590,8 +594,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           summary:
             'The audit trail: every POST and every refused call (401/403/409/413/422/429), oldest first (role operation `audit`)',
           parameters: [
-            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
-            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+            ...timestampRange,
             query('principal', { type: 'string', maxLength: 256 }, 'Who called'),
             query('outcome', { type: 'string', enum: [...AUDIT_OUTCOMES] }, 'ok, refused or error'),
             query('sidecar', { type: 'string', maxLength: 256 }, 'The sidecar that recorded it (its chain)'),
@@ -633,8 +636,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
             query('action', { type: 'string', maxLength: 256 }, 'Action name'),
             query('source', { type: 'string', enum: SOURCES }, 'Source (any case)'),
             query('request_id', requestId, 'Request id'),
-            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
-            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+            ...timestampRange,
             query(
               'size',
               { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
