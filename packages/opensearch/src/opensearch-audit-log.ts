@@ -180,11 +180,24 @@ export class OpenSearchAuditLog implements AuditLog {
     return this.flushing;
   }
 
-  /** Stops the timer and writes what is queued (a few batches at most). */
-  async close(): Promise<void> {
+  /**
+   * Stops the timer and writes what is queued (a few batches at most), waiting at most `boundMs`: a stop
+   * never hangs on an unreachable store (what is left unwritten is logged as a count).
+   */
+  async close(boundMs = 3000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (let i = 0; i < 10 && (this.queue.length > 0 || this.dropped > 0); i++) await this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+    });
+    const drain = (async () => {
+      for (let i = 0; i < 10 && (this.queue.length > 0 || this.dropped > 0); i++) await this.flush();
+    })();
+    await Promise.race([drain, bound]);
+    clearTimeout(timer);
+    const left = this.queue.length + this.dropped;
+    if (left > 0) this.logger.warn('audit records left unwritten at stop', { records: left });
   }
 
   private async writeBatch(): Promise<void> {
