@@ -152,6 +152,35 @@ describe('audit trail', () => {
     });
   });
 
+  it('a flood beyond the queue is counted, not written record by record: one record says how many', async () => {
+    const log = new OpenSearchAuditLog({
+      client: fx.client,
+      index: auditIndex,
+      sidecar: 'flood-test',
+      maxQueued: 5,
+      maxBatch: 100,
+      flushIntervalMs: 60_000,
+    });
+    await log.init();
+    for (let i = 0; i < 50; i++) {
+      log.record({
+        '@timestamp': new Date().toISOString(),
+        client_ip: '10.9.9.9',
+        operation: 'submit',
+        route: `POST ${API}/commands`,
+        status: 401,
+        outcome: 'refused',
+        code: 'UNAUTHENTICATED',
+      });
+    }
+    await log.close();
+    await fx.client.indices.refresh({ index: auditIndex });
+    const { records } = await auditPage('sidecar=flood-test');
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(records.filter((r) => r.status === 401)).toHaveLength(5);
+    expect(records[5]).toMatchObject({ code: 'AUDIT_QUEUE_FULL', outcome: 'refused', dropped: 45 });
+  });
+
   it('retention removes records older than it (a chain loses its oldest records, and still verifies)', async () => {
     const log = new OpenSearchAuditLog({
       client: fx.client,
