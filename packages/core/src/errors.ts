@@ -45,6 +45,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** Too many claims are waiting (long-polling) on this sidecar; retry after `Retry-After`. */
   TOO_MANY_WAITERS: 'TOO_MANY_WAITERS',
+  /** Too many progress event streams are open on this sidecar, or for this caller; retry after `Retry-After`. */
+  TOO_MANY_STREAMS: 'TOO_MANY_STREAMS',
   /**
    * An order's id (`<request_id>-<order_id>`) is held by an order of another request: the request id was
    * handed out twice (e.g. the requests index holding the id counter was lost). The order was not written.

@@ -43,3 +43,4 @@ export * from './write-bounds';
 export * from './eligibility';
 export * from './submission-plan';
 export { maxPlanTokenLength } from './plan-token';
+export * from './audit';

@@ -5,6 +5,7 @@ import {
   ErrorCodes,
   isBareCommand,
   MAX_REQUEST_PAGE_SIZE,
+  type AuditLog,
   type CommandManagerApi,
   type Logger,
   type PullDeliveryApi,
@@ -13,6 +14,8 @@ import {
 } from '@command-manager/core';
 import { verifiedClientCn, type Authenticator } from './auth/authenticator';
 import type { Caller, Operation } from './auth/roles';
+import { auditRecording, type AuditLocals } from './internal/audit-recording';
+import { parseAuditQuery } from './internal/audit-query';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics';
 import { errorBody } from './internal/error-body';
 import { cachedReadiness, type Readiness } from './internal/cached-readiness';
@@ -22,6 +25,7 @@ import { API_PREFIX } from './internal/paths';
 import { registerPullRoutes } from './internal/pull-routes';
 import {
   parseIdempotencyKey,
+  parseLastEventId,
   parseListQuery,
   parseOrderIdParam,
   parsePlanToken,
@@ -31,6 +35,7 @@ import {
 import { parseRequestListQuery } from './internal/request-list-query';
 import { writeSubmitResponse } from './internal/submit-response';
 import { buildOpenApiDocument } from './openapi';
+import { RequestEventStreams } from './request-event-streams';
 
 export type { Readiness } from './internal/cached-readiness';
 
@@ -64,12 +69,19 @@ export interface AppDeps {
   trustProxy?: boolean | number | string | readonly string[];
   /** The console package's directory (its `static/` and built `dist/`): served under `/console/`. Absent: no console. */
   consoleDir?: string;
+  /**
+   * The progress event streams (`…/requests/:id/events`); the owner calls `closeAll` on shutdown. Default:
+   * streams over `api.getRequest` with the default bounds.
+   */
+  requestEvents?: RequestEventStreams;
+  /**
+   * The audit trail: every POST and every refused call (401/403/409/413/422/429) is recorded there, and
+   * `GET …/audit` (operation `audit`) reads it. Absent: nothing is recorded and the route answers 404.
+   */
+  audit?: AuditLog;
 }
 
-interface Locals {
-  caller?: Caller;
-  route?: string;
-}
+type Locals = AuditLocals;
 
 function locals(res: Response): Locals {
   return res.locals as Locals;
@@ -125,10 +137,14 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  if (deps.audit) app.use(auditRecording(deps.audit));
+
   const route =
     (pattern: string): RequestHandler =>
-    (_req, res, next) => {
+    (req, res, next) => {
       locals(res).route = pattern;
+      const id = (req.params as { id?: unknown }).id;
+      if (typeof id === 'string') locals(res).pathId = id;
       next();
     };
 
@@ -136,15 +152,17 @@ export function createApp(deps: AppDeps): express.Express {
   const authorize =
     (operation: Operation): RequestHandler =>
     async (req, res, next) => {
+      locals(res).operation = operation;
       const caller = await auth.authenticate({
         authorization: req.get('authorization'),
         clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
         clientCertificateCn: verifiedClientCn(req.socket),
       });
+      // Known before the role check, so that a refused call is recorded with who made it.
+      locals(res).caller = caller;
       if (!caller.operations.has(operation)) {
         throw new CommandManagerError(ErrorCodes.FORBIDDEN, `the caller's roles do not grant "${operation}"`);
       }
-      locals(res).caller = caller;
       next();
     };
 
@@ -222,6 +240,7 @@ export function createApp(deps: AppDeps): express.Express {
       ...(idempotencyKey && { idempotencyKey }),
       ...(planToken && { planToken }),
     });
+    locals(res).requestIds = result.commands.map((c) => c.request_id);
     await writeSubmitResponse(res, result, summary, isBareCommand(req.body));
     metrics.ordersWritten(result.commands.reduce((n, c) => n + c.orders, 0));
     metrics.commands.submitted(req.body, result);
@@ -239,6 +258,16 @@ export function createApp(deps: AppDeps): express.Express {
   const requestPath = `${API_PREFIX}/requests/:id`;
   app.get(requestPath, route(requestPath), authorize('read'), async (req, res) => {
     res.json(await api.getRequest(parseRequestIdParam(req.params.id)));
+  });
+
+  const requestEvents = deps.requestEvents ?? new RequestEventStreams((id) => api.getRequest(id), {}, logger);
+  const eventsPath = `${API_PREFIX}/requests/:id/events`;
+  app.get(eventsPath, route(eventsPath), authorize('read'), async (req, res) => {
+    await requestEvents.stream(res, {
+      requestId: parseRequestIdParam(req.params.id),
+      caller: callerOf(res).principal.name,
+      lastEventId: parseLastEventId(req.get('last-event-id')),
+    });
   });
 
   const cancelPath = `${API_PREFIX}/requests/:id/cancel`;
@@ -302,6 +331,14 @@ export function createApp(deps: AppDeps): express.Express {
     if (!outcome) throw new CommandManagerError(ErrorCodes.INTERNAL, 'no outcome for the report');
     sendSingleOutcome(res, outcome);
   });
+
+  const auditPath = `${API_PREFIX}/audit`;
+  const audit = deps.audit;
+  if (audit) {
+    app.get(auditPath, route(auditPath), authorize('audit'), async (req, res) => {
+      res.json(await audit.page(parseAuditQuery(req.query, { defaultPageSize, maxPageSize })));
+    });
+  }
 
   registerPullRoutes(app, { pull: deps.pull, route, authorize, jsonBody, requireBody });
   if (deps.consoleDir !== undefined) registerConsoleRoutes(app, deps.consoleDir, route);

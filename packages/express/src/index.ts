@@ -11,6 +11,8 @@ export { AGENT_ACTIONS, BUILT_IN_ROLES, CONTENT_ACTIONS, OPERATIONS, callerFromR
 export type { Caller, Operation, RoleDefinition } from './auth/roles';
 export { loadUsersFile, parseUsersFile } from './auth/users-file';
 export type { AuthConfig, UsersFile } from './auth/users-file';
+export { REQUEST_EVENT_DEFAULTS, RequestEventStreams } from './request-event-streams';
+export type { OpenStream, RequestEventOptions } from './request-event-streams';
 export { createHttpMetrics } from './http-metrics';
 export type { HttpMetrics, HttpMetricsOptions } from './http-metrics';
 export { OTHER_LABEL, commandLabelValues, createCommandMetrics } from './command-metrics';
@@ -23,3 +25,5 @@ export type { OpenApiOptions } from './openapi';
 export { HTTP_STATUS_BY_CODE, httpStatusOf } from './internal/http-status';
 export type { ErrorBody } from './internal/error-body';
 export { API_PREFIX } from './internal/paths';
+export { parseEventStream } from './event-stream-parser';
+export type { ServerSentEvent } from './event-stream-parser';

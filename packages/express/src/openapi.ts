@@ -1,4 +1,6 @@
 import {
+  AUDIT_OUTCOMES,
+  MAX_AUDIT_REQUEST_IDS,
   MAX_REQUEST_PAGE_SIZE,
   ORDER_STATUSES,
   SOURCES,
@@ -285,6 +287,51 @@ export function adapterSchemas(): Record<string, unknown> {
       required: ['request', 'counts', 'progress', 'done', 'rollout', 'failures'],
       additionalProperties: false,
     },
+    AuditRecord: {
+      type: 'object',
+      description:
+        'One call: who (`principal`, `auth_method`; absent when authentication failed), from where (`client_ip`), what (`operation`, `route`, `request_ids`), the answer (`status`, `outcome`, `code`) and when. `sidecar`, `seq`, `prev_hash` and `hash` chain it to the previous record of the same sidecar: `hash` is the SHA-256 (hex) of the record without `hash`, as JSON with keys sorted. A record with `dropped` counts refused calls not recorded one by one (a full queue).',
+      properties: {
+        '@timestamp': { type: 'string', format: 'date-time' },
+        principal: { type: 'string' },
+        auth_method: { type: 'string', enum: ['basic', 'token', 'certificate'] },
+        client_ip: { type: 'string' },
+        operation: { type: 'string' },
+        route: { type: 'string' },
+        status: { type: 'integer' },
+        outcome: { type: 'string', enum: [...AUDIT_OUTCOMES] },
+        code: { type: 'string' },
+        request_ids: { type: 'array', items: { type: 'integer' }, maxItems: MAX_AUDIT_REQUEST_IDS },
+        dropped: { type: 'integer', minimum: 1 },
+        sidecar: { type: 'string' },
+        seq: { type: 'integer', minimum: 1 },
+        prev_hash: { type: 'string' },
+        hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      },
+      required: [
+        '@timestamp',
+        'client_ip',
+        'operation',
+        'route',
+        'status',
+        'outcome',
+        'sidecar',
+        'seq',
+        'prev_hash',
+        'hash',
+      ],
+      additionalProperties: false,
+    },
+    AuditPage: {
+      type: 'object',
+      description: 'Audit records, oldest first; follow `cursor` while it is present.',
+      properties: {
+        records: { type: 'array', items: ref('AuditRecord') },
+        cursor: { type: 'string' },
+      },
+      required: ['records'],
+      additionalProperties: false,
+    },
     RequestPage: {
       type: 'object',
       description:
@@ -420,6 +467,10 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
     schema,
   });
   const requestId = { type: 'string', pattern: '^[0-9]{1,15}$' };
+  const timestampRange = [
+    query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
+    query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+  ];
   const orderId = { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,9}$' };
 
   return {
@@ -557,6 +608,45 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
+      [`${API_PREFIX}/requests/{id}/events`]: {
+        get: {
+          operationId: 'streamRequestEvents',
+          summary: 'A request’s progress pushed as server-sent events (role operation `read`)',
+          description:
+            'Each event is `id: <n>` (increasing; a resumed stream continues after `Last-Event-ID`), `event: progress` or, last, `event: end`, and `data:` the body of `GET /requests/{id}` (RequestProgress) on one line. The current state is sent at once (a request already done sends its `end` event only), then an event when the counts change, at most one per reading interval (setting `http.events.intervalMs`); after `end` the stream closes. Comment lines (`: heartbeat`) keep proxies open. Fed from the shared index: any sidecar serves any request.',
+          parameters: [
+            idParam('Request id', requestId),
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description:
+                'The id of the last event received: the resumed stream numbers its events after it.',
+              schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'The event stream (each `data` is a RequestProgress)',
+              content: {
+                'text/event-stream': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Events separated by a blank line; the `data` of each is one RequestProgress (#/components/schemas/RequestProgress) as JSON.',
+                  },
+                },
+              },
+            },
+            '400': errorResponse('Malformed id or Last-Event-ID'),
+            '404': errorResponse('Unknown request'),
+            ...common,
+            '429': errorResponse(
+              'Too many failed logins from this client, or too many event streams open on this sidecar or for this caller (TOO_MANY_STREAMS); Retry-After',
+            ),
+          },
+        },
+      },
       [`${API_PREFIX}/requests/{id}/cancel`]: {
         post: {
           operationId: 'cancelRequest',
@@ -567,6 +657,30 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
             '200': json('How many orders were cancelled', ref('CancelResponse')),
             '400': errorResponse('Malformed id'),
             '404': errorResponse('Unknown request'),
+            ...common,
+          },
+        },
+      },
+      [`${API_PREFIX}/audit`]: {
+        get: {
+          operationId: 'listAudit',
+          summary:
+            'The audit trail: every POST and every refused call (401/403/409/413/422/429), oldest first (role operation `audit`)',
+          parameters: [
+            ...timestampRange,
+            query('principal', { type: 'string', maxLength: 256 }, 'Who called'),
+            query('outcome', { type: 'string', enum: [...AUDIT_OUTCOMES] }, 'ok, refused or error'),
+            query('sidecar', { type: 'string', maxLength: 256 }, 'The sidecar that recorded it (its chain)'),
+            query(
+              'size',
+              { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
+              'Page size (a page also stops at 1 MiB of records)',
+            ),
+            query('cursor', { type: 'string', maxLength: 512 }, 'Cursor from the previous page'),
+          ],
+          responses: {
+            '200': json('A page of audit records', ref('AuditPage')),
+            '400': errorResponse('Invalid query parameter or cursor (named by pointer `/query/<name>`)'),
             ...common,
           },
         },
@@ -595,8 +709,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
             query('action', { type: 'string', maxLength: 256 }, 'Action name'),
             query('source', { type: 'string', enum: SOURCES }, 'Source (any case)'),
             query('request_id', requestId, 'Request id'),
-            query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
-            query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
+            ...timestampRange,
             query(
               'size',
               { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },

@@ -111,6 +111,7 @@ describe('roles → principal', () => {
     const admin = callerFromRoles('root', ['admin', 'read-only'], BUILT_IN_ROLES, 'basic');
     expect(admin.principal).toMatchObject({ sources: '*', actions: '*', canDelegate: true });
     expect([...admin.operations].sort()).toEqual([
+      'audit',
       'cancel',
       'cancel-any',
       'claim',

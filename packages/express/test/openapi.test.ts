@@ -2,6 +2,7 @@ import request from 'supertest';
 import { schemas as coreSchemas } from '@command-manager/core';
 import { buildOpenApiDocument } from '@command-manager/express';
 import { ajv2020 } from './support/ajv-from-core';
+import { RecordingAuditLog } from './support/recording-audit-log';
 import { CONTENT_MANAGER_BODY, basic, buildApp, groupCommand, inMemoryWorld } from './support/fixtures';
 
 const P = '/_plugins/_command_manager';
@@ -29,7 +30,7 @@ describe('/openapi.json', () => {
 
   it('real responses validate against the document', async () => {
     const world = inMemoryWorld({ agents: 3 });
-    const { app } = await buildApp(world.service);
+    const { app } = await buildApp(world.service, { audit: new RecordingAuditLog() });
     const doc = buildOpenApiDocument({ defaultPageSize: 10, maxPageSize: 100 }) as unknown as Doc;
     const ajv = ajv2020();
     ajv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
@@ -99,6 +100,11 @@ describe('/openapi.json', () => {
       await request(app).get(`${P}/requests/404`).set('Authorization', admin),
     );
     validate(
+      `${P}/requests/{id}/events`,
+      'get',
+      await request(app).get(`${P}/requests/404/events`).set('Authorization', admin),
+    );
+    validate(
       `${P}/orders/{id}`,
       'get',
       await request(app).get(`${P}/orders/1-1`).set('Authorization', admin),
@@ -136,6 +142,10 @@ describe('/openapi.json', () => {
       'get',
       await request(app).get(`${P}/requests/1`).set('Authorization', admin),
     );
+    const audited = await request(app).get(`${P}/audit?size=3`).set('Authorization', admin);
+    expect(audited.body.records.length).toBe(3);
+    validate(`${P}/audit`, 'get', audited);
+    validate(`${P}/audit`, 'get', await request(app).get(`${P}/audit?size=0`).set('Authorization', admin));
     validate('/health', 'get', await request(app).get('/health'));
     validate('/ready', 'get', await request(app).get('/ready'));
     // The check itself can fail: a body that drifts from the document is caught.

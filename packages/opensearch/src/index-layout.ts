@@ -7,6 +7,8 @@ export interface IndexLayout {
   orders: string;
   /** Request records, idempotency entries, the request-id counter and locks. */
   requests: string;
+  /** The audit trail (under the orders index's pattern, so the sidecar's role covers it). */
+  audit: string;
   /** Pattern of the monthly archive indices. */
   archivePattern: string;
   /** Name of the composable templates this product installs. */
@@ -26,6 +28,7 @@ export function indexLayout(ordersIndex: string = DEFAULT_ORDERS_INDEX): IndexLa
   return {
     orders: ordersIndex,
     requests: `${ordersIndex}-requests`,
+    audit: `${ordersIndex}-audit`,
     archivePattern: `${archivePrefix}*`,
     templates: {
       orders: `command-manager-${ordersIndex}`,

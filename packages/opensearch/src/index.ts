@@ -32,3 +32,5 @@ export type { OpenSearchReadiness } from './opensearch-readiness';
 export { OpenSearchLockStore } from './opensearch-lock-store';
 export type { OpenSearchLockStoreOptions } from './opensearch-lock-store';
 export { toStoreError } from './internal/store-errors';
+export { AUDIT_LOG_DEFAULTS, OpenSearchAuditLog } from './opensearch-audit-log';
+export type { AuditLogOptions, OpenSearchAuditLogOptions } from './opensearch-audit-log';

@@ -6,6 +6,8 @@
  *   `retention`), at start and every `retentionIntervalMs`;
  * - request retention (with `requestRetention`): expired idempotency keys and request records, at start and
  *   every `retentionIntervalMs`, in every sidecar (a delete repeated by two sidecars is harmless);
+ * - audit retention (with `auditRetention`): audit records older than their retention, at start and every
+ *   `retentionIntervalMs`, in every sidecar (a delete repeated by two sidecars is harmless);
  * - stale-write check (with `staleWrites`): marks partial the requests whose writer died mid fan-out (a
  *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first.
  *
@@ -45,6 +47,8 @@ export interface MaintenanceDeps {
   stores?: { orders: OrderStore; locks: LockStore };
   /** Request retention (core's `RequestRetention`); without it none runs. */
   requestRetention?: { run(): Promise<unknown> };
+  /** Audit retention (the OpenSearch audit log's `removeExpired`); without it none runs. */
+  auditRetention?: { run(): Promise<unknown> };
   /** The stale-write check (core's `CommandService.markStaleWrites`) and its period; without it none runs. */
   staleWrites?: { check(): Promise<unknown>; intervalMs: number };
   clock?: Clock;
@@ -118,14 +122,17 @@ export class MaintenanceRunner {
         new Ticker(this.opts.retentionIntervalMs, () => this.runRetention(), this.onTaskError('retention')),
       );
     }
-    const requestRetention = deps.requestRetention;
-    if (requestRetention) {
+    for (const [name, task] of [
+      ['request retention', deps.requestRetention],
+      ['audit retention', deps.auditRetention],
+    ] as const) {
+      if (!task) continue;
       this.tickers.push(
         new Ticker(
           this.opts.retentionIntervalMs,
-          () => requestRetention.run(),
+          () => task.run(),
           (e) =>
-            this.logger.warn('request retention failed; retried at the next interval', {
+            this.logger.warn(`${name} failed; retried at the next interval`, {
               error: describeError(e),
             }),
           { unref: true },

@@ -4,6 +4,7 @@
  * every command shares (API errors, bad arguments, invalid JSON) into exit codes (`cli/exit-codes.ts`).
  */
 import { ApiError } from './cli/api-client';
+import { AUDIT_USAGE, auditCommand } from './cli/audit-command';
 import { CLAIM_USAGE, claimCommand } from './cli/claim-command';
 import { cliClient } from './cli/cli-client';
 import { ExitCodes } from './cli/exit-codes';
@@ -28,6 +29,7 @@ ${STATUS_USAGE}
 ${ORDERS_USAGE}
 ${CLAIM_USAGE}
 ${REQUESTS_USAGE}
+${AUDIT_USAGE}
 ${HASH_PASSWORD_USAGE}
 ${NEW_TOKEN_USAGE}
 
@@ -53,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
         return await claimCommand(rest, { client: cliClient, exitCodes: ExitCodes });
       case 'requests':
         return await requestsCommand(rest, cliClient);
+      case 'audit':
+        return await auditCommand(rest, cliClient);
       case 'hash-password':
         return await hashPasswordCommand();
       case 'new-token':

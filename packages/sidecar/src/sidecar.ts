@@ -15,10 +15,12 @@ import {
   createApp,
   listen,
   loadUsersFile,
+  RequestEventStreams,
   type AuthConfig,
 } from '@command-manager/express';
 import {
   OpenSearchAgentDirectory,
+  OpenSearchAuditLog,
   OpenSearchLockStore,
   OpenSearchOrderStore,
   OpenSearchRequestIdAllocator,
@@ -112,6 +114,14 @@ export async function startSidecar(
   const ids = new OpenSearchRequestIdAllocator(indexOptions);
   // Moves the id counter above any request id already stored (e.g. after the requests index was lost).
   await ids.init();
+  const audit = new OpenSearchAuditLog({
+    client,
+    index: setup.layout.audit,
+    sidecar: config.nodeId,
+    ...config.audit,
+    logger: logger.child({ component: 'audit' }),
+  });
+  await audit.init();
   const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
 
   const registry = ActionRegistry.withDefaults({
@@ -168,6 +178,7 @@ export async function startSidecar(
     new MaintenanceRunner({
       owner: config.nodeId,
       requestRetention,
+      auditRetention: { run: () => audit.removeExpired() },
       // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
@@ -256,8 +267,15 @@ export async function startSidecar(
   if (config.http.console && !consoleBuilt) {
     logger.warn('http.console is on but the console is not built (pnpm build): /console/ is not served');
   }
+  const requestEvents = new RequestEventStreams(
+    (id) => service.getRequest(id),
+    config.http.events,
+    logger.child({ component: 'events' }),
+  );
   const app = createApp({
     api: service,
+    requestEvents,
+    audit,
     auth: createAuthenticator(authConfig, {
       logger: logger.child({ component: 'auth' }),
       rateLimit: {
@@ -316,12 +334,17 @@ export async function startSidecar(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await maintenance.stop();
+      // Open event streams would hold their connections (and `server.close`) open: end them; their
+      // clients resume on another sidecar with Last-Event-ID.
+      requestEvents.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Waiting claims answer now (empty), so that their connections close.
       pull?.stop();
       await scheduler?.stop();
       await closed;
+      // What the last calls queued is written before the client closes.
+      await audit.close();
       await client.close();
       logger.info('command manager stopped');
     })();

@@ -5,7 +5,16 @@ import { SOURCES, type Principal, type Source } from '@command-manager/core';
  * `cancel` cancels the caller's own requests; `cancel-any` (with `cancel`) also other principals' requests.
  * Delegation (`delegate`, setting `user` on submission) does not grant cancelling others' requests.
  */
-export const OPERATIONS = ['submit', 'read', 'results', 'cancel', 'cancel-any', 'metrics', 'claim'] as const;
+export const OPERATIONS = [
+  'submit',
+  'read',
+  'results',
+  'cancel',
+  'cancel-any',
+  'metrics',
+  'claim',
+  'audit',
+] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** A role grants operations, the `source` values a caller may claim, the actions it may send, and delegation. */
@@ -35,6 +44,7 @@ export const CONTENT_ACTIONS: readonly string[] = ['update', 'refresh'];
  * - `wazuh-server`: a server that pulls its orders (claims and acknowledges them), reports results and reads.
  * - `read-only`: reads requests and orders.
  * - `monitoring`: scrapes `/metrics`.
+ * - `auditor`: reads the audit trail (`GET /audit`).
  */
 export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = Object.freeze({
   admin: { operations: OPERATIONS, sources: '*', actions: '*', delegate: true },
@@ -55,6 +65,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = Object.f
   'wazuh-server': { operations: ['claim', 'results', 'read'], sources: [], actions: [], delegate: false },
   'read-only': { operations: ['read'], sources: [], actions: [], delegate: false },
   monitoring: { operations: ['metrics'], sources: [], actions: [], delegate: false },
+  auditor: { operations: ['audit'], sources: [], actions: [], delegate: false },
 });
 
 /** An authenticated caller: the core `Principal` plus the HTTP operations its roles grant. */

@@ -78,6 +78,8 @@ export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler
         ...(error.cause instanceof Error && { cause: error.cause.message }),
       });
     }
+    // The audit trail records the code of a refused call.
+    (res.locals as { errorCode?: string }).errorCode = error.code;
     if (res.headersSent) {
       // A streamed answer cannot change its status any more; cut it so the client sees an incomplete body.
       res.destroy();

@@ -27,6 +27,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.CONFIG_INVALID]: 500,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.TOO_MANY_WAITERS]: 503,
+  [ErrorCodes.TOO_MANY_STREAMS]: 429,
   // Request ids handed out twice: the product's own state is wrong, not the caller's input.
   [ErrorCodes.ORDER_ID_TAKEN]: 500,
   [ErrorCodes.RESULT_NOT_STORABLE]: 422,
@@ -40,6 +41,7 @@ export const DEFAULT_RETRY_AFTER_SEC: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.RATE_LIMITED]: 60,
   [ErrorCodes.IDEMPOTENCY_IN_PROGRESS]: 1,
   [ErrorCodes.TOO_MANY_WAITERS]: 1,
+  [ErrorCodes.TOO_MANY_STREAMS]: 5,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

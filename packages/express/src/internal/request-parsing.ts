@@ -48,6 +48,17 @@ export function parseOrderIdParam(value: unknown): string {
   return value;
 }
 
+/** `Last-Event-ID` of a resumed event stream: the id of the last event the client received. */
+export function parseLastEventId(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!REQUEST_ID.test(value)) {
+    throw invalid([
+      { pointer: '/headers/last-event-id', message: 'must be an event id (a non-negative integer)' },
+    ]);
+  }
+  return Number(value);
+}
+
 /** Idempotency-Key: 1..255 visible ASCII characters (it is stored and compared as is). */
 export function parseIdempotencyKey(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

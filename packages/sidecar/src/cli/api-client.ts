@@ -32,40 +32,82 @@ export class ApiClient {
     body?: unknown,
     extraHeaders: Record<string, string> = {},
   ): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+    const headers = this.headers({ accept: 'application/json', ...extraHeaders });
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.send(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw apiError(res, text);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      return undefined as T;
+    }
+  }
+
+  /**
+   * Opens a `text/event-stream` (GET): the answer once its headers arrived (within the timeout); the body is
+   * then read for as long as the server writes it, until `signal` aborts.
+   */
+  async eventStream(
+    path: string,
+    extraHeaders: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const connect = new AbortController();
+    const timer = setTimeout(
+      () => connect.abort(new Error('no answer in time')),
+      this.options.timeoutMs ?? 30_000,
+    );
+    try {
+      const res = await this.send(path, {
+        method: 'GET',
+        headers: this.headers({ accept: 'text/event-stream', ...extraHeaders }),
+        signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal,
+      });
+      if (!res.ok) throw apiError(res, await res.text());
+      return res;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private headers(base: Record<string, string>): Record<string, string> {
+    const headers = { ...base };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     else if (this.options.basic)
       headers.authorization = `Basic ${Buffer.from(this.options.basic).toString('base64')}`;
-    let res: Response;
+    return headers;
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
     try {
-      res = await fetch(new URL(path, this.options.url), {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
+      return await fetch(new URL(path, this.options.url), init);
     } catch (e) {
       throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.options.url}: ${(e as Error).message}`);
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (!res.ok) {
-      const err = (
-        json as { error?: { code?: string; message?: string; details?: ApiError['details'] } } | undefined
-      )?.error;
-      throw new ApiError(
-        res.status,
-        err?.code ?? `HTTP_${res.status}`,
-        err?.message ?? (text.slice(0, 200) || res.statusText),
-        err?.details ?? [],
-      );
-    }
-    return json as T;
   }
+}
+
+/** The API's error body (code, message, details) of a refused call, or what the answer had instead. */
+function apiError(res: Response, text: string): ApiError {
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  const err = (
+    json as { error?: { code?: string; message?: string; details?: ApiError['details'] } } | undefined
+  )?.error;
+  return new ApiError(
+    res.status,
+    err?.code ?? `HTTP_${res.status}`,
+    err?.message ?? (text.slice(0, 200) || res.statusText),
+    err?.details ?? [],
+  );
 }

@@ -10,4 +10,6 @@ export const ExitCodes = {
   CONFIG: 4,
   /** `status --watch`: the request ended with failed orders. */
   ORDERS_FAILED: 5,
+  /** `audit verify`: a record was edited or deleted. */
+  AUDIT_FAILED: 6,
 } as const;

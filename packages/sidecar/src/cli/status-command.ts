@@ -1,7 +1,8 @@
 /**
  * `command-manager status <request_id>`: a request's progress (`GET /requests/:id`) as a progress bar;
- * `--watch` redraws it until the request is done (core's `isRequestDone`, on the record and counts the API
- * returns) and exits with ORDERS_FAILED when orders failed.
+ * `--watch` redraws it at each event of `GET /requests/:id/events` until the request is done (core's
+ * `isRequestDone`, on the record and counts the API returns) and exits with ORDERS_FAILED when orders
+ * failed. Against a server that answers the event stream 404, `--watch` polls every `--interval-ms`.
  */
 import { parseArgs } from 'node:util';
 import { isRequestDone, type RequestRecord, type StatusCounts } from '@command-manager/core';
@@ -9,8 +10,9 @@ import { cliClient } from './cli-client';
 import { CLIENT_OPTIONS } from './client-options';
 import { ExitCodes } from './exit-codes';
 import { renderProgress } from './progress-bar';
+import { followProgress } from './progress-stream';
 
-export const STATUS_USAGE = `  status <request_id>           a request's progress; --watch redraws a progress bar until it ends`;
+export const STATUS_USAGE = `  status <request_id>           a request's progress; --watch redraws a progress bar (pushed events) until it ends`;
 
 interface ProgressAnswer {
   request: RequestRecord;
@@ -43,8 +45,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   }
   const api = cliClient(values);
   const tty = process.stderr.isTTY === true && !values.json;
-  for (;;) {
-    const p = await api.request<ProgressAnswer>('GET', `/_plugins/_command_manager/requests/${id}`);
+  const show = (p: ProgressAnswer): boolean => {
     const finished = isRequestDone(p.request, p.counts);
     const view = {
       requestId: p.request.request_id,
@@ -56,10 +57,21 @@ export async function statusCommand(args: string[]): Promise<number> {
     if (values.json) console.log(JSON.stringify(p));
     else if (tty) process.stderr.write(`\r${renderProgress(view)}\x1b[K`);
     else console.log(renderProgress(view));
-    if (!values.watch || finished) {
-      if (tty) process.stderr.write('\n');
-      return finished && p.counts.failure > 0 && values.watch ? ExitCodes.ORDERS_FAILED : ExitCodes.OK;
-    }
+    return finished;
+  };
+  const exitCode = (p: ProgressAnswer, finished: boolean): number => {
+    if (tty) process.stderr.write('\n');
+    return finished && p.counts.failure > 0 && values.watch ? ExitCodes.ORDERS_FAILED : ExitCodes.OK;
+  };
+  if (values.watch) {
+    // Pushed progress; polling only against a server without event streams.
+    const final = await followProgress<ProgressAnswer>(api, id, show);
+    if (final !== 'unsupported') return exitCode(final, isRequestDone(final.request, final.counts));
+  }
+  for (;;) {
+    const p = await api.request<ProgressAnswer>('GET', `/_plugins/_command_manager/requests/${id}`);
+    const finished = show(p);
+    if (!values.watch || finished) return exitCode(p, finished);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -5,6 +5,8 @@
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
 import { defaultRetryPolicy } from '@command-manager/core';
+import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
+import { AUDIT_LOG_DEFAULTS } from '@command-manager/opensearch';
 import { SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
 
 export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
@@ -189,6 +191,83 @@ export const SETTINGS: readonly Setting[] = [
     default: true,
     description:
       'Serve the browser console under `/console/` (static pages; its API calls are authenticated like any other).',
+  },
+  {
+    key: 'http.events.intervalMs',
+    env: 'CM_EVENTS_INTERVAL_MS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.intervalMs,
+    minimum: 100,
+    maximum: 60000,
+    description:
+      'Progress event streams (`…/requests/:id/events`): time between two readings of a request on this sidecar, shared by every stream following it; an event is sent only when the body changed.',
+  },
+  {
+    key: 'http.events.heartbeatMs',
+    env: 'CM_EVENTS_HEARTBEAT_MS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.heartbeatMs,
+    minimum: 1000,
+    maximum: 300000,
+    description:
+      'Time between two heartbeat comments on an open event stream (keeps proxies from closing it).',
+  },
+  {
+    key: 'http.events.maxStreams',
+    env: 'CM_EVENTS_MAX_STREAMS',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.maxStreams,
+    minimum: 1,
+    maximum: 100000,
+    description: 'Event streams open at once on this sidecar; one more is answered 429 `TOO_MANY_STREAMS`.',
+  },
+  {
+    key: 'http.events.maxStreamsPerCaller',
+    env: 'CM_EVENTS_MAX_STREAMS_PER_CALLER',
+    type: 'integer',
+    default: REQUEST_EVENT_DEFAULTS.maxStreamsPerCaller,
+    minimum: 1,
+    maximum: 100000,
+    description: 'Event streams one principal may have open at once on this sidecar (429 beyond).',
+  },
+  // Audit
+  {
+    key: 'audit.retentionMs',
+    env: 'CM_AUDIT_RETENTION_MS',
+    type: 'integer',
+    default: AUDIT_LOG_DEFAULTS.retentionMs,
+    minimum: 60000,
+    description:
+      'Audit records older than this are deleted (every `scheduler.retentionIntervalMs`, by every sidecar); default 90 days. Retention removes the oldest records, so `audit verify` sees chains that start later, never gaps.',
+  },
+  {
+    key: 'audit.flushIntervalMs',
+    env: 'CM_AUDIT_FLUSH_INTERVAL_MS',
+    type: 'integer',
+    default: AUDIT_LOG_DEFAULTS.flushIntervalMs,
+    minimum: 50,
+    maximum: 60000,
+    description:
+      'Time between two bulk writes of queued audit records: the audit adds at most one write per period, whatever the call rate.',
+  },
+  {
+    key: 'audit.maxBatch',
+    env: 'CM_AUDIT_MAX_BATCH',
+    type: 'integer',
+    default: AUDIT_LOG_DEFAULTS.maxBatch,
+    minimum: 1,
+    maximum: 10000,
+    description: 'Audit records written by one bulk.',
+  },
+  {
+    key: 'audit.maxQueued',
+    env: 'CM_AUDIT_MAX_QUEUED',
+    type: 'integer',
+    default: AUDIT_LOG_DEFAULTS.maxQueued,
+    minimum: 1,
+    maximum: 1000000,
+    description:
+      'Audit records waiting to be written; beyond, calls are only counted, and the count is written as one record (`dropped`).',
   },
   // Auth
   {

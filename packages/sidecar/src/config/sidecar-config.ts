@@ -27,7 +27,19 @@ export interface SidecarConfig {
     readonly trustedProxies: readonly string[];
     readonly readyCacheMs: number;
     readonly console: boolean;
+    readonly events: {
+      readonly intervalMs: number;
+      readonly heartbeatMs: number;
+      readonly maxStreams: number;
+      readonly maxStreamsPerCaller: number;
+    };
     readonly tls?: { readonly certFile?: string; readonly keyFile?: string; readonly clientCaFile?: string };
+  };
+  readonly audit: {
+    readonly retentionMs: number;
+    readonly flushIntervalMs: number;
+    readonly maxBatch: number;
+    readonly maxQueued: number;
   };
   readonly auth: {
     readonly usersFile?: string;
