@@ -14,12 +14,19 @@ export const STATUSES: readonly Status[] = ['pending', 'sent', 'success', 'failu
 export interface CommandRequest {
   source: string;
   user: string;
-  target: { type: string; id: string };
+  target: { type: string; id?: string; ids?: string[] };
   action: { name: string; args: Record<string, unknown>; version?: string };
   timeout: number;
   max_concurrency?: number;
   max_errors?: number | string;
   rerun_of?: number;
+}
+
+/** A command's target in a line: `group web`, `agent 001`, or `agents (3): 001, 002, 003` (at most 5 named). */
+export function describeTarget(t: CommandRequest['target']): string {
+  if (t.ids === undefined) return `${t.type} ${t.id ?? ''}`;
+  const named = t.ids.slice(0, 5).join(', ');
+  return `${t.type} (${t.ids.length}): ${named}${t.ids.length > 5 ? ', …' : ''}`;
 }
 
 export interface RequestRecord {

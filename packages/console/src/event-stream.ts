@@ -148,12 +148,12 @@ export async function followRequest<T>(options: FollowOptions<T>): Promise<void>
         const { value, done } = await reader.read();
         if (done) break;
         for (const event of parser.push(decoder.decode(value, { stream: true }))) {
-          if (event.event === 'end') ended = true;
-          else if (event.event === 'progress') {
-            const progress = JSON.parse(event.data) as T;
-            options.onProgress(progress);
-            if (options.isFinal(progress)) ended = true;
-          }
+          // `end` carries the final body (the only event of a request already done when the stream opens).
+          if (ended) break;
+          if (event.event !== 'progress' && event.event !== 'end') continue;
+          const progress = JSON.parse(event.data) as T;
+          options.onProgress(progress);
+          if (event.event === 'end' || options.isFinal(progress)) ended = true;
         }
         if (ended) break;
       }

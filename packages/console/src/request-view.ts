@@ -1,4 +1,12 @@
-import { API, authHeaders, call, isFinished, type OrderEnvelope, type RequestProgress } from './api.js';
+import {
+  API,
+  authHeaders,
+  call,
+  describeTarget,
+  isFinished,
+  type OrderEnvelope,
+  type RequestProgress,
+} from './api.js';
 import { h, mount, time } from './dom.js';
 import { followRequest, type FetchLike } from './event-stream.js';
 import { countsLine, progressBar, timeline, type Sample } from './progress-view.js';
@@ -51,7 +59,7 @@ export function renderRequest(root: Element, requestId: number): () => void {
     latest = p;
     const r = p.request;
     const c = r.command;
-    title.textContent = `Request #${r.request_id}: ${c.action.name} → ${c.target.type} ${c.target.id}`;
+    title.textContent = `Request #${r.request_id}: ${c.action.name} → ${describeTarget(c.target)}`;
     meta.replaceChildren(
       `${c.source}, user ${c.user} (as ${r.principal}), created ${time(r.created_at)}, ${r.total_orders} order(s), write ${r.write_state}`,
       ...(c.rerun_of !== undefined

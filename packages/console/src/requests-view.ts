@@ -1,4 +1,4 @@
-import { API, STATUSES, call, type RequestListItem } from './api.js';
+import { API, STATUSES, call, describeTarget, type RequestListItem } from './api.js';
 import { h, mount, time } from './dom.js';
 import { progressBar } from './progress-view.js';
 
@@ -134,7 +134,7 @@ function row(item: RequestListItem): HTMLTableRowElement {
     h('td', {}, c.source),
     h('td', {}, c.user),
     h('td', {}, c.action.name),
-    h('td', {}, `${c.target.type} ${c.target.id}`),
+    h('td', {}, describeTarget(c.target)),
     h('td', {}, String(r.total_orders)),
     h(
       'td',

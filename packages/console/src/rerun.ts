@@ -4,6 +4,8 @@ import { API, call, type CommandRequest, type OrderEnvelope, type RequestRecord 
 export const MAX_RERUN_TARGETS = 1000;
 /** Commands per submission: the API's default `limits.maxBatchCommands`. */
 const COMMANDS_PER_SUBMISSION = 100;
+/** Agent ids in one `agents` target: the API's default `limits.maxTargetAgents`. */
+const AGENTS_PER_COMMAND = 1000;
 
 export interface RerunResult {
   requestIds: number[];
@@ -14,8 +16,9 @@ export interface RerunResult {
 
 /**
  * Re-runs only the failed targets of a request: reads its `failure` orders (`GET …/orders`, paged), and
- * submits the parent's command again for each distinct target, with `rerun_of` naming the parent, so the
- * new requests link back to it. Commands go in submissions of at most 100.
+ * submits the parent's command again with `rerun_of` naming the parent, so the new request links back to it.
+ * The failed agents go in one `agents` target (one request, one order per agent, up to 1,000 agents a
+ * command); any other target (a server) gets a command of its own. Commands go in submissions of at most 100.
  */
 export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
   const targets = new Map<string, { type: string; id: string }>();
@@ -41,11 +44,16 @@ export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
   } while (cursor !== undefined && !truncated);
 
   const { rerun_of: _previous, ...base } = parent.command;
-  const commands: CommandRequest[] = [...targets.values()].map((target) => ({
-    ...base,
-    target,
-    rerun_of: parent.request_id,
-  }));
+  const all = [...targets.values()];
+  const agentIds = all.filter((t) => t.type === 'agent').map((t) => t.id);
+  const commands: CommandRequest[] = [];
+  for (let i = 0; i < agentIds.length; i += AGENTS_PER_COMMAND) {
+    const ids = agentIds.slice(i, i + AGENTS_PER_COMMAND);
+    commands.push({ ...base, target: { type: 'agents', ids }, rerun_of: parent.request_id });
+  }
+  for (const target of all.filter((t) => t.type !== 'agent')) {
+    commands.push({ ...base, target, rerun_of: parent.request_id });
+  }
   const requestIds: number[] = [];
   for (let i = 0; i < commands.length; i += COMMANDS_PER_SUBMISSION) {
     const answer = await call<{ commands: Array<{ request_id: number }> }>(
@@ -57,5 +65,5 @@ export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
     );
     requestIds.push(...answer.commands.map((c) => c.request_id));
   }
-  return { requestIds, targets: commands.length, truncated };
+  return { requestIds, targets: all.length, truncated };
 }

@@ -64,6 +64,25 @@ describe('followRequest', () => {
     ]);
   });
 
+  it('shows the final body of an `end` event (a request already done sends only that)', async () => {
+    const fetch: FetchLike = async () => ({
+      status: 200,
+      ok: true,
+      body: streamOf([`id: 1\nevent: end\ndata: ${JSON.stringify(progress(true))}\n\n`]),
+      json: async () => ({}),
+    });
+    const seen: unknown[] = [];
+    await followRequest({
+      fetch,
+      requestUrl: '/r/1',
+      headers: {},
+      onProgress: (p) => seen.push(p),
+      isFinal: () => false,
+      signal: new AbortController().signal,
+    });
+    expect(seen).toEqual([progress(true)]);
+  });
+
   it('reconnects a dropped stream with Last-Event-ID', async () => {
     const lastIds: Array<string | undefined> = [];
     const fetch: FetchLike = async (_url, init) => {

@@ -2,14 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { killLeftovers, startServe } from '../../sidecar/test/support/cli-process';
-import {
-  callApi,
-  createFixture,
-  eventually,
-  submitRestart,
-  type Fixture,
-} from '../../sidecar/test/support/fixture';
+import { killLeftovers, startServe } from './support/cli-process';
+import { callApi, createFixture, eventually, submitRestart, type Fixture } from './support/fixture';
 import { startReportingManagementApi, type ReportingManagementApi } from './support/reporting-management-api';
 
 // The console in a real browser (Debian's chromium, driven by playwright-core: no browser download), served
@@ -111,15 +105,18 @@ describe('the console', () => {
 
     await page.click('#rerun');
     await page.locator('.rerun-link').first().waitFor();
-    expect(await page.locator('.rerun-link').count()).toBe(10);
+    // The failed agents are re-run as one request (an `agents` target).
+    expect(await page.locator('.rerun-link').count()).toBe(1);
     type Listed = {
-      requests: Array<{ request: { command: { rerun_of?: number; target: { id: string } } } }>;
+      requests: Array<{
+        request: { command: { rerun_of?: number; target: { type: string; ids?: string[] } } };
+      }>;
     };
     const reruns = async (): Promise<string[]> => {
       const list = await callApi<Listed>(url, fx.adminToken, 'GET', `${API}/requests?size=50`);
       return list.body.requests
         .filter((r) => r.request.command.rerun_of === id)
-        .map((r) => r.request.command.target.id)
+        .flatMap((r) => r.request.command.target.ids ?? [])
         .sort();
     };
     // The list is a search: it sees the new records after the next refresh of the index.
@@ -137,7 +134,7 @@ describe('the console', () => {
     expect(rows).toBe(1);
     await page.selectOption('#filters select[name=status]', 'failure');
     await page.click('#filters button[type=submit]');
-    await page.locator('#list-status', { hasText: '11 request(s)' }).waitFor();
+    await page.locator('#list-status', { hasText: '2 request(s)' }).waitFor();
     await shot('requests');
   });
 

@@ -1,7 +1,4 @@
-import {
-  startStubManagementApi,
-  type StubManagementApi,
-} from '../../../sidecar/test/support/stub-management-api';
+import { startStubManagementApi, type StubManagementApi } from './stub-management-api';
 
 export interface ReportingManagementApi {
   url: string;
