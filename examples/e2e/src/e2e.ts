@@ -153,7 +153,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 async function deleteIndices(client: Client, ordersIndex: string, agentsIndex: string): Promise<void> {
   const layout = indexLayout(ordersIndex);
   await client.indices.delete({
-    index: [layout.orders, layout.requests, layout.archivePattern, agentsIndex],
+    index: [layout.orders, layout.requests, layout.audit, layout.archivePattern, agentsIndex],
     ignore_unavailable: true,
   });
   for (const name of Object.values(layout.templates)) {

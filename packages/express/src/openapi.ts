@@ -796,16 +796,20 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
           },
         },
       },
-      '/console/': {
+      '/console': {
         get: {
           operationId: 'console',
           summary:
-            'The browser console (static page, scripts and styles under `/console/`, no authentication; its API calls are authenticated). Absent when `http.console` is false.',
+            'The browser console (static page, scripts and styles under `/console/`, no authentication; its API calls are authenticated). `/console` redirects to `/console/`, which answers the page. Absent when `http.console` is false.',
           security: [],
           responses: {
             '200': {
-              description: 'The console page',
+              description: 'The console page (at `/console/`)',
               content: { 'text/html': { schema: { type: 'string' } } },
+            },
+            '301': {
+              description: 'Redirect to `/console/` (the page links its modules relative to the slash)',
+              headers: { Location: { schema: { type: 'string' } } },
             },
           },
         },
