@@ -1,6 +1,6 @@
 /**
  * The OpenSearch adapter of core's ports, one file per concern: the stores (`opensearch-order-store.ts`,
- * `opensearch-request-store.ts`, `opensearch-lock-store.ts`), the request id counter
+ * `opensearch-request-store.ts`, `opensearch-lock-store.ts`, `opensearch-partition-lease-store.ts`), the request id counter
  * (`opensearch-request-id-allocator.ts`), the agents directory and its index (`opensearch-agent-directory.ts`,
  * `agents-index.ts`), index templates and indices (`opensearch-setup.ts`, `index-layout.ts`), the client
  * (`create-opensearch-client.ts`) and the indexer half of `/ready` (`opensearch-readiness.ts`). `internal/`
@@ -31,4 +31,6 @@ export { opensearchReadiness } from './opensearch-readiness';
 export type { OpenSearchReadiness } from './opensearch-readiness';
 export { OpenSearchLockStore } from './opensearch-lock-store';
 export type { OpenSearchLockStoreOptions } from './opensearch-lock-store';
+export { OpenSearchPartitionLeaseStore } from './opensearch-partition-lease-store';
+export type { OpenSearchPartitionLeaseStoreOptions } from './opensearch-partition-lease-store';
 export { toStoreError } from './internal/store-errors';

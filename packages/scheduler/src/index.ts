@@ -3,6 +3,8 @@
  * - `scheduler.ts`: dispatch. Claims due orders under a lease, applies rollout control (`max_concurrency`,
  *   `max_errors`; the rules in `internal/rollout.ts`), delivers them in batches and records the verdicts.
  * - `lease-renewal.ts`: keeps the leases of a held batch alive (every `leaseMs / 2`).
+ * - `partition-leases.ts`: shares the partitions of the orders stream between sidecars (lease documents
+ *   with a renewal counter, judged on each observer's monotonic clock; stealing towards a fair share).
  * - `maintenance-runner.ts`: maintenance apart from dispatch: the deadline sweep, order and request
  *   retention, and the stale-write check, each on its own timer.
  * - `order-delivery.ts`: the delivery port; `management-api-client.ts` (push to `/accept_commands`, behind a
@@ -51,3 +53,10 @@ export type {
 export { errorBudget } from './internal/rollout';
 export { PullDelivery, consumerLeaseOwner } from './pull-delivery';
 export type { PullDeliveryDeps, PullDeliveryOptions, ConsumerAdmission } from './pull-delivery';
+export { PartitionLeaseManager, PARTITION_LEASE_DEFAULTS, systemMonotonicClock } from './partition-leases';
+export type {
+  MonotonicClock,
+  PartitionLeaseDeps,
+  PartitionLeaseOptions,
+  LeaseRoundSummary,
+} from './partition-leases';
