@@ -1,70 +1,16 @@
 import { InMemoryPartitionLeaseStore } from '@command-manager/core';
 import type { PartitionLease, PartitionLeaseStore, PartitionLeaseWrite } from '@command-manager/core';
-import { ManualClock } from '@command-manager/test-support';
-import { PartitionLeaseManager } from '@command-manager/scheduler';
+import { LeaseWorld } from './support/lease-world';
 
 const P = 64;
-const LEASE_MS = 9_000;
 const INTERVAL_MS = 3_000;
-
-/**
- * Sidecars sharing one store, each reading the shared manual time through its own monotonic origin (an
- * arbitrary, very different offset): only the rate of the clocks is shared, never their reading.
- */
-class World {
-  readonly clock = new ManualClock(0);
-  readonly store: PartitionLeaseStore;
-  readonly sidecars = new Map<string, PartitionLeaseManager>();
-  readonly lost = new Map<string, number[]>();
-
-  constructor(store: PartitionLeaseStore = new InMemoryPartitionLeaseStore()) {
-    this.store = store;
-  }
-
-  add(owner: string, origin = 0): PartitionLeaseManager {
-    const m = new PartitionLeaseManager({
-      store: this.store,
-      owner,
-      clock: { nowMs: () => this.clock.ms + origin },
-      onLost: (ps) => this.lost.set(owner, [...(this.lost.get(owner) ?? []), ...ps]),
-      options: { partitions: P, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS },
-    });
-    this.sidecars.set(owner, m);
-    return m;
-  }
-
-  /** One renewal interval passes; every sidecar not `silent` runs its round; no partition is used twice. */
-  async interval(silent: ReadonlySet<string> = new Set()): Promise<void> {
-    this.clock.advance(INTERVAL_MS);
-    for (const [owner, m] of this.sidecars) {
-      if (silent.has(owner)) continue;
-      await m.tick();
-      this.expectDisjoint();
-    }
-  }
-
-  usable(owner: string): number[] {
-    return this.sidecars.get(owner)?.usable() ?? [];
-  }
-
-  expectDisjoint(): void {
-    const users = new Map<number, string>();
-    for (const [owner, m] of this.sidecars) {
-      for (const p of m.usable()) {
-        expect(`${p} used by ${users.get(p) ?? owner}`).toBe(`${p} used by ${owner}`);
-        users.set(p, owner);
-      }
-    }
-  }
-
-  counts(): number[] {
-    return [...this.sidecars.values()].map((m) => m.usable().length);
-  }
-}
+const LEASE_MS = 9_000;
+const world = (store?: PartitionLeaseStore): LeaseWorld =>
+  new LeaseWorld({ partitions: P, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS }, store);
 
 describe('PartitionLeaseManager', () => {
   it('lets a lone sidecar take every partition in two rounds, each usable at once', async () => {
-    const w = new World();
+    const w = world();
     const a = w.add('a');
     await a.tick();
     expect(a.usable()).toHaveLength(1);
@@ -74,7 +20,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('shares the partitions of three simultaneous starters at fair share plus one at most', async () => {
-    const w = new World();
+    const w = world();
     w.add('a', 0);
     w.add('b', 5e9);
     w.add('c', -7e8);
@@ -86,7 +32,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('gives a joining fourth sidecar its share within two lease periods, never using a partition twice', async () => {
-    const w = new World();
+    const w = world();
     for (const o of ['a', 'b', 'c']) w.add(o);
     for (let i = 0; i < 6; i++) await w.interval();
     w.add('d', 123_456);
@@ -100,7 +46,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('takes over a silent owner only after its counter stood still for the lease period', async () => {
-    const w = new World();
+    const w = world();
     const a = w.add('a');
     const b = w.add('b', 42e6);
     for (let i = 0; i < 6; i++) await w.interval();
@@ -122,7 +68,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('stops using a partition at once when its renewal finds it taken', async () => {
-    const w = new World();
+    const w = world();
     const a = w.add('a');
     await a.tick();
     await w.interval();
@@ -145,7 +91,7 @@ describe('PartitionLeaseManager', () => {
       writeLease: (l: PartitionLeaseWrite, rev) =>
         down ? Promise.reject(new Error('unavailable')) : inner.writeLease(l, rev),
     };
-    const w = new World(flaky);
+    const w = world(flaky);
     const a = w.add('a');
     await a.tick();
     await w.interval();
@@ -161,7 +107,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
-    const w = new World();
+    const w = world();
     const a = w.add('a');
     const b = w.add('b');
     for (let i = 0; i < 6; i++) await w.interval();
@@ -174,7 +120,7 @@ describe('PartitionLeaseManager', () => {
   });
 
   it('never holds more than fair share plus one, whatever the order of rounds', async () => {
-    const w = new World();
+    const w = world();
     const owners = ['a', 'b', 'c', 'd', 'e'];
     for (const o of owners) w.add(o);
     let worst = 0;
