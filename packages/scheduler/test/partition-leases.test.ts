@@ -106,6 +106,31 @@ describe('PartitionLeaseManager', () => {
     expect(a.usable()).toHaveLength(P);
   });
 
+  it('keeps a lease whose renewal was applied but whose answer was lost', async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    let loseAnswers = false;
+    const lossy: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => inner.readLeases(n),
+      writeLease: async (l: PartitionLeaseWrite, rev) => {
+        const written = await inner.writeLease(l, rev);
+        if (loseAnswers) throw new Error('connection reset');
+        return written;
+      },
+    };
+    const w = world(lossy);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    loseAnswers = true;
+    await w.interval();
+    loseAnswers = false;
+    await w.interval();
+    expect(w.lost.get('a')).toBeUndefined();
+    expect(a.usable()).toHaveLength(P);
+    expect((await inner.readLeases(P)).every((l) => l.owner === 'a')).toBe(true);
+  });
+
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
     const w = world();
     const a = w.add('a');
