@@ -20,6 +20,7 @@ export * from './errors';
 export * from './service-types';
 export * from './lifecycle';
 export * from './claim-rule';
+export * from './partitions';
 export * from './canonical-json';
 export * from './retry-policy';
 export * from './memory';

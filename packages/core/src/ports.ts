@@ -383,6 +383,43 @@ export interface IdempotencyEntry {
   response?: unknown;
 }
 
+/**
+ * The lease of one partition of the orders stream (see `partitions.ts`). `counter` is bumped by every write
+ * (a renewal, a take-over, a release), so that an observer can tell a live owner from a silent one by
+ * watching the counter on its OWN monotonic clock; no time written by another machine is ever compared.
+ */
+export interface PartitionLease {
+  partition: number;
+  /** The sidecar holding it; null when released (free to take at once). */
+  owner: string | null;
+  counter: number;
+  /** Revision of the stored lease, for the next conditional write. */
+  rev: string;
+}
+
+/** What `PartitionLeaseStore.writeLease` writes. */
+export interface PartitionLeaseWrite {
+  partition: number;
+  owner: string | null;
+  counter: number;
+}
+
+/** Partition lease documents, written only conditionally (see the scheduler's `partition-leases.ts`). */
+export interface PartitionLeaseStore {
+  /** Idempotent setup. */
+  init(): Promise<void>;
+  /**
+   * The stored leases of partitions `0 … partitions - 1` (a partition never written is absent), read in
+   * real time: a write that returned is seen by the next read, whatever the refresh interval.
+   */
+  readLeases(partitions: number): Promise<PartitionLease[]>;
+  /**
+   * Writes a lease conditionally: on the revision `rev` read, or create-only when `rev` is undefined. Returns
+   * the new revision, or undefined when another writer changed (or created) it first.
+   */
+  writeLease(lease: PartitionLeaseWrite, rev: string | undefined): Promise<string | undefined>;
+}
+
 /** A named lease-lock (e.g. retention runs in one sidecar at a time). */
 export interface LockStore {
   /** Takes or renews the lock if free, expired or already ours. */

@@ -7,6 +7,7 @@ import {
   OpenSearchAgentDirectory,
   OpenSearchLockStore,
   OpenSearchOrderStore,
+  OpenSearchPartitionLeaseStore,
   OpenSearchRequestStore,
   seedAgents,
 } from '@command-manager/opensearch';
@@ -14,6 +15,7 @@ import { ManualClock } from '@command-manager/test-support';
 import { describeAgentDirectoryContract } from '../../core/test/contract/agent-directory-contract';
 import { describeLockStoreContract } from '../../core/test/contract/lock-store-contract';
 import { describeOrderStoreContract } from '../../core/test/contract/order-store-contract';
+import { describePartitionLeaseStoreContract } from '../../core/test/contract/partition-lease-store-contract';
 import {
   describeOrderAggregationContract,
   describeRequestListingContract,
@@ -94,6 +96,13 @@ describeOrderAggregationContract('OpenSearch', async () => {
 describeLockStoreContract('OpenSearch', async () => {
   const ordersIndex = t.nextOrdersIndex();
   const store = new OpenSearchLockStore({ client: t.client, ordersIndex, replicas: 0 });
+  await store.init();
+  return { store, cleanup: () => t.dropLayout(ordersIndex) };
+});
+
+describePartitionLeaseStoreContract('OpenSearch', async () => {
+  const ordersIndex = t.nextOrdersIndex();
+  const store = new OpenSearchPartitionLeaseStore({ client: t.client, ordersIndex, replicas: 0 });
   await store.init();
   return { store, cleanup: () => t.dropLayout(ordersIndex) };
 });

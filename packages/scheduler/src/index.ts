@@ -3,11 +3,14 @@
  * - `scheduler.ts`: dispatch. Claims due orders under a lease, applies rollout control (`max_concurrency`,
  *   `max_errors`; the rules in `internal/rollout.ts`), delivers them in batches and records the verdicts.
  * - `lease-renewal.ts`: keeps the leases of a held batch alive (every `leaseMs / 2`).
+ * - `partition-leases.ts`: shares the partitions of the orders stream between sidecars (lease documents
+ *   with a renewal counter, judged on each observer's monotonic clock; stealing towards a fair share).
  * - `maintenance-runner.ts`: maintenance apart from dispatch: the deadline sweep, order and request
  *   retention, and the stale-write check, each on its own timer.
  * - `order-delivery.ts`: the delivery port; `management-api-client.ts` (push to `/accept_commands`, behind a
  *   `circuit-breaker.ts`, in byte-bounded calls by `bounded-delivery.ts`) and `pull-delivery.ts` (servers
  *   claim and acknowledge) implement the two ways orders leave.
+ * - `clock-skew.ts`: compares this clock with the indexer's; beyond a bound deadlines are not enforced here.
  * - `scheduler-defaults.ts`: every option's default, which the sidecar's settings table also uses.
  * - `scheduler-metrics.ts`: the metrics, behind an interface the sidecar binds to its registry.
  */
@@ -51,3 +54,12 @@ export type {
 export { errorBudget } from './internal/rollout';
 export { PullDelivery, consumerLeaseOwner } from './pull-delivery';
 export type { PullDeliveryDeps, PullDeliveryOptions, ConsumerAdmission } from './pull-delivery';
+export { PartitionLeaseManager, PARTITION_LEASE_DEFAULTS, systemMonotonicClock } from './partition-leases';
+export type {
+  MonotonicClock,
+  PartitionLeaseDeps,
+  PartitionLeaseOptions,
+  LeaseRoundSummary,
+} from './partition-leases';
+export { ClockSkewGuard, CLOCK_SKEW_DEFAULTS } from './clock-skew';
+export type { ClockSkewDeps, ClockSkewOptions, ServerTimeSource } from './clock-skew';

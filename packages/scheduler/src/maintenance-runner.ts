@@ -22,6 +22,7 @@ import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 import { describeError } from './internal/describe-error';
 import { nonNegative, positive } from './internal/option-values';
 import { Ticker } from './internal/ticker';
+import type { ClockSkewGuard } from './clock-skew';
 
 export interface MaintenanceOptions {
   /** Period of the deadline sweep. */
@@ -52,6 +53,8 @@ export interface MaintenanceDeps {
   /** The stale-write check (core's `CommandService.markStaleWrites`) and its period; without it none runs. */
   staleWrites?: { check(): Promise<unknown>; intervalMs: number };
   clock?: Clock;
+  /** Without it deadlines are always enforced; with it, only while this clock agrees with the indexer's. */
+  clockSkew?: ClockSkewGuard;
   logger?: Logger;
   metrics?: SchedulerMetrics;
   options?: MaintenanceOptions;
@@ -62,6 +65,8 @@ export interface SweepSummary {
   noResultInTime: number;
   /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
   conflicts: number;
+  /** Present when the sweep did not run: this sidecar's clock is too far from the indexer's. */
+  skipped?: 'clock_skew';
 }
 
 export interface RetentionSummary {
@@ -171,11 +176,14 @@ export class MaintenanceRunner {
   /**
    * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
    * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
-   * changed meanwhile (e.g. its result just came in) is skipped.
+   * changed meanwhile (e.g. its result just came in) is skipped. Nothing is failed while the clock-skew
+   * guard says this clock is too far from the indexer's (`skipped`).
    */
   async sweepDeadlines(): Promise<SweepSummary> {
     const { orders } = this.stores();
     const summary: SweepSummary = { expiredUndelivered: 0, noResultInTime: 0, conflicts: 0 };
+    if (this.deps.clockSkew && !(await this.deps.clockSkew.allowsDeadlines()))
+      return { ...summary, skipped: 'clock_skew' };
     const now = this.clock.now();
     for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
       const overdue = await orders.findOverdue(now, this.opts.sweepBatchSize);

@@ -52,6 +52,10 @@ export const SchedulerMetricNames = {
   PULL_ACKS: 'scheduler_pull_acks_total',
   /** Claims long-polling on this sidecar right now. */
   PULL_WAITERS: 'scheduler_pull_waiters',
+  /** This sidecar's clock minus OpenSearch's, in seconds, at the last check (see `clock-skew.ts`). */
+  CLOCK_SKEW_SECONDS: 'scheduler_clock_skew_seconds',
+  /** 1 while the clock skew is beyond the bound (deadlines are then not enforced by this sidecar), else 0. */
+  CLOCK_SKEW_EXCEEDED: 'scheduler_clock_skew_exceeded',
 } as const;
 
 export type SchedulerMetricName = (typeof SchedulerMetricNames)[keyof typeof SchedulerMetricNames];
@@ -162,6 +166,18 @@ export const schedulerMetricDefinitions: readonly SchedulerMetricDefinition[] = 
     name: SchedulerMetricNames.PULL_WAITERS,
     type: 'gauge',
     help: 'Pull claims long-polling on this sidecar',
+    labelNames: [],
+  },
+  {
+    name: SchedulerMetricNames.CLOCK_SKEW_SECONDS,
+    type: 'gauge',
+    help: "This sidecar's clock minus OpenSearch's at the last check, in seconds",
+    labelNames: [],
+  },
+  {
+    name: SchedulerMetricNames.CLOCK_SKEW_EXCEEDED,
+    type: 'gauge',
+    help: '1 while the clock skew is beyond the bound and this sidecar enforces no deadline',
     labelNames: [],
   },
 ];

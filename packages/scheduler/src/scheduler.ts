@@ -50,6 +50,7 @@ import type { MaintenanceOptions, RetentionSummary, SweepSummary } from './maint
 import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 import { describeError } from './internal/describe-error';
 import { LeaseRenewal } from './lease-renewal';
+import type { ClockSkewGuard } from './clock-skew';
 
 /** The dispatch options, and those of the maintenance runner the scheduler builds when it is given none. */
 export interface SchedulerOptions extends MaintenanceOptions {
@@ -93,6 +94,11 @@ export interface SchedulerDeps {
   /** This sidecar's id: the lease owner written on claimed orders. Unique per process. */
   owner: string;
   clock?: Clock;
+  /**
+   * Compares this clock with the indexer's: while they disagree beyond its bound, a failed delivery is
+   * retried rather than expired (and the maintenance runner built here skips the deadline sweep).
+   */
+  clockSkew?: ClockSkewGuard;
   logger?: Logger;
   metrics?: SchedulerMetrics;
   /**
@@ -236,6 +242,7 @@ export class Scheduler {
   /** Requests known to have no rollout limits (their command never changes, so this never goes stale). */
   private readonly noRollout = new Set<number>();
   private readonly maintenance: MaintenanceRunner;
+  private readonly clockSkew: ClockSkewGuard | undefined;
 
   constructor(deps: SchedulerDeps) {
     if (!deps.owner) throw new TypeError('Scheduler needs a non-empty owner');
@@ -249,12 +256,14 @@ export class Scheduler {
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
     this.opts = resolveOptions(deps.options);
     this.deliverySlots = new Semaphore(this.opts.concurrency);
+    this.clockSkew = deps.clockSkew;
     this.maintenance =
       deps.maintenance ??
       new MaintenanceRunner({
         owner: this.owner,
         stores: { orders: this.orders, locks: this.locks },
         clock: this.clock,
+        ...(deps.clockSkew && { clockSkew: deps.clockSkew }),
         logger: this.logger,
         metrics: this.metrics,
         ...(deps.options && { options: deps.options }),
@@ -769,7 +778,10 @@ export class Scheduler {
         );
         // Retry-After is honoured as a lower bound: never earlier than the server asked.
         const delayMs = Math.max(backoff, verdict.retryAfterMs ?? 0);
-        if (now.getTime() + delayMs >= Date.parse(order.delivery_timestamp)) {
+        // A clock too far from the indexer's does not judge deadlines: the order is retried, and a sidecar
+        // whose clock agrees (or this one, once it does) fails it at its deadline.
+        const enforced = this.clockSkew?.withinBound() ?? true;
+        if (enforced && now.getTime() + delayMs >= Date.parse(order.delivery_timestamp)) {
           const message = `${EXPIRED_UNDELIVERED_MESSAGE}: ${verdict.reason}`;
           return {
             kind: 'expired',

@@ -25,10 +25,12 @@ import {
   OpenSearchOrderStore,
   OpenSearchRequestIdAllocator,
   OpenSearchRequestStore,
+  OpenSearchServerTime,
   OpenSearchSetup,
   opensearchReadiness,
 } from '@command-manager/opensearch';
 import {
+  ClockSkewGuard,
   MaintenanceRunner,
   ManagementApiClient,
   PullDelivery,
@@ -172,13 +174,22 @@ export async function startSidecar(
     requestRetentionMs: config.limits.requestRetentionMs,
     logger,
   });
+  // Deadlines are judged by this clock only while it agrees with the indexer's (see `clock-skew.ts`).
+  const clockSkewGuard = (metrics: SchedulerMetrics): ClockSkewGuard =>
+    new ClockSkewGuard({
+      server: new OpenSearchServerTime(client),
+      logger: logger.child({ component: 'clock-skew' }),
+      metrics,
+      options: { maxSkewMs: sched.clockSkewMaxMs, checkIntervalMs: sched.clockSkewCheckIntervalMs },
+    });
   // Every sidecar runs request retention and the stale-write check, whether or not it dispatches; one that
   // dispatches also runs the deadline sweep and order retention, with its scheduler's metrics.
-  const maintenanceRunner = (metrics?: SchedulerMetrics): MaintenanceRunner =>
+  const maintenanceRunner = (metrics?: SchedulerMetrics, clockSkew?: ClockSkewGuard): MaintenanceRunner =>
     new MaintenanceRunner({
       owner: config.nodeId,
       requestRetention,
       auditRetention: { run: () => audit.removeExpired() },
+      ...(clockSkew && { clockSkew }),
       // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
@@ -195,13 +206,15 @@ export async function startSidecar(
       logger.warn('scheduler.delivery is pull: scheduler.managementApiUrl is ignored');
     }
     const metrics = sidecarMetrics.scheduler();
-    maintenance = maintenanceRunner(metrics);
+    const clockSkew = clockSkewGuard(metrics);
+    maintenance = maintenanceRunner(metrics, clockSkew);
     const pullScheduler = new Scheduler({
       orders,
       requests,
       locks,
       delivery: pushDeliveryOff,
       owner: config.nodeId,
+      clockSkew,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
       maintenance,
@@ -239,13 +252,15 @@ export async function startSidecar(
       logger: logger.child({ component: 'delivery' }),
       metrics,
     });
-    maintenance = maintenanceRunner(metrics);
+    const clockSkew = clockSkewGuard(metrics);
+    maintenance = maintenanceRunner(metrics, clockSkew);
     scheduler = new Scheduler({
       orders,
       requests,
       locks,
       delivery,
       owner: config.nodeId,
+      clockSkew,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
       maintenance,

@@ -7,3 +7,4 @@ export {
   DEFAULT_AGENT_PAGE_SIZE,
   MAX_AGENT_PAGE_SIZE,
 } from './in-memory-agent-directory';
+export { InMemoryPartitionLeaseStore } from './in-memory-partition-lease-store';

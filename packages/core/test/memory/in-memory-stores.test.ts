@@ -2,6 +2,7 @@ import {
   InMemoryAgentDirectory,
   InMemoryLockStore,
   InMemoryOrderStore,
+  InMemoryPartitionLeaseStore,
   InMemoryRequestStore,
   type Order,
 } from '@command-manager/core';
@@ -9,6 +10,7 @@ import { ManualClock } from '@command-manager/test-support';
 import { describeAgentDirectoryContract } from '../contract/agent-directory-contract';
 import { describeLockStoreContract } from '../contract/lock-store-contract';
 import { describeOrderStoreContract } from '../contract/order-store-contract';
+import { describePartitionLeaseStoreContract } from '../contract/partition-lease-store-contract';
 import { makeTestOrder } from '../contract/order-fixtures';
 import {
   describeOrderAggregationContract,
@@ -168,3 +170,8 @@ async function collectPages<T>(pages: AsyncIterable<T[]>): Promise<T[][]> {
   for await (const p of pages) out.push(p);
   return out;
 }
+
+describePartitionLeaseStoreContract('in-memory', async () => ({
+  store: new InMemoryPartitionLeaseStore(),
+  cleanup: async () => undefined,
+}));

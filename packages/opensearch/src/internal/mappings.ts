@@ -69,13 +69,14 @@ export const ORDERS_MAPPINGS = {
 } as const;
 
 /**
- * The requests index holds four kinds of documents, told apart by `kind` and by their id:
+ * The requests index holds five kinds of documents, told apart by `kind` and by their id:
  *   `request-<request_id>`   kind `request`:     a RequestRecord under `request` (the fields searched and
  *                                                  listed by are indexed, the rest kept in `_source` only:
  *                                                  `dynamic: false`)
  *   `idempotency-<sha256>`   kind `idempotency`: fingerprint and the stored response (as JSON text)
  *   `counter-<name>`         kind `counter`:     the request-id counter (its `_version` is the last id)
  *   `lock-<name>`            kind `lock`:        owner and expiry of a named lease-lock
+ *   `partition-lease-<n>`    kind `partition_lease`: owner and renewal counter of partition n's lease
  */
 export const REQUESTS_MAPPINGS = {
   dynamic: 'strict',
@@ -115,6 +116,9 @@ export const REQUESTS_MAPPINGS = {
       },
     },
     lock: { properties: { name: keyword, owner: keyword, expires_at: date } },
+    partition_lease: {
+      properties: { partition: { type: 'integer' }, owner: keyword, counter: { type: 'long' } },
+    },
   },
 } as const;
 

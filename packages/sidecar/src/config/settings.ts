@@ -7,7 +7,7 @@
 import { defaultRetryPolicy } from '@command-manager/core';
 import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
 import { AUDIT_LOG_DEFAULTS } from '@command-manager/opensearch';
-import { SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
+import { CLOCK_SKEW_DEFAULTS, SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
 
 export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
 
@@ -633,6 +633,23 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 100,
     description:
       'How long an open breaker stops dispatch (nothing is claimed; orders stay pending, no attempt counted) before one trial call.',
+  },
+  {
+    key: 'scheduler.clockSkewMaxMs',
+    env: 'CM_CLOCK_SKEW_MAX_MS',
+    type: 'integer',
+    default: CLOCK_SKEW_DEFAULTS.maxSkewMs,
+    minimum: 2000,
+    description:
+      "Largest tolerated difference between this sidecar's clock and the indexer's (read in whole seconds); beyond it the sidecar logs an error, sets `scheduler_clock_skew_exceeded` and enforces no deadline (no sweep, failed deliveries retried) until it is back within.",
+  },
+  {
+    key: 'scheduler.clockSkewCheckIntervalMs',
+    env: 'CM_CLOCK_SKEW_CHECK_INTERVAL_MS',
+    type: 'integer',
+    default: CLOCK_SKEW_DEFAULTS.checkIntervalMs,
+    minimum: 1000,
+    description: "How often the sidecar compares its clock with the indexer's (`_cat/health`).",
   },
   {
     key: 'scheduler.retentionMs',

@@ -92,6 +92,8 @@ export interface SidecarConfig {
     readonly retryMaxMs: number;
     readonly breakerFailureThreshold: number;
     readonly breakerOpenMs: number;
+    readonly clockSkewMaxMs: number;
+    readonly clockSkewCheckIntervalMs: number;
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;

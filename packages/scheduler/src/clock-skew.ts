@@ -1,0 +1,122 @@
+/**
+ * Deadlines are wall-clock instants (the user's contract), so a sidecar whose clock runs ahead would fail
+ * orders before their time. The guard compares this sidecar's clock with OpenSearch's (a cheap call that
+ * answers the server's time), at most every `checkIntervalMs`: beyond `maxSkewMs` it logs, sets the
+ * `scheduler_clock_skew_exceeded` gauge, and says deadlines must not be enforced here (the deadline sweep is
+ * skipped and a failed delivery is retried rather than expired) until the clock is back within the bound.
+ *
+ * The skew is the local midpoint of the call minus the server's time; the server's time is known to the
+ * second (`resolutionMs`), so the estimate is the middle of that second, and errors of half a second plus
+ * half the round trip are expected: keep `maxSkewMs` well above both.
+ */
+import { noopLogger, systemClock } from '@command-manager/core';
+import type { Clock, Logger } from '@command-manager/core';
+import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
+import type { SchedulerMetrics } from './scheduler-metrics';
+import { describeError } from './internal/describe-error';
+import type { MonotonicClock } from './partition-leases';
+import { systemMonotonicClock } from './partition-leases';
+
+/** What the guard asks of the indexer: its current time, truncated to `resolutionMs`. */
+export interface ServerTimeSource {
+  serverTime(): Promise<Date>;
+  /** Granularity of the time answered (1000 for a time in whole seconds). */
+  readonly resolutionMs: number;
+}
+
+export interface ClockSkewOptions {
+  /** Largest tolerated |local − server| (default 5 s). */
+  maxSkewMs?: number;
+  /** Checks at most this often (default 30 s). */
+  checkIntervalMs?: number;
+}
+
+export const CLOCK_SKEW_DEFAULTS = Object.freeze({ maxSkewMs: 5000, checkIntervalMs: 30_000 });
+
+export interface ClockSkewDeps {
+  server: ServerTimeSource;
+  /** The wall clock deadlines are judged by. */
+  clock?: Clock;
+  /** Paces the checks. */
+  monotonic?: MonotonicClock;
+  logger?: Logger;
+  metrics?: SchedulerMetrics;
+  options?: ClockSkewOptions;
+}
+
+export class ClockSkewGuard {
+  readonly maxSkewMs: number;
+  readonly checkIntervalMs: number;
+  private readonly deps: ClockSkewDeps;
+  private readonly clock: Clock;
+  private readonly monotonic: MonotonicClock;
+  private readonly logger: Logger;
+  private readonly metrics: SchedulerMetrics;
+  private lastCheckMs: number | undefined;
+  private skewMs: number | undefined;
+  private exceeded = false;
+  private checking: Promise<boolean> | undefined;
+
+  constructor(deps: ClockSkewDeps) {
+    this.deps = deps;
+    this.maxSkewMs = Math.max(0, deps.options?.maxSkewMs ?? CLOCK_SKEW_DEFAULTS.maxSkewMs);
+    this.checkIntervalMs = Math.max(0, deps.options?.checkIntervalMs ?? CLOCK_SKEW_DEFAULTS.checkIntervalMs);
+    this.clock = deps.clock ?? systemClock;
+    this.monotonic = deps.monotonic ?? systemMonotonicClock;
+    this.logger = deps.logger ?? noopLogger;
+    this.metrics = deps.metrics ?? noopSchedulerMetrics;
+  }
+
+  /** The last measured skew (local − server, ms), if any check succeeded. */
+  lastSkewMs(): number | undefined {
+    return this.skewMs;
+  }
+
+  /** Whether deadlines may be enforced, by the last check (true until a check says otherwise). */
+  withinBound(): boolean {
+    return !this.exceeded;
+  }
+
+  /**
+   * Checks again when the last check is older than `checkIntervalMs`, then answers `withinBound()`. A check
+   * that fails (indexer unreachable) keeps the last verdict.
+   */
+  async allowsDeadlines(): Promise<boolean> {
+    const now = this.monotonic.nowMs();
+    if (this.lastCheckMs !== undefined && now - this.lastCheckMs < this.checkIntervalMs)
+      return this.withinBound();
+    this.checking ??= this.check().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async check(): Promise<boolean> {
+    const before = this.clock.now().getTime();
+    let server: Date;
+    try {
+      server = await this.deps.server.serverTime();
+    } catch (e) {
+      this.logger.warn('could not read the indexer time to check this clock', { error: describeError(e) });
+      return this.withinBound();
+    }
+    const after = this.clock.now().getTime();
+    this.lastCheckMs = this.monotonic.nowMs();
+    const skew = Math.round((before + after) / 2 - (server.getTime() + this.deps.server.resolutionMs / 2));
+    this.skewMs = skew;
+    this.metrics.set(SchedulerMetricNames.CLOCK_SKEW_SECONDS, skew / 1000);
+    const exceeded = Math.abs(skew) > this.maxSkewMs;
+    this.metrics.set(SchedulerMetricNames.CLOCK_SKEW_EXCEEDED, exceeded ? 1 : 0);
+    if (exceeded !== this.exceeded) {
+      const meta = { skewMs: skew, maxSkewMs: this.maxSkewMs, roundTripMs: after - before };
+      if (exceeded)
+        this.logger.error(
+          "this sidecar's clock disagrees with the indexer's beyond the bound: deadlines are not enforced here until it is corrected",
+          meta,
+        );
+      else this.logger.info("this sidecar's clock agrees with the indexer's again: deadlines enforced", meta);
+    }
+    this.exceeded = exceeded;
+    return !exceeded;
+  }
+}

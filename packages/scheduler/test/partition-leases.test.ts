@@ -1,0 +1,159 @@
+import { InMemoryPartitionLeaseStore } from '@command-manager/core';
+import type { PartitionLease, PartitionLeaseStore, PartitionLeaseWrite } from '@command-manager/core';
+import { LeaseWorld } from './support/lease-world';
+
+const P = 64;
+const INTERVAL_MS = 3_000;
+const LEASE_MS = 9_000;
+const world = (store?: PartitionLeaseStore): LeaseWorld =>
+  new LeaseWorld({ partitions: P, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS }, store);
+
+describe('PartitionLeaseManager', () => {
+  it('lets a lone sidecar take every partition in two rounds, each usable at once', async () => {
+    const w = world();
+    const a = w.add('a');
+    await a.tick();
+    expect(a.usable()).toHaveLength(1);
+    await w.interval();
+    expect(a.usable()).toHaveLength(P);
+    expect(a.heldCount()).toBe(P);
+  });
+
+  it('shares the partitions of three simultaneous starters at fair share plus one at most', async () => {
+    const w = world();
+    w.add('a', 0);
+    w.add('b', 5e9);
+    w.add('c', -7e8);
+    for (let i = 0; i < 6; i++) await w.interval();
+    const counts = w.counts();
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(P);
+    for (const n of counts) expect(n).toBeLessThanOrEqual(Math.ceil(P / 3));
+    for (const n of counts) expect(n).toBeGreaterThanOrEqual(Math.floor(P / 3) - 1);
+  });
+
+  it('gives a joining fourth sidecar its share within two lease periods, never using a partition twice', async () => {
+    const w = world();
+    for (const o of ['a', 'b', 'c']) w.add(o);
+    for (let i = 0; i < 6; i++) await w.interval();
+    w.add('d', 123_456);
+    const joinedAt = w.clock.ms;
+    while (w.clock.ms - joinedAt < 2 * LEASE_MS) await w.interval();
+    expect(w.usable('d').length).toBeGreaterThanOrEqual(P / 4 - 1);
+    for (const n of w.counts()) expect(n).toBeLessThanOrEqual(P / 4 + 1);
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(P);
+    // The partitions d took were stolen: their former owners saw their renewals fail.
+    expect(w.lost.size).toBeGreaterThan(0);
+  });
+
+  it('takes over a silent owner only after its counter stood still for the lease period', async () => {
+    const w = world();
+    const a = w.add('a');
+    const b = w.add('b', 42e6);
+    for (let i = 0; i < 6; i++) await w.interval();
+    const aHeld = a.usable();
+    expect(aHeld.length).toBe(P / 2);
+    const silent = new Set(['a']);
+    // Two intervals of silence (6 s < 9 s lease): b takes nothing of a's.
+    await w.interval(silent);
+    await w.interval(silent);
+    expect(b.usable().filter((p) => aHeld.includes(p))).toEqual([]);
+    // a, renewing nothing, stops using its partitions before anyone may take them.
+    await w.interval(silent);
+    expect(a.usable()).toEqual([]);
+    await w.interval(silent);
+    expect(b.usable()).toHaveLength(P);
+    // a wakes up: its renewals fail, it learns the partitions are gone and takes back only its share.
+    await w.interval();
+    expect(w.lost.get('a')?.sort((x, y) => x - y)).toEqual(aHeld);
+  });
+
+  it('stops using a partition at once when its renewal finds it taken', async () => {
+    const w = world();
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    const [lease] = (await w.store.readLeases(P)).filter((l) => l.partition === 5);
+    expect(
+      await w.store.writeLease({ partition: 5, owner: 'intruder', counter: 99 }, lease?.rev),
+    ).toBeDefined();
+    expect(a.holds(5)).toBe(true);
+    await a.tick();
+    expect(a.holds(5)).toBe(false);
+    expect(w.lost.get('a')).toEqual([5]);
+  });
+
+  it('stops using its partitions when renewals fail for longer than the fence, and keeps them when they recover', async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    let down = false;
+    const flaky: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => (down ? Promise.reject(new Error('unavailable')) : inner.readLeases(n)),
+      writeLease: (l: PartitionLeaseWrite, rev) =>
+        down ? Promise.reject(new Error('unavailable')) : inner.writeLease(l, rev),
+    };
+    const w = world(flaky);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    down = true;
+    w.clock.advance(a.fenceMs - 1);
+    await expect(a.tick()).rejects.toThrow('unavailable');
+    expect(a.usable()).toHaveLength(P);
+    w.clock.advance(1);
+    expect(a.usable()).toEqual([]);
+    down = false;
+    await a.tick();
+    expect(a.usable()).toHaveLength(P);
+  });
+
+  it('keeps a lease whose renewal was applied but whose answer was lost', async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    let loseAnswers = false;
+    const lossy: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => inner.readLeases(n),
+      writeLease: async (l: PartitionLeaseWrite, rev) => {
+        const written = await inner.writeLease(l, rev);
+        if (loseAnswers) throw new Error('connection reset');
+        return written;
+      },
+    };
+    const w = world(lossy);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    loseAnswers = true;
+    await w.interval();
+    loseAnswers = false;
+    await w.interval();
+    expect(w.lost.get('a')).toBeUndefined();
+    expect(a.usable()).toHaveLength(P);
+    expect((await inner.readLeases(P)).every((l) => l.owner === 'a')).toBe(true);
+  });
+
+  it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
+    const w = world();
+    const a = w.add('a');
+    const b = w.add('b');
+    for (let i = 0; i < 6; i++) await w.interval();
+    await a.stop();
+    expect(a.usable()).toEqual([]);
+    const released: PartitionLease[] = (await w.store.readLeases(P)).filter((l) => l.owner === null);
+    expect(released).toHaveLength(P / 2);
+    await b.tick();
+    expect(b.usable()).toHaveLength(P);
+  });
+
+  it('never holds more than fair share plus one, whatever the order of rounds', async () => {
+    const w = world();
+    const owners = ['a', 'b', 'c', 'd', 'e'];
+    for (const o of owners) w.add(o);
+    let worst = 0;
+    for (let i = 0; i < 12; i++) {
+      await w.interval();
+      for (const m of w.sidecars.values()) worst = Math.max(worst, m.heldCount());
+    }
+    expect(worst).toBeLessThanOrEqual(Math.ceil(P / owners.length) + 1);
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(P);
+  });
+});
