@@ -2,7 +2,7 @@ import { CommandManagerError, ErrorCodes } from '../src/errors';
 import { InMemoryOrderStore, InMemoryRequestStore } from '../src/memory';
 import type { RequestRecord } from '../src/model';
 import { listRequests, type RequestListResult } from '../src/request-history';
-import { makeTestOrder } from './contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 
 function record(requestId: number): RequestRecord {
   return {

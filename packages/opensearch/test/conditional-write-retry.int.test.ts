@@ -15,7 +15,7 @@ import {
   OpenSearchOrderStore,
 } from '@command-manager/opensearch';
 import { opensearchClientOptions, opensearchUrl } from '@command-manager/test-support';
-import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 import { testIndices } from './helpers/test-indices';
 
 jest.setTimeout(60_000);

@@ -12,15 +12,15 @@ import {
   seedAgents,
 } from '@command-manager/opensearch';
 import { ManualClock } from '@command-manager/test-support';
-import { describeAgentDirectoryContract } from '../../core/test/contract/agent-directory-contract';
-import { describeLockStoreContract } from '../../core/test/contract/lock-store-contract';
-import { describeOrderStoreContract } from '../../core/test/contract/order-store-contract';
-import { describePartitionLeaseStoreContract } from '../../core/test/contract/partition-lease-store-contract';
 import {
+  describeAgentDirectoryContract,
+  describeLockStoreContract,
+  describeOrderStoreContract,
+  describePartitionLeaseStoreContract,
   describeOrderAggregationContract,
   describeRequestListingContract,
-} from '../../core/test/contract/request-history-contract';
-import { describeRequestStoreContract } from '../../core/test/contract/request-store-contract';
+  describeRequestStoreContract,
+} from '@command-manager/store-contract';
 import { testIndices } from './helpers/test-indices';
 
 const t = testIndices(__filename);

@@ -6,7 +6,7 @@
 import type { Order } from '@command-manager/core';
 import { CommandManagerError } from '@command-manager/core';
 import { createOpenSearchClient, OpenSearchOrderStore } from '@command-manager/opensearch';
-import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 import { testIndices } from './helpers/test-indices';
 
 const t = testIndices(__filename);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 import { OpenSearchOrderStore, OpenSearchRequestIdAllocator } from '@command-manager/opensearch';
 import { opensearchUrl } from '@command-manager/test-support';
 import { testIndices } from './helpers/test-indices';

@@ -4,7 +4,7 @@
  */
 import type { Order, RequestRecord } from '@command-manager/core';
 import { OpenSearchOrderStore, OpenSearchRequestStore } from '@command-manager/opensearch';
-import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 import { testIndices } from './helpers/test-indices';
 
 const t = testIndices(__filename);

@@ -20,7 +20,7 @@ import {
   opensearchSecured,
   opensearchUrl,
 } from '@command-manager/test-support';
-import { makeTestOrder } from '../../core/test/contract/order-fixtures';
+import { makeTestOrder } from '@command-manager/store-contract';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
 import { createFixture, submitRestart, type Fixture } from './support/fixture';
 

@@ -7,16 +7,16 @@ import {
   type Order,
 } from '@command-manager/core';
 import { ManualClock } from '@command-manager/test-support';
-import { describeAgentDirectoryContract } from '../contract/agent-directory-contract';
-import { describeLockStoreContract } from '../contract/lock-store-contract';
-import { describeOrderStoreContract } from '../contract/order-store-contract';
-import { describePartitionLeaseStoreContract } from '../contract/partition-lease-store-contract';
-import { makeTestOrder } from '../contract/order-fixtures';
 import {
+  describeAgentDirectoryContract,
+  describeLockStoreContract,
+  describeOrderStoreContract,
+  describePartitionLeaseStoreContract,
+  makeTestOrder,
   describeOrderAggregationContract,
   describeRequestListingContract,
-} from '../contract/request-history-contract';
-import { describeRequestStoreContract } from '../contract/request-store-contract';
+  describeRequestStoreContract,
+} from '@command-manager/store-contract';
 
 /** A settable clock, as the contract's harness asks. */
 const manualClock = (start = new Date('2025-06-01T12:00:00.000Z')): ManualClock => new ManualClock(start);
