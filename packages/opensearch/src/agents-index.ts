@@ -8,8 +8,8 @@ import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
 import type { RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, sendBulk } from './internal/bulk';
+import { createIndexIfMissing } from './internal/create-index';
 import { AGENTS_MAPPINGS } from './internal/mappings';
-import { responseErrorInfo, toStoreError } from './internal/store-errors';
 
 export interface AgentsIndexOptions {
   /** Default `wazuh-agents`. */
@@ -17,23 +17,20 @@ export interface AgentsIndexOptions {
   shards?: number;
   /** Default 0 (a test or example index). */
   replicas?: number;
+  /** Longest wait for the primaries of an index that already existed (default 30 s). */
+  activeTimeoutMs?: number;
 }
 
 /** Creates the agents index if missing (an existing index is left as it is). */
 export async function createAgentsIndex(client: Client, options: AgentsIndexOptions = {}): Promise<void> {
   const index = options.index ?? DEFAULT_AGENTS_INDEX;
-  try {
-    await client.indices.create({
-      index,
-      body: {
-        settings: { number_of_shards: options.shards ?? 1, number_of_replicas: options.replicas ?? 0 },
-        mappings: AGENTS_MAPPINGS as Record<string, unknown>,
-      },
-    });
-  } catch (e) {
-    if (responseErrorInfo(e)?.type !== 'resource_already_exists_exception')
-      throw toStoreError(e, `create index ${index}`);
-  }
+  await createIndexIfMissing(client, index, {
+    body: {
+      settings: { number_of_shards: options.shards ?? 1, number_of_replicas: options.replicas ?? 0 },
+      mappings: AGENTS_MAPPINGS as Record<string, unknown>,
+    },
+    ...(options.activeTimeoutMs !== undefined && { activeTimeoutMs: options.activeTimeoutMs }),
+  });
 }
 
 export interface SeedAgentsOptions {

@@ -23,6 +23,7 @@ import {
   type AuditRecord,
   type Logger,
 } from '@command-manager/core';
+import { createIndexIfMissing } from './internal/create-index';
 import { responseErrorInfo, toStoreError } from './internal/store-errors';
 
 export interface AuditLogOptions {
@@ -135,20 +136,10 @@ export class OpenSearchAuditLog implements AuditLog {
 
   /** Creates the index when missing and finds where this sidecar's chain ends; then starts writing. */
   async init(): Promise<void> {
-    try {
-      await this.client.indices.create({
-        index: this.index,
-        body: {
-          settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
-          mappings: MAPPINGS,
-        } as Record<string, unknown>,
-      });
-      this.logger.info('index created', { index: this.index });
-    } catch (e) {
-      if (responseErrorInfo(e)?.type !== 'resource_already_exists_exception') {
-        throw toStoreError(e, `create index ${this.index}`);
-      }
-    }
+    const created = await createIndexIfMissing(this.client, this.index, {
+      body: { settings: { number_of_shards: 1, auto_expand_replicas: '0-1' }, mappings: MAPPINGS },
+    });
+    if (created === 'created') this.logger.info('index created', { index: this.index });
     try {
       const res = await this.client.search({
         index: this.index,

@@ -20,6 +20,7 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import { indexLayout } from './index-layout';
+import { createIndexIfMissing } from './internal/create-index';
 import { ORDERS_MAPPINGS, REQUESTS_MAPPINGS } from './internal/mappings';
 import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
 
@@ -170,14 +171,10 @@ export class OpenSearchSetup {
   }
 
   private async ensureIndex(index: string, mappings: Mappings): Promise<void> {
-    try {
-      // Settings and mappings come from the template just installed.
-      await this.client.indices.create({ index });
+    // Settings and mappings come from the template just installed.
+    if ((await createIndexIfMissing(this.client, index)) === 'created') {
       this.logger.info('index created', { index });
       return;
-    } catch (e) {
-      const info = responseErrorInfo(e);
-      if (info?.type !== 'resource_already_exists_exception') throw toStoreError(e, `create index ${index}`);
     }
     try {
       await this.client.indices.putMapping({
