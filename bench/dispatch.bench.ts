@@ -194,7 +194,6 @@ async function withScheduler<T>(
     options: {
       batchSize: options.batchSize,
       concurrency: options.concurrency,
-      leaseMs: 60_000,
       sweepIntervalMs: 3_600_000,
       retentionIntervalMs: 3_600_000,
     },

@@ -18,8 +18,10 @@ export interface CancelDeps {
 
 /**
  * Moves the request's `pending` orders to `failure` (result code CANCELLED), conditionally, except those a
- * dispatcher holds under a live lease (in flight: the Management API may be accepting them right now);
- * they are counted as `in_flight` and keep their course.
+ * pull consumer holds under a live lease (counted as `in_flight`; they keep their course). A push dispatcher
+ * writes nothing on the orders it is delivering, so the cancel cannot see them: those the Management API
+ * accepts are written back to `sent` by their dispatcher (`markDeliveredAfterStop`), so that the request's
+ * counts end up saying what went out.
  */
 export async function cancelRequest(
   deps: CancelDeps,

@@ -19,6 +19,8 @@ export const CLAIM_RULE_FIELDS = {
   deadline: 'delivery_timestamp',
   /** A lease is live while this is after now; absent or past: no live lease. */
   leaseExpiresAt: 'scheduling.lease_expires_at',
+  /** The order's partition (`partitions.ts`), for claims of a partition's holder. */
+  partition: 'scheduling.partition',
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import { CommandManagerError, ErrorCodes } from './errors';
 import { fingerprint, idempotencyStoreKey, IdempotencyKeys } from './idempotency';
 import type { CommandBatch, StoredOrder } from './model';
 import { noopLogger } from './noop-logger';
+import { DEFAULT_PARTITIONS } from './partitions';
 import type {
   AgentDirectory,
   Clock,
@@ -101,6 +102,11 @@ export interface CommandServiceDeps {
    * too. What it throws is logged and never fails the submission.
    */
   onOrdersWritten?: (written: OrdersWritten) => void;
+  /**
+   * Partitions of the orders index (the count recorded in its metadata at creation), written on every order
+   * so that sidecars share dispatch by partition. Default `DEFAULT_PARTITIONS`.
+   */
+  partitions?: number;
 }
 
 /** Largest page `listOrders` serves. */
@@ -155,6 +161,7 @@ export class CommandService implements CommandManagerApi {
       bounds,
       staleWriteMs: this.staleWriteMs,
       onOrdersWritten: deps.onOrdersWritten,
+      partitions: deps.partitions ?? DEFAULT_PARTITIONS,
     });
   }
 

@@ -155,12 +155,20 @@ export interface ExpandOptions {
   /** If the group grew past this while streaming, the stream fails with FANOUT_EXCEEDED. */
   maxFanOut?: number;
   groupQuery?: GroupQuery;
+  /** Partitions of the orders stream (default `DEFAULT_PARTITIONS`). */
+  partitions?: number;
 }
 
 /** Streams the orders of one planned command, with order ids 1..N. */
 export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions): AsyncGenerator<Order> {
   const { command } = plan;
-  const base = { command, requestId: options.requestId, principal: options.principal, now: options.now };
+  const base = {
+    command,
+    requestId: options.requestId,
+    principal: options.principal,
+    now: options.now,
+    ...(options.partitions !== undefined && { partitions: options.partitions }),
+  };
   switch (command.target.type) {
     case 'server':
       yield newOrder({ ...base, orderId: 1, target: command.target, groups: [] });

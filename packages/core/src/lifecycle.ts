@@ -11,7 +11,8 @@
  */
 import { CommandManagerError, ErrorCodes } from './errors';
 import type { CommandRequest, Order, OrderResult, OrderStatus, Target } from './model';
-import { TERMINAL_STATUSES } from './model';
+import { ResultCodes, TERMINAL_STATUSES, orderDocumentId } from './model';
+import { DEFAULT_PARTITIONS, orderPartition } from './partitions';
 
 const LEGAL: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   pending: ['sent', 'failure'],
@@ -64,6 +65,34 @@ export function markSent(order: Order, now: Date): Order {
   return next;
 }
 
+/** Result codes of a stop (cancel, rollout stop): a failure written on an order that was still pending. */
+const STOP_CODES: ReadonlySet<number> = new Set([ResultCodes.CANCELLED, ResultCodes.ROLLOUT_STOPPED]);
+
+/** Whether `order` was failed by a stop (cancel, rollout stop) rather than by its delivery or its agent. */
+export function isStopped(order: Order): boolean {
+  return order.command.status === 'failure' && STOP_CODES.has(order.command.result?.code ?? -1);
+}
+
+/**
+ * failure → sent for an order a stop failed while the Management API was accepting it (a dispatcher writes
+ * nothing on the orders it is delivering, so a stop cannot see them): the order did go out, so it says so,
+ * and its agent's result is applied when it comes. The stop's answer counted it as stopped.
+ */
+export function markDeliveredAfterStop(order: Order, now: Date): Order {
+  if (!isStopped(order)) {
+    throw new CommandManagerError(
+      ErrorCodes.INVALID_TRANSITION,
+      `order ${order.command.request_id}-${order.command.order_id}: only a stopped order can be found delivered after its stop`,
+    );
+  }
+  const next = withStatus(order, 'sent');
+  next.command.result = null;
+  next.scheduling.sent_at = now.toISOString();
+  next.scheduling.completed_at = null;
+  next.scheduling.last_error = `delivered while being stopped (${order.command.result?.message ?? 'stopped'})`;
+  return next;
+}
+
 /** pending|sent → failure with the given result (expired, cancelled, rejected, no result in time …). */
 export function markFailed(order: Order, result: OrderResult, now: Date): Order {
   assertTransition(order, 'failure');
@@ -80,10 +109,11 @@ export function markFailed(order: Order, result: OrderResult, now: Date): Order 
  *
  * Race: the scheduler writes `sent` only AFTER `/accept_commands` answered. The server may hand the order to
  * the agent and the agent may report back before that write lands, so a result can arrive for an order that
- * is still `pending` but is being delivered right now (it carries a dispatch lease). Such an order passes
- * through `sent` (`sent_at` = now) to the reported status; the scheduler's later `sent` write then loses its
- * conditional write and must re-read (it finds a terminal order and leaves it). A `pending` order with no
- * lease was never handed out, so a result for it is illegal, as is any change to a terminal order.
+ * is still `pending` but is being delivered right now. The dispatcher writes nothing on an order it is
+ * delivering (its partition's lease says who delivers), so the document cannot tell such an order from one
+ * not yet handed out: a result for a `pending` order is taken, passing through `sent` (`sent_at` = now) to
+ * the reported status; the scheduler's later `sent` write then loses its conditional write and re-reads (it
+ * finds a terminal order and leaves it). Any change to a terminal order is illegal.
  */
 export function applyResult(
   order: Order,
@@ -92,7 +122,7 @@ export function applyResult(
 ): Order {
   let current = order;
   const status = order.command.status;
-  if (status === 'pending' && order.scheduling.lease_owner) {
+  if (status === 'pending') {
     current = markSent(order, now);
   } else if (status !== 'sent') {
     throw new CommandManagerError(
@@ -156,6 +186,8 @@ export interface NewOrderParams {
   /** The authenticated principal that submitted the request. */
   principal: string;
   now: Date;
+  /** Partitions of the orders stream (default `DEFAULT_PARTITIONS`); see `orderPartition`. */
+  partitions?: number;
 }
 
 // Expansion builds every order of a request with the same `now`; `toISOString` costs microseconds, a
@@ -196,6 +228,12 @@ export function newOrder(params: NewOrderParams): Order {
       principal: params.principal,
       attempts: 0,
       next_attempt_at: nowIso,
+      partition: orderPartition(
+        params.requestId,
+        orderDocumentId(params.requestId, params.orderId),
+        params.partitions ?? DEFAULT_PARTITIONS,
+        command.max_concurrency !== undefined || command.max_errors !== undefined,
+      ),
       lease_owner: null,
       lease_expires_at: null,
       sent_at: null,

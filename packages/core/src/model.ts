@@ -90,6 +90,11 @@ export interface Scheduling {
   attempts: number;
   /** Earliest time of the next delivery attempt. */
   next_attempt_at: string;
+  /**
+   * The order's partition of the orders stream (core's `partitions.ts`): the sidecar holding its lease
+   * dispatches it. Absent on orders written before partitions existed: they belong to partition 0.
+   */
+  partition?: number;
   /** Sidecar holding the dispatch lease, if any. */
   lease_owner?: string | null;
   lease_expires_at?: string | null;

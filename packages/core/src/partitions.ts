@@ -19,3 +19,26 @@ export function partitionOf(documentId: string, partitions: number): number {
   }
   return hash % partitions;
 }
+
+/** The partition of orders written before partitions existed (no `scheduling.partition`). */
+export const LEGACY_PARTITION = 0;
+
+/**
+ * The partition of a new order. Orders of a request with rollout limits (`max_concurrency`, `max_errors`)
+ * share one partition, the request's own, so that one sidecar at a time dispatches them and counts its
+ * in-flight orders against the limits; any other order gets the partition of its document id, which spreads
+ * a request over every partition.
+ */
+export function orderPartition(
+  requestId: number,
+  documentId: string,
+  partitions: number,
+  pinned: boolean,
+): number {
+  return partitionOf(pinned ? String(requestId) : documentId, partitions);
+}
+
+/** The partition a stored order belongs to. */
+export function partitionOfOrder(order: { scheduling: { partition?: number } }): number {
+  return order.scheduling.partition ?? LEGACY_PARTITION;
+}

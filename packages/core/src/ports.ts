@@ -147,6 +147,14 @@ export interface ClaimRequest {
   target?: { type: TargetType; id: string };
 }
 
+/** What `OrderStore.findDue` looks for. */
+export interface FindDueRequest {
+  limit: number;
+  now: Date;
+  /** Only orders of these partitions (`scheduling.partition`; an order without one is in partition 0). */
+  partitions: readonly number[];
+}
+
 export interface ClaimByIdsRequest {
   owner: string;
   leaseMs: number;
@@ -233,6 +241,13 @@ export interface OrderStore {
    * orders in the order asked.
    */
   claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
+  /**
+   * Up to `limit` orders of the given partitions that the claim rule allows (pending, due, before their
+   * deadline, no live lease), oldest first, with their revisions, WITHOUT writing anything: the partition
+   * dispatcher holds the partitions' leases and writes only each order's verdict, conditionally on the
+   * revision returned here. Like every search it may lag writes by a refresh interval.
+   */
+  findDue(request: FindDueRequest): Promise<StoredOrder[]>;
   /** The args of the first of `ids`, as many as fit in `maxBytes` (at least one id is settled). */
   readArgs(request: ReadArgsRequest): Promise<ReadArgsResult>;
   /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */

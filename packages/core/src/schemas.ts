@@ -244,6 +244,7 @@ export const orderSchema = {
         principal: { type: 'string' },
         attempts: { type: 'integer', minimum: 0 },
         next_attempt_at: isoTime,
+        partition: { type: 'integer', minimum: 0 },
         lease_owner: { type: ['string', 'null'] },
         lease_expires_at: nullableIsoTime,
         sent_at: nullableIsoTime,

@@ -48,6 +48,8 @@ export interface SubmissionWriterDeps {
   /** A writer beats its record every quarter of this (see `CommandServiceLimits.staleWriteMs`). */
   staleWriteMs: number;
   onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
+  /** Partitions of the orders stream, written on every order (see `partitions.ts`). */
+  partitions: number;
 }
 
 /** Orders of one command written together with its record in one round trip, at most (larger ones stream). */
@@ -68,6 +70,7 @@ export class SubmissionWriter {
   private readonly bounds: WriteBounds;
   private readonly staleWriteMs: number;
   private readonly onOrdersWritten: ((written: OrdersWritten) => void) | undefined;
+  private readonly partitions: number;
 
   constructor(deps: SubmissionWriterDeps) {
     this.orders = deps.orders;
@@ -80,6 +83,7 @@ export class SubmissionWriter {
     this.bounds = deps.bounds;
     this.staleWriteMs = deps.staleWriteMs;
     this.onOrdersWritten = deps.onOrdersWritten;
+    this.partitions = deps.partitions;
   }
 
   /**
@@ -231,6 +235,7 @@ export class SubmissionWriter {
       principal: principal.name,
       now: new Date(record.created_at),
       maxFanOut: this.maxFanOut,
+      partitions: this.partitions,
     };
   }
 

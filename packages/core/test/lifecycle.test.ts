@@ -11,6 +11,7 @@ import {
   withoutLease,
 } from '../src/lifecycle';
 import { ORDER_STATUSES } from '../src/model';
+import { DEFAULT_PARTITIONS, partitionOf } from '../src/partitions';
 import type { OrderStatus } from '../src/model';
 import { command, frozen, order, T0 } from './helpers/fixtures';
 
@@ -72,6 +73,7 @@ describe('newOrder', () => {
         principal: 'svc',
         attempts: 0,
         next_attempt_at: T0.toISOString(),
+        partition: partitionOf('42-9', DEFAULT_PARTITIONS),
         lease_owner: null,
         lease_expires_at: null,
         sent_at: null,
@@ -79,6 +81,28 @@ describe('newOrder', () => {
         last_error: null,
       },
     });
+  });
+
+  it("puts the orders of a request with rollout limits in the request's partition, others by their id", () => {
+    const params = {
+      requestId: 42,
+      target: { type: 'agent' as const, id: '007' },
+      groups: [],
+      principal: 'svc',
+      now: T0,
+      partitions: 16,
+    };
+    const spread = [1, 2, 3, 4, 5, 6].map(
+      (orderId) => newOrder({ ...params, command: command(), orderId }).scheduling.partition,
+    );
+    expect(spread).toEqual([1, 2, 3, 4, 5, 6].map((orderId) => partitionOf(`42-${orderId}`, 16)));
+    expect(new Set(spread).size).toBeGreaterThan(1);
+    for (const limits of [{ max_concurrency: 2 }, { max_errors: 1 }]) {
+      const pinned = [1, 2, 3].map(
+        (orderId) => newOrder({ ...params, command: command(limits), orderId }).scheduling.partition,
+      );
+      expect(pinned).toEqual([1, 2, 3].map(() => partitionOf('42', 16)));
+    }
   });
 
   it('omits action.version when the command has none', () => {
@@ -139,8 +163,10 @@ describe('applyResult', () => {
     expect(out.scheduling.lease_owner).toBeNull();
   });
 
-  it('refuses a pending order without a lease (never handed out)', () => {
-    expectInvalid(() => applyResult(order(), { status: 'success', result: OK }, LATER));
+  it('passes a pending order without a lease through sent too (a partition dispatcher leases no order)', () => {
+    const out = applyResult(frozen(order()), { status: 'failure', result: OK }, LATER);
+    expect(out.command.status).toBe('failure');
+    expect(out.scheduling.sent_at).toBe(LATER.toISOString());
   });
 
   it.each(['success', 'failure'] as const)('refuses a result for a terminal (%s) order', (status) => {

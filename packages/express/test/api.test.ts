@@ -486,20 +486,21 @@ describe('results and cancel', () => {
     result: { code: 0, message: 'ok', data: { x: 1 } },
   });
 
-  it('bulk results: applied, conflict with the current status, unknown', async () => {
+  it('bulk results: applied (a pending order may be on its way), conflict with the current status, unknown', async () => {
     const { app, service } = await sent();
     const res = await request(app)
       .post(`${P}/results`)
       .set('Authorization', basic('comms'))
-      .send({ results: [result('1-1'), result('1-3'), result('9-9')] });
+      .send({ results: [result('1-1'), result('1-3'), result('1-1', 'failure'), result('9-9')] });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       results: [
         { id: '1-1', outcome: 'applied', status: 'success' },
-        { id: '1-3', outcome: 'conflict', status: 'pending', message: expect.any(String) },
+        { id: '1-3', outcome: 'applied', status: 'success' },
+        { id: '1-1', outcome: 'conflict', status: 'success', message: expect.any(String) },
         { id: '9-9', outcome: 'unknown', message: expect.any(String) },
       ],
-      applied: 1,
+      applied: 2,
       conflict: 1,
       unknown: 1,
       invalid: 0,

@@ -8,6 +8,7 @@
 import type {
   ClaimByIdsRequest,
   ClaimRequest,
+  FindDueRequest,
   ConditionalWrite,
   ReadArgsRequest,
   ReadArgsResult,
@@ -43,7 +44,7 @@ import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
-import { claimRuleClauses } from './internal/claim-rule';
+import { claimRuleClauses, partitionClause } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { assertDocsRead } from './internal/bulk-permissions';
@@ -575,6 +576,25 @@ export class OpenSearchOrderStore implements OrderStore {
       });
     }
     return this.writeLeases(candidates, false, 'bulk claim by id');
+  }
+
+  async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
+    if (request.limit <= 0 || request.partitions.length === 0) return [];
+    const clauses = claimRuleClauses(request.now.toISOString());
+    clauses.push(partitionClause(request.partitions));
+    const { hits } = await this.search(
+      { bool: { filter: clauses } },
+      [{ '@timestamp': 'asc' }, ...BY_ID_ASC],
+      Math.min(request.limit, 10_000),
+      undefined,
+      true,
+    );
+    const found: StoredOrder[] = [];
+    for (const hit of hits) {
+      const stored = toStored(hit);
+      if (stored) found.push(stored);
+    }
+    return found;
   }
 
   /** Writes claim leases; returns the orders whose lease write won, with their new revisions. */

@@ -16,7 +16,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '@command-manager/core';
-import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
+import {
+  CommandManagerError,
+  DEFAULT_PARTITIONS,
+  ErrorCodes,
+  MAX_PARTITIONS,
+  noopLogger,
+} from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import { indexLayout } from './index-layout';
@@ -40,6 +46,11 @@ export interface OpenSearchSetupOptions extends IndexSettingsOptions {
   client: Client;
   /** Orders index name (default `wazuh-commands`); every other name derives from it. */
   ordersIndex?: string;
+  /**
+   * Partitions of an orders index this setup creates (default `DEFAULT_PARTITIONS`), recorded in its
+   * mapping's `_meta.partitions`. An existing index keeps the count it was created with (`partitions`).
+   */
+  partitions?: number;
   logger?: Logger;
 }
 
@@ -51,12 +62,15 @@ export class OpenSearchSetup {
   private readonly settings: Record<string, unknown>;
   private readonly priority: number;
   private readonly logger: Logger;
+  private readonly wantedPartitions: number;
+  private recordedPartitions: number | undefined;
 
   constructor(options: OpenSearchSetupOptions) {
     this.client = options.client;
     this.layout = indexLayout(options.ordersIndex);
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-setup' });
     this.priority = options.templatePriority ?? 100;
+    this.wantedPartitions = validPartitions(options.partitions) ?? DEFAULT_PARTITIONS;
     const shards = options.shards ?? 1;
     this.settings =
       options.replicas === undefined
@@ -78,7 +92,10 @@ export class OpenSearchSetup {
   async initOrders(): Promise<void> {
     const { templates } = this.layout;
     await this.ensureTemplates([templates.orders, templates.archive]);
-    await this.ensureIndex(this.layout.orders, ORDERS_MAPPINGS);
+    await this.ensureIndex(this.layout.orders, ORDERS_MAPPINGS, {
+      mappings: { _meta: { partitions: this.wantedPartitions } },
+    });
+    this.recordedPartitions = await this.ensurePartitions();
     // Archive indices already created keep the mapping of their day: fields added since (strict mapping)
     // would make archiving into them fail, so they get the current mapping too (additions only).
     await guarded('update mapping of the archive indices', () =>
@@ -89,6 +106,42 @@ export class OpenSearchSetup {
         body: { properties: ORDERS_MAPPINGS.properties } as Record<string, unknown>,
       }),
     );
+  }
+
+  /**
+   * The partition count of the orders index, as recorded at its creation; known once `init`, `ensure` or
+   * `initOrders` returned.
+   */
+  get partitions(): number {
+    if (this.recordedPartitions === undefined)
+      throw new Error('OpenSearchSetup: partitions read before init');
+    return this.recordedPartitions;
+  }
+
+  /** Reads the orders index's partition count; an index created before partitions existed is given one. */
+  private async ensurePartitions(): Promise<number> {
+    const index = this.layout.orders;
+    const read = async (): Promise<number | undefined> => {
+      const res = await guarded(`get mapping of ${index}`, () => this.client.indices.getMapping({ index }));
+      const body = res.body as Record<string, { mappings?: { _meta?: { partitions?: unknown } } }>;
+      const recorded = Object.values(body)[0]?.mappings?._meta?.partitions;
+      return validPartitions(recorded);
+    };
+    const recorded = await read();
+    if (recorded !== undefined) {
+      if (recorded !== this.wantedPartitions)
+        this.logger.warn('the orders index was created with another partition count: it is kept', {
+          index,
+          partitions: recorded,
+          configured: this.wantedPartitions,
+        });
+      return recorded;
+    }
+    await guarded(`record the partition count of ${index}`, () =>
+      this.client.indices.putMapping({ index, body: { _meta: { partitions: this.wantedPartitions } } }),
+    );
+    // Another sidecar may have recorded its own count at the same moment: the stored one is the answer.
+    return (await read()) ?? this.wantedPartitions;
   }
 
   /** The requests template and index (request records, idempotency, request-id counter, locks). */
@@ -170,9 +223,13 @@ export class OpenSearchSetup {
     return out;
   }
 
-  private async ensureIndex(index: string, mappings: Mappings): Promise<void> {
-    // Settings and mappings come from the template just installed.
-    if ((await createIndexIfMissing(this.client, index)) === 'created') {
+  private async ensureIndex(
+    index: string,
+    mappings: Mappings,
+    body?: Record<string, unknown>,
+  ): Promise<void> {
+    // Settings and mappings come from the template just installed (`body` adds to them).
+    if ((await createIndexIfMissing(this.client, index, body ? { body } : {})) === 'created') {
       this.logger.info('index created', { index });
       return;
     }
@@ -192,6 +249,12 @@ export class OpenSearchSetup {
       throw toStoreError(e, `update mapping of ${index}`);
     }
   }
+}
+
+function validPartitions(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_PARTITIONS
+    ? value
+    : undefined;
 }
 
 /** Identifies a template's content: the same patterns, priority, settings and mappings give the same hash. */

@@ -1,8 +1,8 @@
 /**
  * The scheduler package: what happens to an order between its submission and its verdict.
- * - `scheduler.ts`: dispatch. Claims due orders under a lease, applies rollout control (`max_concurrency`,
- *   `max_errors`; the rules in `internal/rollout.ts`), delivers them in batches and records the verdicts.
- * - `lease-renewal.ts`: keeps the leases of a held batch alive (every `leaseMs / 2`).
+ * - `scheduler.ts`: dispatch. Takes due orders of the partitions it holds, applies rollout control
+ *   (`max_concurrency`, `max_errors`; the rules in `internal/rollout.ts`), delivers them in batches and
+ *   records the verdicts; `held-orders.ts` keeps it from taking an order twice.
  * - `partition-leases.ts`: shares the partitions of the orders stream between sidecars (lease documents
  *   with a renewal counter, judged on each observer's monotonic clock; stealing towards a fair share).
  * - `maintenance-runner.ts`: maintenance apart from dispatch: the deadline sweep, order and request
@@ -54,8 +54,14 @@ export type {
 export { errorBudget } from './internal/rollout';
 export { PullDelivery, consumerLeaseOwner } from './pull-delivery';
 export type { PullDeliveryDeps, PullDeliveryOptions, ConsumerAdmission } from './pull-delivery';
-export { PartitionLeaseManager, PARTITION_LEASE_DEFAULTS, systemMonotonicClock } from './partition-leases';
+export {
+  PartitionLeaseManager,
+  PARTITION_LEASE_DEFAULTS,
+  allPartitions,
+  systemMonotonicClock,
+} from './partition-leases';
 export type {
+  PartitionOwnership,
   MonotonicClock,
   PartitionLeaseDeps,
   PartitionLeaseOptions,

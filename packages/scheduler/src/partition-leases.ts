@@ -24,6 +24,7 @@
 import { DEFAULT_PARTITIONS, MAX_PARTITIONS, noopLogger, partitionOf } from '@command-manager/core';
 import type { Logger, PartitionLease, PartitionLeaseStore } from '@command-manager/core';
 import { describeError } from './internal/describe-error';
+import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 import { Ticker } from './internal/ticker';
 
 /** A clock that only moves forward, read in milliseconds from an arbitrary origin (`performance.now`). */
@@ -53,7 +54,21 @@ export interface PartitionLeaseDeps {
   options?: PartitionLeaseOptions;
 }
 
-export const PARTITION_LEASE_DEFAULTS = Object.freeze({ leaseMs: 10_000 });
+/** The partitions a dispatcher may take orders of; `PartitionLeaseManager` is the one shared by sidecars. */
+export interface PartitionOwnership {
+  /** The partitions usable right now, ascending. */
+  usable(): number[];
+  /** Whether `partition` is usable right now. */
+  holds(partition: number): boolean;
+}
+
+/** Every partition, always: one dispatcher alone on its orders index (tests, a single embedded scheduler). */
+export function allPartitions(partitions: number = DEFAULT_PARTITIONS): PartitionOwnership {
+  const all = Array.from({ length: partitions }, (_, p) => p);
+  return { usable: () => [...all], holds: (p) => p >= 0 && p < partitions };
+}
+
+export const PARTITION_LEASE_DEFAULTS = Object.freeze({ leaseMs: SCHEDULER_DEFAULTS.leaseMs });
 
 interface Held {
   rev: string;
@@ -78,7 +93,7 @@ export interface LeaseRoundSummary {
   lost: number;
 }
 
-export class PartitionLeaseManager {
+export class PartitionLeaseManager implements PartitionOwnership {
   readonly partitions: number;
   readonly leaseMs: number;
   readonly renewIntervalMs: number;

@@ -1,13 +1,15 @@
 /**
- * The dispatch pipeline: the poll loop claims due orders under a lease (or `wake(hint)` claims a fresh
- * submission's orders by id), rollout control admits them (`max_concurrency`, `max_errors`), they go out in
- * batches to the `OrderDelivery` while `LeaseRenewal` keeps their leases, and the verdicts are recorded.
- * Maintenance (deadline sweep, retention) runs beside it in a `MaintenanceRunner` started and stopped with
- * the scheduler.
+ * The dispatch pipeline: the poll loop finds due orders of the partitions this sidecar holds (or `wake(hint)`
+ * reads a fresh submission's orders by id), rollout control admits them (`max_concurrency`, `max_errors`),
+ * they go out in batches to the `OrderDelivery`, and the verdicts are recorded. Maintenance (deadline sweep,
+ * retention) runs beside it in a `MaintenanceRunner` started and stopped with the scheduler.
  *
- * It works only through core's ports, so several sidecars (each with its own `owner`) can share one orders
- * index: a claim writes the lease conditionally (`OrderStore.claimDue`), every later write is conditional on
- * the revision the scheduler holds, and a lost race is a skipped order, never a double write.
+ * Several sidecars share one orders index by partition (`partition-leases.ts`): each order belongs to one
+ * partition, and only the holder of a partition's lease takes its orders, so no lease is written on an
+ * order. The one write per order is its verdict, conditional on the revision read when it was found: should
+ * anything else have changed the order meanwhile (a cancel, a result, a new owner of the partition), the
+ * write loses and the order is left as it is. Within the sidecar, `HeldOrders` keeps an order from being
+ * taken twice (by two claims, or by a search that still shows it as it was before its verdict).
  */
 import {
   CommandManagerError,
@@ -16,9 +18,12 @@ import {
   backoffDelayMs,
   defaultRetryPolicy,
   failPendingOrders,
-  hasLiveLease,
+  partitionOfOrder,
   markFailed,
   markSent,
+  isClaimable,
+  isStopped,
+  markDeliveredAfterStop,
   orderDocumentId,
   scheduleRetry,
   systemClock,
@@ -49,8 +54,10 @@ import { MaintenanceRunner, EXPIRED_UNDELIVERED_MESSAGE } from './maintenance-ru
 import type { MaintenanceOptions, RetentionSummary, SweepSummary } from './maintenance-runner';
 import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
 import { describeError } from './internal/describe-error';
-import { LeaseRenewal } from './lease-renewal';
 import type { ClockSkewGuard } from './clock-skew';
+import { HeldOrders } from './held-orders';
+import { allPartitions } from './partition-leases';
+import type { PartitionOwnership } from './partition-leases';
 
 /** The dispatch options, and those of the maintenance runner the scheduler builds when it is given none. */
 export interface SchedulerOptions extends MaintenanceOptions {
@@ -63,8 +70,11 @@ export interface SchedulerOptions extends MaintenanceOptions {
    * leases renewed) so that the next deliveries start the moment a call ends.
    */
   concurrency?: number;
-  /** Dispatch lease; renewed every `leaseMs / 2` while a batch is held (`LeaseRenewal`). */
-  leaseMs?: number;
+  /**
+   * How long an order whose verdict this sidecar wrote is not taken again at the revision it was taken at:
+   * longer than the orders index's refresh interval (verdicts are written without a refresh).
+   */
+  searchLagMs?: number;
   /** How long `stop()` lets in-flight batches finish before aborting them and releasing their leases. */
   shutdownTimeoutMs?: number;
   /** Backoff of retried deliveries; default core's `defaultRetryPolicy`. */
@@ -91,8 +101,13 @@ export interface SchedulerDeps {
   requests: RequestStore;
   locks: LockStore;
   delivery: OrderDelivery;
-  /** This sidecar's id: the lease owner written on claimed orders. Unique per process. */
+  /** This sidecar's id (logs, and the owner of the leases of pull consumers' orders). Unique per process. */
   owner: string;
+  /**
+   * The partitions whose orders this scheduler takes; default every partition of `DEFAULT_PARTITIONS` (a
+   * scheduler alone on its index). Sidecars sharing an index pass their `PartitionLeaseManager`.
+   */
+  partitions?: PartitionOwnership;
   clock?: Clock;
   /**
    * Compares this clock with the indexer's: while they disagree beyond its bound, a failed delivery is
@@ -153,7 +168,7 @@ function resolveOptions(o: SchedulerOptions = {}): Resolved {
     pollIntervalMs,
     batchSize: positive(o.batchSize, d.batchSize),
     concurrency: positive(o.concurrency, d.concurrency),
-    leaseMs: positive(o.leaseMs, d.leaseMs),
+    searchLagMs: nonNegative(o.searchLagMs, d.searchLagMs),
     shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs, d.shutdownTimeoutMs),
     retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
     rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
@@ -205,7 +220,7 @@ interface Planned {
 type PlannedWrite = Planned & { id: string; rev: string };
 
 interface Batch {
-  /** Orders still held under this sidecar's lease, by id (a lost lease removes the order). */
+  /** Orders still to deliver, by id (an order whose partition was lost before its delivery is removed). */
   held: Map<string, StoredOrder>;
   summary: DispatchSummary;
 }
@@ -243,6 +258,8 @@ export class Scheduler {
   private readonly noRollout = new Set<number>();
   private readonly maintenance: MaintenanceRunner;
   private readonly clockSkew: ClockSkewGuard | undefined;
+  private readonly partitions: PartitionOwnership;
+  private readonly heldOrders: HeldOrders;
 
   constructor(deps: SchedulerDeps) {
     if (!deps.owner) throw new TypeError('Scheduler needs a non-empty owner');
@@ -257,6 +274,8 @@ export class Scheduler {
     this.opts = resolveOptions(deps.options);
     this.deliverySlots = new Semaphore(this.opts.concurrency);
     this.clockSkew = deps.clockSkew;
+    this.partitions = deps.partitions ?? allPartitions();
+    this.heldOrders = new HeldOrders(this.opts.searchLagMs);
     this.maintenance =
       deps.maintenance ??
       new MaintenanceRunner({
@@ -279,16 +298,14 @@ export class Scheduler {
     this.logger.info('scheduler started', {
       mode: this.opts.mode,
       pollIntervalMs: this.opts.pollIntervalMs,
-      leaseMs: this.opts.leaseMs,
     });
   }
 
   /**
    * Wakes the poll loop now (a submission on this sidecar wrote due orders). With a `hint` of at most
-   * `batchSize` orders, those orders are claimed by id at once (`OrderStore.claimByIds`: read by id, which
-   * needs no refresh, and leased conditionally like any claim) and delivered without waiting for a search to
-   * find them; a larger submission, or one the store cannot claim by id, wakes the loop, whose search finds
-   * its orders.
+   * `batchSize` orders, those of them in partitions this sidecar holds are read by id at once
+   * (`OrderStore.getOrders`: real time, no refresh needed) and delivered without waiting for a search to find
+   * them; a larger submission, or orders of other partitions, are left to the poll loops' searches.
    */
   wake(hint?: WakeHint): void {
     if (this.opts.mode === 'pull') return;
@@ -410,7 +427,7 @@ export class Scheduler {
 
   /**
    * Claims while there is room and due work; each batch is delivered in the background. One claim (one search
-   * and its lease writes, with one refresh) takes every free batch's worth at once and splits it; claiming
+   * of the partitions held, nothing written) takes every free batch's worth at once and splits it; claiming
    * ahead of the deliveries keeps the next batches ready while the current ones are on the wire or being
    * recorded, so claims, deliveries and verdict writes overlap instead of taking turns.
    */
@@ -419,21 +436,21 @@ export class Scheduler {
     while (!this.stopping) {
       const free = this.maxHeld - this.inFlight.size;
       if (free <= 0) return;
-      // An open breaker would refuse the batch anyway: do not churn leases on orders that cannot go out.
+      // An open breaker would refuse the batch anyway: do not churn through orders that cannot go out.
       if (this.delivery.isBlocked()) return;
-      // At most `concurrency` batches per claim: bounds what one search answer and its lease writes hold.
+      const partitions = this.partitions.usable();
+      if (partitions.length === 0) return;
+      // At most `concurrency` batches per claim: bounds what one search answer holds. Orders this sidecar
+      // holds still match the search; asking for as many more keeps a full claim possible.
       const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
-      const claimed = await this.orders.claimDue({
-        owner: this.owner,
-        leaseMs: this.opts.leaseMs,
-        limit,
-        now: this.clock.now(),
-      });
+      const asked = limit + this.heldOrders.size;
+      const found = await this.orders.findDue({ limit: asked, now: this.clock.now(), partitions });
+      const claimed = this.heldOrders.take(found).slice(0, limit);
       summary.claimed += claimed.length;
       if (claimed.length === 0) return;
-      const admitted = await this.admit(claimed, round, summary);
+      const admitted = await this.admitHeld(claimed, round, summary);
       this.launchBatches(admitted);
-      if (claimed.length < limit) return;
+      if (found.length < asked) return;
       // Only held-back or stopped orders: the rest of the due set may be more of the same saturated
       // request; wait for the next poll instead of churning through it.
       if (admitted.length === 0) return;
@@ -461,17 +478,16 @@ export class Scheduler {
     const ids: string[] = [];
     for (let i = 1; i <= hint.orders; i++) ids.push(orderDocumentId(hint.requestId, i));
     const p: Promise<void> = (async () => {
-      const claimed = await this.orders.claimByIds({
-        owner: this.owner,
-        leaseMs: this.opts.leaseMs,
-        now: this.clock.now(),
-        ids,
-      });
+      const nowMs = this.clock.now().getTime();
+      const read = await this.orders.getOrders(ids, { args: false });
+      const claimed = this.heldOrders.take(
+        read.filter((o) => isClaimable(o.order, nowMs) && this.partitions.holds(partitionOfOrder(o.order))),
+      );
       if (claimed.length > 0) {
-        const admitted = await this.admit(claimed, new RolloutRound(), emptySummary());
+        const admitted = await this.admitHeld(claimed, new RolloutRound(), emptySummary());
         this.launchBatches(admitted);
       }
-      // Orders not claimed here (not written after all, claimed elsewhere, not due) are the search's business.
+      // Orders not taken here (not written after all, of another partition, not due) are the search's business.
       if (claimed.length < ids.length) this.wakeLoop();
     })()
       .catch((e: unknown) => {
@@ -514,6 +530,22 @@ export class Scheduler {
     }
   }
 
+  /** `admit` for orders this sidecar holds: those not admitted (deferred, stopped) are released at once. */
+  private async admitHeld(
+    claimed: StoredOrder[],
+    round: RolloutRound,
+    summary: DispatchSummary,
+  ): Promise<StoredOrder[]> {
+    let admitted: StoredOrder[] = [];
+    try {
+      admitted = await this.admit(claimed, round, summary);
+      return admitted;
+    } finally {
+      const launched = new Set(admitted.map((o) => o.id));
+      this.heldOrders.release(claimed.filter((o) => !launched.has(o.id)));
+    }
+  }
+
   private launchBatches(orders: StoredOrder[]): void {
     for (let i = 0; i < orders.length; i += this.opts.batchSize) {
       this.launch(orders.slice(i, i + this.opts.batchSize));
@@ -529,6 +561,7 @@ export class Scheduler {
         return batch.summary;
       })
       .finally(() => {
+        this.heldOrders.release(orders);
         for (const o of orders) bump(this.inFlightByRequest, o.order.command.request_id, -1);
         this.inFlight.delete(p);
         // Room freed: claim again at once rather than after the poll interval.
@@ -698,20 +731,17 @@ export class Scheduler {
 
   private async processBatch(batch: Batch): Promise<DispatchSummary> {
     const { held, summary } = batch;
-    // Leases are renewed from the claim on: a batch claimed ahead may wait for a delivery slot.
-    const renewal = new LeaseRenewal({
-      orders: this.orders,
-      owner: this.owner,
-      leaseMs: this.opts.leaseMs,
-      clock: this.clock,
-      logger: this.logger,
-      held,
-      onLost: (orderId) => this.leaseLost(orderId, summary, 'lease renewal'),
-    });
-    renewal.start();
     let verdicts: Map<string, OrderVerdict>;
     await this.deliverySlots.acquire();
     try {
+      // A batch claimed ahead may have waited for its slot: orders of a partition lost meanwhile are left
+      // to its new holder.
+      for (const [id, o] of held) {
+        if (this.partitions.holds(partitionOfOrder(o.order))) continue;
+        held.delete(id);
+        this.leaseLost(id, summary, 'before delivery');
+      }
+      if (held.size === 0) return summary;
       this.metrics.inc(SchedulerMetricNames.DISPATCHED, undefined, held.size);
       // After a shutdown abort, a batch still waiting for its slot is not sent (its leases are released).
       verdicts = this.abort.signal.aborted
@@ -725,7 +755,6 @@ export class Scheduler {
       verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describeError(e) }]));
     } finally {
       this.deliverySlots.release();
-      await renewal.stop();
     }
     const now = this.clock.now();
     const aborted = this.abort.signal.aborted;
@@ -794,10 +823,12 @@ export class Scheduler {
   }
 
   /**
-   * Writes each held order's new state conditionally. A conflict is resolved by re-reading: an order no
-   * longer pending was decided elsewhere (a result that raced the `sent` write, a cancel, the sweeper) and is
-   * left as it is; one still pending under our live lease (nothing should do that, but be safe) is written
-   * again; any other is a lost lease.
+   * Writes each held order's new state conditionally on the revision it was taken at. A conflict is
+   * resolved by re-reading: an order no longer pending was decided elsewhere (a result that raced the `sent`
+   * write, a cancel, the sweeper) and is left as it is, except an order the Management API accepted that a
+   * stop (cancel, rollout stop) failed meanwhile: it did go out, so it is written `sent` after all
+   * (`markDeliveredAfterStop`). One still pending was written by another dispatcher (its partition changed
+   * hands), which owns it now.
    */
   private async writePlans(
     held: Map<string, StoredOrder>,
@@ -811,12 +842,12 @@ export class Scheduler {
     }
     if (writes.length === 0) return;
     // Verdicts need not be searchable at once (the store skips the refresh): until the next refresh a search
-    // still sees the order under this sidecar's live lease, which no claim takes. Reads by id see them at once.
+    // still returns the order as it was taken, which `HeldOrders` skips. Reads by id see them at once.
     const outcomes = await this.orders.writeConditional(
       writes.map(({ id, rev, order }) => ({ id, rev, order })),
       NOT_SEARCHABLE,
     );
-    const retryWrites: PlannedWrite[] = [];
+    const delivered: Array<{ id: string; rev: string; order: Order; write: PlannedWrite }> = [];
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
       const write = writes[i];
@@ -826,7 +857,7 @@ export class Scheduler {
         continue;
       }
       if (outcome.reason === 'error') {
-        // The store failed this write: the lease will expire and the order be claimed again.
+        // The store failed this write: the order stays as it was and is taken again once due.
         this.logger.error('could not record a delivery verdict', {
           orderId: write.id,
           message: outcome.message,
@@ -834,6 +865,14 @@ export class Scheduler {
         continue;
       }
       const fresh = outcome.reason === 'not_found' ? undefined : await this.orders.getOrder(write.id);
+      if (fresh && write.kind === 'accepted' && isStopped(fresh.order)) {
+        const order = markDeliveredAfterStop(
+          fresh.order,
+          write.order.scheduling.sent_at ? new Date(write.order.scheduling.sent_at) : this.clock.now(),
+        );
+        delivered.push({ id: write.id, rev: fresh.rev, order, write });
+        continue;
+      }
       if (!fresh || fresh.order.command.status !== 'pending') {
         this.logger.debug('order decided elsewhere while in flight', {
           orderId: write.id,
@@ -841,26 +880,21 @@ export class Scheduler {
         });
         continue;
       }
-      if (
-        fresh.order.scheduling.lease_owner === this.owner &&
-        hasLiveLease(fresh.order, this.clock.now().getTime())
-      ) {
-        const plan = plans.get(write.id);
-        if (plan) retryWrites.push({ id: write.id, rev: fresh.rev, ...plan(fresh.order) });
-        continue;
-      }
       this.leaseLost(write.id, summary, 'verdict write');
     }
-    if (retryWrites.length === 0) return;
+    if (delivered.length === 0) return;
     const second = await this.orders.writeConditional(
-      retryWrites.map(({ id, rev, order }) => ({ id, rev, order })),
-      NOT_SEARCHABLE,
+      delivered.map(({ id, rev, order }) => ({ id, rev, order })),
     );
     second.forEach((outcome, i) => {
-      const write = retryWrites[i];
-      if (!write) return;
-      if (outcome.ok) this.count(write, summary);
-      else this.leaseLost(write.id, summary, 'verdict write (second try)');
+      const d = delivered[i];
+      if (!d) return;
+      if (outcome.ok) {
+        this.count(d.write, summary);
+        this.logger.warn('an order stopped while the Management API accepted it is recorded as sent', {
+          orderId: d.id,
+        });
+      } else this.logger.debug('order decided elsewhere while in flight', { orderId: d.id });
     });
   }
 
@@ -909,7 +943,7 @@ export class Scheduler {
     this.metrics.inc(SchedulerMetricNames.LEASE_LOSSES);
     const error = new CommandManagerError(
       ErrorCodes.LEASE_LOST,
-      `dispatch lease on order ${orderId} was lost`,
+      `the partition of order ${orderId} passed to another sidecar`,
     );
     this.logger.warn(error.message, { code: error.code, orderId, during });
   }

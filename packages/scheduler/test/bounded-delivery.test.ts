@@ -45,10 +45,10 @@ describe('delivery reads args in batches bounded by bytes', () => {
     );
     await store.saveOrders([...normal, huge!]);
 
-    const claimDue = store.claimDue.bind(store);
+    const findDue = store.findDue.bind(store);
     const claimedArgs: unknown[] = [];
-    store.claimDue = async (r) => {
-      const claimed = await claimDue(r);
+    store.findDue = async (r) => {
+      const claimed = await findDue(r);
       claimedArgs.push(...claimed.map((c) => c.order.command.action.args));
       return claimed;
     };

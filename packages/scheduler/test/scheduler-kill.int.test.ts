@@ -1,12 +1,13 @@
 /**
- * A scheduler PROCESS killed with SIGKILL mid-batch leaves no order stuck: its leases expire and another
- * scheduler delivers the orders.
+ * A scheduler PROCESS killed with SIGKILL mid-batch leaves no order stuck: its partition leases fall silent,
+ * and another scheduler takes them over and delivers the orders, each once.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { systemClock } from '@command-manager/core';
-import { ManagementApiClient, Scheduler } from '@command-manager/scheduler';
+import { DEFAULT_PARTITIONS, systemClock } from '@command-manager/core';
+import { ManagementApiClient, PartitionLeaseManager, Scheduler } from '@command-manager/scheduler';
+import { OpenSearchPartitionLeaseStore } from '@command-manager/opensearch';
 import { REGISTER_SOURCE, opensearchUrl } from '@command-manager/test-support';
 import { ids, orders } from './support/fixtures';
 import { openSearchFixture } from './support/opensearch-fixture';
@@ -23,13 +24,14 @@ afterAll(async () => {
   await os.close();
 });
 
-it('another scheduler delivers the orders of a killed one after its lease expires', async () => {
+it('another scheduler delivers the orders of a killed one once its partition leases fall silent', async () => {
   const stores = await os.stores();
   const n = 40;
-  await stores.orders.saveOrders(orders(9, n, systemClock.now()));
   const stub = await StubManagementApi.start();
   stub.holdNext(1);
   const leaseMs = 3000;
+  // The fixtures' orders carry their partition among the default count.
+  const partitionCount = DEFAULT_PARTITIONS;
   try {
     child = spawn(
       process.execPath,
@@ -50,6 +52,7 @@ it('another scheduler delivers the orders of a killed one after its lease expire
           STUB_URL: stub.url,
           OWNER: 'doomed',
           LEASE_MS: String(leaseMs),
+          PARTITIONS: String(partitionCount),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -57,6 +60,24 @@ it('another scheduler delivers the orders of a killed one after its lease expire
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()));
+    // Once the child holds every partition, the orders are written: it claims them in one search, one call.
+    const leaseStore = new OpenSearchPartitionLeaseStore({
+      client: os.client,
+      ordersIndex: stores.ordersIndex,
+    });
+    await Promise.race([
+      (async () => {
+        for (;;) {
+          const leases = await leaseStore.readLeases(partitionCount);
+          if (leases.length === partitionCount && leases.every((l) => l.owner === 'doomed')) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })(),
+      exited.then(() => {
+        throw new Error(`child exited early: ${stderr}`);
+      }),
+    ]);
+    await stores.orders.saveOrders(orders(9, n, systemClock.now()));
     // The child has claimed the whole batch and its delivery is in flight (held by the stub).
     await Promise.race([
       stub.waitFor(() => stub.received.length === n),
@@ -66,16 +87,20 @@ it('another scheduler delivers the orders of a killed one after its lease expire
     ]);
     child.kill('SIGKILL');
     await exited;
+    const killedAt = Date.now();
 
-    const leased = await stores.orders.getOrders(ids(9, n));
-    expect(
-      leased.every(
-        (o) => o.order.command.status === 'pending' && o.order.scheduling.lease_owner === 'doomed',
-      ),
-    ).toBe(true);
+    const held = await stores.orders.getOrders(ids(9, n));
+    expect(held.every((o) => o.order.command.status === 'pending')).toBe(true);
 
     const client = new ManagementApiClient({ managementApiUrl: stub.url });
+    const partitions = new PartitionLeaseManager({
+      store: leaseStore,
+      owner: 'survivor',
+      options: { partitions: partitionCount, leaseMs },
+    });
+    partitions.start();
     const survivor = new Scheduler({
+      partitions,
       orders: stores.orders,
       requests: stores.requests,
       locks: stores.locks,
@@ -90,15 +115,14 @@ it('another scheduler delivers the orders of a killed one after its lease expire
         await new Promise((r) => setTimeout(r, 50));
     } finally {
       await survivor.stop();
+      await partitions.stop();
       await client.close();
     }
     const done = await stores.orders.getOrders(ids(9, n));
     expect(done.map((o) => o.order.command.status)).toEqual(Array(n).fill('sent'));
-    // The lease was honoured: nothing went out again before the dead holder's lease expired.
-    for (const o of done) {
-      const leaseEnd = Date.parse(leased.find((l) => l.id === o.id)?.order.scheduling.lease_expires_at ?? '');
-      expect(Date.parse(o.order.scheduling.sent_at ?? '')).toBeGreaterThanOrEqual(leaseEnd);
-    }
+    // The dead sidecar's leases are taken only after they were seen unchanged for a whole lease period.
+    for (const o of done)
+      expect(Date.parse(o.order.scheduling.sent_at ?? '')).toBeGreaterThanOrEqual(killedAt + leaseMs - 50);
     // Delivered once by the survivor; the killed process's request was never answered.
     for (const id of ids(9, n)) expect(stub.countAccepted(id)).toBe(1);
   } finally {

@@ -1,10 +1,16 @@
 /**
  * The scheduler against real OpenSearch (through the adapter) and a real HTTP stub of the Management API.
  */
-import { applyResult, markFailed, markSent, systemClock } from '@command-manager/core';
+import { applyResult, markFailed, markSent, partitionOf, systemClock } from '@command-manager/core';
+import { OpenSearchPartitionLeaseStore } from '@command-manager/opensearch';
 import type { Order } from '@command-manager/core';
-import { InMemorySchedulerMetrics, ManagementApiClient, Scheduler } from '@command-manager/scheduler';
-import type { SchedulerOptions } from '@command-manager/scheduler';
+import {
+  InMemorySchedulerMetrics,
+  ManagementApiClient,
+  PartitionLeaseManager,
+  Scheduler,
+} from '@command-manager/scheduler';
+import type { PartitionOwnership, SchedulerOptions } from '@command-manager/scheduler';
 import { command, ids, orders } from './support/fixtures';
 import type { Stores } from './support/opensearch-fixture';
 import { schedulerRig } from './support/scheduler-rig';
@@ -14,9 +20,15 @@ jest.setTimeout(120_000);
 const rig = schedulerRig(__filename);
 const { os } = rig;
 
-function scheduler(stores: Stores, owner: string, options: SchedulerOptions = {}): Scheduler {
+function scheduler(
+  stores: Stores,
+  owner: string,
+  options: SchedulerOptions = {},
+  partitions?: PartitionOwnership,
+): Scheduler {
   const client = new ManagementApiClient({ managementApiUrl: rig.stub.url });
   const s = new Scheduler({
+    ...(partitions && { partitions }),
     orders: stores.orders,
     requests: stores.requests,
     locks: stores.locks,
@@ -33,16 +45,34 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 50));
 }
 
-it('two schedulers on one index never dispatch an order twice', async () => {
+it('two schedulers sharing the partitions of one index never dispatch an order twice', async () => {
   const stores = await os.stores({ writeRefresh: true });
   const n = 600;
-  await stores.orders.saveOrders(orders(1, n, systemClock.now()));
-  const a = scheduler(stores, 'sidecar-a', { batchSize: 50, concurrency: 3 });
-  const b = scheduler(stores, 'sidecar-b', { batchSize: 50, concurrency: 3 });
-  a.start();
-  b.start();
-  await rig.stub.waitFor(() => rig.stub.accepted.length >= n);
-  await until(async () => (await stores.orders.countByStatus({ requestId: 1 })).sent === n);
+  const leases = ['sidecar-a', 'sidecar-b'].map(
+    (owner) =>
+      new PartitionLeaseManager({
+        store: new OpenSearchPartitionLeaseStore({ client: os.client, ordersIndex: stores.ordersIndex }),
+        owner,
+        options: { partitions: 16, leaseMs: 1500 },
+      }),
+  );
+  for (const l of leases) l.start();
+  try {
+    // Spread over the partitions like a submission's orders.
+    const spread = orders(1, n, systemClock.now()).map((o) => {
+      o.scheduling.partition = partitionOf(`1-${o.command.order_id}`, 16);
+      return o;
+    });
+    await stores.orders.saveOrders(spread);
+    const a = scheduler(stores, 'sidecar-a', { batchSize: 50, concurrency: 3 }, leases[0]);
+    const b = scheduler(stores, 'sidecar-b', { batchSize: 50, concurrency: 3 }, leases[1]);
+    a.start();
+    b.start();
+    await rig.stub.waitFor(() => rig.stub.accepted.length >= n);
+    await until(async () => (await stores.orders.countByStatus({ requestId: 1 })).sent === n);
+  } finally {
+    for (const l of leases) await l.stop();
+  }
 
   expect(new Set(rig.stub.received).size).toBe(n);
   expect(rig.stub.received).toHaveLength(n);

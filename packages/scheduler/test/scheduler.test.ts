@@ -9,14 +9,20 @@ import {
   orderDocumentId,
   withLease,
 } from '@command-manager/core';
-import type { ClaimByIdsRequest, ClaimRequest, Order, RetryPolicy, StoredOrder } from '@command-manager/core';
+import type {
+  FindDueRequest,
+  GetOrdersOptions,
+  Order,
+  RetryPolicy,
+  StoredOrder,
+} from '@command-manager/core';
 import {
   InMemorySchedulerMetrics,
   ManagementApiClient,
   Scheduler,
   SchedulerMetricNames as M,
 } from '@command-manager/scheduler';
-import type { SchedulerOptions } from '@command-manager/scheduler';
+import type { PartitionOwnership, SchedulerOptions } from '@command-manager/scheduler';
 import { ManualClock as FakeClock, RecordingLogger } from '@command-manager/test-support';
 import { command, ids, orders, requestRecord } from './support/fixtures';
 import { StubManagementApi } from './support/stub-management-api';
@@ -55,7 +61,12 @@ afterEach(async () => {
 
 function harness(
   options: SchedulerOptions = {},
-  extra: { breaker?: { failureThreshold?: number; openMs?: number }; owner?: string; shared?: Harness } = {},
+  extra: {
+    breaker?: { failureThreshold?: number; openMs?: number };
+    owner?: string;
+    shared?: Harness;
+    partitions?: PartitionOwnership;
+  } = {},
 ): Harness {
   const clock = extra.shared?.clock ?? new FakeClock();
   const store = extra.shared?.store ?? new InMemoryOrderStore({ clock });
@@ -75,6 +86,7 @@ function harness(
     locks,
     delivery: client,
     owner: extra.owner ?? 'sidecar-a',
+    ...(extra.partitions && { partitions: extra.partitions }),
     clock,
     logger,
     metrics,
@@ -217,8 +229,8 @@ describe('dispatch', () => {
 });
 
 describe('leases', () => {
-  it('a verdict for an order whose lease was taken over is not written (LEASE_LOST)', async () => {
-    const h = harness({ leaseMs: 60_000 });
+  it('a verdict for an order another dispatcher wrote meanwhile is not written (LEASE_LOST)', async () => {
+    const h = harness();
     await h.store.saveOrders(orders(1, 2, h.clock.now()));
     stub.holdNext(1);
     const round = h.scheduler.dispatchDue();
@@ -246,39 +258,24 @@ describe('leases', () => {
     );
   });
 
-  it('renews the lease while a batch is in flight and drops an order whose renewal loses', async () => {
-    const h = harness({ leaseMs: 40 });
+  it('does not deliver the orders of a partition lost while their batch waited for a delivery slot', async () => {
+    let held = true;
+    const ownership = { usable: () => (held ? all : []), holds: () => held };
+    const all = Array.from({ length: 64 }, (_, p) => p);
+    const h = harness({ batchSize: 1, concurrency: 1 }, { partitions: ownership });
     await h.store.saveOrders(orders(1, 2, h.clock.now()));
     stub.holdNext(1);
     const round = h.scheduler.dispatchDue();
-    await stub.waitFor(() => stub.received.length === 2);
-    const before = await h.store.getOrder('1-2');
-    // The renewal timer (every leaseMs / 2) rewrites the lease; wait until it has.
-    h.clock.advance(1000);
-    await until(
-      async () =>
-        (await h.store.getOrder('1-2'))?.order.scheduling.lease_expires_at !==
-        before?.order.scheduling.lease_expires_at,
-    );
-    expect((await statusOf(h.store, '1-2')).scheduling.lease_expires_at).toBe(
-      new Date(h.clock.ms + 40).toISOString(),
-    );
-
-    const current = await h.store.getOrder('1-1');
-    if (!current) throw new Error('missing');
-    await h.store.writeConditional([
-      {
-        id: '1-1',
-        rev: current.rev,
-        order: withLeaseForTest(current.order, 'sidecar-b', h.clock.ms + 60_000),
-      },
-    ]);
-    await until(async () => h.metrics.counter(M.LEASE_LOSSES) === 1);
+    await stub.waitFor(() => stub.received.length === 1);
+    // The second batch was claimed ahead and waits for the only slot; the partitions pass to another sidecar.
+    held = false;
     stub.releaseHeld();
     const summary = await round;
-    expect(summary).toMatchObject({ accepted: 1, leaseLost: 1 });
-    expect((await statusOf(h.store, '1-1')).scheduling.lease_owner).toBe('sidecar-b');
-    expect((await statusOf(h.store, '1-2')).command.status).toBe('sent');
+    expect(summary).toMatchObject({ claimed: 2, accepted: 1, leaseLost: 1 });
+    expect(stub.received).toHaveLength(1);
+    const [first, second] = [await statusOf(h.store, '1-1'), await statusOf(h.store, '1-2')];
+    expect([first.command.status, second.command.status].sort()).toEqual(['pending', 'sent']);
+    expect(h.metrics.counter(M.LEASE_LOSSES)).toBe(1);
   });
 
   it('leaves an order decided elsewhere while in flight (result raced the sent write)', async () => {
@@ -560,28 +557,38 @@ describe('lifecycle', () => {
     expect((await h.scheduler.dispatchDue()).claimed).toBe(0);
   });
 
-  it('two schedulers on one store never dispatch an order twice', async () => {
-    const a = harness({ batchSize: 7, concurrency: 3 });
-    const b = harness({ batchSize: 5, concurrency: 2 }, { owner: 'sidecar-b', shared: a });
+  it('two schedulers sharing the partitions of one store never dispatch an order twice', async () => {
+    const half = (parity: number): PartitionOwnership => ({
+      usable: () => Array.from({ length: 32 }, (_, i) => 2 * i + parity),
+      holds: (p) => p % 2 === parity,
+    });
+    const a = harness({ batchSize: 7, concurrency: 3 }, { partitions: half(0) });
+    const b = harness(
+      { batchSize: 5, concurrency: 2 },
+      { owner: 'sidecar-b', shared: a, partitions: half(1) },
+    );
     await a.store.saveOrders(orders(1, 200, a.clock.now()));
     for (let i = 0; i < 20; i++) await Promise.all([a.scheduler.dispatchDue(), b.scheduler.dispatchDue()]);
     expect((await a.store.countByStatus({})).sent).toBe(200);
     expect(stub.accepted).toHaveLength(200);
     expect(stub.duplicatesAccepted()).toEqual([]);
     expect(orderDocumentId(1, 200)).toBe('1-200');
+    // Each delivered the orders of its own partitions.
+    expect(a.metrics.counter(M.ACCEPTED)).toBeGreaterThan(0);
+    expect(b.metrics.counter(M.ACCEPTED)).toBeGreaterThan(0);
   });
 });
 
-/** An in-memory store that logs which claim path ran. */
+/** An in-memory store that logs which claim path ran: a search, or a read by id. */
 class SpyStore extends InMemoryOrderStore {
   readonly calls: string[] = [];
-  override async claimDue(request: ClaimRequest): Promise<StoredOrder[]> {
-    this.calls.push('claimDue');
-    return super.claimDue(request);
+  override async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
+    this.calls.push('findDue');
+    return super.findDue(request);
   }
-  override async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
-    this.calls.push(`claimByIds ${request.ids.join(',')}`);
-    return super.claimByIds(request);
+  override async getOrders(ids: readonly string[], options?: GetOrdersOptions): Promise<StoredOrder[]> {
+    this.calls.push(`getOrders ${ids.join(',')}`);
+    return super.getOrders(ids, options);
   }
 }
 
@@ -617,7 +624,7 @@ describe('wake hints and pipelining', () => {
       stub.once('orders', () => resolve([...store.calls])),
     );
     scheduler.wake({ requestId: 7, orders: 3 });
-    expect(await atDelivery).toEqual(['claimDue', 'claimByIds 7-1,7-2,7-3']);
+    expect(await atDelivery).toEqual(['findDue', 'getOrders 7-1,7-2,7-3']);
     await until(async () => (await store.countByStatus({ requestId: 7 })).sent === 3);
     expect([...stub.accepted].sort()).toEqual(ids(7, 3));
   });
@@ -630,7 +637,7 @@ describe('wake hints and pipelining', () => {
     await store.saveOrders(orders(8, 3, new Date()));
     scheduler.wake({ requestId: 8, orders: 3 });
     await until(async () => (await store.countByStatus({ requestId: 8 })).sent === 3);
-    expect(store.calls.filter((c) => c.startsWith('claimByIds'))).toEqual([]);
+    expect(store.calls.filter((c) => c.startsWith('getOrders'))).toEqual([]);
   });
 
   it('a hint naming orders that are not there (or not due) leaves them to the search', async () => {
@@ -642,7 +649,7 @@ describe('wake hints and pipelining', () => {
     await store.saveOrders(orders(5, 2, new Date()));
     scheduler.wake({ requestId: 5, orders: 3 });
     await until(async () => (await store.countByStatus({ requestId: 5 })).sent === 2);
-    await until(() => store.calls.filter((c) => c === 'claimDue').length >= 2);
+    await until(() => store.calls.filter((c) => c === 'findDue').length >= 2);
     expect(stub.accepted).toHaveLength(2);
   });
 
@@ -653,9 +660,11 @@ describe('wake hints and pipelining', () => {
     stub.holdNext(1);
     const round = scheduler.dispatchDue();
     await stub.waitFor(() => stub.received.length === 2);
-    // One call on the wire; the next batch is claimed (leased) and waits for the slot.
-    const leased = (await store.getOrders(ids(1, 6))).filter((o) => o.order.scheduling.lease_owner !== null);
-    expect(leased).toHaveLength(4);
+    // One call on the wire; the next batch is claimed and waits for the slot. Nothing is written on the
+    // orders taken: the partitions' leases say who delivers them.
+    expect((await store.getOrders(ids(1, 6))).every((o) => o.order.scheduling.lease_owner === null)).toBe(
+      true,
+    );
     expect(stub.acceptRequests).toBe(1);
     stub.releaseHeld();
     // One round holds at most 2 × concurrency batches; the next round takes the rest.

@@ -23,6 +23,7 @@ import {
   OpenSearchAuditLog,
   OpenSearchLockStore,
   OpenSearchOrderStore,
+  OpenSearchPartitionLeaseStore,
   OpenSearchRequestIdAllocator,
   OpenSearchRequestStore,
   OpenSearchServerTime,
@@ -33,6 +34,7 @@ import {
   ClockSkewGuard,
   MaintenanceRunner,
   ManagementApiClient,
+  PartitionLeaseManager,
   PullDelivery,
   Scheduler,
   type ManagementApiAuth,
@@ -94,10 +96,13 @@ export async function startSidecar(
     ordersIndex: config.indices.orders,
     shards: config.indices.shards,
     replicas: config.indices.replicas,
+    partitions: config.scheduler.partitions,
     logger,
   };
   const setup = new OpenSearchSetup(indexOptions);
   await setup.ensure();
+  // The count recorded on the orders index at its creation, whatever this sidecar's configuration says.
+  const partitionCount = setup.partitions;
   // Saves do not wait for a refresh (the scheduler claims a submission's orders by id, which is real time).
   // Claims do not force one either: the store leaves its own unrefreshed leases out of its next searches (an
   // ids exclusion), where a forced refresh per claim cost a fifth of the dispatch rate (docs/benchmarks.md,
@@ -137,6 +142,7 @@ export async function startSidecar(
   const sidecarMetrics = createSidecarMetrics(registry.names());
   let scheduler: Scheduler | undefined;
   let pull: PullDelivery | undefined;
+  let partitionLeases: PartitionLeaseManager | undefined;
   const service = new CommandService({
     orders,
     requests,
@@ -146,6 +152,7 @@ export async function startSidecar(
     logger: logger.child({ component: 'core' }),
     limits: config.limits,
     indexName: config.indices.orders,
+    partitions: partitionCount,
     onOrdersWritten: (written) => {
       scheduler?.wake(written);
       pull?.wake(written);
@@ -163,7 +170,7 @@ export async function startSidecar(
     pollIntervalMs: sched.pollIntervalMs,
     batchSize: sched.batchSize,
     concurrency: sched.concurrency,
-    leaseMs: sched.leaseMs,
+    searchLagMs: sched.searchLagMs,
     shutdownTimeoutMs: sched.shutdownTimeoutMs,
     retryPolicy: { ...defaultRetryPolicy, baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs },
     deliveryMaxBytes: sched.deliveryMaxBytes,
@@ -254,12 +261,19 @@ export async function startSidecar(
     });
     const clockSkew = clockSkewGuard(metrics);
     maintenance = maintenanceRunner(metrics, clockSkew);
+    partitionLeases = new PartitionLeaseManager({
+      store: new OpenSearchPartitionLeaseStore(indexOptions),
+      owner: config.nodeId,
+      logger,
+      options: { partitions: partitionCount, leaseMs: sched.leaseMs },
+    });
     scheduler = new Scheduler({
       orders,
       requests,
       locks,
       delivery,
       owner: config.nodeId,
+      partitions: partitionLeases,
       clockSkew,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
@@ -336,6 +350,7 @@ export async function startSidecar(
         },
       }),
   });
+  partitionLeases?.start();
   scheduler?.start();
   const address = server.address() as AddressInfo;
   const scheme = tls?.certFile !== undefined ? 'https' : 'http';
@@ -357,6 +372,8 @@ export async function startSidecar(
       // Waiting claims answer now (empty), so that their connections close.
       pull?.stop();
       await scheduler?.stop();
+      // Released leases are taken by the other sidecars at once, not after a lease period.
+      await partitionLeases?.stop();
       await closed;
       // What the last calls queued is written before the client closes.
       await audit.close();

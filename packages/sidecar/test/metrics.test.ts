@@ -43,15 +43,15 @@ async function scrapedMetrics(): Promise<string> {
   expect(submitted.status).toBe(201);
   const [first] = submitted.body.commands as Array<{ request_id: number }>;
   await request(app)
+    .post(`${API}/requests/${first?.request_id}/cancel`)
+    .set('Authorization', basic('admin'))
+    .expect(200);
+  await request(app)
     .post(`${API}/results`)
     .set('Authorization', bearer(TOKENS.comms))
     .send({
       results: [{ id: `${first?.request_id}-1`, status: 'success', result: { code: 0, message: 'ok' } }],
     })
-    .expect(200);
-  await request(app)
-    .post(`${API}/requests/${first?.request_id}/cancel`)
-    .set('Authorization', basic('admin'))
     .expect(200);
   // Every scheduler metric with a sample, as a dispatching sidecar has them.
   for (const d of schedulerMetricDefinitions) {
@@ -141,8 +141,8 @@ describe("the sidecar's /metrics", () => {
       'command_manager_orders_submitted_total{source="Users/Services",action="restart",target_type="group"} 3',
     );
     expect(text).toContain('command_manager_orders_written_total 5');
-    // A result for an order never sent is a conflict, labelled with the status it found.
-    expect(text).toContain('command_manager_result_reports_total{outcome="conflict",status="pending"} 1');
+    // A result for a cancelled order is a conflict, labelled with the status it found.
+    expect(text).toContain('command_manager_result_reports_total{outcome="conflict",status="failure"} 1');
     expect(text).toContain('command_manager_orders_cancelled_total 3');
     // No request or order id is ever a label value.
     expect(text).not.toMatch(/request_id=|order_id=|\{[^}]*"\d+-\d+"/);

@@ -17,6 +17,8 @@
  *   lease_expires_at <= now, in `requestIds` when given; oldest first by `@timestamp`, then request_id,
  *   then order_id (numeric); writes lease_owner and lease_expires_at = now + leaseMs, nothing else.
  *   Concurrent claimers receive disjoint sets.
+ * - `findDue`: the claim rule within the partitions asked (no partition = partition 0), oldest first,
+ *   nothing written.
  * - `claimByIds`: the same rules for the ids given, read by id (a just-saved order is claimable at
  *   once); claimed orders in the order asked; disjoint from concurrent claims of either kind.
  * - `findOverdue`: pending or sent with delivery_timestamp < now (leased or not), by deadline ascending,
@@ -534,6 +536,39 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
 
       it('accepts an empty batch', async () => {
         expect(await store.writeConditional([])).toEqual([]);
+      });
+    });
+
+    describe('findDue', () => {
+      const now = at(BASE, MIN);
+      const inPartition = (orderId: number, partition: number | undefined, extra = {}): Order => {
+        const o = makeTestOrder(6, orderId, { timestamp: at(BASE, orderId * SEC), ...extra });
+        if (partition === undefined) delete o.scheduling.partition;
+        else o.scheduling.partition = partition;
+        return o;
+      };
+
+      it('finds the claimable orders of the partitions asked, oldest first, without writing anything', async () => {
+        await store.saveOrders([
+          inPartition(1, 3),
+          inPartition(2, 5),
+          inPartition(3, 4),
+          inPartition(4, undefined), // written before partitions: partition 0
+          inPartition(5, 3, { status: 'sent' }),
+          inPartition(6, 3, { nextAttemptAt: at(now, 1) }),
+          inPartition(7, 5, { leaseOwner: 'pull-consumer', leaseExpiresAt: at(now, 1) }), // live lease
+          inPartition(8, 0),
+        ]);
+        const before = await store.getOrders(['6-1', '6-2']);
+        const found = await store.findDue({ limit: 100, now, partitions: [3, 5] });
+        expect(ids(found)).toEqual(['6-1', '6-2']);
+        // Read as stored, revision included, without args (delivery reads them).
+        expect(found).toEqual(before.map((b) => ({ ...b, order: withoutArgs(b.order) })));
+        expect(await store.getOrders(['6-1', '6-2'])).toEqual(before);
+        expect(ids(await store.findDue({ limit: 100, now, partitions: [0] }))).toEqual(['6-4', '6-8']);
+        expect(ids(await store.findDue({ limit: 1, now, partitions: [0, 3, 4, 5] }))).toEqual(['6-1']);
+        expect(await store.findDue({ limit: 10, now, partitions: [] })).toEqual([]);
+        expect(await store.findDue({ limit: 0, now, partitions: [3] })).toEqual([]);
       });
     });
 

@@ -2,6 +2,7 @@ import { isClaimable } from '../claim-rule';
 import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
 import { isSameOrder, orderIdTaken } from '../order-identity';
+import { partitionOfOrder } from '../partitions';
 import { systemClock } from '../ports';
 import type {
   ClaimByIdsRequest,
@@ -9,6 +10,7 @@ import type {
   Clock,
   ConditionalWrite,
   FailureBreakdown,
+  FindDueRequest,
   GetOrdersOptions,
   OrderFilter,
   OrderStore,
@@ -278,6 +280,18 @@ export class InMemoryOrderStore implements OrderStore {
       if (entry && isClaimable(entry.order, now)) out.push(withoutArgs(this.lease(id, entry, request)));
     }
     return out;
+  }
+
+  async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
+    if (request.limit <= 0 || request.partitions.length === 0) return [];
+    const now = request.now.getTime();
+    const partitions = new Set(request.partitions);
+    return this.select(
+      (o) => partitions.has(partitionOfOrder(o)) && isClaimable(o, now),
+      (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
+    )
+      .slice(0, request.limit)
+      .map(({ id, entry }) => withoutArgs(toStored(id, entry)));
   }
 
   private lease(

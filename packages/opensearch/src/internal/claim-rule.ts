@@ -1,4 +1,4 @@
-import { CLAIM_RULE_FIELDS, CLAIMABLE_STATUS } from '@command-manager/core';
+import { CLAIM_RULE_FIELDS, CLAIMABLE_STATUS, LEGACY_PARTITION } from '@command-manager/core';
 
 /**
  * The claim rule of core (`claim-rule.ts`: pending, due, before its deadline, no live lease) as the filter
@@ -20,4 +20,20 @@ export function claimRuleClauses(now: string): Array<Record<string, unknown>> {
       },
     },
   ];
+}
+
+/**
+ * Orders of the given partitions (core's `partitionOfOrder`): an order without `scheduling.partition`,
+ * written before partitions existed, is in `LEGACY_PARTITION`.
+ */
+export function partitionClause(partitions: readonly number[]): Record<string, unknown> {
+  const field = CLAIM_RULE_FIELDS.partition;
+  const held = { terms: { [field]: [...partitions] } };
+  if (!partitions.includes(LEGACY_PARTITION)) return held;
+  return {
+    bool: {
+      minimum_should_match: 1,
+      should: [held, { bool: { must_not: { exists: { field } } } }],
+    },
+  };
 }

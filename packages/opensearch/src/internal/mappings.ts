@@ -57,6 +57,7 @@ export const ORDERS_MAPPINGS = {
         principal: keyword,
         attempts: { type: 'integer' },
         next_attempt_at: date,
+        partition: { type: 'integer' },
         lease_owner: keyword,
         lease_expires_at: date,
         sent_at: date,

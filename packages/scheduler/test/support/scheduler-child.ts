@@ -1,14 +1,16 @@
 /**
  * A scheduler in its own process, for the SIGKILL test. Configured by environment variables:
- * OPENSEARCH_URL, ORDERS_INDEX, STUB_URL, OWNER, LEASE_MS. Prints `started` when its loop runs.
+ * OPENSEARCH_URL, ORDERS_INDEX, STUB_URL, OWNER, LEASE_MS (its partition leases), PARTITIONS. Prints
+ * `started` when its loop runs.
  */
 import {
   createOpenSearchClient,
   OpenSearchLockStore,
   OpenSearchOrderStore,
+  OpenSearchPartitionLeaseStore,
   OpenSearchRequestStore,
 } from '@command-manager/opensearch';
-import { ManagementApiClient, Scheduler } from '@command-manager/scheduler';
+import { ManagementApiClient, PartitionLeaseManager, Scheduler } from '@command-manager/scheduler';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -29,13 +31,20 @@ const client = createOpenSearchClient({
 });
 const common = { client, ordersIndex: env('ORDERS_INDEX'), replicas: 0 };
 const delivery = new ManagementApiClient({ managementApiUrl: env('STUB_URL'), requestTimeoutMs: 600_000 });
+const partitions = new PartitionLeaseManager({
+  store: new OpenSearchPartitionLeaseStore(common),
+  owner: env('OWNER'),
+  options: { partitions: Number(env('PARTITIONS')), leaseMs: Number(env('LEASE_MS')) },
+});
+partitions.start();
 const scheduler = new Scheduler({
+  partitions,
   orders: new OpenSearchOrderStore(common),
   requests: new OpenSearchRequestStore(common),
   locks: new OpenSearchLockStore(common),
   delivery,
   owner: env('OWNER'),
-  options: { leaseMs: Number(env('LEASE_MS')), batchSize: 1000, pollIntervalMs: 200 },
+  options: { batchSize: 1000, pollIntervalMs: 200 },
 });
 scheduler.start();
 process.stdout.write('started\n');

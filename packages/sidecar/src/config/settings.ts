@@ -4,7 +4,7 @@
  * both generated from this list, so they cannot drift. The scheduler's defaults come from the scheduler
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
-import { defaultRetryPolicy } from '@command-manager/core';
+import { DEFAULT_PARTITIONS, MAX_PARTITIONS, defaultRetryPolicy } from '@command-manager/core';
 import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
 import { AUDIT_LOG_DEFAULTS } from '@command-manager/opensearch';
 import { CLOCK_SKEW_DEFAULTS, SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
@@ -590,7 +590,26 @@ export const SETTINGS: readonly Setting[] = [
     default: SCHEDULER_DEFAULTS.leaseMs,
     minimum: 1000,
     description:
-      "Dispatch lease; renewed at half while a batch is in flight; a dead holder's lease expires after it.",
+      "Partition lease: sidecars share dispatch by partitions of the orders index, each renewing its leases every third of this; a lease seen unchanged this long (on the observer's own clock) is taken over, so a dead sidecar's orders go out again after about this long.",
+  },
+  {
+    key: 'scheduler.partitions',
+    env: 'CM_PARTITIONS',
+    type: 'integer',
+    default: DEFAULT_PARTITIONS,
+    minimum: 1,
+    maximum: MAX_PARTITIONS,
+    description:
+      'Partitions of an orders index this sidecar creates, recorded in its mapping; an existing index keeps the count it was created with. At least the number of sidecars dispatching from it.',
+  },
+  {
+    key: 'scheduler.searchLagMs',
+    env: 'CM_SEARCH_LAG_MS',
+    type: 'integer',
+    default: SCHEDULER_DEFAULTS.searchLagMs,
+    minimum: 0,
+    description:
+      "How long an order whose verdict this sidecar wrote is not taken again at the revision it was taken at; longer than the orders index's refresh interval (verdicts are written without a refresh).",
   },
   {
     key: 'scheduler.requestTimeoutMs',

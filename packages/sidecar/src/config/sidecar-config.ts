@@ -87,6 +87,8 @@ export interface SidecarConfig {
     readonly deliveryMaxBytes: number;
     readonly concurrency: number;
     readonly leaseMs: number;
+    readonly partitions: number;
+    readonly searchLagMs: number;
     readonly requestTimeoutMs: number;
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
