@@ -132,3 +132,24 @@ export function isFinished(p: RequestListItem): boolean {
   const counted = c.pending + c.sent + c.success + c.failure;
   return p.done && (p.request.write_state !== 'complete' || counted >= p.request.total_orders);
 }
+
+export const AUDIT_OUTCOMES = ['ok', 'refused', 'error'] as const;
+
+/** One record of the audit trail (`GET …/audit`): a call, and its place in its sidecar's hash chain. */
+export interface AuditRecord {
+  '@timestamp': string;
+  principal?: string;
+  auth_method?: string;
+  client_ip: string;
+  operation: string;
+  route: string;
+  status: number;
+  outcome: (typeof AUDIT_OUTCOMES)[number];
+  code?: string;
+  request_ids?: number[];
+  dropped?: number;
+  sidecar: string;
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}

@@ -1,17 +1,10 @@
 import { API, STATUSES, call, describeTarget, type RequestListItem } from './api.js';
-import { h, mount, time } from './dom.js';
+import { h, isoOf, mount, time } from './dom.js';
 import { progressBar } from './progress-view.js';
 
 const SOURCES = ['', 'Users/Services', 'Engine', 'Content manager'];
 const FILTERS = ['source', 'user', 'action', 'status', 'from', 'to'] as const;
 const REFRESH_MS = 3000;
-
-/** `datetime-local` value (local time) to ISO-8601, as the API's `from`/`to` take. */
-function isoOf(local: string): string | undefined {
-  if (local === '') return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
 
 /**
  * The requests list (`GET …/requests`), newest first, with the API's filters; the filters live in the
