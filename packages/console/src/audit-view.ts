@@ -1,5 +1,6 @@
 import { API, AUDIT_OUTCOMES, ApiError, call, type AuditRecord } from './api.js';
-import { h, isoOf, mount, time } from './dom.js';
+import { h, mount, time } from './dom.js';
+import { choice, filterForm, filterQuery } from './filter-form.js';
 
 const FILTERS = ['principal', 'outcome', 'sidecar', 'from', 'to'] as const;
 /** Records a page asks for unless the address names `size` (the API bounds it: `http.maxPageSize`). */
@@ -22,37 +23,18 @@ function refusal(e: unknown): string {
  * its cursor behind "More". Read once when the page opens (records are appended, never changed).
  */
 export function renderAudit(root: Element, params: URLSearchParams): () => void {
-  const inputs = {
-    principal: h('input', { name: 'principal', size: '14' }),
-    outcome: h(
-      'select',
-      { name: 'outcome' },
-      h('option', { value: '' }, 'any'),
-      ...AUDIT_OUTCOMES.map((o) => h('option', { value: o }, o)),
-    ),
-    sidecar: h('input', { name: 'sidecar', size: '14' }),
-    from: h('input', { name: 'from', type: 'datetime-local' }),
-    to: h('input', { name: 'to', type: 'datetime-local' }),
-  };
-  for (const name of FILTERS) inputs[name].value = params.get(name) ?? '';
-  const form = h(
-    'form',
-    { class: 'filters', id: 'audit-filters' },
-    h('label', {}, 'Principal', inputs.principal),
-    h('label', {}, 'Outcome', inputs.outcome),
-    h('label', {}, 'Sidecar', inputs.sidecar),
-    h('label', {}, 'From', inputs.from),
-    h('label', {}, 'To', inputs.to),
-    h('button', { type: 'submit', class: 'primary' }, 'Filter'),
-    h('button', { type: 'button', onclick: () => (location.hash = '#/audit') }, 'Clear'),
-  );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const next = new URLSearchParams();
-    for (const name of FILTERS) if (inputs[name].value !== '') next.set(name, inputs[name].value);
-    const size = params.get('size');
-    if (size !== null) next.set('size', size);
-    location.hash = `#/audit${next.size > 0 ? `?${next.toString()}` : ''}`;
+  const form = filterForm({
+    id: 'audit-filters',
+    page: 'audit',
+    params,
+    keep: ['size'],
+    fields: [
+      ['Principal', h('input', { name: 'principal', size: '14' })],
+      ['Outcome', choice('outcome', AUDIT_OUTCOMES)],
+      ['Sidecar', h('input', { name: 'sidecar', size: '14' })],
+      ['From', h('input', { name: 'from', type: 'datetime-local' })],
+      ['To', h('input', { name: 'to', type: 'datetime-local' })],
+    ],
   });
 
   const rows = h('tbody', { id: 'audit-rows' });
@@ -81,12 +63,7 @@ export function renderAudit(root: Element, params: URLSearchParams): () => void 
     h('section', {}, table, status, more),
   );
 
-  const query = new URLSearchParams({ size: params.get('size') ?? PAGE_SIZE });
-  for (const name of FILTERS) {
-    const v = params.get(name);
-    if (v === null || v === '') continue;
-    query.set(name, name === 'from' || name === 'to' ? (isoOf(v) ?? v) : v);
-  }
+  const query = filterQuery(params, FILTERS, params.get('size') ?? PAGE_SIZE);
   let shown = 0;
   const load = async (cursor?: string): Promise<void> => {
     if (cursor !== undefined) query.set('cursor', cursor);
