@@ -11,9 +11,21 @@ import { startLocalOpenSearch, stopLocalOpenSearch } from '@command-manager/loca
 import { REPO_ROOT, startSidecarProcess } from './internal/sidecar-process';
 import { startSimulators } from './internal/simulators';
 
-/** Where the quick start keeps its files: the same as `serve`'s development mode (the CLI reads the token). */
-const DEV_DIR = path.join(REPO_ROOT, '.cache', 'command-manager');
-const LOCAL_NODE_HOME = path.join(REPO_ROOT, '.cache', 'opensearch', 'local');
+/** A folder named by an environment variable (relative to the working directory), else `fallback`. */
+function folderOf(variable: string, fallback: string): string {
+  const value = process.env[variable];
+  return value !== undefined && value !== '' ? path.resolve(value) : fallback;
+}
+
+/**
+ * Where the quick start keeps its files, as `serve`'s development mode: `CM_DEV_DIR` (the token, which the
+ * CLI reads there, the users file, the sidecar's log) and `OPENSEARCH_HOME_DIR` (the local node's home).
+ */
+const DEV_DIR = folderOf('CM_DEV_DIR', path.join(REPO_ROOT, '.cache', 'command-manager'));
+const LOCAL_NODE_HOME = folderOf(
+  'OPENSEARCH_HOME_DIR',
+  path.join(REPO_ROOT, '.cache', 'opensearch', 'local'),
+);
 
 export interface DemoOptions {
   /** Agents seeded, spread over DEMO_GROUPS; default 3,000. */
@@ -29,7 +41,7 @@ export interface DemoOptions {
   opensearch?: { url: string; sidecarEnv: Record<string, string>; client: Client };
   /** Prefix of the orders and agents indices; default none (`wazuh-commands`, `wazuh-agents`). */
   indexPrefix?: string;
-  /** Where the token, users file and sidecar log go; default `.cache/command-manager` (where the CLI reads). */
+  /** Where the token, users file and sidecar log go; default `CM_DEV_DIR` or `.cache/command-manager` (where the CLI reads). */
   dataDir?: string;
   log?: (message: string) => void;
 }

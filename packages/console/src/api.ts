@@ -4,63 +4,52 @@
  * in a URL, a cookie or `localStorage`.
  */
 
+/*
+ * The API's bodies are core's types, imported at build time only (`import type` leaves nothing in the
+ * compiled modules): the browser loads none of core's code, and a change of the model breaks this build.
+ */
+import type {
+  AuditOutcome,
+  OrderStatus,
+  RequestListItem,
+  RequestRecord,
+  Source,
+  StatusCounts,
+  StoredOrder,
+} from '@command-manager/core';
+
+export type {
+  AuditRecord,
+  CommandRequest,
+  RequestListItem,
+  RequestProgress,
+  RequestRecord,
+} from '@command-manager/core';
+
 export const API = '/_plugins/_command_manager';
 const AUTH_KEY = 'command-manager.authorization';
 
-export type Status = 'pending' | 'sent' | 'success' | 'failure';
-export type Counts = Record<Status, number>;
-export const STATUSES: readonly Status[] = ['pending', 'sent', 'success', 'failure'];
+export type Status = OrderStatus;
+export type Counts = StatusCounts;
 
-export interface CommandRequest {
-  source: string;
-  user: string;
-  target: { type: string; id?: string; ids?: string[] };
-  action: { name: string; args: Record<string, unknown>; version?: string };
-  timeout: number;
-  max_concurrency?: number;
-  max_errors?: number | string;
-  rerun_of?: number;
+/** Every value of a union, listed once here and checked complete against core's type by the compiler. */
+function valuesOf<T extends string>(all: Record<T, true>): readonly T[] {
+  return Object.keys(all) as T[];
 }
 
+export const STATUSES = valuesOf<Status>({ pending: true, sent: true, success: true, failure: true });
+export const AUDIT_OUTCOMES = valuesOf<AuditOutcome>({ ok: true, refused: true, error: true });
+export const SOURCES = valuesOf<Source>({ 'Users/Services': true, Engine: true, 'Content manager': true });
+
 /** A command's target in a line: `group web`, `agent 001`, or `agents (3): 001, 002, 003` (at most 5 named). */
-export function describeTarget(t: CommandRequest['target']): string {
-  if (t.ids === undefined) return `${t.type} ${t.id ?? ''}`;
+export function describeTarget(t: RequestRecord['command']['target']): string {
+  if (!('ids' in t)) return `${t.type} ${t.id}`;
   const named = t.ids.slice(0, 5).join(', ');
   return `${t.type} (${t.ids.length}): ${named}${t.ids.length > 5 ? ', …' : ''}`;
 }
 
-export interface RequestRecord {
-  request_id: number;
-  created_at: string;
-  principal: string;
-  command: CommandRequest;
-  total_orders: number;
-  unresolved: string[];
-  write_state: string;
-}
-
-export interface RequestListItem {
-  request: RequestRecord;
-  counts: Counts;
-  done: boolean;
-}
-
-export interface RequestProgress extends RequestListItem {
-  progress: number;
-  rollout: { stopped: boolean; errors: number };
-  failures: { codes: Array<{ code: number; count: number; message: string }>; other: number };
-}
-
-export interface OrderEnvelope {
-  id: string;
-  order: {
-    command: {
-      target: { type: string; id: string };
-      status: Status;
-      result?: { code: number; message: string } | null;
-    };
-  };
-}
+/** An order as `GET …/orders` answers it (the store's `rev` is not part of the API). */
+export type OrderEnvelope = Omit<StoredOrder, 'rev'>;
 
 export class ApiError extends Error {
   constructor(

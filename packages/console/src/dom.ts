@@ -46,3 +46,10 @@ export function time(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
+
+/** `datetime-local` value (local time) to ISO-8601, as the API's `from`/`to` take. */
+export function isoOf(local: string): string | undefined {
+  if (local === '') return undefined;
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}

@@ -3,7 +3,8 @@ import { h, mount } from './dom.js';
 
 /**
  * The login form: an API token (Bearer) or a user and password (Basic), as the API accepts. The credentials
- * are checked with one authenticated call before they are kept (sessionStorage, this tab only).
+ * are checked with one authenticated call before they are kept (sessionStorage, this tab only): a 401
+ * refuses them; a 403 (known, but without the `read` operation) keeps them and opens the audit trail.
  */
 export function renderLogin(root: Element, onLoggedIn: () => void, notice?: string): void {
   const kind = h(
@@ -55,6 +56,14 @@ export function renderLogin(root: Element, onLoggedIn: () => void, notice?: stri
     call(`GET`, `${API}/requests?size=1`).then(
       () => onLoggedIn(),
       (err: unknown) => {
+        // Known, but not allowed to read requests (an auditor, say): signed in, on the audit trail, which
+        // says so itself when that is refused too.
+        if (err instanceof ApiError && err.status === 403) {
+          // A change of address routes by itself (`hashchange`).
+          if (/^#\/audit(\?|$)/.test(location.hash)) onLoggedIn();
+          else location.hash = '#/audit';
+          return;
+        }
         storeAuthorization(undefined);
         message.textContent =
           err instanceof ApiError && err.status === 401

@@ -1,17 +1,10 @@
-import { API, STATUSES, call, describeTarget, type RequestListItem } from './api.js';
+import { API, SOURCES, STATUSES, call, describeTarget, type RequestListItem } from './api.js';
 import { h, mount, time } from './dom.js';
+import { choice, filterForm, filterQuery } from './filter-form.js';
 import { progressBar } from './progress-view.js';
 
-const SOURCES = ['', 'Users/Services', 'Engine', 'Content manager'];
 const FILTERS = ['source', 'user', 'action', 'status', 'from', 'to'] as const;
 const REFRESH_MS = 3000;
-
-/** `datetime-local` value (local time) to ISO-8601, as the API's `from`/`to` take. */
-function isoOf(local: string): string | undefined {
-  if (local === '') return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
 
 /**
  * The requests list (`GET …/requests`), newest first, with the API's filters; the filters live in the
@@ -19,37 +12,18 @@ function isoOf(local: string): string | undefined {
  * function that stops its refreshing.
  */
 export function renderRequests(root: Element, params: URLSearchParams): () => void {
-  const inputs = {
-    source: h('select', { name: 'source' }, ...SOURCES.map((s) => h('option', { value: s }, s || 'any'))),
-    user: h('input', { name: 'user', size: '12' }),
-    action: h('input', { name: 'action', size: '12' }),
-    status: h(
-      'select',
-      { name: 'status' },
-      h('option', { value: '' }, 'any'),
-      ...STATUSES.map((s) => h('option', { value: s }, s)),
-    ),
-    from: h('input', { name: 'from', type: 'datetime-local' }),
-    to: h('input', { name: 'to', type: 'datetime-local' }),
-  };
-  for (const name of FILTERS) inputs[name].value = params.get(name) ?? '';
-  const form = h(
-    'form',
-    { class: 'filters', id: 'filters' },
-    h('label', {}, 'Source', inputs.source),
-    h('label', {}, 'User', inputs.user),
-    h('label', {}, 'Action', inputs.action),
-    h('label', {}, 'Orders in status', inputs.status),
-    h('label', {}, 'From', inputs.from),
-    h('label', {}, 'To', inputs.to),
-    h('button', { type: 'submit', class: 'primary' }, 'Filter'),
-    h('button', { type: 'button', onclick: () => (location.hash = '#/requests') }, 'Clear'),
-  );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const next = new URLSearchParams();
-    for (const name of FILTERS) if (inputs[name].value !== '') next.set(name, inputs[name].value);
-    location.hash = `#/requests${next.size > 0 ? `?${next.toString()}` : ''}`;
+  const form = filterForm({
+    id: 'filters',
+    page: 'requests',
+    params,
+    fields: [
+      ['Source', choice('source', SOURCES)],
+      ['User', h('input', { name: 'user', size: '12' })],
+      ['Action', h('input', { name: 'action', size: '12' })],
+      ['Orders in status', choice('status', STATUSES)],
+      ['From', h('input', { name: 'from', type: 'datetime-local' })],
+      ['To', h('input', { name: 'to', type: 'datetime-local' })],
+    ],
   });
 
   const rows = h('tbody', { id: 'request-rows' });
@@ -73,12 +47,7 @@ export function renderRequests(root: Element, params: URLSearchParams): () => vo
   );
   mount(root, h('section', {}, h('h1', {}, 'Requests'), form), h('section', {}, table, status, more));
 
-  const query = new URLSearchParams({ size: '50' });
-  for (const name of FILTERS) {
-    const v = params.get(name);
-    if (v === null || v === '') continue;
-    query.set(name, name === 'from' || name === 'to' ? (isoOf(v) ?? v) : v);
-  }
+  const query = filterQuery(params, FILTERS, '50');
   let shown = 0;
   let pages = 0;
   const load = async (cursor?: string): Promise<void> => {

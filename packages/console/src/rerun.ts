@@ -1,3 +1,4 @@
+import type { Target } from '@command-manager/core';
 import { API, call, type CommandRequest, type OrderEnvelope, type RequestRecord } from './api.js';
 
 /** Most failed targets one click re-runs (the rest are named in the answer, for a second click). */
@@ -21,7 +22,7 @@ export interface RerunResult {
  * command); any other target (a server) gets a command of its own. Commands go in submissions of at most 100.
  */
 export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
-  const targets = new Map<string, { type: string; id: string }>();
+  const targets = new Map<string, Target>();
   let cursor: string | undefined;
   let truncated = false;
   do {

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { generateApiToken, hashApiToken } from '@command-manager/express';
 import { killLeftovers, startServe } from './support/cli-process';
 import { callApi, createFixture, eventually, submitRestart, type Fixture } from './support/fixture';
 import { startReportingManagementApi, type ReportingManagementApi } from './support/reporting-management-api';
@@ -24,6 +25,8 @@ let mgmt: ReportingManagementApi;
 let url: string;
 let browser: Browser;
 let page: Page;
+/** A caller with the `auditor` role only: reads the audit trail, not the requests. */
+const auditorToken = generateApiToken();
 
 async function submit(group: string, extra: Record<string, unknown> = {}): Promise<number> {
   const res = await submitRestart(url, fx.adminToken, { type: 'group', id: group }, extra);
@@ -47,11 +50,15 @@ beforeAll(async () => {
     });
   }
   fx = await createFixture(__filename, { web: [...ok, ...failing], quiet: silent });
+  const users = JSON.parse(readFileSync(fx.usersFile, 'utf8')) as { tokens: unknown[] };
+  users.tokens.push({ name: 'test-auditor', token_sha256: hashApiToken(auditorToken), roles: ['auditor'] });
+  writeFileSync(fx.usersFile, JSON.stringify(users), { mode: 0o600 });
   mgmt = await startReportingManagementApi();
   const serve = await startServe({
     ...fx.env,
     CM_ORDERS_INDEX: `${fx.prefix}commands`,
     CM_MANAGEMENT_API_URL: mgmt.url,
+    CM_AUDIT_FLUSH_INTERVAL_MS: '100',
   });
   url = serve.url;
   mgmt.reportTo({ url, token: fx.commsToken });
@@ -153,5 +160,58 @@ describe('the console', () => {
     }
     await page.locator('#progress-counts', { hasText: 'failure 4' }).waitFor({ timeout: 15_000 });
     expect(await page.textContent('#progress-counts')).toContain('sent 1');
+  });
+
+  async function signIn(token: string): Promise<void> {
+    await page.goto(`${url}/console/#/requests`);
+    if (await page.locator('#logout').isVisible()) await page.click('#logout');
+    await page.fill('#login-token', token);
+    await page.click('#login button[type=submit]');
+  }
+
+  it('lists the audit trail, filtered and paged, to an auditor, and tells a caller without the role', async () => {
+    // By now: submissions, a re-run, cancels, and the refused sign-in (401) of the first test. The trail is
+    // a search: it shows the last cancel after the next refresh of the index.
+    type Trail = { records: Array<{ operation: string }> };
+    const trail = (): Promise<Trail> =>
+      callApi<Trail>(url, fx.adminToken, 'GET', `${API}/audit?size=100`).then((r) => r.body);
+    await eventually(trail, (t) => t.records.some((r) => r.operation === 'cancel'), 10_000);
+    await page.goto(`${url}/console/#/audit`);
+    await page.locator('#audit-status', { hasText: 'record(s)' }).waitFor();
+    const submit = page.locator('#audit-rows tr', { hasText: 'POST …/commands' });
+    expect(await submit.count()).toBeGreaterThanOrEqual(3);
+    expect(await submit.first().textContent()).toContain('test-admin');
+    expect(await page.locator('#audit-rows tr[data-outcome="refused"]').count()).toBeGreaterThanOrEqual(1);
+    await shot('audit');
+
+    // The API's cursor behind "More": two records a page.
+    await page.goto(`${url}/console/#/audit?size=2`);
+    await page.locator('#audit-status', { hasText: /^2 record\(s\)$/ }).waitFor();
+    await page.click('#audit-more');
+    await page.locator('#audit-status', { hasText: /^4 record\(s\)$/ }).waitFor();
+    expect(await page.locator('#audit-rows tr[data-seq="3"]').count()).toBe(1);
+
+    await page.selectOption('#audit-filters select[name=outcome]', 'refused');
+    await page.click('#audit-filters button[type=submit]');
+    await page.waitForURL(/outcome=refused/);
+    // The filtered page replaces the list: refused records only, still two a page.
+    await page.waitForFunction(
+      `(() => {
+        const rows = document.querySelectorAll('#audit-rows tr');
+        return rows.length > 0 && rows.length === document.querySelectorAll('#audit-rows tr[data-outcome="refused"]').length;
+      })()`,
+    );
+    expect(await page.locator('#audit-rows tr').count()).toBeLessThanOrEqual(2);
+
+    // An auditor may not read the requests: signing in opens the audit trail.
+    await signIn(auditorToken);
+    await page.locator('#audit-status', { hasText: 'record(s)' }).waitFor();
+    expect(page.url()).toContain('#/audit');
+
+    // A caller without the role is told why, not shown an empty trail.
+    await signIn(fx.commsToken);
+    await page.locator('#audit-status[data-status="403"]').waitFor();
+    expect(await page.textContent('#audit-status')).toContain('auditor');
+    expect(await page.locator('#audit-rows tr').count()).toBe(0);
   });
 });

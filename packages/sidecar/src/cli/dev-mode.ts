@@ -7,13 +7,27 @@ import path from 'node:path';
 import { generateApiToken, hashApiToken } from '@command-manager/express';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const DEV_DIR = path.join(ROOT, '.cache', 'command-manager');
+
+/** A folder named by an environment variable (relative to the working directory), else `fallback`. */
+function folderOf(variable: string, fallback: string): string {
+  const value = process.env[variable];
+  return value !== undefined && value !== '' ? path.resolve(value) : fallback;
+}
+
+/** The quick start's own files (admin token, users file): `CM_DEV_DIR`, default `.cache/command-manager`. */
+const DEV_DIR = folderOf('CM_DEV_DIR', path.join(ROOT, '.cache', 'command-manager'));
 
 /** The admin token of the quick start (mode 0600); the CLI reads it when given no credentials. */
 export const DEV_TOKEN_FILE = path.join(DEV_DIR, 'admin-token');
 
-/** Home of the local OpenSearch the quick start starts (scripts/opensearch's pid, port, data and logs). */
-export const LOCAL_NODE_HOME = path.join(ROOT, '.cache', 'opensearch', 'local');
+/**
+ * Home of the local OpenSearch the quick start starts (scripts/opensearch's pid, port, data and logs):
+ * `OPENSEARCH_HOME_DIR` (the script's own variable), default `.cache/opensearch/local`.
+ */
+export const LOCAL_NODE_HOME = folderOf(
+  'OPENSEARCH_HOME_DIR',
+  path.join(ROOT, '.cache', 'opensearch', 'local'),
+);
 
 /**
  * The quick start runs without a users file: a fresh admin token is written to a private file (mode 0600,
