@@ -3,7 +3,7 @@
  *
  * - The model and its rules: model.ts (orders, requests, statuses), schemas.ts and validation.ts (bodies),
  *   action-registry.ts, lifecycle.ts (legal transitions) with claim-rule.ts beside it (when an order may be
- *   claimed, `hasLiveLease`), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
+ *   claimed, `hasLiveLease`) and deadline-rule.ts (what happens past a deadline: the delivery window), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
  *   result-bounds.ts (what a submission or a result may write), canonical-json.ts (the one JSON comparison).
  * - Ports (ports.ts): every method production uses is required; the in-memory twins (memory/) implement
  *   all of them, and one contract suite (test/contract) runs against them and the OpenSearch adapter.
@@ -20,6 +20,7 @@ export * from './errors';
 export * from './service-types';
 export * from './lifecycle';
 export * from './claim-rule';
+export * from './deadline-rule';
 export * from './partitions';
 export * from './canonical-json';
 export * from './retry-policy';

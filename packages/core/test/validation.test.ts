@@ -146,6 +146,27 @@ describe('timeout', () => {
   });
 });
 
+describe('delivery_window_s', () => {
+  it.each([60, 86_400, 2_592_000])('%d is accepted with timeout 60', (w) => {
+    const c = validator.validateBatch({ commands: [cmd({ timeout: 60, delivery_window_s: w })] }).commands[0];
+    expect(c?.delivery_window_s).toBe(w);
+  });
+  it.each([
+    [2_592_001, 'must be <= 2592000'],
+    [0, 'must be >= 1'],
+    [1.5, 'must be of type integer'],
+    ['600', 'must be of type integer'],
+    [59, 'must be at least timeout (60)'],
+  ])('%j is rejected (%s), naming the field', (w, message) => {
+    expect(detailsOf({ commands: [cmd({ timeout: 60, delivery_window_s: w })] })).toEqual([
+      { pointer: '/commands/0/delivery_window_s', message },
+    ]);
+    expect(
+      errorOf(() => validator.validateCommand(cmd({ timeout: 60, delivery_window_s: w }))).details,
+    ).toEqual([{ pointer: '/delivery_window_s', message }]);
+  });
+});
+
 describe('required and unknown fields', () => {
   it('names every missing field at its pointer', () => {
     expect(pointers({ commands: [{}] })).toEqual([

@@ -1,7 +1,9 @@
 /**
  * Maintenance, apart from the dispatch hot path (as pg-boss runs its maintenance in `boss.ts`, apart from
  * fetching in `manager.ts`). Each task given runs on its own timer until `stop()`:
- * - deadline sweep (with `stores`): fails orders past their deadline, at start and every `sweepIntervalMs`;
+ * - deadline sweep (with `stores`): fails orders past their deadline, or moves the deadline of those still in
+ *   their delivery window (core's `deadline-rule.ts`; agents' presence from `agents`), at start and every
+ *   `sweepIntervalMs`;
  * - order retention (with `stores`): archives or deletes old terminal orders, one sidecar at a time (lock
  *   `retention`), at start and every `retentionIntervalMs`;
  * - request retention (with `requestRetention`): expired idempotency keys and request records, at start and
@@ -14,8 +16,16 @@
  * The scheduler builds one with its stores when it is given none; the sidecar builds one with every task
  * and hands it to its scheduler, or runs it alone when it does not dispatch.
  */
-import { ResultCodes, isTerminal, markFailed, noopLogger, systemClock } from '@command-manager/core';
+import {
+  ResultCodes,
+  isTerminal,
+  needsPresence,
+  noopLogger,
+  overdueVerdict,
+  systemClock,
+} from '@command-manager/core';
 import type { Clock, ConditionalWrite, LockStore, Logger, OrderStore } from '@command-manager/core';
+import type { AgentPresenceSource } from './agent-presence';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
 import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
@@ -46,6 +56,11 @@ export interface MaintenanceDeps {
   owner: string;
   /** The orders and locks the deadline sweep and order retention work on; without them neither runs. */
   stores?: { orders: OrderStore; locks: LockStore };
+  /**
+   * Whether the agents of overdue orders are online (the agents index); without it every agent counts as
+   * online, so no order fails AGENT_OFFLINE.
+   */
+  agents?: AgentPresenceSource;
   /** Request retention (core's `RequestRetention`); without it none runs. */
   requestRetention?: { run(): Promise<unknown> };
   /** Audit retention (the OpenSearch audit log's `removeExpired`); without it none runs. */
@@ -65,6 +80,10 @@ export interface SweepSummary {
   noResultInTime: number;
   /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
   conflicts: number;
+  /** Orders failed AGENT_OFFLINE (present when some were). */
+  agentOffline?: number;
+  /** Orders still in their delivery window whose deadline was moved later (present when some were). */
+  postponed?: number;
   /** Present when the sweep did not run: this sidecar's clock is too far from the indexer's. */
   skipped?: 'clock_skew';
 }
@@ -77,8 +96,7 @@ export interface RetentionSummary {
 }
 
 export const RETENTION_LOCK = 'retention';
-export const EXPIRED_UNDELIVERED_MESSAGE = 'expired undelivered';
-export const NO_RESULT_IN_TIME_MESSAGE = 'no result came in time';
+export { EXPIRED_UNDELIVERED_MESSAGE, NO_RESULT_IN_TIME_MESSAGE } from '@command-manager/core';
 
 const MAX_SWEEP_ROUNDS = 100;
 const MAX_RETENTION_PAGES = 1000;
@@ -174,9 +192,10 @@ export class MaintenanceRunner {
   }
 
   /**
-   * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
-   * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
-   * changed meanwhile (e.g. its result just came in) is skipped. Nothing is failed while the clock-skew
+   * Judges every order past its deadline with core's `overdueVerdict`: `pending` → failure EXPIRED_UNDELIVERED,
+   * `sent` → failure NO_RESULT_IN_TIME, an offline agent's order → failure AGENT_OFFLINE once its delivery
+   * window is over, and an order still in its window gets a later deadline. Bulk conditional writes; an order
+   * that changed meanwhile (e.g. its result just came in) is skipped. Nothing is failed while the clock-skew
    * guard says this clock is too far from the indexer's (`skipped`).
    */
   async sweepDeadlines(): Promise<SweepSummary> {
@@ -185,47 +204,46 @@ export class MaintenanceRunner {
     if (this.deps.clockSkew && !(await this.deps.clockSkew.allowsDeadlines()))
       return { ...summary, skipped: 'clock_skew' };
     const now = this.clock.now();
+    let agentOffline = 0;
+    let postponed = 0;
     for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
       const overdue = await orders.findOverdue(now, this.opts.sweepBatchSize);
       if (overdue.length === 0) break;
+      const lookup = overdue.filter((o) => needsPresence(o.order, now));
+      const presence =
+        this.deps.agents && lookup.length > 0
+          ? await this.deps.agents.presence(lookup.map((o) => o.order.command.target.id))
+          : new Map<string, never>();
       const writes: ConditionalWrite[] = [];
+      const codes: Array<number | undefined> = [];
       for (const o of overdue) {
-        const status = o.order.command.status;
-        if (status === 'pending') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.EXPIRED_UNDELIVERED, message: EXPIRED_UNDELIVERED_MESSAGE },
-              now,
-            ),
-          });
-        } else if (status === 'sent') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.NO_RESULT_IN_TIME, message: NO_RESULT_IN_TIME_MESSAGE },
-              now,
-            ),
-          });
-        }
+        const target = o.order.command.target;
+        const verdict = overdueVerdict(
+          o.order,
+          target.type === 'agent' ? (presence.get(target.id) ?? 'unknown') : 'unknown',
+          now,
+        );
+        if (verdict.kind === 'none') continue;
+        writes.push({ id: o.id, rev: o.rev, order: verdict.order });
+        codes.push(verdict.kind === 'fail' ? verdict.code : undefined);
       }
       const outcomes = await orders.writeConditional(writes);
       let written = 0;
       outcomes.forEach((outcome, i) => {
-        const write = writes[i];
-        if (!write) return;
+        if (i >= writes.length) return;
         if (!outcome.ok) {
           summary.conflicts++;
           return;
         }
         written++;
-        if (write.order.command.result?.code === ResultCodes.EXPIRED_UNDELIVERED) {
+        const code = codes[i];
+        if (code === undefined) postponed++;
+        else if (code === ResultCodes.EXPIRED_UNDELIVERED) {
           summary.expiredUndelivered++;
           this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
+        } else if (code === ResultCodes.AGENT_OFFLINE) {
+          agentOffline++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'agent_offline' });
         } else {
           summary.noResultInTime++;
           this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'no_result' });
@@ -234,7 +252,9 @@ export class MaintenanceRunner {
       // A full page of conflicts would come back unchanged: stop instead of spinning.
       if (overdue.length < this.opts.sweepBatchSize || written === 0) break;
     }
-    if (summary.expiredUndelivered + summary.noResultInTime > 0) {
+    if (agentOffline > 0) summary.agentOffline = agentOffline;
+    if (postponed > 0) summary.postponed = postponed;
+    if (summary.expiredUndelivered + summary.noResultInTime + agentOffline > 0) {
       this.logger.info('deadline sweep failed overdue orders', { ...summary });
     }
     return summary;

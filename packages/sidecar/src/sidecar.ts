@@ -30,6 +30,7 @@ import {
   opensearchReadiness,
 } from '@command-manager/opensearch';
 import {
+  AgentDirectoryPresence,
   ClockSkewGuard,
   MaintenanceRunner,
   ManagementApiClient,
@@ -194,6 +195,7 @@ export async function startSidecar(
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
       ...(metrics && { stores: { orders, locks }, metrics }),
+      agents: new AgentDirectoryPresence(agents, sched.offlineAgentStatuses),
       logger: logger.child({ component: 'maintenance', owner: config.nodeId }),
       options: maintenanceOptions,
     });

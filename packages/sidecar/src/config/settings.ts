@@ -4,7 +4,7 @@
  * both generated from this list, so they cannot drift. The scheduler's defaults come from the scheduler
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
-import { defaultRetryPolicy } from '@command-manager/core';
+import { DEFAULT_OFFLINE_AGENT_STATUSES, defaultRetryPolicy } from '@command-manager/core';
 import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
 import { AUDIT_LOG_DEFAULTS } from '@command-manager/opensearch';
 import { CLOCK_SKEW_DEFAULTS, SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
@@ -650,6 +650,14 @@ export const SETTINGS: readonly Setting[] = [
     default: CLOCK_SKEW_DEFAULTS.checkIntervalMs,
     minimum: 1000,
     description: "How often the sidecar compares its clock with the indexer's (`_cat/health`).",
+  },
+  {
+    key: 'scheduler.offlineAgentStatuses',
+    env: 'CM_OFFLINE_AGENT_STATUSES',
+    type: 'list',
+    default: [...DEFAULT_OFFLINE_AGENT_STATUSES],
+    description:
+      "Values of the agents index's `agent.status` (comma-separated) that mean an agent is offline. The deadline sweep looks up the agents of overdue orders: an order whose agent is offline at every check until its delivery window (`delivery_window_s`) ends fails with result code 908 (agent offline).",
   },
   {
     key: 'scheduler.retentionMs',

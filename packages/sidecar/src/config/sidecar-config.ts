@@ -94,6 +94,7 @@ export interface SidecarConfig {
     readonly breakerOpenMs: number;
     readonly clockSkewMaxMs: number;
     readonly clockSkewCheckIntervalMs: number;
+    readonly offlineAgentStatuses: readonly string[];
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;
