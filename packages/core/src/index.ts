@@ -12,7 +12,8 @@
  *   with plan-token.ts (dry runs and the plan a send is held to), eligibility.ts, stale-writes.ts,
  *   request-progress.ts, request-history.ts (listing), result-reports.ts and cancel-request.ts.
  *   fail-pending-orders.ts fails a request's pending orders: cancel and the scheduler's rollout stop both
- *   run it. request-retention.ts removes expired records and keys.
+ *   run it. request-retention.ts removes expired records and keys. live-membership.ts: the port and rules of
+ *   live group commands (joiners get an order, never two).
  */
 export * from './model';
 export * from './ports';
@@ -46,3 +47,4 @@ export * from './eligibility';
 export * from './submission-plan';
 export { maxPlanTokenLength } from './plan-token';
 export * from './audit';
+export * from './live-membership';

@@ -60,6 +60,9 @@ export interface Eligibility {
   exclude_agents?: string[];
 }
 
+export const MEMBERSHIPS = ['snapshot', 'live'] as const;
+export type Membership = (typeof MEMBERSHIPS)[number];
+
 /** One element of the API's `commands` array, as Wazuh's clients send it (plus optional rollout and eligibility keys). */
 export interface CommandRequest extends Rollout, Eligibility {
   source: Source;
@@ -73,6 +76,11 @@ export interface CommandRequest extends Rollout, Eligibility {
    * offline for the whole window fails with AGENT_OFFLINE. See `deadline-rule.ts`.
    */
   delivery_window_s?: number;
+  /**
+   * Group targets: `snapshot` (default) expands the group once, at submission; `live` also gives an order to
+   * agents that join the group until the delivery window ends (`live-membership.ts`).
+   */
+  membership?: Membership;
   /** The request this one re-runs (its parent); a link kept in the request record only. */
   rerun_of?: number;
 }
@@ -167,6 +175,8 @@ export interface RequestRecord {
   write_errors?: Array<{ id: string; reason: string; code?: string }>;
   /** Set once the error budget is spent and remaining pending orders were failed. */
   rollout_stopped_at?: string | null;
+  /** A live group command's window end (ISO-8601): agents joining the group until then get an order. */
+  live_until?: string;
 }
 
 /** A status report for one order, as the Comms API sends it. */

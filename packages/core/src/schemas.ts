@@ -13,7 +13,7 @@
  * - `action.name` must be registered and `action.args` must match the action's own schema
  *   (`action-registry.ts`).
  */
-import { COMMAND_TARGET_TYPES, ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
+import { COMMAND_TARGET_TYPES, MEMBERSHIPS, ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
 
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -139,6 +139,12 @@ export const commandRequestSchema = {
       maximum: MAX_DELIVERY_WINDOW_SEC,
       description:
         'Seconds from submission during which an order may still reach its agent (at least `timeout`, at most 30 days; default `timeout`). An order whose agent (`agent.status` in the agents index) stays offline for the whole window fails with result code 908 (agent offline); an agent that comes back within it gets `timeout` seconds from then.',
+    },
+    membership: {
+      type: 'string',
+      enum: MEMBERSHIPS,
+      description:
+        'Group targets only. `snapshot` (default): the group is expanded once, at submission. `live`: agents that join the group until the delivery window ends (`delivery_window_s`, default `timeout`) get an order too, with order ids after the first ones; no agent gets two. Joiners are found by polling the agents index (`scheduler.membershipPollIntervalMs`).',
     },
     max_concurrency: {
       type: 'integer',

@@ -262,10 +262,16 @@ function checkEligibilityTargets(
   if (details.length > 0) throw invalid(details);
 }
 
-/** A delivery window holds the first `timeout`: an order delivered at once has all of it inside the window. */
+/**
+ * A delivery window holds the first `timeout` (an order delivered at once has all of it inside the window);
+ * only a group has members that may join.
+ */
 function checkDeliveryWindows(commands: readonly CommandRequest[], pointerOf: (i: number) => string): void {
   const details: ErrorDetail[] = [];
   commands.forEach((c, i) => {
+    if (c.membership === 'live' && c.target.type !== 'group') {
+      details.push({ pointer: `${pointerOf(i)}/membership`, message: 'live applies only to group targets' });
+    }
     if (c.delivery_window_s !== undefined && c.delivery_window_s < c.timeout) {
       details.push({
         pointer: `${pointerOf(i)}/delivery_window_s`,

@@ -167,6 +167,22 @@ describe('delivery_window_s', () => {
   });
 });
 
+describe('membership', () => {
+  const group = { type: 'group', id: 'web' };
+  it.each(['live', 'snapshot'])('%s is accepted for a group', (membership) => {
+    const c = validator.validateBatch({ commands: [cmd({ target: group, membership })] }).commands[0];
+    expect(c?.membership).toBe(membership);
+  });
+  it('live is refused for other targets, and an unknown value anywhere, naming the field', () => {
+    expect(detailsOf({ commands: [cmd({ membership: 'live' })] })).toEqual([
+      { pointer: '/commands/0/membership', message: 'live applies only to group targets' },
+    ]);
+    expect(pointers({ commands: [cmd({ target: group, membership: 'dynamic' })] })).toEqual([
+      '/commands/0/membership',
+    ]);
+  });
+});
+
 describe('required and unknown fields', () => {
   it('names every missing field at its pointer', () => {
     expect(pointers({ commands: [{}] })).toEqual([

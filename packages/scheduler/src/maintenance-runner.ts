@@ -11,7 +11,9 @@
  * - audit retention (with `auditRetention`): audit records older than their retention, at start and every
  *   `retentionIntervalMs`, in every sidecar (a delete repeated by two sidecars is harmless);
  * - stale-write check (with `staleWrites`): marks partial the requests whose writer died mid fan-out (a
- *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first.
+ *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first;
+ * - live membership (with `membership`, a `MembershipPoller`): orders for agents that joined live groups,
+ *   every `membership.intervalMs`, one sidecar at a time (lock `membership`).
  *
  * The scheduler builds one with its stores when it is given none; the sidecar builds one with every task
  * and hands it to its scheduler, or runs it alone when it does not dispatch.
@@ -67,6 +69,8 @@ export interface MaintenanceDeps {
   auditRetention?: { run(): Promise<unknown> };
   /** The stale-write check (core's `CommandService.markStaleWrites`) and its period; without it none runs. */
   staleWrites?: { check(): Promise<unknown>; intervalMs: number };
+  /** The live-membership poller (`membership-poller.ts`) and its period; without it none runs. */
+  membership?: { poll(): Promise<unknown>; intervalMs: number };
   clock?: Clock;
   /** Without it deadlines are always enforced; with it, only while this clock agrees with the indexer's. */
   clockSkew?: ClockSkewGuard;
@@ -170,6 +174,16 @@ export class MaintenanceRunner {
           () => staleWrites.check(),
           (e) => this.logger.warn('could not check for interrupted writes', { error: describeError(e) }),
           { runAtStart: false, unref: true },
+        ),
+      );
+    }
+    const membership = deps.membership;
+    if (membership) {
+      this.tickers.push(
+        new Ticker(
+          membership.intervalMs,
+          () => membership.poll(),
+          (e) => this.logger.warn('live membership round failed', { error: describeError(e) }),
         ),
       );
     }

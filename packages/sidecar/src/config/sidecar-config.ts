@@ -95,6 +95,8 @@ export interface SidecarConfig {
     readonly clockSkewMaxMs: number;
     readonly clockSkewCheckIntervalMs: number;
     readonly offlineAgentStatuses: readonly string[];
+    readonly membershipPollIntervalMs: number;
+    readonly membershipMaxRequests: number;
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;
