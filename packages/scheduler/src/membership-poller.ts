@@ -34,12 +34,15 @@ export const MEMBERSHIP_DEFAULTS = Object.freeze({
   maxRequests: 100,
   /** Group members read per page (and ids per store call). */
   pageSize: 1000,
+  /** Most orders one live request may reach, joiners included (the sidecar passes `limits.maxFanOut`). */
+  maxOrdersPerRequest: 200_000,
 });
 
 export interface MembershipPollerOptions {
   intervalMs?: number;
   maxRequests?: number;
   pageSize?: number;
+  maxOrdersPerRequest?: number;
   /** TTL of the `membership` lock, renewed between requests; default 6 intervals, at least 30 s. */
   lockTtlMs?: number;
 }
@@ -73,6 +76,7 @@ export class MembershipPoller {
   private readonly logger: Logger;
   private readonly maxRequests: number;
   private readonly pageSize: number;
+  private readonly maxOrders: number;
   private readonly lockTtlMs: number;
 
   constructor(deps: MembershipPollerDeps) {
@@ -83,6 +87,7 @@ export class MembershipPoller {
     this.intervalMs = positive(o.intervalMs, MEMBERSHIP_DEFAULTS.intervalMs);
     this.maxRequests = positive(o.maxRequests, MEMBERSHIP_DEFAULTS.maxRequests);
     this.pageSize = positive(o.pageSize, MEMBERSHIP_DEFAULTS.pageSize);
+    this.maxOrders = positive(o.maxOrdersPerRequest, MEMBERSHIP_DEFAULTS.maxOrdersPerRequest);
     this.lockTtlMs = positive(o.lockTtlMs, Math.max(30_000, 6 * this.intervalMs));
   }
 
@@ -147,6 +152,15 @@ export class MembershipPoller {
     const fresh = candidates.filter((a) => !markers.has(a.id));
     if (fresh.length > 0) {
       const first = await live.reserveOrderIds(record, fresh.length);
+      // Joiners past the request's bound get no order (their reserved ids stay unused).
+      const allowed = first === undefined ? 0 : Math.max(0, this.maxOrders - first + 1);
+      if (first !== undefined && allowed < fresh.length) {
+        this.logger.warn('a live request reached its most orders; later joiners get none', {
+          requestId,
+          maxOrders: this.maxOrders,
+        });
+        fresh.length = allowed;
+      }
       if (first !== undefined) {
         const created = await live.createMarkers(
           requestId,

@@ -19,7 +19,7 @@ import { command } from './support/fixtures';
 
 const admin: Principal = { name: 'admin', roles: ['admin'], canDelegate: true, sources: '*', actions: '*' };
 
-function world() {
+function world(maxOrdersPerRequest?: number) {
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
   const orders = new InMemoryOrderStore({ clock });
   const requests = new InMemoryRequestStore({ orders });
@@ -38,6 +38,7 @@ function world() {
     locks,
     clock,
     onOrdersWritten: (n) => written.push(n),
+    ...(maxOrdersPerRequest !== undefined && { options: { maxOrdersPerRequest } }),
   });
   const service = new CommandService({
     orders,
@@ -109,6 +110,15 @@ describe('membership poller', () => {
     expect(await w.poller.poll()).toEqual({ ran: false, requests: 0, joined: 0 });
     await w.locks.release(MEMBERSHIP_LOCK, 'other');
     expect((await w.poller.poll()).joined).toBe(1);
+  });
+
+  it('a live request grows only up to its most orders', async () => {
+    const w = world(3);
+    const id = await w.submit();
+    w.agents.addAgents(['a3', 'a4', 'a5'].map((a) => ({ id: a, groups: ['web'], status: 'active' })));
+    expect((await w.poller.poll()).joined).toBe(1);
+    expect((await w.poller.poll()).joined).toBe(0);
+    expect((await w.targets(id)).map(([t]) => t)).toEqual(['a1', 'a2', 'a3']);
   });
 
   it('snapshot commands are never followed', async () => {

@@ -209,7 +209,11 @@ export async function startSidecar(
           scheduler?.wake();
           pull?.wake(undefined);
         },
-        options: { intervalMs: sched.membershipPollIntervalMs, maxRequests: sched.membershipMaxRequests },
+        options: {
+          intervalMs: sched.membershipPollIntervalMs,
+          maxRequests: sched.membershipMaxRequests,
+          maxOrdersPerRequest: config.limits.maxFanOut,
+        },
       }),
       ...(metrics && { stores: { orders, locks }, metrics }),
       agents: new AgentDirectoryPresence(agents, sched.offlineAgentStatuses),
