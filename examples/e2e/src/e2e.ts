@@ -51,6 +51,11 @@ export interface E2eOptions {
    * submission; the command is then a live group command, and each must get exactly one order. Default 0.
    */
   lateAgents?: number;
+  /**
+   * Sidecar processes sharing the indices (1 or 2; default 1). With 2, both dispatch and both run the
+   * membership poller; the API calls go to the first.
+   */
+  sidecars?: number;
   /** When the late agents join, after the submission; default 5,000. */
   lateAfterMs?: number;
   /**
@@ -104,7 +109,9 @@ export interface E2eReport {
   elapsedMs: number;
   /** What the agent simulators report (results posted). */
   agentsReport: { succeeded: number; failed: number; lost: number };
-  /** The sidecar's exit code after SIGTERM (0: a graceful stop). */
+  /** Sidecar processes that ran (and were stopped). */
+  sidecars: number;
+  /** The sidecars' exit code after SIGTERM (0: every one stopped gracefully; else the first other code). */
   sidecarExitCode: number | null;
   /** Where the sidecar's JSON logs were written (removed at the end unless the run failed). */
   sidecarLog: string;
@@ -238,6 +245,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     elapsedMs: 0,
     agentsReport: { succeeded: 0, failed: 0, lost: 0 },
     sidecarExitCode: null,
+    sidecars: 0,
     sidecarLog,
   };
 
@@ -329,37 +337,50 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       log(`Management API on ${mgmt.url}`);
     }
 
-    // 5. The sidecar, its own process, configured by environment variables.
-    const sidecar: SidecarProcess = await startSidecarProcess({
-      logFile: sidecarLog,
-      env: {
-        OPENSEARCH_URL: opensearchUrl,
-        ...osAccess,
-        CM_NODE_ID: 'e2e-sidecar',
-        CM_ORDERS_INDEX: ordersIndex,
-        CM_AGENTS_INDEX: agentsIndex,
-        CM_HTTP_PORT: '0',
-        CM_USERS_FILE: usersFile,
-        ...(mgmt
-          ? {
-              CM_MANAGEMENT_API_URL: mgmt.url,
-              CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
-              CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
-              CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
-            }
-          : { CM_DELIVERY: 'pull' }),
-        CM_POLL_INTERVAL_MS: '250',
-        CM_MEMBERSHIP_POLL_INTERVAL_MS: '1000',
-        CM_LOG_LEVEL: 'info',
-      },
-    });
-    cleanups.push({
-      what: 'sidecar',
-      run: async () => {
-        report.sidecarExitCode = await sidecar.stop();
-      },
-    });
-    log(`sidecar (pid ${sidecar.pid}) on ${sidecar.url}; logs in ${sidecarLog}`);
+    // 5. The sidecars, each its own process, configured by environment variables (the second, if any, shares
+    //    the first one's indices).
+    const sidecarCount = Math.min(2, Math.max(1, Math.floor(options.sidecars ?? 1)));
+    const exitCodes: Array<number | null> = [];
+    const startOne = async (n: number): Promise<SidecarProcess> => {
+      const logFile = n === 1 ? sidecarLog : path.join(tmp, `sidecar-${n}.log`);
+      const started = await startSidecarProcess({
+        logFile,
+        env: {
+          OPENSEARCH_URL: opensearchUrl,
+          ...osAccess,
+          CM_NODE_ID: n === 1 ? 'e2e-sidecar' : `e2e-sidecar-${n}`,
+          CM_ORDERS_INDEX: ordersIndex,
+          CM_AGENTS_INDEX: agentsIndex,
+          CM_HTTP_PORT: '0',
+          CM_USERS_FILE: usersFile,
+          ...(mgmt
+            ? {
+                CM_MANAGEMENT_API_URL: mgmt.url,
+                CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
+                CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
+                CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
+              }
+            : { CM_DELIVERY: 'pull' }),
+          CM_POLL_INTERVAL_MS: '250',
+          CM_MEMBERSHIP_POLL_INTERVAL_MS: '1000',
+          CM_LOG_LEVEL: 'info',
+        },
+      });
+      cleanups.push({
+        what: `sidecar ${n}`,
+        run: async () => {
+          const code = await started.stop();
+          exitCodes.push(code);
+          report.sidecars++;
+          const bad = exitCodes.filter((c) => c !== 0);
+          report.sidecarExitCode = bad.length > 0 ? (bad[0] ?? null) : 0;
+        },
+      });
+      log(`sidecar ${n} (pid ${started.pid}) on ${started.url}; logs in ${logFile}`);
+      return started;
+    };
+    const sidecar = await startOne(1);
+    for (let n = 2; n <= sidecarCount; n++) await startOne(n);
 
     // 6. The Comms API, reporting results to the sidecar, and the agents polling it.
     const comms = await startCommsApi({ port: 0, commandManager: { url: sidecar.url, token: commsToken } });

@@ -11,7 +11,7 @@ import { runE2e } from './e2e';
 import { renderProgressLine } from './progress-line';
 
 const USAGE = `usage: e2e [--agents N] [--failure-share 0..1] [--delivery push|pull] [--group NAME] [--timeout-ms MS] [--keep-indices]
-           [--offline-agents N] [--late-agents N]
+           [--offline-agents N] [--late-agents N] [--sidecars 1|2]
   environment: OPENSEARCH_URL (unset: a local OpenSearch is started), E2E_AGENTS, E2E_FAILURE_SHARE, E2E_DELIVERY`;
 
 function numberOf(raw: string | undefined, name: string, fallback: number): number {
@@ -34,6 +34,7 @@ async function main(): Promise<number> {
         'keep-indices': { type: 'boolean', default: false },
         'offline-agents': { type: 'string' },
         'late-agents': { type: 'string' },
+        sidecars: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -51,7 +52,9 @@ async function main(): Promise<number> {
   let timeoutMs: number;
   let offlineAgents: number;
   let lateAgents: number;
+  let sidecars: number;
   try {
+    sidecars = numberOf(values.sidecars, '--sidecars', 1);
     offlineAgents = numberOf(values['offline-agents'], '--offline-agents', 0);
     lateAgents = numberOf(values['late-agents'], '--late-agents', 0);
     agents = numberOf(values.agents ?? process.env.E2E_AGENTS, '--agents', 1000);
@@ -93,6 +96,7 @@ async function main(): Promise<number> {
     timeoutMs,
     offlineAgents,
     lateAgents,
+    sidecars,
     keepIndices: values['keep-indices'],
     ...(values.group !== undefined && { group: values.group }),
     signal: controller.signal,

@@ -67,7 +67,7 @@ describe('end to end: one command to a group of 1,000 agents', () => {
     expect(report.sidecarExitCode).toBe(0);
   });
 
-  it('offline agents fail with 908 when the window ends while the online ones succeed; late agents join a live command once', async () => {
+  it('two sidecars: offline agents fail with 908 when the window ends while the online ones succeed; late agents join a live command once', async () => {
     const prefix = `${testIndexPrefix(__filename)}window`;
     const report = await runE2e({
       opensearchUrl: opensearchUrl(),
@@ -77,6 +77,7 @@ describe('end to end: one command to a group of 1,000 agents', () => {
       lateAgents: 2,
       lateAfterMs: 5000,
       deliveryWindowS: 10,
+      sidecars: 2,
       indexPrefix: prefix,
       timeoutMs: 90_000,
     });
@@ -87,6 +88,7 @@ describe('end to end: one command to a group of 1,000 agents', () => {
     expect(report.expected).toEqual({ success: 20, failure: 5, offline: 3, late: 2 });
     expect(report.counts).toEqual({ pending: 0, sent: 0, success: 20, failure: 5 });
     expect(report.agentsReport).toEqual({ succeeded: 20, failed: 2, lost: 0 });
+    expect(report.sidecars).toBe(2);
     expect(report.sidecarExitCode).toBe(0);
   });
 
