@@ -3,7 +3,7 @@
  * joining its group in the agents index afterwards, and membership pollers of two "sidecars" (their own
  * clients and stores) giving the joiners their orders.
  */
-import { ActionRegistry, CommandService, InMemoryLockStore } from '@command-manager/core';
+import { InMemoryLockStore } from '@command-manager/core';
 import type { LockStore, Principal, StoredOrder } from '@command-manager/core';
 import {
   createAgentsIndex,
@@ -19,6 +19,7 @@ import {
 import { MaintenanceRunner, MembershipPoller } from '@command-manager/scheduler';
 import { opensearchClientOptions } from '@command-manager/test-support';
 import { command } from './support/fixtures';
+import { submissionService } from './support/submission-service';
 import { openSearchFixture } from './support/opensearch-fixture';
 
 jest.setTimeout(60_000);
@@ -72,15 +73,7 @@ async function submitLive(
   windowS = 120,
   membership: 'live' | 'snapshot' = 'live',
 ): Promise<number> {
-  const service = new CommandService({
-    orders: s.orders,
-    requests: s.requests,
-    ids: s.ids,
-    agents: s.agents,
-    registry: ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 10, maxFanOut: 1000, maxResultsPerReport: 100 },
-    indexName: s.orders.layout.orders,
-  });
+  const service = submissionService(s);
   const live = command({
     target: { type: 'group', id: group },
     timeout: 60,

@@ -3,8 +3,6 @@
  * the order ids they get.
  */
 import {
-  ActionRegistry,
-  CommandService,
   InMemoryAgentDirectory,
   InMemoryLiveMembershipStore,
   InMemoryLockStore,
@@ -16,6 +14,7 @@ import type { CommandRequest, Principal } from '@command-manager/core';
 import { MEMBERSHIP_LOCK, MembershipPoller } from '@command-manager/scheduler';
 import { ManualClock } from '@command-manager/test-support';
 import { command } from './support/fixtures';
+import { submissionService } from './support/submission-service';
 
 const admin: Principal = { name: 'admin', roles: ['admin'], canDelegate: true, sources: '*', actions: '*' };
 
@@ -40,16 +39,7 @@ function world(maxOrdersPerRequest?: number) {
     onOrdersWritten: (n) => written.push(n),
     ...(maxOrdersPerRequest !== undefined && { options: { maxOrdersPerRequest } }),
   });
-  const service = new CommandService({
-    orders,
-    requests,
-    ids: new InProcessIdAllocator(),
-    agents,
-    registry: ActionRegistry.withDefaults(),
-    clock,
-    limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 50 },
-    indexName: 'wazuh-commands',
-  });
+  const service = submissionService({ orders, requests, ids: new InProcessIdAllocator(), agents, clock });
   const submit = async (overrides: Partial<CommandRequest> = {}): Promise<number> => {
     const c = command({
       target: { type: 'group', id: 'web' },

@@ -10,6 +10,7 @@
  * the order id of the one that did.
  */
 import { newOrder } from '@command-manager/core';
+import { makeTestRecord } from './request-store-contract';
 import type {
   CommandRequest,
   LiveMembershipStore,
@@ -31,29 +32,21 @@ const T0 = Date.parse('2030-06-01T12:00:00.000Z');
 const iso = (ms: number): string => new Date(T0 + ms).toISOString();
 
 const liveCommand: CommandRequest = {
-  source: 'Users/Services',
-  user: 'alice',
-  target: { type: 'group', id: 'web' },
-  action: { name: 'restart', args: {} },
-  timeout: 60,
+  ...makeTestRecord(0).command,
   delivery_window_s: 3600,
   membership: 'live',
 };
 
+/** A live request's record, written out and open for an hour from T0, created `requestId` seconds after T0. */
 function record(requestId: number, overrides: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    request_id: requestId,
+  return makeTestRecord(requestId, {
     created_at: iso(requestId * 1000),
-    principal: 'alice',
     command: liveCommand,
     total_orders: 2,
-    unresolved: [],
     write_state: 'complete',
-    updated_at: iso(requestId * 1000),
-    rollout_stopped_at: null,
     live_until: iso(3_600_000),
     ...overrides,
-  };
+  });
 }
 
 export function describeLiveMembershipStoreContract(
