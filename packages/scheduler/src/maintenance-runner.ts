@@ -26,7 +26,15 @@ import {
   overdueVerdict,
   systemClock,
 } from '@command-manager/core';
-import type { Clock, ConditionalWrite, LockStore, Logger, OrderStore } from '@command-manager/core';
+import type {
+  AgentPresence,
+  Clock,
+  ConditionalWrite,
+  LockStore,
+  Logger,
+  OrderStore,
+  StoredOrder,
+} from '@command-manager/core';
 import type { AgentPresenceSource } from './agent-presence';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
@@ -224,17 +232,16 @@ export class MaintenanceRunner {
       const overdue = await orders.findOverdue(now, this.opts.sweepBatchSize);
       if (overdue.length === 0) break;
       const lookup = overdue.filter((o) => needsPresence(o.order, now));
-      const presence =
-        this.deps.agents && lookup.length > 0
-          ? await this.deps.agents.presence(lookup.map((o) => o.order.command.target.id))
-          : new Map<string, never>();
+      const presence = await this.presenceOf(lookup);
       const writes: ConditionalWrite[] = [];
       const codes: Array<number | undefined> = [];
       for (const o of overdue) {
+        // The agents index could not be read: an order whose verdict depends on it waits for the next sweep.
+        if (presence === undefined && lookup.includes(o)) continue;
         const target = o.order.command.target;
         const verdict = overdueVerdict(
           o.order,
-          target.type === 'agent' ? (presence.get(target.id) ?? 'unknown') : 'unknown',
+          target.type === 'agent' ? (presence?.get(target.id) ?? 'unknown') : 'unknown',
           now,
         );
         if (verdict.kind === 'none') continue;
@@ -321,6 +328,19 @@ export class MaintenanceRunner {
       this.logger.info('retention removed terminal orders', { ...summary, mode: this.opts.retentionMode });
     }
     return summary;
+  }
+
+  /** Presence of the agents of `orders`; undefined when the agents index could not be read (logged). */
+  private async presenceOf(orders: readonly StoredOrder[]): Promise<Map<string, AgentPresence> | undefined> {
+    if (!this.deps.agents || orders.length === 0) return new Map();
+    try {
+      return await this.deps.agents.presence(orders.map((o) => o.order.command.target.id));
+    } catch (e) {
+      this.logger.warn('could not read the agents of overdue orders; those orders wait for the next sweep', {
+        error: describeError(e),
+      });
+      return undefined;
+    }
   }
 
   private stores(): { orders: OrderStore; locks: LockStore } {
