@@ -50,7 +50,7 @@ export interface MembershipPollerOptions {
 export interface MembershipPollerDeps {
   owner: string;
   live: LiveMembershipStore;
-  orders: Pick<OrderStore, 'saveOrders'>;
+  orders: Pick<OrderStore, 'saveOrders' | 'countByStatus'>;
   agents: Pick<AgentDirectory, 'groupMembers'>;
   locks: LockStore;
   clock?: Clock;
@@ -103,6 +103,7 @@ export class MembershipPoller {
       await live.refreshOrders();
       for (const record of requests) {
         summary.requests++;
+        if (!(await this.mayFollow(record))) continue;
         summary.joined += await this.followRequest(record);
         if (!(await locks.acquire(MEMBERSHIP_LOCK, owner, this.lockTtlMs, this.clock.now()))) break;
       }
@@ -114,6 +115,22 @@ export class MembershipPoller {
       this.deps.onOrdersWritten?.(summary.joined);
     }
     return summary;
+  }
+
+  /**
+   * Whether every first order of the request shows in searches, so that none of its agents passes for a
+   * joiner: a `complete` request's orders are counted (after the round's refresh, all are, unless their
+   * write is still landing); a `partial` one, whose count is unknown, is followed once its record has been
+   * still for two intervals; a `failed` one (nothing stored) is not followed.
+   */
+  private async mayFollow(record: RequestRecord): Promise<boolean> {
+    if (record.write_state === 'failed') return false;
+    if (record.write_state === 'complete') {
+      const c = await this.deps.orders.countByStatus({ requestId: record.request_id });
+      return c.pending + c.sent + c.success + c.failure >= record.total_orders;
+    }
+    const still = Date.parse(record.updated_at ?? record.created_at);
+    return this.clock.now().getTime() - still >= 2 * this.intervalMs;
   }
 
   private async followRequest(record: RequestRecord): Promise<number> {
