@@ -49,6 +49,15 @@ export function deliveryWindowEnd(order: Order): number {
   return Number.isFinite(end) ? end : Date.parse(order.delivery_timestamp);
 }
 
+/**
+ * The last moment a `pending` order may still be delivered (epoch ms): its deadline, or its delivery
+ * window's end when that is later (the sweep moves the deadline there). Dispatch fails a retry that would land
+ * after it.
+ */
+export function deliveryDeadline(order: Order): number {
+  return Math.max(Date.parse(order.delivery_timestamp), deliveryWindowEnd(order));
+}
+
 /** Whether the verdict on this overdue order depends on its agent's presence (the sweep looks those up). */
 export function needsPresence(order: Order, now: Date): boolean {
   if (order.command.target.type !== 'agent') return false;

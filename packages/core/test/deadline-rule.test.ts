@@ -1,5 +1,5 @@
 import { markSent, newOrder } from '../src/lifecycle';
-import { deliveryWindowEnd, needsPresence, overdueVerdict } from '../src/deadline-rule';
+import { deliveryDeadline, deliveryWindowEnd, needsPresence, overdueVerdict } from '../src/deadline-rule';
 import type { OverdueVerdict } from '../src/deadline-rule';
 import { ResultCodes } from '../src/model';
 import type { Order } from '../src/model';
@@ -89,6 +89,8 @@ describe('an order past its deadline', () => {
     done.command.status = 'success';
     expect(overdueVerdict(done, 'offline', at(4000)).kind).toBe('none');
     expect(needsPresence(windowed(3600), at(61))).toBe(false);
+    expect(deliveryDeadline(windowed(3600))).toBe(at(3600).getTime());
+    expect(deliveryDeadline(windowed())).toBe(at(60).getTime());
     expect(needsPresence(windowed(3600), at(3600))).toBe(true);
     expect(needsPresence(markSent(windowed(3600), at(1)), at(61))).toBe(true);
     const server = newOrder({
