@@ -19,6 +19,8 @@ export interface CommandRequest {
   timeout: number;
   max_concurrency?: number;
   max_errors?: number | string;
+  delivery_window_s?: number;
+  membership?: 'snapshot' | 'live';
   rerun_of?: number;
 }
 
