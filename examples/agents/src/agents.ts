@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { requestJson, sleep } from '@command-manager-examples/support';
@@ -27,6 +28,21 @@ export interface AgentsOptions {
   /** Stop after this long without receiving any order. Unset: run until `signal` aborts. */
   idleExitMs?: number;
   /**
+   * Offline agents: the last `offline` of the `count` agents never poll (a disconnected agent); their orders
+   * stay with the Comms API. Default 0.
+   */
+  offline?: number;
+  /**
+   * Late agents: polling starts only this long after the call (an agent that connects, and joins its group,
+   * later). Default 0.
+   */
+  startAfterMs?: number;
+  /**
+   * Called with the ids of the agents that poll, right before their first poll (after `startAfterMs`): a
+   * harness registers them (e.g. adds them to a group in the agents index) as a server would on connection.
+   */
+  onStart?: (agentIds: string[]) => Promise<void> | void;
+  /**
    * Stops the simulator. Stopping (signal or idle time) cuts the polls held open (the Comms API re-queues
    * orders whose answer did not arrive), lets orders already received be executed and reported, then resolves.
    */
@@ -39,6 +55,8 @@ export interface AgentsOptions {
 
 export interface AgentsReport {
   agents: number;
+  /** Agents that never polled (`offline`). */
+  offline: number;
   polls: number;
   /** Orders received. */
   orders: number;
@@ -70,8 +88,10 @@ export function agentId(prefix: string, n: number): string {
 export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
   const count = Math.max(1, Math.floor(options.count ?? 10));
   const prefix = options.prefix ?? 'agent-';
-  const concurrency = Math.max(1, Math.min(count, Math.floor(options.concurrency ?? 50)));
-  const pollWaitMs = options.pollWaitMs ?? (count <= concurrency ? 30_000 : 500);
+  const offline = Math.max(0, Math.min(count, Math.floor(options.offline ?? 0)));
+  const online = count - offline;
+  const concurrency = Math.max(1, Math.min(online, Math.floor(options.concurrency ?? 50)));
+  const pollWaitMs = options.pollWaitMs ?? (online <= concurrency ? 30_000 : 500);
   const random = options.random ?? Math.random;
   const log = options.log ?? (() => undefined);
   const minMs = options.executeMinMs ?? 0;
@@ -82,6 +102,7 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
 
   const report: AgentsReport = {
     agents: count,
+    offline,
     polls: 0,
     orders: 0,
     succeeded: 0,
@@ -93,12 +114,15 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
   const started = Date.now();
   let lastOrderAt = started;
   const stop = new AbortController();
+  // Every poll in flight (one per connection) and a late start listen to it.
+  setMaxListeners(0, stop.signal);
   const onAbort = (): void => stop.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
 
-  // Agents not being served right now; a worker takes one, serves it, and puts it back at the end.
-  const idle: string[] = Array.from({ length: count }, (_, i) => agentId(prefix, i + 1));
+  // Agents not being served right now; a worker takes one, serves it, and puts it back at the end. The
+  // offline agents (the last ones) are never in it.
+  const idle: string[] = Array.from({ length: online }, (_, i) => agentId(prefix, i + 1));
 
   async function serve(agent: string): Promise<void> {
     report.polls++;
@@ -188,10 +212,26 @@ export async function runAgents(options: AgentsOptions): Promise<AgentsReport> {
   }
 
   log(
-    `${count} agents (${agentId(prefix, 1)} … ${agentId(prefix, count)}), ${concurrency} connections, polls held ${pollWaitMs} ms`,
+    `${count} agents (${agentId(prefix, 1)} … ${agentId(prefix, count)}, ${offline} offline), ${concurrency} connections, polls held ${pollWaitMs} ms`,
   );
   const progress = options.log ? setInterval(() => log(JSON.stringify(report)), 5000) : undefined;
-  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  const startAfterMs = Math.max(0, options.startAfterMs ?? 0);
+  // Late agents wait before their first poll; a stop meanwhile ends the run.
+  const polling =
+    startAfterMs > 0
+      ? await sleep(startAfterMs, stop.signal, 'stopped').then(
+          () => true,
+          () => false,
+        )
+      : !stop.signal.aborted;
+  if (polling && online > 0) {
+    await options.onStart?.([...idle]);
+    lastOrderAt = Date.now();
+    await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  } else if (polling) {
+    // Every agent is offline: nothing polls until the stop (or the idle time).
+    await sleep(options.idleExitMs ?? 2 ** 31 - 1, stop.signal, 'stopped').catch(() => undefined);
+  }
   clearInterval(progress);
   options.signal?.removeEventListener('abort', onAbort);
   pool.destroy();

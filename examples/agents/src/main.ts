@@ -28,6 +28,8 @@ async function main(): Promise<void> {
     failureShare: numberOption(argv, 'failure-share', 'AGENTS_FAILURE_SHARE', 0),
     executeMinMs: numberOption(argv, 'execute-min-ms', 'AGENTS_EXECUTE_MIN_MS', 0),
     executeMaxMs: numberOption(argv, 'execute-max-ms', 'AGENTS_EXECUTE_MAX_MS', 20),
+    offline: numberOption(argv, 'offline', 'AGENTS_OFFLINE', 0),
+    startAfterMs: numberOption(argv, 'start-after-ms', 'AGENTS_START_AFTER_MS', 0),
     ...(idleExit !== undefined ? { idleExitMs: Number(idleExit) } : {}),
     ...(pollWait !== undefined ? { pollWaitMs: Number(pollWait) } : {}),
     signal: controller.signal,

@@ -104,6 +104,39 @@ describe('agent simulator', () => {
     expect(report).toMatchObject({ failed: 5, succeeded: 0 });
   });
 
+  it('offline agents never poll; late agents poll only after their delay, announced by onStart', async () => {
+    const comms = await countingComms();
+    open.push(comms);
+    const stop = new AbortController();
+    comms.onResult(() => {
+      if (comms.results.length === 3) stop.abort();
+    });
+    const announced: Array<{ ids: string[]; results: number }> = [];
+    const began = Date.now();
+    const report = await runAgents({
+      commsUrl: comms.url,
+      count: 5,
+      offline: 2,
+      startAfterMs: 300,
+      onStart: (ids) => {
+        announced.push({ ids, results: comms.results.length });
+      },
+      signal: stop.signal,
+    });
+    expect(announced).toEqual([{ ids: [1, 2, 3].map((n) => agentId('agent-', n)), results: 0 }]);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(300);
+    expect(comms.results.map((r) => r.id).sort()).toEqual(['1-1', '2-1', '3-1']);
+    expect(report).toMatchObject({ agents: 5, offline: 2, orders: 3, succeeded: 3 });
+  });
+
+  it('a run of offline agents only waits for its stop', async () => {
+    const comms = await countingComms();
+    open.push(comms);
+    const report = await runAgents({ commsUrl: comms.url, count: 2, offline: 2, idleExitMs: 50 });
+    expect(report).toMatchObject({ agents: 2, offline: 2, polls: 0, orders: 0 });
+    expect(comms.connections()).toBe(0);
+  });
+
   it('stops by itself after the idle time when no order comes', async () => {
     const comms = await countingComms();
     open.push(comms);

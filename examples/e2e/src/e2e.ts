@@ -40,6 +40,29 @@ export interface E2eOptions {
   delivery?: 'push' | 'pull';
   /** Group name; default `e2e`. */
   group?: string;
+  /**
+   * Offline agents (`offline-agent-000001` …): members of the group whose `agent.status` is `disconnected`
+   * and that never poll. Their orders must fail with 908 (agent offline) when the delivery window ends.
+   * Default 0.
+   */
+  offlineAgents?: number;
+  /**
+   * Late agents (`late-agent-000001` …): they join the group (and start polling) `lateAfterMs` after the
+   * submission; the command is then a live group command, and each must get exactly one order. Default 0.
+   */
+  lateAgents?: number;
+  /**
+   * Sidecar processes sharing the indices (1 or 2; default 1). With 2, both dispatch and both run the
+   * membership poller; the API calls go to the first.
+   */
+  sidecars?: number;
+  /** When the late agents join, after the submission; default 5,000. */
+  lateAfterMs?: number;
+  /**
+   * The command's `delivery_window_s` when there are offline or late agents (default 12; its `timeout` is
+   * then min(6, window)), so that the offline agents' orders end within seconds.
+   */
+  deliveryWindowS?: number;
   /** Prefix of every index this run creates (deleted at the end); default `cm-e2e-<random>`. */
   indexPrefix?: string;
   /** Bound on waiting for every order to be terminal; default 300,000. */
@@ -73,7 +96,8 @@ export interface E2eReport {
   problems: string[];
   agents: number;
   group: string;
-  expected: { success: number; failure: number };
+  /** `offline`: orders failed 908 (agent offline); `late`: orders of agents that joined after submitting. */
+  expected: { success: number; failure: number; offline: number; late: number };
   requestId: number;
   /** Orders the command expanded to. */
   orders: number;
@@ -85,7 +109,9 @@ export interface E2eReport {
   elapsedMs: number;
   /** What the agent simulators report (results posted). */
   agentsReport: { succeeded: number; failed: number; lost: number };
-  /** The sidecar's exit code after SIGTERM (0: a graceful stop). */
+  /** Sidecar processes that ran (and were stopped). */
+  sidecars: number;
+  /** The sidecars' exit code after SIGTERM (0: every one stopped gracefully; else the first other code). */
   sidecarExitCode: number | null;
   /** Where the sidecar's JSON logs were written (removed at the end unless the run failed). */
   sidecarLog: string;
@@ -112,7 +138,17 @@ function finished(p: ProgressBody): boolean {
 }
 
 interface OrdersBody {
-  orders: Array<{ id: string; order: { command: { status: string; target: { id: string } } } }>;
+  orders: Array<{
+    id: string;
+    order: {
+      command: {
+        status: string;
+        target: { id: string };
+        order_id: number;
+        result?: { code: number } | null;
+      };
+    };
+  }>;
   cursor?: string;
 }
 
@@ -173,13 +209,20 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
   const share = options.failureShare ?? 0.05;
   if (!(share >= 0 && share <= 1)) throw new RangeError(`failureShare must be in 0..1, got ${share}`);
   const failing = Math.round(agents * share);
-  const expected = { success: agents - failing, failure: failing };
+  const offline = Math.max(0, Math.floor(options.offlineAgents ?? 0));
+  const late = Math.max(0, Math.floor(options.lateAgents ?? 0));
+  const expected = { success: agents - failing + late, failure: failing + offline, offline, late };
+  /** Orders written at submission, and in all once the late agents joined. */
+  const firstOrders = agents + offline;
+  const allOrders = firstOrders + late;
   const group = options.group ?? 'e2e';
   const prefix = options.indexPrefix ?? `cm-e2e-${randomBytes(3).toString('hex')}`;
   const ordersIndex = `${prefix}-commands`;
   const agentsIndex = `${prefix}-agents`;
   const okPrefix = 'agent-';
   const failPrefix = 'failing-agent-';
+  const offlinePrefix = 'offline-agent-';
+  const latePrefix = 'late-agent-';
 
   // Everything started is stopped in reverse order, whatever happens.
   const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
@@ -202,6 +245,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     elapsedMs: 0,
     agentsReport: { succeeded: 0, failed: 0, lost: 0 },
     sidecarExitCode: null,
+    sidecars: 0,
     sidecarLog,
   };
 
@@ -238,15 +282,24 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     const t0 = Date.now();
     await createAgentsIndex(client, { index: agentsIndex });
     const ids = [
-      ...Array.from({ length: expected.success }, (_, i) => agentId(okPrefix, i + 1)),
+      ...Array.from({ length: agents - failing }, (_, i) => agentId(okPrefix, i + 1)),
       ...Array.from({ length: failing }, (_, i) => agentId(failPrefix, i + 1)),
     ];
     await seedAgents(
       client,
-      ids.map((id) => ({ id, groups: [group], status: 'active' })),
+      [
+        ...ids.map((id) => ({ id, groups: [group], status: 'active' })),
+        ...Array.from({ length: offline }, (_, i) => ({
+          id: agentId(offlinePrefix, i + 1),
+          groups: [group],
+          status: 'disconnected',
+        })),
+      ],
       { index: agentsIndex },
     );
-    log(`seeded ${agents} agents of group "${group}" in ${agentsIndex} (${Date.now() - t0} ms)`);
+    log(
+      `seeded ${agents} agents of group "${group}" (and ${offline} offline) in ${agentsIndex} (${Date.now() - t0} ms)`,
+    );
 
     // 3. Credentials: an admin token (submits, reads) and a comms token (reports results), in a users file.
     const adminToken = generateApiToken();
@@ -284,36 +337,50 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       log(`Management API on ${mgmt.url}`);
     }
 
-    // 5. The sidecar, its own process, configured by environment variables.
-    const sidecar: SidecarProcess = await startSidecarProcess({
-      logFile: sidecarLog,
-      env: {
-        OPENSEARCH_URL: opensearchUrl,
-        ...osAccess,
-        CM_NODE_ID: 'e2e-sidecar',
-        CM_ORDERS_INDEX: ordersIndex,
-        CM_AGENTS_INDEX: agentsIndex,
-        CM_HTTP_PORT: '0',
-        CM_USERS_FILE: usersFile,
-        ...(mgmt
-          ? {
-              CM_MANAGEMENT_API_URL: mgmt.url,
-              CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
-              CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
-              CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
-            }
-          : { CM_DELIVERY: 'pull' }),
-        CM_POLL_INTERVAL_MS: '250',
-        CM_LOG_LEVEL: 'info',
-      },
-    });
-    cleanups.push({
-      what: 'sidecar',
-      run: async () => {
-        report.sidecarExitCode = await sidecar.stop();
-      },
-    });
-    log(`sidecar (pid ${sidecar.pid}) on ${sidecar.url}; logs in ${sidecarLog}`);
+    // 5. The sidecars, each its own process, configured by environment variables (the second, if any, shares
+    //    the first one's indices).
+    const sidecarCount = Math.min(2, Math.max(1, Math.floor(options.sidecars ?? 1)));
+    const exitCodes: Array<number | null> = [];
+    const startOne = async (n: number): Promise<SidecarProcess> => {
+      const logFile = n === 1 ? sidecarLog : path.join(tmp, `sidecar-${n}.log`);
+      const started = await startSidecarProcess({
+        logFile,
+        env: {
+          OPENSEARCH_URL: opensearchUrl,
+          ...osAccess,
+          CM_NODE_ID: n === 1 ? 'e2e-sidecar' : `e2e-sidecar-${n}`,
+          CM_ORDERS_INDEX: ordersIndex,
+          CM_AGENTS_INDEX: agentsIndex,
+          CM_HTTP_PORT: '0',
+          CM_USERS_FILE: usersFile,
+          ...(mgmt
+            ? {
+                CM_MANAGEMENT_API_URL: mgmt.url,
+                CM_MANAGEMENT_API_AUTH: 'wazuh-jwt',
+                CM_MANAGEMENT_API_USERNAME: mgmtCredentials.username,
+                CM_MANAGEMENT_API_PASSWORD: mgmtCredentials.password,
+              }
+            : { CM_DELIVERY: 'pull' }),
+          CM_POLL_INTERVAL_MS: '250',
+          CM_MEMBERSHIP_POLL_INTERVAL_MS: '1000',
+          CM_LOG_LEVEL: 'info',
+        },
+      });
+      cleanups.push({
+        what: `sidecar ${n}`,
+        run: async () => {
+          const code = await started.stop();
+          exitCodes.push(code);
+          report.sidecars++;
+          const bad = exitCodes.filter((c) => c !== 0);
+          report.sidecarExitCode = bad.length > 0 ? (bad[0] ?? null) : 0;
+        },
+      });
+      log(`sidecar ${n} (pid ${started.pid}) on ${started.url}; logs in ${logFile}`);
+      return started;
+    };
+    const sidecar = await startOne(1);
+    for (let n = 2; n <= sidecarCount; n++) await startOne(n);
 
     // 6. The Comms API, reporting results to the sidecar, and the agents polling it.
     const comms = await startCommsApi({ port: 0, commandManager: { url: sidecar.url, token: commsToken } });
@@ -321,10 +388,25 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     cleanups.push({ what: 'Comms API', run: () => comms.close() });
     const simulators = startSimulators({
       commsUrl: comms.url,
-      succeeding: expected.success,
+      succeeding: agents - failing,
       failing,
       okPrefix,
       failPrefix,
+      offline: { count: offline, prefix: offlinePrefix },
+      late: {
+        count: late,
+        prefix: latePrefix,
+        afterMs: options.lateAfterMs ?? 5000,
+        // They join the group as they connect, as a Wazuh server records a connecting agent.
+        onStart: async (lateIds) => {
+          await seedAgents(
+            client,
+            lateIds.map((id) => ({ id, groups: [group], status: 'active' })),
+            { index: agentsIndex },
+          );
+          log(`${lateIds.length} late agents joined group "${group}"`);
+        },
+      },
     });
     cleanups.push({
       what: 'agents',
@@ -336,7 +418,9 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
         }
       },
     });
-    log(`Comms API on ${comms.url}; ${agents} agents polling it (${failing} of them fail every order)`);
+    log(
+      `Comms API on ${comms.url}; ${agents} agents polling it (${failing} of them fail every order), ${offline} offline, ${late} joining late`,
+    );
     if (delivery === 'pull') {
       const consumer = startPullConsumer({
         commandManagerUrl: sidecar.url,
@@ -352,6 +436,8 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
     }
 
     // 7. ONE command to the group, through the HTTP API.
+    // With offline or late agents: a delivery window of seconds, and live membership for the late ones.
+    const windowS = offline + late > 0 ? (options.deliveryWindowS ?? 12) : undefined;
     const submitted = Date.now();
     const answer = await api<{
       commands: Array<{ request_id: number; orders: number; unresolved: string[] }>;
@@ -362,7 +448,10 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
           user: 'e2e',
           target: { type: 'group', id: group },
           action: { name: 'fetch-config', args: {} },
-          timeout: Math.ceil((options.timeoutMs ?? 300_000) / 1000),
+          timeout:
+            windowS !== undefined ? Math.min(6, windowS) : Math.ceil((options.timeoutMs ?? 300_000) / 1000),
+          ...(windowS !== undefined && { delivery_window_s: windowS }),
+          ...(late > 0 && { membership: 'live' }),
         },
       ],
     });
@@ -385,7 +474,9 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
       );
       report.counts = p.counts;
       report.elapsedMs = Date.now() - submitted;
-      done = finished(p);
+      const c = p.counts;
+      // A live request's late orders come after its first ones are done: wait for every expected order.
+      done = finished(p) && c.pending + c.sent + c.success + c.failure >= allOrders;
       options.onProgress?.({
         requestId: p.request.request_id,
         total: p.request.total_orders,
@@ -407,17 +498,17 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
 
     // 9. Check: the counts, and that the failed orders are exactly those of the failing agents.
     const c = report.counts;
-    if (report.orders !== agents) problems.push(`${report.orders} orders written, expected ${agents}`);
+    if (report.orders !== firstOrders)
+      problems.push(`${report.orders} orders written, expected ${firstOrders}`);
     if (c.pending + c.sent > 0) problems.push(`${c.pending} pending and ${c.sent} sent orders left`);
     if (c.success !== expected.success) problems.push(`${c.success} success, expected ${expected.success}`);
     if (c.failure !== expected.failure) problems.push(`${c.failure} failure, expected ${expected.failure}`);
     if (done) {
-      const failedTargets: string[] = [];
+      const orders: OrdersBody['orders'] = [];
       let cursor: string | undefined;
       do {
         const query = new URLSearchParams({
           request_id: String(command.request_id),
-          status: 'failure',
           size: '1000',
           ...(cursor !== undefined && { cursor }),
         });
@@ -427,12 +518,12 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
           'GET',
           `${API}/orders?${query.toString()}`,
         );
-        failedTargets.push(...page.orders.map((o) => o.order.command.target.id));
+        orders.push(...page.orders);
         cursor = page.cursor;
       } while (cursor !== undefined);
-      const wrong = failedTargets.filter((id) => !id.startsWith(failPrefix));
-      if (wrong.length > 0)
-        problems.push(`orders of agents that succeeded are failed: ${wrong.slice(0, 5).join(', ')}`);
+      problems.push(
+        ...checkOrders(orders, { failPrefix, offlinePrefix, latePrefix, firstOrders, allOrders }),
+      );
     }
   } catch (e) {
     problems.push(e instanceof Error ? e.message : String(e));
@@ -447,7 +538,8 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
   }
   const a = report.agentsReport;
   if (problems.length === 0) {
-    if (a.succeeded !== expected.success || a.failed !== expected.failure || a.lost > 0) {
+    // Offline agents report nothing: their failures are the command manager's verdict.
+    if (a.succeeded !== expected.success || a.failed !== failing || a.lost > 0) {
       problems.push(`the agents reported ${a.succeeded} success, ${a.failed} failure, ${a.lost} lost`);
     }
     if (report.sidecarExitCode !== 0)
@@ -458,4 +550,47 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eReport> {
   if (report.ok) rmSync(tmp, { recursive: true, force: true });
   else rmSync(path.join(tmp, 'users.json'), { force: true });
   return report;
+}
+
+/**
+ * What the orders of the request must be: one per agent (a late agent's too, with an id after the first
+ * ones); `failure` exactly for the failing agents (their own code) and the offline ones (908, agent
+ * offline); `success` for every other.
+ */
+function checkOrders(
+  orders: OrdersBody['orders'],
+  expect: {
+    failPrefix: string;
+    offlinePrefix: string;
+    latePrefix: string;
+    firstOrders: number;
+    allOrders: number;
+  },
+): string[] {
+  const problems: string[] = [];
+  const perAgent = new Map<string, number>();
+  for (const o of orders) {
+    const target = o.order.command.target.id;
+    perAgent.set(target, (perAgent.get(target) ?? 0) + 1);
+  }
+  const twice = [...perAgent].filter(([, n]) => n > 1).map(([id]) => id);
+  if (twice.length > 0) problems.push(`agents with more than one order: ${twice.slice(0, 5).join(', ')}`);
+  if (orders.length !== expect.allOrders)
+    problems.push(`${orders.length} orders in the request, expected ${expect.allOrders}`);
+  const wrong: string[] = [];
+  for (const o of orders) {
+    const { target, status, result, order_id: orderId } = o.order.command;
+    const id = target.id;
+    const code = result?.code;
+    const ok = id.startsWith(expect.offlinePrefix)
+      ? status === 'failure' && code === 908
+      : id.startsWith(expect.failPrefix)
+        ? status === 'failure' && code === 1
+        : id.startsWith(expect.latePrefix)
+          ? status === 'success' && orderId > expect.firstOrders
+          : status === 'success';
+    if (!ok) wrong.push(`${id} (order ${orderId}: ${status}${code !== undefined ? ` ${code}` : ''})`);
+  }
+  if (wrong.length > 0) problems.push(`orders not as expected: ${wrong.slice(0, 5).join(', ')}`);
+  return problems;
 }

@@ -11,6 +11,7 @@ import { runE2e } from './e2e';
 import { renderProgressLine } from './progress-line';
 
 const USAGE = `usage: e2e [--agents N] [--failure-share 0..1] [--delivery push|pull] [--group NAME] [--timeout-ms MS] [--keep-indices]
+           [--offline-agents N] [--late-agents N] [--sidecars 1|2]
   environment: OPENSEARCH_URL (unset: a local OpenSearch is started), E2E_AGENTS, E2E_FAILURE_SHARE, E2E_DELIVERY`;
 
 function numberOf(raw: string | undefined, name: string, fallback: number): number {
@@ -31,6 +32,9 @@ async function main(): Promise<number> {
         group: { type: 'string' },
         'timeout-ms': { type: 'string' },
         'keep-indices': { type: 'boolean', default: false },
+        'offline-agents': { type: 'string' },
+        'late-agents': { type: 'string' },
+        sidecars: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -46,7 +50,13 @@ async function main(): Promise<number> {
   let agents: number;
   let failureShare: number;
   let timeoutMs: number;
+  let offlineAgents: number;
+  let lateAgents: number;
+  let sidecars: number;
   try {
+    sidecars = numberOf(values.sidecars, '--sidecars', 1);
+    offlineAgents = numberOf(values['offline-agents'], '--offline-agents', 0);
+    lateAgents = numberOf(values['late-agents'], '--late-agents', 0);
     agents = numberOf(values.agents ?? process.env.E2E_AGENTS, '--agents', 1000);
     failureShare = numberOf(
       values['failure-share'] ?? process.env.E2E_FAILURE_SHARE,
@@ -84,6 +94,9 @@ async function main(): Promise<number> {
     failureShare,
     delivery,
     timeoutMs,
+    offlineAgents,
+    lateAgents,
+    sidecars,
     keepIndices: values['keep-indices'],
     ...(values.group !== undefined && { group: values.group }),
     signal: controller.signal,
@@ -106,7 +119,7 @@ async function main(): Promise<number> {
   const c = report.counts;
   console.error(
     `[e2e] ${report.delivery}: ${report.orders} orders to ${report.agents} agents: ${c.success} success, ${c.failure} failure ` +
-      `(expected ${report.expected.success} / ${report.expected.failure}); ` +
+      `(expected ${report.expected.success} / ${report.expected.failure}, ${report.expected.offline} of them agent offline, ${report.expected.late} late); ` +
       `${c.pending + c.sent === 0 ? 'all terminal' : 'not all terminal'} ${(report.elapsedMs / 1000).toFixed(2)} s ` +
       `after submitting (submit ${report.submitMs} ms)`,
   );

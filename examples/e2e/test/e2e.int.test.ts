@@ -67,6 +67,31 @@ describe('end to end: one command to a group of 1,000 agents', () => {
     expect(report.sidecarExitCode).toBe(0);
   });
 
+  it('two sidecars: offline agents fail with 908 when the window ends while the online ones succeed; late agents join a live command once', async () => {
+    const prefix = `${testIndexPrefix(__filename)}window`;
+    const report = await runE2e({
+      opensearchUrl: opensearchUrl(),
+      agents: 20,
+      failureShare: 0.1,
+      offlineAgents: 3,
+      lateAgents: 2,
+      lateAfterMs: 5000,
+      deliveryWindowS: 10,
+      sidecars: 2,
+      indexPrefix: prefix,
+      timeoutMs: 90_000,
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    // 23 orders at submission (20 online, 3 offline), 2 more for the agents that joined 5 s later.
+    expect(report.orders).toBe(23);
+    expect(report.expected).toEqual({ success: 20, failure: 5, offline: 3, late: 2 });
+    expect(report.counts).toEqual({ pending: 0, sent: 0, success: 20, failure: 5 });
+    expect(report.agentsReport).toEqual({ succeeded: 20, failed: 2, lost: 0 });
+    expect(report.sidecars).toBe(2);
+    expect(report.sidecarExitCode).toBe(0);
+  });
+
   it('refuses a failure share outside 0..1 before starting anything', async () => {
     await expect(runE2e({ opensearchUrl: opensearchUrl(), failureShare: 1.5 })).rejects.toThrow(RangeError);
   });

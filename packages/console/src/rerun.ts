@@ -17,7 +17,8 @@ export interface RerunResult {
 
 /**
  * Re-runs only the failed targets of a request: reads its `failure` orders (`GET …/orders`, paged), and
- * submits the parent's command again with `rerun_of` naming the parent, so the new request links back to it.
+ * submits the parent's command again (without `membership`) with `rerun_of` naming the parent, so the new
+ * request links back to it.
  * The failed agents go in one `agents` target (one request, one order per agent, up to 1,000 agents a
  * command); any other target (a server) gets a command of its own. Commands go in submissions of at most 100.
  */
@@ -44,7 +45,9 @@ export async function rerunFailed(parent: RequestRecord): Promise<RerunResult> {
     cursor = page.cursor;
   } while (cursor !== undefined && !truncated);
 
-  const { rerun_of: _previous, ...base } = parent.command;
+  // A re-run targets the failed agents themselves: a live parent's membership does not carry over (it
+  // applies to groups only); its delivery window does.
+  const { rerun_of: _previous, membership: _membership, ...base } = parent.command;
   const all = [...targets.values()];
   const agentIds = all.filter((t) => t.type === 'agent').map((t) => t.id);
   const commands: CommandRequest[] = [];

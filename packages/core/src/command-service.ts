@@ -223,11 +223,11 @@ export class CommandService implements CommandManagerApi {
   }
 
   getRequest(requestId: number): Promise<RequestProgress> {
-    return requestProgress({ requests: this.requests, orders: this.orders }, requestId);
+    return requestProgress({ requests: this.requests, orders: this.orders }, requestId, this.clock.now());
   }
 
   listRequests(query: RequestListQuery): Promise<RequestListResult> {
-    return listRequests({ requests: this.requests, orders: this.orders }, query);
+    return listRequests({ requests: this.requests, orders: this.orders, clock: this.clock }, query);
   }
 
   async getOrder(id: string): Promise<StoredOrder> {

@@ -3,7 +3,7 @@
  *
  * - The model and its rules: model.ts (orders, requests, statuses), schemas.ts and validation.ts (bodies),
  *   action-registry.ts, lifecycle.ts (legal transitions) with claim-rule.ts beside it (when an order may be
- *   claimed, `hasLiveLease`), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
+ *   claimed, `hasLiveLease`) and deadline-rule.ts (what happens past a deadline: the delivery window), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
  *   result-bounds.ts (what a submission or a result may write), canonical-json.ts (the one JSON comparison).
  * - Ports (ports.ts): every method production uses is required; the in-memory twins (memory/) implement
  *   all of them, and one contract suite (test/contract) runs against them and the OpenSearch adapter.
@@ -12,7 +12,8 @@
  *   with plan-token.ts (dry runs and the plan a send is held to), eligibility.ts, stale-writes.ts,
  *   request-progress.ts, request-history.ts (listing), result-reports.ts and cancel-request.ts.
  *   fail-pending-orders.ts fails a request's pending orders: cancel and the scheduler's rollout stop both
- *   run it. request-retention.ts removes expired records and keys.
+ *   run it. request-retention.ts removes expired records and keys. live-membership.ts: the port and rules of
+ *   live group commands (joiners get an order, never two).
  */
 export * from './model';
 export * from './ports';
@@ -20,6 +21,7 @@ export * from './errors';
 export * from './service-types';
 export * from './lifecycle';
 export * from './claim-rule';
+export * from './deadline-rule';
 export * from './partitions';
 export * from './canonical-json';
 export * from './retry-policy';
@@ -45,3 +47,4 @@ export * from './eligibility';
 export * from './submission-plan';
 export { maxPlanTokenLength } from './plan-token';
 export * from './audit';
+export * from './live-membership';

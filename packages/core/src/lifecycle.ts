@@ -188,6 +188,11 @@ export interface NewOrderParams {
   now: Date;
   /** Partitions of the orders stream (default `DEFAULT_PARTITIONS`); see `orderPartition`. */
   partitions?: number;
+  /**
+   * End of the command's delivery window, for an order created after its request (a live group's joiner):
+   * the window runs from the request's submission. Default: `now` + `delivery_window_s`.
+   */
+  windowEndsAt?: Date;
 }
 
 // Expansion builds every order of a request with the same `now`; `toISOString` costs microseconds, a
@@ -203,12 +208,25 @@ function isoOf(ms: number): string {
   return iso;
 }
 
-/** A fresh `pending` order, due now, with its deadline (`delivery_timestamp`) `timeout` seconds from now. */
+/**
+ * A fresh `pending` order, due now, with its deadline (`delivery_timestamp`) `timeout` seconds from now and,
+ * when the command has a delivery window, that window's end (`scheduling.delivery_window_ends_at`).
+ */
 export function newOrder(params: NewOrderParams): Order {
   const { command, now } = params;
   const nowIso = isoOf(now.getTime());
   const action: Order['command']['action'] = { name: command.action.name, args: command.action.args };
   if (command.action.version !== undefined) action.version = command.action.version;
+  const order = newPendingOrder(params, nowIso, action);
+  if (command.delivery_window_s !== undefined) {
+    const end = params.windowEndsAt?.getTime() ?? now.getTime() + command.delivery_window_s * 1000;
+    order.scheduling.delivery_window_ends_at = isoOf(end);
+  }
+  return order;
+}
+
+function newPendingOrder(params: NewOrderParams, nowIso: string, action: Order['command']['action']): Order {
+  const { command, now } = params;
   return {
     '@timestamp': nowIso,
     delivery_timestamp: isoOf(now.getTime() + command.timeout * 1000),

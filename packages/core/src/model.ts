@@ -60,14 +60,27 @@ export interface Eligibility {
   exclude_agents?: string[];
 }
 
+export const MEMBERSHIPS = ['snapshot', 'live'] as const;
+export type Membership = (typeof MEMBERSHIPS)[number];
+
 /** One element of the API's `commands` array, as Wazuh's clients send it (plus optional rollout and eligibility keys). */
 export interface CommandRequest extends Rollout, Eligibility {
   source: Source;
   user: string;
   target: CommandTarget;
   action: Action;
-  /** Seconds the order may take before it counts as failed. */
+  /** Seconds the order may take before it counts as failed (the agent's time to execute once it has it). */
   timeout: number;
+  /**
+   * Seconds from submission during which an order may still reach its agent (default: `timeout`): an agent
+   * offline for the whole window fails with AGENT_OFFLINE. See `deadline-rule.ts`.
+   */
+  delivery_window_s?: number;
+  /**
+   * Group targets: `snapshot` (default) expands the group once, at submission; `live` also gives an order to
+   * agents that join the group until the delivery window ends (`live-membership.ts`).
+   */
+  membership?: Membership;
   /** The request this one re-runs (its parent); a link kept in the request record only. */
   rerun_of?: number;
 }
@@ -104,12 +117,21 @@ export interface Scheduling {
   last_error?: string | null;
   /** The authenticated principal that reported the order's result (the Comms API's identity). */
   reported_by?: string | null;
+  /** End of the command's delivery window (`delivery_window_s`), when the command has one. */
+  delivery_window_ends_at?: string | null;
+  /** When a deadline check first found the order's agent offline (its deadline was then postponed). */
+  agent_offline_at?: string | null;
+  /** When a later deadline check found that agent back online (it then got `timeout` from that moment). */
+  agent_back_at?: string | null;
 }
 
 /** One document of the orders stream: one command for one destination. */
 export interface Order {
   '@timestamp': string;
-  /** The deadline: `@timestamp` + `command.timeout` seconds. */
+  /**
+   * The deadline: `@timestamp` + `command.timeout` seconds; the deadline sweep moves it later, within the
+   * delivery window, while the order waits for its agent (`deadline-rule.ts`).
+   */
   delivery_timestamp: string;
   agent: { groups: string[] };
   command: {
@@ -158,6 +180,8 @@ export interface RequestRecord {
   write_errors?: Array<{ id: string; reason: string; code?: string }>;
   /** Set once the error budget is spent and remaining pending orders were failed. */
   rollout_stopped_at?: string | null;
+  /** A live group command's window end (ISO-8601): agents joining the group until then get an order. */
+  live_until?: string;
 }
 
 /** A status report for one order, as the Comms API sends it. */
@@ -184,6 +208,8 @@ export const ResultCodes = {
   UNDELIVERABLE: 906,
   /** The Management API refused the order alone as too large (HTTP 413). */
   ORDER_TOO_LARGE: 907,
+  /** The order's agent was offline (agents index `agent.status`) at every check until its delivery window ended. */
+  AGENT_OFFLINE: 908,
 } as const;
 
 /** Document id of an order: deterministic, so that a retried write never duplicates. */

@@ -13,7 +13,8 @@
 import { CommandManagerError, ErrorCodes } from './errors';
 import type { OrderStatus, RequestRecord, Source, StatusCounts } from './model';
 import { emptyCounts } from './model';
-import type { OrderStore, RequestFilter, RequestPosition, RequestStore } from './ports';
+import type { Clock, OrderStore, RequestFilter, RequestPosition, RequestStore } from './ports';
+import { systemClock } from './ports';
 
 export const MAX_REQUEST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_PAGE_BYTES = 1024 * 1024;
@@ -51,9 +52,11 @@ export interface RequestListResult {
 
 /**
  * Whether a request is done: not being written, every order counted (searches lag writes by a refresh
- * interval: a complete request is done only once each of its orders is counted), none pending or sent.
+ * interval: a complete request is done only once each of its orders is counted), none pending or sent, and,
+ * for a live group command, its window over at `now` (a joiner may still get an order until then).
  */
-export function isRequestDone(request: RequestRecord, counts: StatusCounts): boolean {
+export function isRequestDone(request: RequestRecord, counts: StatusCounts, now: Date): boolean {
+  if (request.live_until !== undefined && Date.parse(request.live_until) > now.getTime()) return false;
   const total = counts.pending + counts.sent + counts.success + counts.failure;
   const allCounted = request.write_state !== 'complete' || total >= request.total_orders;
   return request.write_state !== 'writing' && allCounted && counts.pending === 0 && counts.sent === 0;
@@ -102,6 +105,8 @@ export interface ListRequestsDeps {
   orders: OrderStore;
   /** Bytes of item JSON per page (default 1 MiB). */
   maxBytes?: number;
+  /** `now` of `isRequestDone` (live requests); default the system clock. */
+  clock?: Clock;
 }
 
 export async function listRequests(
@@ -116,6 +121,7 @@ export async function listRequests(
   }
   let after = query.cursor === undefined ? undefined : decodeRequestCursor(query.cursor);
   const maxBytes = deps.maxBytes ?? DEFAULT_REQUEST_PAGE_BYTES;
+  const now = (deps.clock ?? systemClock).now();
   const filter: RequestFilter = {};
   if (query.source !== undefined) filter.source = query.source;
   if (query.user !== undefined) filter.user = query.user;
@@ -142,7 +148,7 @@ export async function listRequests(
         after = positionOf(request);
         continue;
       }
-      const item: RequestListItem = { request, counts: c, done: isRequestDone(request, c) };
+      const item: RequestListItem = { request, counts: c, done: isRequestDone(request, c, now) };
       const itemBytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
       if (items.length > 0 && bytes + itemBytes > maxBytes) {
         full = true;

@@ -10,6 +10,7 @@ const FAILURE_CODES_SHOWN = 20;
 export async function requestProgress(
   stores: { requests: RequestStore; orders: OrderStore },
   requestId: number,
+  now: Date,
 ): Promise<RequestProgress> {
   const request = await stores.requests.getRequest(requestId);
   if (!request) throw new CommandManagerError(ErrorCodes.NOT_FOUND, `no request ${requestId}`);
@@ -19,7 +20,7 @@ export async function requestProgress(
   ]);
   const total = counts.pending + counts.sent + counts.success + counts.failure;
   const terminal = counts.success + counts.failure;
-  const done = isRequestDone(request, counts);
+  const done = isRequestDone(request, counts, now);
   const rollout: RequestProgress['rollout'] = {
     stopped: Boolean(request.rollout_stopped_at),
     errors: counts.failure,

@@ -13,7 +13,7 @@
  * - `action.name` must be registered and `action.args` must match the action's own schema
  *   (`action-registry.ts`).
  */
-import { COMMAND_TARGET_TYPES, ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
+import { COMMAND_TARGET_TYPES, MEMBERSHIPS, ORDER_STATUSES, SOURCES, TARGET_TYPES } from './model';
 
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -25,6 +25,8 @@ export const MAX_AGENT_STATUS_LENGTH = 64;
 /** `timeout` is stored in Wazuh's `short` mapping: 1..32767 seconds. */
 export const MIN_TIMEOUT_SEC = 1;
 export const MAX_TIMEOUT_SEC = 32767;
+/** `delivery_window_s`: at most 30 days. */
+export const MAX_DELIVERY_WINDOW_SEC = 30 * 24 * 3600;
 
 /**
  * No C0/C1 control characters (they break logs and Wazuh's own tooling), no bidirectional overrides or
@@ -128,7 +130,21 @@ export const commandRequestSchema = {
       type: 'integer',
       minimum: MIN_TIMEOUT_SEC,
       maximum: MAX_TIMEOUT_SEC,
-      description: 'Seconds the order may take before it counts as failed.',
+      description:
+        "Seconds the order may take before it counts as failed: the agent's time to execute once it has the order.",
+    },
+    delivery_window_s: {
+      type: 'integer',
+      minimum: MIN_TIMEOUT_SEC,
+      maximum: MAX_DELIVERY_WINDOW_SEC,
+      description:
+        'Seconds from submission during which an order may still reach its agent (at least `timeout`, at most 30 days; default `timeout`). An order whose agent (`agent.status` in the agents index) stays offline for the whole window fails with result code 908 (agent offline); an agent that comes back within it gets `timeout` seconds from then.',
+    },
+    membership: {
+      type: 'string',
+      enum: MEMBERSHIPS,
+      description:
+        'Group targets only. `snapshot` (default): the group is expanded once, at submission. `live`: agents that join the group until the delivery window ends (`delivery_window_s`, default `timeout`) get an order too, with order ids after the first ones; no agent gets two. Joiners are found by polling the agents index (`scheduler.membershipPollIntervalMs`).',
     },
     max_concurrency: {
       type: 'integer',
@@ -193,7 +209,7 @@ export const orderResultSchema = {
     code: {
       type: 'integer',
       description:
-        'Result code; codes >= 900 are the command manager’s own verdicts. A report whose code is outside the signed 32-bit range, or whose `data` has a leaf over 16 KiB, is refused per report (the index could not store it).',
+        'Result code; codes >= 900 are the command manager’s own verdicts: 901 expired undelivered, 902 no result in time, 903 cancelled, 904 rejected by the Management API, 905 rollout stopped, 906 undeliverable, 907 order too large, 908 agent offline for the whole delivery window. A report whose code is outside the signed 32-bit range, or whose `data` has a leaf over 16 KiB, is refused per report (the index could not store it).',
     },
     message: { type: 'string', maxLength: 4096 },
     data: { type: 'object' },
@@ -214,7 +230,8 @@ export const orderSchema = {
     '@timestamp': isoTime,
     delivery_timestamp: {
       ...isoTime,
-      description: 'The deadline: `@timestamp` + `command.timeout` seconds.',
+      description:
+        'The deadline: `@timestamp` + `command.timeout` seconds, moved later within the delivery window (`scheduling.delivery_window_ends_at`) while the order waits for its agent.',
     },
     agent: {
       type: 'object',
@@ -251,6 +268,9 @@ export const orderSchema = {
         completed_at: nullableIsoTime,
         last_error: { type: ['string', 'null'] },
         reported_by: { type: ['string', 'null'] },
+        delivery_window_ends_at: nullableIsoTime,
+        agent_offline_at: nullableIsoTime,
+        agent_back_at: nullableIsoTime,
       },
       required: ['principal', 'attempts', 'next_attempt_at'],
       additionalProperties: false,

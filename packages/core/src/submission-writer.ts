@@ -6,6 +6,7 @@
  */
 import { sameJson } from './canonical-json';
 import { CommandManagerError, ErrorCodes } from './errors';
+import { liveUntil } from './live-membership';
 import { hasEligibility } from './eligibility';
 import { expandOrders, noTargetResolved, planExpansion } from './expansion';
 import type { ExpandOptions, ExpansionPlan } from './expansion';
@@ -426,6 +427,7 @@ function newRecord(plan: ExpansionPlan, requestId: number, now: string, principa
     write_state: plan.count === 0 ? 'complete' : 'writing',
     updated_at: now,
     rollout_stopped_at: null,
+    ...(plan.command.membership === 'live' && { live_until: liveUntil(plan.command, now) }),
   };
 }
 

@@ -160,6 +160,7 @@ export class CommandValidator {
     const batch = copy as unknown as CommandBatch;
     checkArgsBytes(batch.commands, this.maxArgsBytes);
     checkEligibilityTargets(batch.commands, (i) => `/commands/${i}`);
+    checkDeliveryWindows(batch.commands, (i) => `/commands/${i}`);
     this.checkActions(batch.commands, (i) => `/commands/${i}`);
     return batch;
   }
@@ -175,6 +176,7 @@ export class CommandValidator {
     const command = copy as unknown as CommandRequest;
     checkArgsBytes([command], this.maxArgsBytes, () => '');
     checkEligibilityTargets([command], () => '');
+    checkDeliveryWindows([command], () => '');
     this.checkActions([command], () => '');
     return command;
   }
@@ -255,6 +257,26 @@ function checkEligibilityTargets(
           message: 'applies only to agent and group targets',
         });
       }
+    }
+  });
+  if (details.length > 0) throw invalid(details);
+}
+
+/**
+ * A delivery window holds the first `timeout` (an order delivered at once has all of it inside the window);
+ * only a group has members that may join.
+ */
+function checkDeliveryWindows(commands: readonly CommandRequest[], pointerOf: (i: number) => string): void {
+  const details: ErrorDetail[] = [];
+  commands.forEach((c, i) => {
+    if (c.membership === 'live' && c.target.type !== 'group') {
+      details.push({ pointer: `${pointerOf(i)}/membership`, message: 'live applies only to group targets' });
+    }
+    if (c.delivery_window_s !== undefined && c.delivery_window_s < c.timeout) {
+      details.push({
+        pointer: `${pointerOf(i)}/delivery_window_s`,
+        message: `must be at least timeout (${c.timeout})`,
+      });
     }
   });
   if (details.length > 0) throw invalid(details);

@@ -1,11 +1,14 @@
 import { isRequestDone, type RequestRecord, type StatusCounts } from '@command-manager/core';
 
 /** The parts of `GET /requests/:id` that `status --watch` decides on. */
-function requestFinished(p: {
-  request: Pick<RequestRecord, 'total_orders' | 'write_state'>;
-  counts: StatusCounts;
-}): boolean {
-  return isRequestDone(p.request as RequestRecord, p.counts);
+function requestFinished(
+  p: {
+    request: Pick<RequestRecord, 'total_orders' | 'write_state' | 'live_until'>;
+    counts: StatusCounts;
+  },
+  now = new Date('2026-01-01T00:00:00.000Z'),
+): boolean {
+  return isRequestDone(p.request as RequestRecord, p.counts, now);
 }
 
 const counts = (pending: number, sent: number, success: number, failure: number) => ({
@@ -59,6 +62,19 @@ describe('isRequestDone (status --watch ends)', () => {
         request: { total_orders: 3, write_state: 'complete' },
         counts: counts(0, 1, 2, 0),
       }),
+    ).toBe(false);
+  });
+
+  it('a live request is not done while its window is open, whatever its orders', () => {
+    const request = {
+      total_orders: 3,
+      write_state: 'complete' as const,
+      live_until: '2026-01-01T01:00:00.000Z',
+    };
+    expect(requestFinished({ request, counts: counts(0, 0, 3, 0) })).toBe(false);
+    expect(requestFinished({ request, counts: counts(0, 0, 3, 0) }, new Date(request.live_until))).toBe(true);
+    expect(
+      requestFinished({ request, counts: counts(0, 1, 3, 0) }, new Date('2026-01-02T00:00:00.000Z')),
     ).toBe(false);
   });
 });

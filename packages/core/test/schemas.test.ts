@@ -78,6 +78,8 @@ const fullCommand: Required<CommandRequest> = {
   target: { type: 'agent', id: '001' },
   action: { name: 'restart', args: {}, version: 'v5.0.0' },
   timeout: 100,
+  delivery_window_s: 86_400,
+  membership: 'snapshot',
   max_concurrency: 10,
   max_errors: '10%',
   agent_status: ['active'],

@@ -146,6 +146,43 @@ describe('timeout', () => {
   });
 });
 
+describe('delivery_window_s', () => {
+  it.each([60, 86_400, 2_592_000])('%d is accepted with timeout 60', (w) => {
+    const c = validator.validateBatch({ commands: [cmd({ timeout: 60, delivery_window_s: w })] }).commands[0];
+    expect(c?.delivery_window_s).toBe(w);
+  });
+  it.each([
+    [2_592_001, 'must be <= 2592000'],
+    [0, 'must be >= 1'],
+    [1.5, 'must be of type integer'],
+    ['600', 'must be of type integer'],
+    [59, 'must be at least timeout (60)'],
+  ])('%j is rejected (%s), naming the field', (w, message) => {
+    expect(detailsOf({ commands: [cmd({ timeout: 60, delivery_window_s: w })] })).toEqual([
+      { pointer: '/commands/0/delivery_window_s', message },
+    ]);
+    expect(
+      errorOf(() => validator.validateCommand(cmd({ timeout: 60, delivery_window_s: w }))).details,
+    ).toEqual([{ pointer: '/delivery_window_s', message }]);
+  });
+});
+
+describe('membership', () => {
+  const group = { type: 'group', id: 'web' };
+  it.each(['live', 'snapshot'])('%s is accepted for a group', (membership) => {
+    const c = validator.validateBatch({ commands: [cmd({ target: group, membership })] }).commands[0];
+    expect(c?.membership).toBe(membership);
+  });
+  it('live is refused for other targets, and an unknown value anywhere, naming the field', () => {
+    expect(detailsOf({ commands: [cmd({ membership: 'live' })] })).toEqual([
+      { pointer: '/commands/0/membership', message: 'live applies only to group targets' },
+    ]);
+    expect(pointers({ commands: [cmd({ target: group, membership: 'dynamic' })] })).toEqual([
+      '/commands/0/membership',
+    ]);
+  });
+});
+
 describe('required and unknown fields', () => {
   it('names every missing field at its pointer', () => {
     expect(pointers({ commands: [{}] })).toEqual([

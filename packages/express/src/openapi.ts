@@ -230,6 +230,12 @@ export function adapterSchemas(): Record<string, unknown> {
         updated_at: { type: 'string', format: 'date-time' },
         write_errors: writeErrors,
         rollout_stopped_at: { type: ['string', 'null'], format: 'date-time' },
+        live_until: {
+          type: 'string',
+          format: 'date-time',
+          description:
+            'A live group command (`membership` = `live`): the end of its delivery window, until which agents joining the group get an order (on top of `total_orders`, the orders of the first expansion).',
+        },
       },
       required: [
         'request_id',

@@ -80,6 +80,16 @@ describe('/openapi.json', () => {
         .set('Authorization', admin)
         .send({ commands: [groupCommand('admin')] }),
     );
+    const live = { ...groupCommand('admin'), membership: 'live', delivery_window_s: 3600 };
+    const liveAnswer = await request(app)
+      .post(`${P}/commands?summary=true`)
+      .set('Authorization', admin)
+      .send({ commands: [live] });
+    validate(`${P}/commands`, 'post', liveAnswer);
+    const liveId = (liveAnswer.body as { commands: Array<{ request_id: number }> }).commands[0]?.request_id;
+    const liveRequest = await request(app).get(`${P}/requests/${liveId}`).set('Authorization', admin);
+    expect(liveRequest.body).toMatchObject({ request: { command: live, live_until: expect.any(String) } });
+    validate(`${P}/requests/{id}`, 'get', liveRequest);
     validate(
       `${P}/commands`,
       'post',

@@ -38,3 +38,5 @@ export type { OpenSearchPartitionLeaseStoreOptions } from './opensearch-partitio
 export { toStoreError } from './internal/store-errors';
 export { AUDIT_LOG_DEFAULTS, OpenSearchAuditLog } from './opensearch-audit-log';
 export type { AuditLogOptions, OpenSearchAuditLogOptions } from './opensearch-audit-log';
+export { OpenSearchLiveMembershipStore, MAX_LIVE_BATCH } from './opensearch-live-membership-store';
+export type { OpenSearchLiveMembershipStoreOptions } from './opensearch-live-membership-store';

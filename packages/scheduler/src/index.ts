@@ -10,6 +10,8 @@
  * - `order-delivery.ts`: the delivery port; `management-api-client.ts` (push to `/accept_commands`, behind a
  *   `circuit-breaker.ts`, in byte-bounded calls by `bounded-delivery.ts`) and `pull-delivery.ts` (servers
  *   claim and acknowledge) implement the two ways orders leave.
+ * - `membership-poller.ts`: orders for agents that join live groups (run by the maintenance runner).
+ * - `agent-presence.ts`: whether agents are online (the agents index's `agent.status`), for the sweep.
  * - `clock-skew.ts`: compares this clock with the indexer's; beyond a bound deadlines are not enforced here.
  * - `scheduler-defaults.ts`: every option's default, which the sidecar's settings table also uses.
  * - `scheduler-metrics.ts`: the metrics, behind an interface the sidecar binds to its registry.
@@ -69,3 +71,11 @@ export type {
 } from './partition-leases';
 export { ClockSkewGuard, CLOCK_SKEW_DEFAULTS } from './clock-skew';
 export type { ClockSkewDeps, ClockSkewOptions, ServerTimeSource } from './clock-skew';
+export { AgentDirectoryPresence } from './agent-presence';
+export type { AgentPresenceSource } from './agent-presence';
+export { MembershipPoller, MEMBERSHIP_DEFAULTS, MEMBERSHIP_LOCK } from './membership-poller';
+export type {
+  MembershipPollerDeps,
+  MembershipPollerOptions,
+  MembershipRoundSummary,
+} from './membership-poller';

@@ -1,7 +1,9 @@
 /**
  * Maintenance, apart from the dispatch hot path (as pg-boss runs its maintenance in `boss.ts`, apart from
  * fetching in `manager.ts`). Each task given runs on its own timer until `stop()`:
- * - deadline sweep (with `stores`): fails orders past their deadline, at start and every `sweepIntervalMs`;
+ * - deadline sweep (with `stores`): fails orders past their deadline, or moves the deadline of those still in
+ *   their delivery window (core's `deadline-rule.ts`; agents' presence from `agents`), at start and every
+ *   `sweepIntervalMs`;
  * - order retention (with `stores`): archives or deletes old terminal orders, one sidecar at a time (lock
  *   `retention`), at start and every `retentionIntervalMs`;
  * - request retention (with `requestRetention`): expired idempotency keys and request records, at start and
@@ -9,13 +11,31 @@
  * - audit retention (with `auditRetention`): audit records older than their retention, at start and every
  *   `retentionIntervalMs`, in every sidecar (a delete repeated by two sidecars is harmless);
  * - stale-write check (with `staleWrites`): marks partial the requests whose writer died mid fan-out (a
- *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first.
+ *   killed sidecar), every `staleWrites.intervalMs`, whichever sidecar looks first;
+ * - live membership (with `membership`, a `MembershipPoller`): orders for agents that joined live groups,
+ *   every `membership.intervalMs`, one sidecar at a time (lock `membership`).
  *
  * The scheduler builds one with its stores when it is given none; the sidecar builds one with every task
  * and hands it to its scheduler, or runs it alone when it does not dispatch.
  */
-import { ResultCodes, isTerminal, markFailed, noopLogger, systemClock } from '@command-manager/core';
-import type { Clock, ConditionalWrite, LockStore, Logger, OrderStore } from '@command-manager/core';
+import {
+  ResultCodes,
+  isTerminal,
+  needsPresence,
+  noopLogger,
+  overdueVerdict,
+  systemClock,
+} from '@command-manager/core';
+import type {
+  AgentPresence,
+  Clock,
+  ConditionalWrite,
+  LockStore,
+  Logger,
+  OrderStore,
+  StoredOrder,
+} from '@command-manager/core';
+import type { AgentPresenceSource } from './agent-presence';
 import { noopSchedulerMetrics, SchedulerMetricNames } from './scheduler-metrics';
 import type { SchedulerMetrics } from './scheduler-metrics';
 import { SCHEDULER_DEFAULTS } from './scheduler-defaults';
@@ -46,12 +66,19 @@ export interface MaintenanceDeps {
   owner: string;
   /** The orders and locks the deadline sweep and order retention work on; without them neither runs. */
   stores?: { orders: OrderStore; locks: LockStore };
+  /**
+   * Whether the agents of overdue orders are online (the agents index); without it every agent counts as
+   * online, so no order fails AGENT_OFFLINE.
+   */
+  agents?: AgentPresenceSource;
   /** Request retention (core's `RequestRetention`); without it none runs. */
   requestRetention?: { run(): Promise<unknown> };
   /** Audit retention (the OpenSearch audit log's `removeExpired`); without it none runs. */
   auditRetention?: { run(): Promise<unknown> };
   /** The stale-write check (core's `CommandService.markStaleWrites`) and its period; without it none runs. */
   staleWrites?: { check(): Promise<unknown>; intervalMs: number };
+  /** The live-membership poller (`membership-poller.ts`) and its period; without it none runs. */
+  membership?: { poll(): Promise<unknown>; intervalMs: number };
   clock?: Clock;
   /** Without it deadlines are always enforced; with it, only while this clock agrees with the indexer's. */
   clockSkew?: ClockSkewGuard;
@@ -65,6 +92,10 @@ export interface SweepSummary {
   noResultInTime: number;
   /** Overdue orders that changed under the sweep (e.g. a late result); left alone. */
   conflicts: number;
+  /** Orders failed AGENT_OFFLINE (present when some were). */
+  agentOffline?: number;
+  /** Orders still in their delivery window whose deadline was moved later (present when some were). */
+  postponed?: number;
   /** Present when the sweep did not run: this sidecar's clock is too far from the indexer's. */
   skipped?: 'clock_skew';
 }
@@ -77,8 +108,7 @@ export interface RetentionSummary {
 }
 
 export const RETENTION_LOCK = 'retention';
-export const EXPIRED_UNDELIVERED_MESSAGE = 'expired undelivered';
-export const NO_RESULT_IN_TIME_MESSAGE = 'no result came in time';
+export { EXPIRED_UNDELIVERED_MESSAGE, NO_RESULT_IN_TIME_MESSAGE } from '@command-manager/core';
 
 const MAX_SWEEP_ROUNDS = 100;
 const MAX_RETENTION_PAGES = 1000;
@@ -155,6 +185,16 @@ export class MaintenanceRunner {
         ),
       );
     }
+    const membership = deps.membership;
+    if (membership) {
+      this.tickers.push(
+        new Ticker(
+          membership.intervalMs,
+          () => membership.poll(),
+          (e) => this.logger.warn('live membership round failed', { error: describeError(e) }),
+        ),
+      );
+    }
   }
 
   /** Starts every task. Calling it again does nothing. */
@@ -174,9 +214,10 @@ export class MaintenanceRunner {
   }
 
   /**
-   * Fails every order past its deadline: `pending` → failure EXPIRED_UNDELIVERED ("expired undelivered"),
-   * `sent` → failure NO_RESULT_IN_TIME ("no result came in time"). Bulk conditional writes; an order that
-   * changed meanwhile (e.g. its result just came in) is skipped. Nothing is failed while the clock-skew
+   * Judges every order past its deadline with core's `overdueVerdict`: `pending` → failure EXPIRED_UNDELIVERED,
+   * `sent` → failure NO_RESULT_IN_TIME, an offline agent's order → failure AGENT_OFFLINE once its delivery
+   * window is over, and an order still in its window gets a later deadline. Bulk conditional writes; an order
+   * that changed meanwhile (e.g. its result just came in) is skipped. Nothing is failed while the clock-skew
    * guard says this clock is too far from the indexer's (`skipped`).
    */
   async sweepDeadlines(): Promise<SweepSummary> {
@@ -185,47 +226,45 @@ export class MaintenanceRunner {
     if (this.deps.clockSkew && !(await this.deps.clockSkew.allowsDeadlines()))
       return { ...summary, skipped: 'clock_skew' };
     const now = this.clock.now();
+    let agentOffline = 0;
+    let postponed = 0;
     for (let round = 0; round < MAX_SWEEP_ROUNDS && !this.stopping; round++) {
       const overdue = await orders.findOverdue(now, this.opts.sweepBatchSize);
       if (overdue.length === 0) break;
+      const lookup = overdue.filter((o) => needsPresence(o.order, now));
+      const presence = await this.presenceOf(lookup);
       const writes: ConditionalWrite[] = [];
+      const codes: Array<number | undefined> = [];
       for (const o of overdue) {
-        const status = o.order.command.status;
-        if (status === 'pending') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.EXPIRED_UNDELIVERED, message: EXPIRED_UNDELIVERED_MESSAGE },
-              now,
-            ),
-          });
-        } else if (status === 'sent') {
-          writes.push({
-            id: o.id,
-            rev: o.rev,
-            order: markFailed(
-              o.order,
-              { code: ResultCodes.NO_RESULT_IN_TIME, message: NO_RESULT_IN_TIME_MESSAGE },
-              now,
-            ),
-          });
-        }
+        // The agents index could not be read: an order whose verdict depends on it waits for the next sweep.
+        if (presence === undefined && lookup.includes(o)) continue;
+        const target = o.order.command.target;
+        const verdict = overdueVerdict(
+          o.order,
+          target.type === 'agent' ? (presence?.get(target.id) ?? 'unknown') : 'unknown',
+          now,
+        );
+        if (verdict.kind === 'none') continue;
+        writes.push({ id: o.id, rev: o.rev, order: verdict.order });
+        codes.push(verdict.kind === 'fail' ? verdict.code : undefined);
       }
       const outcomes = await orders.writeConditional(writes);
       let written = 0;
       outcomes.forEach((outcome, i) => {
-        const write = writes[i];
-        if (!write) return;
+        if (i >= writes.length) return;
         if (!outcome.ok) {
           summary.conflicts++;
           return;
         }
         written++;
-        if (write.order.command.result?.code === ResultCodes.EXPIRED_UNDELIVERED) {
+        const code = codes[i];
+        if (code === undefined) postponed++;
+        else if (code === ResultCodes.EXPIRED_UNDELIVERED) {
           summary.expiredUndelivered++;
           this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'undelivered' });
+        } else if (code === ResultCodes.AGENT_OFFLINE) {
+          agentOffline++;
+          this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'agent_offline' });
         } else {
           summary.noResultInTime++;
           this.metrics.inc(SchedulerMetricNames.EXPIRED, { kind: 'no_result' });
@@ -234,7 +273,9 @@ export class MaintenanceRunner {
       // A full page of conflicts would come back unchanged: stop instead of spinning.
       if (overdue.length < this.opts.sweepBatchSize || written === 0) break;
     }
-    if (summary.expiredUndelivered + summary.noResultInTime > 0) {
+    if (agentOffline > 0) summary.agentOffline = agentOffline;
+    if (postponed > 0) summary.postponed = postponed;
+    if (summary.expiredUndelivered + summary.noResultInTime + agentOffline > 0) {
       this.logger.info('deadline sweep failed overdue orders', { ...summary });
     }
     return summary;
@@ -287,6 +328,19 @@ export class MaintenanceRunner {
       this.logger.info('retention removed terminal orders', { ...summary, mode: this.opts.retentionMode });
     }
     return summary;
+  }
+
+  /** Presence of the agents of `orders`; undefined when the agents index could not be read (logged). */
+  private async presenceOf(orders: readonly StoredOrder[]): Promise<Map<string, AgentPresence> | undefined> {
+    if (!this.deps.agents || orders.length === 0) return new Map();
+    try {
+      return await this.deps.agents.presence(orders.map((o) => o.order.command.target.id));
+    } catch (e) {
+      this.logger.warn('could not read the agents of overdue orders; those orders wait for the next sweep', {
+        error: describeError(e),
+      });
+      return undefined;
+    }
   }
 
   private stores(): { orders: OrderStore; locks: LockStore } {

@@ -17,6 +17,7 @@ import {
   ResultCodes,
   backoffDelayMs,
   defaultRetryPolicy,
+  deliveryDeadline,
   failPendingOrders,
   partitionOfOrder,
   markFailed,
@@ -810,7 +811,7 @@ export class Scheduler {
         // A clock too far from the indexer's does not judge deadlines: the order is retried, and a sidecar
         // whose clock agrees (or this one, once it does) fails it at its deadline.
         const enforced = this.clockSkew?.withinBound() ?? true;
-        if (enforced && now.getTime() + delayMs >= Date.parse(order.delivery_timestamp)) {
+        if (enforced && now.getTime() + delayMs >= deliveryDeadline(order)) {
           const message = `${EXPIRED_UNDELIVERED_MESSAGE}: ${verdict.reason}`;
           return {
             kind: 'expired',

@@ -22,6 +22,7 @@ import {
   OpenSearchAgentDirectory,
   OpenSearchAuditLog,
   OpenSearchLockStore,
+  OpenSearchLiveMembershipStore,
   OpenSearchOrderStore,
   OpenSearchPartitionLeaseStore,
   OpenSearchRequestIdAllocator,
@@ -31,8 +32,10 @@ import {
   opensearchReadiness,
 } from '@command-manager/opensearch';
 import {
+  AgentDirectoryPresence,
   ClockSkewGuard,
   MaintenanceRunner,
+  MembershipPoller,
   ManagementApiClient,
   PartitionLeaseManager,
   PullDelivery,
@@ -130,6 +133,7 @@ export async function startSidecar(
   });
   await audit.init();
   const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
+  const live = new OpenSearchLiveMembershipStore(indexOptions);
 
   const registry = ActionRegistry.withDefaults({
     permissive: config.actions.permissive,
@@ -200,7 +204,27 @@ export async function startSidecar(
       // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
+      // Any sidecar may give live groups' joiners their orders; the `membership` lock runs one at a time.
+      membership: new MembershipPoller({
+        owner: config.nodeId,
+        live,
+        orders,
+        agents,
+        locks,
+        logger: logger.child({ component: 'membership', owner: config.nodeId }),
+        onOrdersWritten: () => {
+          scheduler?.wake();
+          pull?.wake(undefined);
+        },
+        options: {
+          intervalMs: sched.membershipPollIntervalMs,
+          maxRequests: sched.membershipMaxRequests,
+          maxOrdersPerRequest: config.limits.maxFanOut,
+          partitions: partitionCount,
+        },
+      }),
       ...(metrics && { stores: { orders, locks }, metrics }),
+      agents: new AgentDirectoryPresence(agents, sched.offlineAgentStatuses),
       logger: logger.child({ component: 'maintenance', owner: config.nodeId }),
       options: maintenanceOptions,
     });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { killLeftovers, runCli, startCli, startServe, type RunningCli } from './support/cli-process';
+import type { RequestRecord } from '@command-manager/core';
 import { callApi, createFixture, eventually, type Fixture } from './support/fixture';
 import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
 
@@ -110,6 +111,28 @@ describe('command-manager CLI', () => {
     const other = await runCli(['submit', ...flags, '--plan-token', token as string], client);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/error 412 PLAN_CHANGED/);
+  });
+
+  it('submit --membership live --delivery-window S sends both; the record keeps the window end', async () => {
+    const flags = ['--target-type', 'group', '--target-id', 'db', '--action', 'restart', '--json'];
+    const live = ['--timeout', '300', '--delivery-window', '900', '--membership', 'live'];
+    const result = await runCli(['submit', ...flags, ...live], client);
+    expect(result.code).toBe(0);
+    const requestId = (JSON.parse(result.stdout) as { commands: Array<{ request_id: number }> }).commands[0]
+      ?.request_id;
+    const record = await callApi<{ request: RequestRecord }>(
+      serve.url,
+      fx.adminToken,
+      'GET',
+      `${API}/requests/${requestId}`,
+    );
+    expect(record.body.request.command).toMatchObject({ delivery_window_s: 900, membership: 'live' });
+    expect(
+      Date.parse(record.body.request.live_until ?? '') - Date.parse(record.body.request.created_at),
+    ).toBe(900_000);
+    const refused = await runCli(['submit', ...flags, '--timeout', '300', '--delivery-window', '60'], client);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/\/commands\/0\/delivery_window_s/);
   });
 
   it('status --watch (not a terminal) prints a line per reading and exits 0 when every order succeeded', async () => {

@@ -11,3 +11,4 @@ export * from './order-store-contract';
 export * from './partition-lease-store-contract';
 export * from './request-history-contract';
 export * from './request-store-contract';
+export * from './live-membership-store-contract';

@@ -25,7 +25,8 @@ export interface RequestStoreHarness {
   cleanup(): Promise<void>;
 }
 
-function record(requestId: number, fields: Partial<RequestRecord> = {}): RequestRecord {
+/** A request record for contract tests: a group command still `writing`, with `fields` over it. */
+export function makeTestRecord(requestId: number, fields: Partial<RequestRecord> = {}): RequestRecord {
   return {
     request_id: requestId,
     created_at: '2025-06-01T12:00:00.000Z',
@@ -46,6 +47,8 @@ function record(requestId: number, fields: Partial<RequestRecord> = {}): Request
     ...fields,
   };
 }
+
+const record = makeTestRecord;
 
 export function describeRequestStoreContract(
   name: string,

@@ -8,7 +8,9 @@ export interface Simulators {
 
 /**
  * The agents of a run: `succeeding` agents (`<okPrefix>000001` …) that report `success` and `failing` agents
- * (`<failPrefix>000001` …) that report `failure` for every order, all polling the Comms API at `commsUrl`.
+ * (`<failPrefix>000001` …) that report `failure` for every order, all polling the Comms API at `commsUrl`;
+ * with `offline`, agents `<prefix>000001` … that never poll; with `late`, agents that start polling (and
+ * report `success`) only after `afterMs`, once `onStart` has registered them.
  */
 export function startSimulators(options: {
   commsUrl: string;
@@ -16,6 +18,13 @@ export function startSimulators(options: {
   failing: number;
   okPrefix: string;
   failPrefix: string;
+  offline?: { count: number; prefix: string };
+  late?: {
+    count: number;
+    prefix: string;
+    afterMs: number;
+    onStart: (agentIds: string[]) => Promise<void>;
+  };
 }): Simulators {
   const stop = new AbortController();
   // Every simulated agent's poll listens to this one signal.
@@ -41,6 +50,31 @@ export function startSimulators(options: {
         prefix: options.failPrefix,
         concurrency: 50,
         failureShare: 1,
+        signal: stop.signal,
+      }),
+    );
+  }
+  const { offline, late } = options;
+  if (offline && offline.count > 0) {
+    runs.push(
+      runAgents({
+        commsUrl: options.commsUrl,
+        count: offline.count,
+        prefix: offline.prefix,
+        offline: offline.count,
+        signal: stop.signal,
+      }),
+    );
+  }
+  if (late && late.count > 0) {
+    runs.push(
+      runAgents({
+        commsUrl: options.commsUrl,
+        count: late.count,
+        prefix: late.prefix,
+        concurrency: 50,
+        startAfterMs: late.afterMs,
+        onStart: late.onStart,
         signal: stop.signal,
       }),
     );

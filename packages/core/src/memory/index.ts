@@ -8,3 +8,4 @@ export {
   MAX_AGENT_PAGE_SIZE,
 } from './in-memory-agent-directory';
 export { InMemoryPartitionLeaseStore } from './in-memory-partition-lease-store';
+export { InMemoryLiveMembershipStore } from './in-memory-live-membership-store';

@@ -64,6 +64,9 @@ export const ORDERS_MAPPINGS = {
         completed_at: date,
         last_error: { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } },
         reported_by: keyword,
+        delivery_window_ends_at: date,
+        agent_offline_at: date,
+        agent_back_at: date,
       },
     },
   },
@@ -78,6 +81,9 @@ export const ORDERS_MAPPINGS = {
  *   `counter-<name>`         kind `counter`:     the request-id counter (its `_version` is the last id)
  *   `lock-<name>`            kind `lock`:        owner and expiry of a named lease-lock
  *   `partition-lease-<n>`    kind `partition_lease`: owner and renewal counter of partition n's lease
+ *   `live-counter-<id>`      kind `live_counter`: next order id of a live request's joiners
+ *   `live-member-<id>-<h>`   kind `live_member`:  a joiner's marker (agent id, its one order id)
+ * (the last two: opensearch-live-membership-store.ts; read by id only, so not indexed)
  */
 export const REQUESTS_MAPPINGS = {
   dynamic: 'strict',
@@ -93,6 +99,7 @@ export const REQUESTS_MAPPINGS = {
         write_state: keyword,
         updated_at: date,
         total_orders: { type: 'long' },
+        live_until: date,
         // The filters of `GET /requests` (records written before these fields were mapped are listed, but
         // not matched by these filters until rewritten).
         command: {
@@ -102,6 +109,7 @@ export const REQUESTS_MAPPINGS = {
             source: keyword,
             user: keyword,
             action: { type: 'object', dynamic: false, properties: { name: keyword } },
+            membership: keyword,
           },
         },
       },
@@ -120,6 +128,8 @@ export const REQUESTS_MAPPINGS = {
     partition_lease: {
       properties: { partition: { type: 'integer' }, owner: keyword, counter: { type: 'long' } },
     },
+    live_counter: { type: 'object', enabled: false },
+    live_member: { type: 'object', enabled: false },
   },
 } as const;
 

@@ -46,7 +46,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   const api = cliClient(values);
   const tty = process.stderr.isTTY === true && !values.json;
   const show = (p: ProgressAnswer): boolean => {
-    const finished = isRequestDone(p.request, p.counts);
+    const finished = isRequestDone(p.request, p.counts, new Date());
     const view = {
       requestId: p.request.request_id,
       total: p.request.total_orders,
@@ -66,7 +66,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   if (values.watch) {
     // Pushed progress; polling only against a server without event streams.
     const final = await followProgress<ProgressAnswer>(api, id, show);
-    if (final !== 'unsupported') return exitCode(final, isRequestDone(final.request, final.counts));
+    if (final !== 'unsupported')
+      return exitCode(final, isRequestDone(final.request, final.counts, new Date()));
   }
   for (;;) {
     const p = await api.request<ProgressAnswer>('GET', `/_plugins/_command_manager/requests/${id}`);

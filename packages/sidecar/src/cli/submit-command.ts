@@ -12,7 +12,9 @@ import { ExitCodes } from './exit-codes';
 
 export const SUBMIT_USAGE = `  submit                        submit one command: --target-type agent|group|server|agents --target-id ID
                                   (agents: comma-separated ids) --action NAME [--args JSON]
-                                  [--action-version V] [--timeout S] [--source S] [--user U]
+                                  [--action-version V] [--timeout S] [--delivery-window S]
+                                  [--membership snapshot|live]
+                                  [--source S] [--user U]
                                   [--max-concurrency N] [--max-errors N|N%]
                                   [--agent-status S,S...] [--exclude-agents ID,ID...]
                                 or a Wazuh body: --file commands.json; [--idempotency-key K]
@@ -57,6 +59,8 @@ export async function submitCommand(args: string[]): Promise<number> {
       'action-version': { type: 'string' },
       args: { type: 'string' },
       timeout: { type: 'string', default: '300' },
+      'delivery-window': { type: 'string' },
+      membership: { type: 'string' },
       source: { type: 'string', default: 'Users/Services' },
       user: { type: 'string' },
       'max-concurrency': { type: 'string' },
@@ -91,6 +95,9 @@ export async function submitCommand(args: string[]): Promise<number> {
       },
       timeout: Number(values.timeout),
     };
+    if (values['delivery-window'] !== undefined)
+      command.delivery_window_s = Number(values['delivery-window']);
+    if (values.membership !== undefined) command.membership = values.membership;
     if (values['max-concurrency'] !== undefined) command.max_concurrency = Number(values['max-concurrency']);
     if (values['max-errors'] !== undefined) {
       const m = values['max-errors'];

@@ -4,10 +4,15 @@
  * both generated from this list, so they cannot drift. The scheduler's defaults come from the scheduler
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
-import { DEFAULT_PARTITIONS, MAX_PARTITIONS, defaultRetryPolicy } from '@command-manager/core';
+import {
+  DEFAULT_OFFLINE_AGENT_STATUSES,
+  DEFAULT_PARTITIONS,
+  MAX_PARTITIONS,
+  defaultRetryPolicy,
+} from '@command-manager/core';
 import { REQUEST_EVENT_DEFAULTS } from '@command-manager/express';
 import { AUDIT_LOG_DEFAULTS } from '@command-manager/opensearch';
-import { CLOCK_SKEW_DEFAULTS, SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
+import { CLOCK_SKEW_DEFAULTS, MEMBERSHIP_DEFAULTS, SCHEDULER_DEFAULTS } from '@command-manager/scheduler';
 
 export type SettingType = 'string' | 'integer' | 'boolean' | 'url' | 'enum' | 'list';
 
@@ -669,6 +674,33 @@ export const SETTINGS: readonly Setting[] = [
     default: CLOCK_SKEW_DEFAULTS.checkIntervalMs,
     minimum: 1000,
     description: "How often the sidecar compares its clock with the indexer's (`_cat/health`).",
+  },
+  {
+    key: 'scheduler.offlineAgentStatuses',
+    env: 'CM_OFFLINE_AGENT_STATUSES',
+    type: 'list',
+    default: [...DEFAULT_OFFLINE_AGENT_STATUSES],
+    description:
+      "Values of the agents index's `agent.status` (comma-separated) that mean an agent is offline. The deadline sweep looks up the agents of overdue orders: an order whose agent is offline at every check until its delivery window (`delivery_window_s`) ends fails with result code 908 (agent offline).",
+  },
+  {
+    key: 'scheduler.membershipPollIntervalMs',
+    env: 'CM_MEMBERSHIP_POLL_INTERVAL_MS',
+    type: 'integer',
+    default: MEMBERSHIP_DEFAULTS.intervalMs,
+    minimum: 100,
+    description:
+      'Time between two rounds of the live-membership poller (one sidecar at a time, lock `membership`): each round walks the group of every live request whose window is open and gives its joiners their orders. An agent that joins is given its order within two intervals.',
+  },
+  {
+    key: 'scheduler.membershipMaxRequests',
+    env: 'CM_MEMBERSHIP_MAX_REQUESTS',
+    type: 'integer',
+    default: MEMBERSHIP_DEFAULTS.maxRequests,
+    minimum: 1,
+    maximum: 1000,
+    description:
+      'Live requests (the oldest first) whose groups one membership round walks; each costs two searches and a multi-get per 1,000 members.',
   },
   {
     key: 'scheduler.retentionMs',

@@ -96,6 +96,9 @@ export interface SidecarConfig {
     readonly breakerOpenMs: number;
     readonly clockSkewMaxMs: number;
     readonly clockSkewCheckIntervalMs: number;
+    readonly offlineAgentStatuses: readonly string[];
+    readonly membershipPollIntervalMs: number;
+    readonly membershipMaxRequests: number;
     readonly retentionMs: number;
     readonly retentionMode: 'archive' | 'delete';
     readonly retentionIntervalMs: number;
