@@ -119,6 +119,12 @@ export interface ConditionalWrite {
   id: string;
   rev: string;
   order: Order;
+  /**
+   * The order carries its args as stored (read with `readArgs`): the store may then replace the stored
+   * document whole, which costs it less than merging the other fields into it. Without it, the stored args
+   * are kept whatever the order carries.
+   */
+  withArgs?: boolean;
 }
 
 export type WriteOutcome =

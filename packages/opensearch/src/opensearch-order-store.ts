@@ -473,17 +473,18 @@ export class OpenSearchOrderStore implements OrderStore {
         unmatched.push({ at, id: w.id });
         return;
       }
-      // A partial update (`doc` is merged into the stored source, still conditional on the revision) that
-      // leaves `command.action.args` as saved: the writer may have read the order without it.
+      const cond = { _id: w.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm };
+      // An order carrying its stored args replaces the document (`index`: no read of the stored source).
+      // Any other is a partial update (`doc` is merged into the stored source, still conditional on the
+      // revision) that leaves `command.action.args` as saved: the writer may have read the order without it.
+      // Without noop detection, an unchanged document is still a write that moves the revision on, as an
+      // `index` would: of two writers holding one revision, only the first wins.
       ops.push({
         at,
         id: w.id,
-        ...bulkOp(
-          { update: { _id: w.id, if_seq_no: rev.ifSeqNo, if_primary_term: rev.ifPrimaryTerm } },
-          // Without noop detection, an unchanged document is still a write that moves the revision on, as
-          // an `index` would: of two writers holding one revision, only the first wins.
-          { doc: withoutArgs(w.order), detect_noop: false },
-        ),
+        ...(w.withArgs
+          ? bulkOp({ index: cond }, w.order)
+          : bulkOp({ update: cond }, { doc: withoutArgs(w.order), detect_noop: false })),
       });
     });
     await this.conditionalBulk(ops, outcomes, unmatched, how);

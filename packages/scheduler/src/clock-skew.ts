@@ -8,6 +8,11 @@
  * The skew is the local midpoint of the call minus the server's time; the server's time is known to the
  * second (`resolutionMs`), so the estimate is the middle of that second, and errors of half a second plus
  * half the round trip are expected: keep `maxSkewMs` well above both.
+ *
+ * While the bound is exceeded, `indexerClock()` reads this clock corrected by the last skew measured, so
+ * that what the sidecar writes (an order's `@timestamp`, deadline and next attempt) and what it compares
+ * (which orders are due) agree with the other sidecars to about a second, not to the skew. `start()` keeps
+ * checking every `checkIntervalMs` on its own timer.
  */
 import { noopLogger, systemClock } from '@command-manager/core';
 import type { Clock, Logger } from '@command-manager/core';
@@ -56,6 +61,7 @@ export class ClockSkewGuard {
   private skewMs: number | undefined;
   private exceeded = false;
   private checking: Promise<boolean> | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(deps: ClockSkewDeps) {
     this.deps = deps;
@@ -65,6 +71,32 @@ export class ClockSkewGuard {
     this.monotonic = deps.monotonic ?? systemMonotonicClock;
     this.logger = deps.logger ?? noopLogger;
     this.metrics = deps.metrics ?? noopSchedulerMetrics;
+  }
+
+  /** Checks now and then every `checkIntervalMs` until `stop()`; resolves once the first check ended. */
+  async start(): Promise<void> {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.allowsDeadlines(), Math.max(1000, this.checkIntervalMs));
+    this.timer.unref();
+    await this.allowsDeadlines();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * The wall clock to write and compare order times with: this one while it is within the bound, this one
+   * minus the last measured skew beyond it (the indexer's time, to about a second).
+   */
+  indexerClock(): Clock {
+    return {
+      now: () => {
+        const local = this.clock.now();
+        return this.exceeded && this.skewMs !== undefined ? new Date(local.getTime() - this.skewMs) : local;
+      },
+    };
   }
 
   /** The last measured skew (local − server, ms), if any check succeeded. */

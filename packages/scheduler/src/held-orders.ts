@@ -34,11 +34,15 @@ export class HeldOrders {
     return this.held.has(id);
   }
 
-  /** The orders of `found` neither held nor seen stale, in the order given; they are held on return. */
-  take(found: readonly StoredOrder[]): StoredOrder[] {
+  /**
+   * The first `max` orders of `found` neither held nor seen stale, in the order given; they are held on
+   * return (the others are left alone).
+   */
+  take(found: readonly StoredOrder[], max = Number.POSITIVE_INFINITY): StoredOrder[] {
     this.forgetOld();
     const taken: StoredOrder[] = [];
     for (const o of found) {
+      if (taken.length >= max) break;
       if (this.held.has(o.id) || this.spent.get(o.id)?.rev === o.rev) continue;
       this.held.add(o.id);
       taken.push(o);

@@ -76,7 +76,7 @@ export interface SchedulerOptions extends MaintenanceOptions {
    * longer than the orders index's refresh interval (verdicts are written without a refresh).
    */
   searchLagMs?: number;
-  /** How long `stop()` lets in-flight batches finish before aborting them and releasing their leases. */
+  /** How long `stop()` lets in-flight batches finish before aborting them (their orders stay pending). */
   shutdownTimeoutMs?: number;
   /** Backoff of retried deliveries; default core's `defaultRetryPolicy`. */
   retryPolicy?: RetryPolicy;
@@ -218,7 +218,7 @@ interface Planned {
   order: Order;
 }
 
-type PlannedWrite = Planned & { id: string; rev: string };
+type PlannedWrite = Planned & { id: string; rev: string; withArgs?: boolean };
 
 interface Batch {
   /** Orders still to deliver, by id (an order whose partition was lost before its delivery is removed). */
@@ -253,7 +253,7 @@ export class Scheduler {
   private readonly inFlightByRequest = new Map<number, number>();
   /** Orders leased to pull consumers by this sidecar, counted in `inFlightByRequest` until acked or expired. */
   private readonly consumerHeld = new Map<string, { requestId: number; timer: NodeJS.Timeout }>();
-  /** Aborted when `stop()` runs out of patience: in-flight deliveries end and their leases are released. */
+  /** Aborted when `stop()` runs out of patience: in-flight deliveries end, their orders stay pending. */
   private readonly abort = new AbortController();
   /** Requests known to have no rollout limits (their command never changes, so this never goes stale). */
   private readonly noRollout = new Set<number>();
@@ -325,7 +325,7 @@ export class Scheduler {
 
   /**
    * Graceful stop, idempotent: stops claiming, lets in-flight batches finish within `shutdownTimeoutMs`,
-   * then aborts the rest (their orders' leases are released, not counted as attempts) and waits for the
+   * then aborts the rest (their orders stay pending, no attempt counted) and waits for the
    * maintenance runner (whose retention releases the `retention` lock).
    */
   stop(): Promise<void> {
@@ -341,14 +341,13 @@ export class Scheduler {
     if (this.inFlight.size > 0) {
       const finished = await waitAll([...this.inFlight], this.opts.shutdownTimeoutMs);
       if (!finished) {
-        this.logger.warn('shutdown timeout: aborting in-flight deliveries and releasing their leases', {
+        this.logger.warn('shutdown timeout: aborting in-flight deliveries (their orders stay pending)', {
           batches: this.inFlight.size,
         });
         this.abort.abort();
-        // Deliveries honour the abort at once; should one not, its leases simply expire.
+        // Deliveries honour the abort at once; should one not, its orders go to the partitions' next holders.
         const released = await waitAll([...this.inFlight], Math.max(1000, this.opts.shutdownTimeoutMs));
-        if (!released)
-          this.logger.error('in-flight batches did not end after abort; their leases will expire');
+        if (!released) this.logger.error('in-flight batches did not end after abort');
       }
     }
     this.logger.info('scheduler stopped');
@@ -446,7 +445,7 @@ export class Scheduler {
       const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
       const asked = limit + this.heldOrders.size;
       const found = await this.orders.findDue({ limit: asked, now: this.clock.now(), partitions });
-      const claimed = this.heldOrders.take(found).slice(0, limit);
+      const claimed = this.heldOrders.take(found, limit);
       summary.claimed += claimed.length;
       if (claimed.length === 0) return;
       const admitted = await this.admitHeld(claimed, round, summary);
@@ -733,6 +732,7 @@ export class Scheduler {
   private async processBatch(batch: Batch): Promise<DispatchSummary> {
     const { held, summary } = batch;
     let verdicts: Map<string, OrderVerdict>;
+    let args = new Map<string, Record<string, unknown>>();
     await this.deliverySlots.acquire();
     try {
       // A batch claimed ahead may have waited for its slot: orders of a partition lost meanwhile are left
@@ -744,13 +744,15 @@ export class Scheduler {
       }
       if (held.size === 0) return summary;
       this.metrics.inc(SchedulerMetricNames.DISPATCHED, undefined, held.size);
-      // After a shutdown abort, a batch still waiting for its slot is not sent (its leases are released).
-      verdicts = this.abort.signal.aborted
-        ? new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: 'shutdown' }]))
-        : await deliverWithArgs(this.orders, this.delivery, [...held.values()], {
-            signal: this.abort.signal,
-            maxBytes: this.opts.deliveryMaxBytes,
-          });
+      // After a shutdown abort, a batch still waiting for its slot is not sent (its orders stay pending).
+      if (this.abort.signal.aborted) {
+        verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: 'shutdown' }]));
+      } else {
+        ({ verdicts, args } = await deliverWithArgs(this.orders, this.delivery, [...held.values()], {
+          signal: this.abort.signal,
+          maxBytes: this.opts.deliveryMaxBytes,
+        }));
+      }
     } catch (e) {
       // OrderDelivery promises not to throw for delivery problems; treat anything else as retryable.
       verdicts = new Map([...held.keys()].map((id) => [id, { kind: 'retry', reason: describeError(e) }]));
@@ -764,7 +766,7 @@ export class Scheduler {
       const verdict = verdicts.get(id) ?? { kind: 'retry', reason: 'no verdict for this order' };
       plans.set(id, (order) => this.applyVerdict(order, verdict, now, aborted));
     }
-    await this.writePlans(held, plans, summary);
+    await this.writePlans(held, plans, summary, args);
     return summary;
   }
 
@@ -835,17 +837,27 @@ export class Scheduler {
     held: Map<string, StoredOrder>,
     plans: Map<string, (order: Order) => Planned>,
     summary: DispatchSummary,
+    args: ReadonlyMap<string, Record<string, unknown>>,
   ): Promise<void> {
     const writes: PlannedWrite[] = [];
     for (const [id, stored] of held) {
       const plan = plans.get(id);
-      if (plan) writes.push({ id, rev: stored.rev, ...plan(stored.order) });
+      if (!plan) continue;
+      const planned = plan(stored.order);
+      // With its stored args the order replaces the document whole (cheaper for the store than a merge).
+      const storedArgs = args.get(id);
+      if (storedArgs !== undefined)
+        planned.order.command = {
+          ...planned.order.command,
+          action: { ...planned.order.command.action, args: storedArgs },
+        };
+      writes.push({ id, rev: stored.rev, ...planned, withArgs: storedArgs !== undefined });
     }
     if (writes.length === 0) return;
     // Verdicts need not be searchable at once (the store skips the refresh): until the next refresh a search
     // still returns the order as it was taken, which `HeldOrders` skips. Reads by id see them at once.
     const outcomes = await this.orders.writeConditional(
-      writes.map(({ id, rev, order }) => ({ id, rev, order })),
+      writes.map(({ id, rev, order, withArgs }) => ({ id, rev, order, withArgs })),
       NOT_SEARCHABLE,
     );
     const delivered: Array<{ id: string; rev: string; order: Order; write: PlannedWrite }> = [];

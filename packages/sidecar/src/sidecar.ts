@@ -147,7 +147,23 @@ export async function startSidecar(
   let scheduler: Scheduler | undefined;
   let pull: PullDelivery | undefined;
   let partitionLeases: PartitionLeaseManager | undefined;
+  const sched = config.scheduler;
+  const dispatching =
+    sched.enabled && (sched.delivery === 'pull' || sched.managementApiUrl !== undefined);
+  const schedulerMetrics = dispatching ? sidecarMetrics.scheduler() : undefined;
+  // This clock is compared with the indexer's before anything is written, and then on a timer: beyond the
+  // bound, order times are written and compared on the indexer's time, and no deadline is judged here
+  // (see `clock-skew.ts`).
+  const clockSkew = new ClockSkewGuard({
+    server: new OpenSearchServerTime(client),
+    logger: logger.child({ component: 'clock-skew' }),
+    ...(schedulerMetrics && { metrics: schedulerMetrics }),
+    options: { maxSkewMs: sched.clockSkewMaxMs, checkIntervalMs: sched.clockSkewCheckIntervalMs },
+  });
+  await clockSkew.start();
+  const clock = clockSkew.indexerClock();
   const service = new CommandService({
+    clock,
     orders,
     requests,
     ids,
@@ -163,7 +179,6 @@ export async function startSidecar(
     },
   });
 
-  const sched = config.scheduler;
   const maintenanceOptions = {
     retentionMs: sched.retentionMs,
     retentionMode: sched.retentionMode,
@@ -185,22 +200,15 @@ export async function startSidecar(
     requestRetentionMs: config.limits.requestRetentionMs,
     logger,
   });
-  // Deadlines are judged by this clock only while it agrees with the indexer's (see `clock-skew.ts`).
-  const clockSkewGuard = (metrics: SchedulerMetrics): ClockSkewGuard =>
-    new ClockSkewGuard({
-      server: new OpenSearchServerTime(client),
-      logger: logger.child({ component: 'clock-skew' }),
-      metrics,
-      options: { maxSkewMs: sched.clockSkewMaxMs, checkIntervalMs: sched.clockSkewCheckIntervalMs },
-    });
   // Every sidecar runs request retention and the stale-write check, whether or not it dispatches; one that
   // dispatches also runs the deadline sweep and order retention, with its scheduler's metrics.
-  const maintenanceRunner = (metrics?: SchedulerMetrics, clockSkew?: ClockSkewGuard): MaintenanceRunner =>
+  const maintenanceRunner = (metrics?: SchedulerMetrics): MaintenanceRunner =>
     new MaintenanceRunner({
       owner: config.nodeId,
+      clock,
       requestRetention,
       auditRetention: { run: () => audit.removeExpired() },
-      ...(clockSkew && { clockSkew }),
+      ...(metrics && { clockSkew }),
       // Requests whose writer died mid fan-out (a killed sidecar) are marked partial by whichever sidecar
       // looks first; the orders that were stored are dispatched like any other.
       staleWrites: { check: () => service.markStaleWrites(), intervalMs: config.limits.staleWriteMs / 2 },
@@ -211,6 +219,7 @@ export async function startSidecar(
         orders,
         agents,
         locks,
+        clock,
         logger: logger.child({ component: 'membership', owner: config.nodeId }),
         onOrdersWritten: () => {
           scheduler?.wake();
@@ -236,15 +245,15 @@ export async function startSidecar(
     if (sched.managementApiUrl !== undefined) {
       logger.warn('scheduler.delivery is pull: scheduler.managementApiUrl is ignored');
     }
-    const metrics = sidecarMetrics.scheduler();
-    const clockSkew = clockSkewGuard(metrics);
-    maintenance = maintenanceRunner(metrics, clockSkew);
+    const metrics = schedulerMetrics ?? sidecarMetrics.scheduler();
+    maintenance = maintenanceRunner(metrics);
     const pullScheduler = new Scheduler({
       orders,
       requests,
       locks,
       delivery: pushDeliveryOff,
       owner: config.nodeId,
+      clock,
       clockSkew,
       logger: logger.child({ component: 'scheduler' }),
       metrics,
@@ -254,6 +263,7 @@ export async function startSidecar(
     scheduler = pullScheduler;
     pull = new PullDelivery({
       orders,
+      clock,
       admission: pullScheduler,
       logger,
       metrics,
@@ -268,7 +278,7 @@ export async function startSidecar(
       'scheduler.managementApiUrl is not set: this sidecar does not dispatch orders (they stay pending)',
     );
   } else {
-    const metrics = sidecarMetrics.scheduler();
+    const metrics = schedulerMetrics ?? sidecarMetrics.scheduler();
     const tls = sched.tls ?? {};
     const delivery = new ManagementApiClient({
       managementApiUrl: sched.managementApiUrl,
@@ -283,8 +293,7 @@ export async function startSidecar(
       logger: logger.child({ component: 'delivery' }),
       metrics,
     });
-    const clockSkew = clockSkewGuard(metrics);
-    maintenance = maintenanceRunner(metrics, clockSkew);
+    maintenance = maintenanceRunner(metrics);
     partitionLeases = new PartitionLeaseManager({
       store: new OpenSearchPartitionLeaseStore(indexOptions),
       owner: config.nodeId,
@@ -297,6 +306,7 @@ export async function startSidecar(
       locks,
       delivery,
       owner: config.nodeId,
+      clock,
       partitions: partitionLeases,
       clockSkew,
       logger: logger.child({ component: 'scheduler' }),
@@ -398,6 +408,7 @@ export async function startSidecar(
       await scheduler?.stop();
       // Released leases are taken by the other sidecars at once, not after a lease period.
       await partitionLeases?.stop();
+      clockSkew.stop();
       await closed;
       // What the last calls queued is written before the client closes.
       await audit.close();

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Order } from '@command-manager/core';
+import { DEFAULT_PARTITIONS, type Order } from '@command-manager/core';
+import { OpenSearchPartitionLeaseStore } from '@command-manager/opensearch';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
 import { createFixture, submitRestart, type Fixture } from './support/fixture';
 import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
@@ -117,7 +118,7 @@ describe('command-manager serve', () => {
     expect(result.stderr).not.toContain('listening on');
   });
 
-  it('on SIGTERM stops taking work, releases the leases of a delivery still in flight, and exits 0', async () => {
+  it('on SIGTERM stops taking work, aborts a delivery still in flight, releases its partitions, and exits 0', async () => {
     const stub = await startStubManagementApi({ hold: true });
     stubs.push(stub);
     const index = `${fx.prefix}sigterm`;
@@ -130,28 +131,30 @@ describe('command-manager serve', () => {
     });
     await submitToGroup(serve.url);
 
-    // The delivery is in flight (the stub holds it): the orders are leased by this node.
+    // The delivery is in flight (the stub holds it); this node holds the partitions.
     await stub.waitForCalls(1);
-    const leased = await ordersOf(index);
-    expect(leased).toHaveLength(3);
-    for (const o of leased) {
-      expect(o.command.status).toBe('pending');
-      expect(o.scheduling.lease_owner).toBe('sigterm-node');
-    }
+    const leases = new OpenSearchPartitionLeaseStore({ client: fx.client, ordersIndex: index });
+    const held = await leases.readLeases(DEFAULT_PARTITIONS);
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.every((l) => l.owner === 'sigterm-node')).toBe(true);
+    const inFlight = await ordersOf(index);
+    expect(inFlight).toHaveLength(3);
+    for (const o of inFlight) expect(o.command.status).toBe('pending');
 
     serve.signal('SIGTERM');
     expect(await serve.exited).toBe(0);
     expect(serve.stderr()).toContain(
-      'shutdown timeout: aborting in-flight deliveries and releasing their leases',
+      'shutdown timeout: aborting in-flight deliveries (their orders stay pending)',
     );
 
-    // Released: still pending, no lease, so another sidecar takes them at once instead of after leaseMs.
-    const released = await ordersOf(index);
-    expect(released).toHaveLength(3);
-    for (const o of released) {
-      expect(o.command.status).toBe('pending');
-      expect(o.scheduling.lease_owner ?? null).toBeNull();
-    }
+    // Still pending, and every partition released, so another sidecar takes them at once, not a lease
+    // period later.
+    const after = await ordersOf(index);
+    expect(after).toHaveLength(3);
+    for (const o of after) expect(o.command.status).toBe('pending');
+    const released = await leases.readLeases(DEFAULT_PARTITIONS);
+    expect(released.length).toBeGreaterThanOrEqual(held.length);
+    expect(released.filter((l) => l.owner !== null)).toEqual([]);
   });
 
   it('a second signal forces the exit while the graceful stop is still waiting', async () => {

@@ -33,6 +33,7 @@
  *   (at most 8 MiB of orders by default: fewer than `size` items, at least one, with a cursor).
  */
 import type { Order, OrderFilter, OrderStore, StoredOrder } from '@command-manager/core';
+import { partitionOfOrder } from '@command-manager/core';
 import { at, makeTestOrder } from './order-fixtures';
 
 export interface OrderStoreHarness {
@@ -837,6 +838,31 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         other.command.action.args = { groups: ['z'] };
         await store.writeConditional([{ id: '1-1', rev: read.rev, order: other }]);
         expect((await store.getOrder('1-1'))!.order.command.action.args).toEqual({ groups: ['a', 'b'] });
+      });
+
+      it('a write marked withArgs replaces the document, args included, still only on the revision read', async () => {
+        await store.saveOrders([withArgs(1, 1, { groups: ['a', 'b'] })]);
+        const [found] = await store.findDue({
+          limit: 10,
+          now,
+          partitions: [partitionOfOrder(withArgs(1, 1, {}))],
+        });
+        const { args } = await store.readArgs({ ids: ['1-1'], maxBytes: 1024 * 1024 });
+        const sent = structuredClone(found!.order);
+        sent.command.status = 'sent';
+        sent.command.action.args = args.get('1-1')!;
+        const [out] = await store.writeConditional([
+          { id: '1-1', rev: found!.rev, order: sent, withArgs: true },
+        ]);
+        expect(out).toMatchObject({ ok: true });
+        const read = (await store.getOrder('1-1'))!;
+        expect(read.order).toEqual(sent);
+        expect(read.rev).toBe(out?.ok ? out.rev : undefined);
+        // The revision it was written on is spent: a second writer holding it loses.
+        const again = await store.writeConditional([
+          { id: '1-1', rev: found!.rev, order: sent, withArgs: true },
+        ]);
+        expect(again[0]).toMatchObject({ ok: false, reason: 'conflict' });
       });
 
       it('getOrders with { args: false } returns orders without args', async () => {

@@ -249,7 +249,8 @@ export class InMemoryOrderStore implements OrderStore {
       entry.seq = ++this.seq;
       // `command.action.args` is written once, at save: the writer may have read the order without it.
       const next = clone(w.order);
-      next.command.action = { ...next.command.action, args: entry.order.command.action.args };
+      if (!w.withArgs)
+        next.command.action = { ...next.command.action, args: entry.order.command.action.args };
       entry.order = next;
       return { id: w.id, ok: true, rev: String(entry.seq) };
     });

@@ -2,9 +2,9 @@
  * kill -9 of a sidecar process during a 10,000-order group fan-out, and during dispatch; then a restart.
  *
  * Expected: every order that reached the index ends delivered exactly once, or at worst once more, and only
- * if the killed sidecar held it under lease when it died (one lease batch: at most `concurrency ×
- * batchSize` orders); no order is left pending, or pending/sent past its deadline without a reason; a
- * request whose writer died says so on its record.
+ * if the killed sidecar had already posted it when it died and not yet recorded its verdict (what a sidecar
+ * holds: at most `2 × concurrency × batchSize` orders); no order is left pending, or pending/sent past its
+ * deadline without a reason; a request whose writer died says so on its record.
  */
 import { opensearchUrl } from '@command-manager/test-support';
 import type { ManagementApiHandle } from '@command-manager-examples/management-api';
@@ -27,9 +27,10 @@ const figures = new FigureBook(
     `concurrency ${CONCURRENCY}. _Fan-out killed_: SIGKILL once a quarter of the group's orders are in the ` +
     'index, then a new sidecar. _Dispatch killed_: a complete 10,000-order request, SIGKILL after a third ' +
     'was delivered (Management API answers held 400 ms so batches are in flight), then a new sidecar. ' +
-    '**submitted** is the orders that reached the index; **duplicated** orders must all have been held under ' +
-    "the dead sidecar's leases and in flight (at most concurrency × batch); **recovered** runs from the kill to " +
-    "the restarted sidecar's first delivery (its start and the lease expiry included).",
+    '**submitted** is the orders that reached the index; **duplicated** orders must all have been posted by ' +
+    'the dead sidecar and still pending at its death (at most what it holds, 2 × concurrency × batch); ' +
+    "**recovered** runs from the kill to the restarted sidecar's first delivery (its start, and its taking " +
+    "over the dead sidecar's partitions once their leases were seen unchanged for a lease period, included).",
 );
 let indices: FaultIndices;
 let users: UsersFixture;
@@ -85,13 +86,15 @@ async function quiesce(probe: () => Promise<string>): Promise<void> {
   );
 }
 
-/** Orders leased by `owner` and still pending when it died: the only ones that may go out twice. */
-async function leasedBy(owner: string): Promise<Set<string>> {
+/**
+ * Orders posted to the Management API before `killedAt` and still pending: the dead sidecar sent them and
+ * never recorded their verdict, so they are the only ones that may go out twice.
+ */
+async function postedButPending(killedAt: number): Promise<Set<string>> {
+  const posted = new Set(proxy.calls.filter((c) => c.at <= killedAt).flatMap((c) => c.ids));
   const all = await indices.allOrders();
   return new Set(
-    all
-      .filter((o) => o.order.command.status === 'pending' && o.order.scheduling.lease_owner === owner)
-      .map((o) => o.id),
+    all.filter((o) => o.order.command.status === 'pending' && posted.has(o.id)).map((o) => o.id),
   );
 }
 
@@ -104,7 +107,7 @@ interface Outcome {
 }
 
 /** Waits until no order of `requestId` is pending, then checks every order against what the stub saw. */
-async function settle(requestId: number, leasedAtKill: Set<string>): Promise<Outcome> {
+async function settle(requestId: number, heldAtKill: Set<string>): Promise<Outcome> {
   const query = { term: { 'command.request_id': requestId } };
   const inIndex = await indices.countOrders(query);
   await waitFor(
@@ -136,10 +139,10 @@ async function settle(requestId: number, leasedAtKill: Set<string>): Promise<Out
   expect(delivered).toBe(inIndex);
   expect(lost).toBe(0);
   expect(stuck).toBe(0);
-  // At worst once more, and only orders the dead sidecar held under lease.
+  // At worst once more, and only orders the dead sidecar had posted without recording their verdict.
   expect(duplicated.filter((id) => (proxy.accepted.get(id) ?? 0) > 2)).toEqual([]);
-  expect(duplicated.filter((id) => !leasedAtKill.has(id))).toEqual([]);
-  expect(duplicated.length).toBeLessThanOrEqual(CONCURRENCY * BATCH);
+  expect(duplicated.filter((id) => !heldAtKill.has(id))).toEqual([]);
+  expect(heldAtKill.size).toBeLessThanOrEqual(2 * CONCURRENCY * BATCH);
   return { inIndex, delivered, duplicated, lost, stuck };
 }
 
@@ -176,7 +179,7 @@ describe('kill -9 during a 10,000-order fan-out', () => {
     const all = await indices.allOrders();
     requestId = all[0]?.order.command.request_id ?? 0;
     expect(requestId).toBeGreaterThan(0);
-    const leasedAtKill = await leasedBy('fanout-1');
+    const heldAtKill = await postedButPending(killedAt);
     const inIndex = all.length;
 
     const second = await startSidecar({ name: 'fanout-2', env: env({ CM_NODE_ID: 'fanout-2' }) });
@@ -188,7 +191,7 @@ describe('kill -9 during a 10,000-order fan-out', () => {
       },
       { timeoutMs: 60_000 },
     );
-    const outcome = await settle(requestId, leasedAtKill);
+    const outcome = await settle(requestId, heldAtKill);
     // Give the surviving sidecar time to notice the dead writer (CM_STALE_WRITE_MS, checked at half of it).
     for (let i = 0; i < 30; i++) {
       if ((await indices.requestRecord(requestId))?.write_state !== 'writing') break;
@@ -207,7 +210,7 @@ describe('kill -9 during a 10,000-order fan-out', () => {
       recoveredMs: resumedAfterMs,
       notes:
         `group of ${GROUP_SIZE}; ${writtenAtKill} orders seen in the index when killed, ${inIndex} after; ` +
-        `${leasedAtKill.size} leased by the dead sidecar; request record left with write_state ` +
+        `${heldAtKill.size} posted by the dead sidecar without a verdict; request record left with write_state ` +
         `"${String(record?.write_state)}", total_orders ${String(record?.total_orders)}`,
     });
     if (inIndex > writtenAtKill) {
@@ -243,12 +246,12 @@ describe('kill -9 during a 10,000-order fan-out', () => {
 });
 
 describe('kill -9 during dispatch', () => {
-  test('a restarted sidecar delivers the rest; only the dead lease batch goes out twice', async () => {
+  test('a restarted sidecar delivers the rest; only what the dead sidecar had posted goes out twice', async () => {
     const writer = await startSidecar({
       name: 'dispatch-1',
       env: env({ CM_NODE_ID: 'dispatch-1' }),
     });
-    // Slow answers keep batches in flight, so the kill lands with leases held and answers lost.
+    // Slow answers keep batches in flight, so the kill lands with batches held and answers lost.
     proxy.mode = { kind: 'slow', delayMs: 400 };
     const acceptedBefore = proxy.accepted.size;
     const answer = await call<{ commands: Array<{ request_id: number; orders: number }> }>(
@@ -273,8 +276,8 @@ describe('kill -9 during dispatch', () => {
     await writer.kill9();
     const killedAt = Date.now();
     const deliveredAtKill = proxy.accepted.size - acceptedBefore;
-    await quiesce(async () => [...(await leasedBy('dispatch-1'))].sort().join());
-    const leasedAtKill = await leasedBy('dispatch-1');
+    await quiesce(async () => [...(await postedButPending(killedAt))].sort().join());
+    const heldAtKill = await postedButPending(killedAt);
     proxy.mode = { kind: 'pass' };
 
     const second = await startSidecar({ name: 'dispatch-2', env: env({ CM_NODE_ID: 'dispatch-2' }) });
@@ -286,7 +289,7 @@ describe('kill -9 during dispatch', () => {
       },
       { timeoutMs: 60_000, intervalMs: 50 },
     );
-    const outcome = await settle(requestId, leasedAtKill);
+    const outcome = await settle(requestId, heldAtKill);
     await second.stop();
     const record = await indices.requestRecord(requestId);
     expect(record?.write_state).toBe('complete');
@@ -300,8 +303,8 @@ describe('kill -9 during dispatch', () => {
       failed: 0,
       recoveredMs: resumedAfterMs,
       notes:
-        `${deliveredAtKill} delivered before the kill; ${leasedAtKill.size} leased by the dead sidecar ` +
-        `(lease ${LEASE_MS} ms, batch ${BATCH} × concurrency ${CONCURRENCY}); stub answers held 400 ms`,
+        `${deliveredAtKill} delivered before the kill; ${heldAtKill.size} posted by the dead sidecar without a ` +
+        `verdict (partition lease ${LEASE_MS} ms, batch ${BATCH} × concurrency ${CONCURRENCY}); stub answers held 400 ms`,
     });
     expect(outcome.inIndex).toBe(GROUP_SIZE);
   }, 300_000);
