@@ -93,6 +93,20 @@ describe('an index another sidecar created whose primary has not started', () =>
     await t.dropLayout(ordersIndex);
   });
 
+  it('three audit trails starting at once on a new index all start (a search just after yellow may still fail)', async () => {
+    const failures: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const index = `${t.prefix}audit-race-${round}`;
+      const logs = ['a', 'b', 'c'].map(
+        (sidecar) => new OpenSearchAuditLog({ client: t.client, index, sidecar, flushIntervalMs: 60_000 }),
+      );
+      for (const r of await Promise.allSettled(logs.map((l) => l.init())))
+        if (r.status === 'rejected') failures.push(String(r.reason));
+      await Promise.all(logs.map((l) => l.close(100)));
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('gives up after its bound with a clear error', async () => {
     const index = `${t.prefix}agents-never`;
     await createUnstarted(index);

@@ -15,7 +15,8 @@
  * Balance: the live sidecars are the owners of leases seen moving within `leaseMs`, plus this one; each aims
  * at `target = ceil(partitions / live)`, at most its fair share plus one. A sidecar below target takes free
  * leases (released, never written, or silent) and, when none is left, steals from the most loaded owners
- * holding more than target. A sidecar holding nothing takes ONE lease in its first round, which makes it
+ * holding more than target (more than `floor(partitions / live)` while it holds fewer than that floor, so that
+ * a joiner is never left below the floor of its share by owners at the target). A sidecar holding nothing takes ONE lease in its first round, which makes it
  * visible to the others before anyone sizes a share with it (so that simultaneous starters do not each take
  * everything). A stolen partition is used only `leaseMs` after the steal: by then its former owner has seen
  * its renewal fail or its fence close. Joining or leaving thus rebalances within
@@ -274,6 +275,9 @@ export class PartitionLeaseManager implements PartitionOwnership {
       live.set(lease.owner, list);
     }
     const target = Math.ceil(this.partitions / (live.size + 1));
+    // Below the floor of the fair share, steal from anyone above that floor; at or above it, only from those
+    // above the target. The others settle at floor or floor + 1 and never steal back.
+    const floorShare = Math.floor(this.partitions / (live.size + 1));
     // A sidecar holding nothing is invisible to the others: it first takes one lease to show itself.
     let need = this.held.size === 0 ? 1 : target - this.held.size;
     if (need <= 0) return;
@@ -291,13 +295,14 @@ export class PartitionLeaseManager implements PartitionOwnership {
     }
     const victims = [...live].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
     for (const [, partitions] of victims) {
-      let spare = partitions.length - target;
+      let remaining = partitions.length;
       for (const p of partitions.slice().reverse()) {
-        if (need <= 0 || spare <= 0) break;
+        const keep = this.held.size < floorShare ? floorShare : target;
+        if (need <= 0 || remaining <= keep) break;
         if (await this.take(p, this.seen.get(p)?.lease, true)) {
           summary.stolen++;
           need--;
-          spare--;
+          remaining--;
         }
       }
     }

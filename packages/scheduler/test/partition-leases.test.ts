@@ -45,6 +45,23 @@ describe('PartitionLeaseManager', () => {
     expect(w.lost.size).toBeGreaterThan(0);
   });
 
+  it('gives a third sidecar joining two at least the floor of its share, though P is not a multiple of 3', async () => {
+    const w = world();
+    for (const o of ['a', 'b']) w.add(o);
+    for (let i = 0; i < 6; i++) await w.interval();
+    expect(w.counts()).toEqual([P / 2, P / 2]);
+    w.add('c', 77_000);
+    const joinedAt = w.clock.ms;
+    while (w.clock.ms - joinedAt < 2 * LEASE_MS) await w.interval();
+    expect(w.usable('c').length).toBeGreaterThanOrEqual(Math.floor(P / 3));
+    for (const n of w.counts()) expect(n).toBeLessThanOrEqual(Math.ceil(P / 3));
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(P);
+    // And it stays so: nobody steals back.
+    const settled = w.counts();
+    for (let i = 0; i < 6; i++) await w.interval();
+    expect(w.counts()).toEqual(settled);
+  });
+
   it('takes over a silent owner only after its counter stood still for the lease period', async () => {
     const w = world();
     const a = w.add('a');
