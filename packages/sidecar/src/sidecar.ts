@@ -148,8 +148,7 @@ export async function startSidecar(
   let pull: PullDelivery | undefined;
   let partitionLeases: PartitionLeaseManager | undefined;
   const sched = config.scheduler;
-  const dispatching =
-    sched.enabled && (sched.delivery === 'pull' || sched.managementApiUrl !== undefined);
+  const dispatching = sched.enabled && (sched.delivery === 'pull' || sched.managementApiUrl !== undefined);
   const schedulerMetrics = dispatching ? sidecarMetrics.scheduler() : undefined;
   // This clock is compared with the indexer's before anything is written, and then on a timer: beyond the
   // bound, order times are written and compared on the indexer's time, and no deadline is judged here
