@@ -159,6 +159,23 @@ export interface FindDueRequest {
   now: Date;
   /** Only orders of these partitions (`scheduling.partition`; an order without one is in partition 0). */
   partitions: readonly number[];
+  /** Only orders after this place (a `next` of an earlier answer); from the oldest when unset. */
+  after?: string;
+  /**
+   * Read `command.action.args` too (default false), as far as the store's bound on one answer allows: an
+   * answer too large with them is read again smaller, and an order too large alone comes without them.
+   */
+  args?: boolean;
+}
+
+/** What `OrderStore.findDue` found. */
+export interface FindDueResult {
+  orders: StoredOrder[];
+  /**
+   * The place after the last order returned, when more may follow (the answer was full); absent when the
+   * search reached the end of the due orders.
+   */
+  next?: string;
 }
 
 export interface ClaimByIdsRequest {
@@ -249,11 +266,14 @@ export interface OrderStore {
   claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]>;
   /**
    * Up to `limit` orders of the given partitions that the claim rule allows (pending, due, before their
-   * deadline, no live lease), oldest first, with their revisions, WITHOUT writing anything: the partition
-   * dispatcher holds the partitions' leases and writes only each order's verdict, conditionally on the
-   * revision returned here. Like every search it may lag writes by a refresh interval.
+   * deadline, no live lease), oldest first (`@timestamp`, request id, order id), after `after`, with their
+   * revisions, WITHOUT writing anything: the partition dispatcher holds the partitions' leases and writes
+   * only each order's verdict, conditionally on the revision returned here. The dispatcher goes on from
+   * `next`, so that it does not read again the orders it is delivering. Like every search it may lag writes
+   * by a refresh interval. An answer may hold fewer than `limit` orders and still have a `next` (a store
+   * bounds what one answer carries).
    */
-  findDue(request: FindDueRequest): Promise<StoredOrder[]>;
+  findDue(request: FindDueRequest): Promise<FindDueResult>;
   /** The args of the first of `ids`, as many as fit in `maxBytes` (at least one id is settled). */
   readArgs(request: ReadArgsRequest): Promise<ReadArgsResult>;
   /** `pending` or `sent` orders whose deadline (`delivery_timestamp`) is before `now`. */

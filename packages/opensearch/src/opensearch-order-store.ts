@@ -9,6 +9,7 @@ import type {
   ClaimByIdsRequest,
   ClaimRequest,
   FindDueRequest,
+  FindDueResult,
   ConditionalWrite,
   ReadArgsRequest,
   ReadArgsResult,
@@ -579,23 +580,26 @@ export class OpenSearchOrderStore implements OrderStore {
     return this.writeLeases(candidates, false, 'bulk claim by id');
   }
 
-  async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
-    if (request.limit <= 0 || request.partitions.length === 0) return [];
+  async findDue(request: FindDueRequest): Promise<FindDueResult> {
+    if (request.limit <= 0 || request.partitions.length === 0) return { orders: [] };
     const clauses = claimRuleClauses(request.now.toISOString());
     clauses.push(partitionClause(request.partitions));
-    const { hits } = await this.search(
+    const asked = Math.min(request.limit, 10_000);
+    const { hits, size } = await this.search(
       { bool: { filter: clauses } },
       [{ '@timestamp': 'asc' }, ...BY_ID_ASC],
-      Math.min(request.limit, 10_000),
-      undefined,
-      true,
+      asked,
+      request.after === undefined ? undefined : decodeCursor(request.after, 3),
+      request.args !== true,
     );
-    const found: StoredOrder[] = [];
+    const orders: StoredOrder[] = [];
     for (const hit of hits) {
       const stored = toStored(hit);
-      if (stored) found.push(stored);
+      if (stored) orders.push(stored);
     }
-    return found;
+    // A full answer (of the size asked, or of the smaller size the byte bound allowed) may have more after it.
+    const last = hits[hits.length - 1];
+    return hits.length === size && last?.sort ? { orders, next: encodeCursor(last.sort) } : { orders };
   }
 
   /** Writes claim leases; returns the orders whose lease write won, with their new revisions. */

@@ -261,6 +261,8 @@ export class Scheduler {
   private readonly clockSkew: ClockSkewGuard | undefined;
   private readonly partitions: PartitionOwnership;
   private readonly heldOrders: HeldOrders;
+  /** Where the next search for due orders goes on from (`OrderStore.findDue`); the oldest when unset. */
+  private findFrom: string | undefined;
 
   constructor(deps: SchedulerDeps) {
     if (!deps.owner) throw new TypeError('Scheduler needs a non-empty owner');
@@ -440,17 +442,29 @@ export class Scheduler {
       if (this.delivery.isBlocked()) return;
       const partitions = this.partitions.usable();
       if (partitions.length === 0) return;
-      // At most `concurrency` batches per claim: bounds what one search answer holds. Orders this sidecar
-      // holds still match the search; asking for as many more keeps a full claim possible.
+      // At most `concurrency` batches per claim: bounds what one search answer holds. The search goes on from
+      // where the last one stopped, so that it does not read again the orders being delivered (they still
+      // match until their verdicts are searchable); at the end of the due orders it starts again from the
+      // oldest, where retries that came due since are.
       const limit = Math.min(free, this.opts.concurrency) * this.opts.batchSize;
-      const asked = limit + this.heldOrders.size;
-      const found = await this.orders.findDue({ limit: asked, now: this.clock.now(), partitions });
-      const claimed = this.heldOrders.take(found, limit);
+      const found = await this.orders.findDue({
+        limit,
+        now: this.clock.now(),
+        partitions,
+        args: true,
+        ...(this.findFrom !== undefined && { after: this.findFrom }),
+      });
+      this.findFrom = found.next;
+      const claimed = this.heldOrders.take(found.orders, limit);
       summary.claimed += claimed.length;
-      if (claimed.length === 0) return;
+      // Only orders this sidecar holds or has just decided: go on from the next place, if any.
+      if (claimed.length === 0) {
+        if (found.next === undefined) return;
+        continue;
+      }
       const admitted = await this.admitHeld(claimed, round, summary);
       this.launchBatches(admitted);
-      if (found.length < asked) return;
+      if (found.next === undefined) return;
       // Only held-back or stopped orders: the rest of the due set may be more of the same saturated
       // request; wait for the next poll instead of churning through it.
       if (admitted.length === 0) return;

@@ -11,6 +11,7 @@ import {
 } from '@command-manager/core';
 import type {
   FindDueRequest,
+  FindDueResult,
   GetOrdersOptions,
   Order,
   RetryPolicy,
@@ -582,7 +583,7 @@ describe('lifecycle', () => {
 /** An in-memory store that logs which claim path ran: a search, or a read by id. */
 class SpyStore extends InMemoryOrderStore {
   readonly calls: string[] = [];
-  override async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
+  override async findDue(request: FindDueRequest): Promise<FindDueResult> {
     this.calls.push('findDue');
     return super.findDue(request);
   }

@@ -562,14 +562,32 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         ]);
         const before = await store.getOrders(['6-1', '6-2']);
         const found = await store.findDue({ limit: 100, now, partitions: [3, 5] });
-        expect(ids(found)).toEqual(['6-1', '6-2']);
+        expect(ids(found.orders)).toEqual(['6-1', '6-2']);
+        // Not full: nothing after these.
+        expect(found.next).toBeUndefined();
         // Read as stored, revision included, without args (delivery reads them).
-        expect(found).toEqual(before.map((b) => ({ ...b, order: withoutArgs(b.order) })));
+        expect(found.orders).toEqual(before.map((b) => ({ ...b, order: withoutArgs(b.order) })));
         expect(await store.getOrders(['6-1', '6-2'])).toEqual(before);
-        expect(ids(await store.findDue({ limit: 100, now, partitions: [0] }))).toEqual(['6-4', '6-8']);
-        expect(ids(await store.findDue({ limit: 1, now, partitions: [0, 3, 4, 5] }))).toEqual(['6-1']);
-        expect(await store.findDue({ limit: 10, now, partitions: [] })).toEqual([]);
-        expect(await store.findDue({ limit: 0, now, partitions: [3] })).toEqual([]);
+        expect(ids((await store.findDue({ limit: 100, now, partitions: [0] })).orders)).toEqual([
+          '6-4',
+          '6-8',
+        ]);
+        expect(await store.findDue({ limit: 10, now, partitions: [] })).toEqual({ orders: [] });
+        expect(await store.findDue({ limit: 0, now, partitions: [3] })).toEqual({ orders: [] });
+      });
+
+      it('goes on from the place a full answer gave, to the end of the due orders', async () => {
+        await store.saveOrders([1, 2, 3, 4, 5].map((n) => inPartition(n, 2)));
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 5; i++) {
+          const page = await store.findDue({ limit: 2, now, partitions: [2], ...(after && { after }) });
+          seen.push(...ids(page.orders));
+          after = page.next;
+          if (after === undefined) break;
+        }
+        expect(seen).toEqual(['6-1', '6-2', '6-3', '6-4', '6-5']);
+        expect(after).toBeUndefined();
       });
     });
 
@@ -842,11 +860,9 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
 
       it('a write marked withArgs replaces the document, args included, still only on the revision read', async () => {
         await store.saveOrders([withArgs(1, 1, { groups: ['a', 'b'] })]);
-        const [found] = await store.findDue({
-          limit: 10,
-          now,
-          partitions: [partitionOfOrder(withArgs(1, 1, {}))],
-        });
+        const {
+          orders: [found],
+        } = await store.findDue({ limit: 10, now, partitions: [partitionOfOrder(withArgs(1, 1, {}))] });
         const { args } = await store.readArgs({ ids: ['1-1'], maxBytes: 1024 * 1024 });
         const sent = structuredClone(found!.order);
         sent.command.status = 'sent';

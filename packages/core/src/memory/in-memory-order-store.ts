@@ -11,6 +11,7 @@ import type {
   ConditionalWrite,
   FailureBreakdown,
   FindDueRequest,
+  FindDueResult,
   GetOrdersOptions,
   OrderFilter,
   OrderStore,
@@ -283,16 +284,24 @@ export class InMemoryOrderStore implements OrderStore {
     return out;
   }
 
-  async findDue(request: FindDueRequest): Promise<StoredOrder[]> {
-    if (request.limit <= 0 || request.partitions.length === 0) return [];
+  async findDue(request: FindDueRequest): Promise<FindDueResult> {
+    if (request.limit <= 0 || request.partitions.length === 0) return { orders: [] };
     const now = request.now.getTime();
     const partitions = new Set(request.partitions);
-    return this.select(
+    const after =
+      request.after === undefined
+        ? undefined
+        : (decodeCursor(request.after, ['number', 'number', 'number']) as SortKey);
+    const due = this.select(
       (o) => partitions.has(partitionOfOrder(o)) && isClaimable(o, now),
       (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
-    )
-      .slice(0, request.limit)
-      .map(({ id, entry }) => withoutArgs(toStored(id, entry)));
+      after,
+    ).slice(0, request.limit);
+    const orders = due.map(({ id, entry }) =>
+      request.args ? toStored(id, entry) : withoutArgs(toStored(id, entry)),
+    );
+    const last = due[due.length - 1];
+    return due.length === request.limit && last ? { orders, next: encodeCursor(last.key) } : { orders };
   }
 
   private lease(
