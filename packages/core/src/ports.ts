@@ -162,8 +162,8 @@ export interface FindDueRequest {
   /** Only orders after this place (a `next` of an earlier answer); from the oldest when unset. */
   after?: string;
   /**
-   * Read `command.action.args` too (default false), as far as the store's bound on one answer allows: an
-   * answer too large with them is read again smaller, and an order too large alone comes without them.
+   * Read `command.action.args` too (default false), when the answer fits the store's bound on one answer
+   * with them; else the orders come without them (read them with `readArgs`, in bounded steps).
    */
   args?: boolean;
 }

@@ -591,6 +591,7 @@ export class OpenSearchOrderStore implements OrderStore {
       asked,
       request.after === undefined ? undefined : decodeCursor(request.after, 3),
       request.args !== true,
+      true,
     );
     const orders: StoredOrder[] = [];
     for (const hit of hits) {
@@ -832,12 +833,18 @@ export class OpenSearchOrderStore implements OrderStore {
    * (`size` in the result says how many were asked). A single hit larger than the bound is read without its
    * args, or, when they were left out already, is an error.
    */
+  /**
+   * One page of orders, bounded in bytes: an answer over `maxResponseBytes` is asked again with half the
+   * hits, down to one, then without args. With `argsFirst`, an answer too large with the args is asked again
+   * at once without them (same size): the caller reads large args in bounded steps itself.
+   */
   private async search(
     query: Record<string, unknown>,
     sort: ReadonlyArray<Record<string, string>>,
     size: number,
     searchAfter?: unknown[],
     excludeArgs = false,
+    argsFirst = false,
   ): Promise<{ hits: Hit[]; size: number }> {
     let exclude = excludeArgs;
     for (let n = size; ; ) {
@@ -860,7 +867,8 @@ export class OpenSearchOrderStore implements OrderStore {
         return { hits: response.body.hits?.hits ?? [], size: n };
       } catch (e) {
         if (!(e instanceof ResponseTooLargeError)) throw e;
-        if (n > 1) n = Math.ceil(n / 2);
+        if (argsFirst && !exclude) exclude = true;
+        else if (n > 1) n = Math.ceil(n / 2);
         else if (!exclude) exclude = true;
         else throw tooLargeToRead('a hit', e.maxBytes);
       }
