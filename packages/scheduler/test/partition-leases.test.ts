@@ -1,4 +1,4 @@
-import { InMemoryPartitionLeaseStore } from '@command-manager/core';
+import { InMemoryPartitionLeaseStore, MAX_PARTITIONS } from '@command-manager/core';
 import type { PartitionLease, PartitionLeaseStore, PartitionLeaseWrite } from '@command-manager/core';
 import { LeaseWorld } from './support/lease-world';
 
@@ -17,6 +17,14 @@ describe('PartitionLeaseManager', () => {
     await w.interval();
     expect(a.usable()).toHaveLength(P);
     expect(a.heldCount()).toBe(P);
+  });
+
+  it('works at the largest partition count: two sidecars share all 1,024', async () => {
+    const w = new LeaseWorld({ partitions: MAX_PARTITIONS, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS });
+    w.add('a');
+    w.add('b', 9e8);
+    for (let i = 0; i < 6; i++) await w.interval();
+    expect(w.counts().sort()).toEqual([MAX_PARTITIONS / 2, MAX_PARTITIONS / 2]);
   });
 
   it('shares the partitions of three simultaneous starters at fair share plus one at most', async () => {
