@@ -12,7 +12,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_PARTITIONS } from '@command-manager/core';
-import { OpenSearchPartitionLeaseStore } from '@command-manager/opensearch';
 import { opensearchUrl } from '@command-manager/test-support';
 import type { ManagementApiHandle } from '@command-manager-examples/management-api';
 import type { FaultProxy } from './support/fault-proxy';
@@ -82,17 +81,6 @@ afterAll(async () => {
   figures.save();
 }, 60_000);
 
-async function leaseOwners(): Promise<Map<string, number>> {
-  const store = new OpenSearchPartitionLeaseStore({
-    client: indices.client,
-    ordersIndex: indices.ordersIndex,
-  });
-  const owners = new Map<string, number>();
-  for (const lease of await store.readLeases(DEFAULT_PARTITIONS))
-    if (lease.owner !== null) owners.set(lease.owner, (owners.get(lease.owner) ?? 0) + 1);
-  return owners;
-}
-
 async function skewExceeded(sidecar: SidecarProcess): Promise<number | undefined> {
   const res = await call(sidecar.url, 'GET', '/metrics', { token: TOKENS.admin });
   return metricValue(res.text, 'scheduler_clock_skew_exceeded');
@@ -108,7 +96,7 @@ test('clocks 60 s apart deliver every order once and expire none; a joiner takes
   await waitFor(
     'both skewed sidecars to hold partitions',
     async () => {
-      const owners = await leaseOwners();
+      const owners = await indices.leaseOwners();
       return (owners.get('ahead') ?? 0) > 0 && (owners.get('behind') ?? 0) > 0;
     },
     { timeoutMs: 30_000, intervalMs: 200 },
@@ -146,7 +134,7 @@ test('clocks 60 s apart deliver every order once and expire none; a joiner takes
   // Order times were written on the indexer's time, not 60 s ahead: due at once, deadline 300 s after now.
   const createdAt = Date.parse(orders[0]?.order['@timestamp'] ?? '');
   expect(Math.abs(createdAt - started)).toBeLessThan(30_000);
-  const owners = await leaseOwners();
+  const owners = await indices.leaseOwners();
 
   // A third sidecar, on the right time, joins: it takes its share within two lease periods.
   const joinedAt = Date.now();
@@ -155,12 +143,12 @@ test('clocks 60 s apart deliver every order once and expire none; a joiner takes
   const share = Math.floor(DEFAULT_PARTITIONS / 3);
   const heldShareAt = await waitFor(
     'the joiner to hold its share of the partitions',
-    async () => (((await leaseOwners()).get('joiner') ?? 0) >= share ? Date.now() : undefined),
+    async () => (((await indices.leaseOwners()).get('joiner') ?? 0) >= share ? Date.now() : undefined),
     { timeoutMs: 60_000, intervalMs: 100 },
   );
   const shareInMs = heldShareAt - joinedAt - startedInMs;
   expect(shareInMs).toBeLessThanOrEqual(2 * LEASE_MS);
-  const after = await leaseOwners();
+  const after = await indices.leaseOwners();
   for (const held of after.values()) expect(held).toBeLessThanOrEqual(Math.ceil(DEFAULT_PARTITIONS / 3) + 1);
   await Promise.all([ahead.stop(), behind.stop(), joiner.stop()]);
 

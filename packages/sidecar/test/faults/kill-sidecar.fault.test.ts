@@ -1,24 +1,34 @@
 /**
- * kill -9 of a sidecar process during a 10,000-order group fan-out, and during dispatch; then a restart.
+ * kill -9 of a sidecar process during a 10,000-order group fan-out, and during dispatch; then a restart. Then
+ * three sidecars sharing the partitions: a fourth joins, and one of the first three is killed mid-dispatch.
  *
  * Expected: every order that reached the index ends delivered exactly once, or at worst once more, and only
  * if the killed sidecar had already posted it when it died and not yet recorded its verdict (what a sidecar
  * holds: at most `2 × concurrency × batchSize` orders); no order is left pending, or pending/sent past its
- * deadline without a reason; a request whose writer died says so on its record.
+ * deadline without a reason; a request whose writer died says so on its record. A joiner holds its share of
+ * the partitions within two lease periods; the survivors of a kill take the dead sidecar's partitions over and
+ * never deliver an order twice between themselves.
  */
+import { DEFAULT_PARTITIONS } from '@command-manager/core';
 import { opensearchUrl } from '@command-manager/test-support';
 import type { ManagementApiHandle } from '@command-manager-examples/management-api';
-import type { FaultProxy } from './support/fault-proxy';
+import { FaultProxy } from './support/fault-proxy';
 import { FigureBook } from './support/figures';
 import { API, call, command, sidecarEnv, TOKENS, waitFor } from './support/fixtures';
 import type { FaultIndices, UsersFixture } from './support/fixtures';
 import { startFaultScenario, stopFaultScenario } from './support/scenario';
 import { startSidecar } from './support/sidecar-process';
+import type { SidecarProcess } from './support/sidecar-process';
 
 const GROUP_SIZE = 10_000;
 const LEASE_MS = 3000;
 const BATCH = 500;
 const CONCURRENCY = 4;
+/** The trio's batches are smaller and its answers slower, so that dispatch lasts long enough to kill into. */
+const TRIO_BATCH = 200;
+const TRIO_HOLD_MS = 1000;
+const SHARE_OF_3 = Math.floor(DEFAULT_PARTITIONS / 3);
+const SHARE_OF_4 = Math.floor(DEFAULT_PARTITIONS / 4);
 
 const figures = new FigureBook(
   '1-kill-sidecar',
@@ -307,5 +317,157 @@ describe('kill -9 during dispatch', () => {
         `verdict (partition lease ${LEASE_MS} ms, batch ${BATCH} × concurrency ${CONCURRENCY}); stub answers held 400 ms`,
     });
     expect(outcome.inIndex).toBe(GROUP_SIZE);
+  }, 300_000);
+});
+
+function trioEnv(name: string): Record<string, string> {
+  return env({ CM_NODE_ID: name, CM_DISPATCH_BATCH_SIZE: String(TRIO_BATCH) });
+}
+
+describe('three sidecars: a fourth joins, then kill -9 of one during dispatch', () => {
+  test('the joiner takes its share; the survivors deliver the rest; only what the dead one posted goes out twice', async () => {
+    // The victim talks to the stub through a proxy of its own, so that what it posted is told apart.
+    const victimProxy = await FaultProxy.start({ target: stub.url });
+    const sidecars: SidecarProcess[] = [];
+    try {
+      for (const name of ['trio-a', 'trio-b'])
+        sidecars.push(await startSidecar({ name, env: trioEnv(name) }));
+      const victim = await startSidecar({
+        name: 'trio-victim',
+        env: { ...trioEnv('trio-victim'), CM_MANAGEMENT_API_URL: victimProxy.url },
+      });
+      await waitFor(
+        'three sidecars to share the partitions',
+        async () => {
+          const owners = await indices.leaseOwners();
+          return ['trio-a', 'trio-b', 'trio-victim'].every((o) => (owners.get(o) ?? 0) >= SHARE_OF_3);
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+
+      // A fourth sidecar joins three live ones: it holds its share within two lease periods.
+      const joinedAt = Date.now();
+      const joiner = await startSidecar({ name: 'trio-joiner', env: trioEnv('trio-joiner') });
+      sidecars.push(joiner);
+      const startedInMs = Date.now() - joinedAt;
+      const heldShareAt = await waitFor(
+        'the fourth sidecar to hold its share',
+        async () =>
+          ((await indices.leaseOwners()).get('trio-joiner') ?? 0) >= SHARE_OF_4 ? Date.now() : undefined,
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      const joinInMs = heldShareAt - joinedAt - startedInMs;
+      expect(joinInMs).toBeLessThanOrEqual(2 * LEASE_MS);
+      const balanced = await indices.leaseOwners();
+      for (const held of balanced.values())
+        expect(held).toBeLessThanOrEqual(Math.ceil(DEFAULT_PARTITIONS / 4) + 1);
+
+      // Dispatch a 10,000-order request with answers held back, so every sidecar has batches in flight.
+      const acceptedBefore = new Set([...proxy.accepted.keys(), ...victimProxy.accepted.keys()]);
+      proxy.mode = { kind: 'slow', delayMs: TRIO_HOLD_MS };
+      victimProxy.mode = { kind: 'slow', delayMs: TRIO_HOLD_MS };
+      // Dispatch starts while the fan-out is written: the kill is not held back by the submission's answer.
+      const submission = call<{ commands: Array<{ request_id: number; orders: number }> }>(
+        sidecars[0]!.url,
+        'POST',
+        `${API}/commands?summary=true`,
+        {
+          token: TOKENS.admin,
+          body: { commands: [command({ targetType: 'group', targetId: 'fanout', action: 'restart' })] },
+          timeoutMs: 120_000,
+        },
+      );
+      const ofRequest = (ids: Map<string, number>, id: string): number => ids.get(id) ?? 0;
+      const deliveredNow = (): number =>
+        new Set(
+          [...proxy.accepted.keys(), ...victimProxy.accepted.keys()].filter((id) => !acceptedBefore.has(id)),
+        ).size;
+      await waitFor(
+        'the victim to have a call in flight while orders are left',
+        () => {
+          const now = Date.now();
+          const victimInFlight = victimProxy.calls.some((c) => c.orders > 0 && now - c.at < TRIO_HOLD_MS / 2);
+          return victimInFlight && deliveredNow() < GROUP_SIZE ? true : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 20 },
+      );
+      await victim.kill9();
+      const killedAt = Date.now();
+      const deliveredAtKill = deliveredNow();
+      const answer = await submission;
+      expect(answer.status).toBe(201);
+      const requestId = answer.body.commands[0]?.request_id ?? 0;
+      expect(answer.body.commands[0]?.orders).toBe(GROUP_SIZE);
+      const postedByVictim = new Set(victimProxy.calls.filter((c) => c.at <= killedAt).flatMap((c) => c.ids));
+      const inFlightAtKill = new Set(
+        victimProxy.calls
+          .filter((c) => c.at <= killedAt && c.at + TRIO_HOLD_MS > killedAt)
+          .flatMap((c) => c.ids),
+      );
+      proxy.mode = { kind: 'pass' };
+
+      // The survivors take the dead sidecar's partitions over once their leases are seen unchanged.
+      const takenOverAt = await waitFor(
+        "the dead sidecar's partitions to be taken over",
+        async () => ((await indices.leaseOwners()).has('trio-victim') ? undefined : Date.now()),
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      await waitFor(
+        `every order of request ${requestId} to leave pending`,
+        async () =>
+          (await indices.countOrders({
+            bool: {
+              filter: [
+                { term: { 'command.request_id': requestId } },
+                { term: { 'command.status': 'pending' } },
+              ],
+            },
+          })) === 0,
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      const orders = (await indices.allOrders()).filter((o) => o.order.command.request_id === requestId);
+      expect(orders).toHaveLength(GROUP_SIZE);
+      const lost = orders.filter(
+        (o) => ofRequest(proxy.accepted, o.id) + ofRequest(victimProxy.accepted, o.id) === 0,
+      );
+      const notSent = orders.filter((o) => o.order.command.status !== 'sent');
+      const duplicated = orders.filter(
+        (o) => ofRequest(proxy.accepted, o.id) + ofRequest(victimProxy.accepted, o.id) > 1,
+      );
+      expect(lost.map((o) => o.id)).toEqual([]);
+      expect(notSent.map((o) => o.id)).toEqual([]);
+      // Survivors never deliver an order twice between themselves.
+      expect(duplicated.filter((o) => ofRequest(proxy.accepted, o.id) > 1).map((o) => o.id)).toEqual([]);
+      // A duplicate is an order the dead sidecar had posted and not recorded: at most what it held.
+      expect(duplicated.filter((o) => !postedByVictim.has(o.id)).map((o) => o.id)).toEqual([]);
+      expect(duplicated.length).toBeLessThanOrEqual(2 * CONCURRENCY * TRIO_BATCH);
+
+      const after = await indices.leaseOwners();
+      await Promise.all(sidecars.map((s) => s.stop()));
+      figures.add({
+        case: 'a fourth sidecar joins three',
+        recoveredMs: joinInMs,
+        notes:
+          `it held ${SHARE_OF_4} of ${DEFAULT_PARTITIONS} partitions ${joinInMs} ms after it listened (start ` +
+          `${startedInMs} ms; goal ≤ 2 lease periods = ${2 * LEASE_MS} ms); then ` +
+          `${[...balanced].map(([o, n]) => `${o} ${n}`).join(', ')}`,
+      });
+      figures.add({
+        case: 'one of three sidecars killed',
+        submitted: GROUP_SIZE,
+        delivered: GROUP_SIZE - lost.length,
+        duplicated: duplicated.length,
+        lost: lost.length,
+        failed: notSent.length,
+        recoveredMs: takenOverAt - killedAt,
+        notes:
+          `${deliveredAtKill} delivered before the kill; the victim had posted ${postedByVictim.size} orders, ` +
+          `${inFlightAtKill.size} of them in calls still unanswered at its death (answers held ${TRIO_HOLD_MS} ms, batch ${TRIO_BATCH}); ` +
+          `its partitions taken over ${takenOverAt - killedAt} ms after the kill; then ` +
+          `${[...after].map(([o, n]) => `${o} ${n}`).join(', ')}`,
+      });
+    } finally {
+      await victimProxy.close();
+    }
   }, 300_000);
 });

@@ -8,7 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
-import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
+import {
+  createAgentsIndex,
+  createOpenSearchClient,
+  OpenSearchPartitionLeaseStore,
+  seedAgents,
+} from '@command-manager/opensearch';
 import { hashApiToken, hashPassword } from '@command-manager/express';
 import {
   deleteTestIndices,
@@ -16,6 +21,7 @@ import {
   opensearchEnv,
   testIndexPrefix,
 } from '@command-manager/test-support';
+import { DEFAULT_PARTITIONS } from '@command-manager/core';
 import type { Order, OrderStatus } from '@command-manager/core';
 
 export const API = '/_plugins/_command_manager';
@@ -202,6 +208,8 @@ export interface FaultIndices {
   requestRecord(requestId: number): Promise<Record<string, unknown> | undefined>;
   /** The last request id handed out (the counter document's version; layout of the opensearch adapter). */
   lastRequestId(): Promise<number>;
+  /** Per owner, how many of the first `partitions` partition leases it holds (as stored). */
+  leaseOwners(partitions?: number): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
@@ -288,6 +296,13 @@ export function faultIndices(file: string, url: string, name = 'orders'): FaultI
       const res = await client.get({ index: requestsIndex, id: 'counter-request-id' }, { ignore: [404] });
       const body = res.body as { found?: boolean; _version?: number };
       return body.found ? (body._version ?? 0) : 0;
+    },
+    leaseOwners: async (partitions = DEFAULT_PARTITIONS) => {
+      const store = new OpenSearchPartitionLeaseStore({ client, ordersIndex });
+      const owners = new Map<string, number>();
+      for (const lease of await store.readLeases(partitions))
+        if (lease.owner !== null) owners.set(lease.owner, (owners.get(lease.owner) ?? 0) + 1);
+      return owners;
     },
     close: async () => {
       try {
