@@ -1,9 +1,10 @@
 /**
  * The claim rule, written once: an order may be claimed for delivery when it is `pending`, due
  * (`scheduling.next_attempt_at <= now`), before its deadline (`delivery_timestamp > now`) and holds no live
- * lease. The in-memory order store and every by-id claim check it with `isClaimable`; the OpenSearch adapter
- * builds its claim query from `CLAIM_RULE_FIELDS` and `CLAIMABLE_STATUS`. Times are compared as instants,
- * like a search's date ranges.
+ * lease. The in-memory order store checks it with `isClaimable`; the OpenSearch adapter builds its claim query
+ * from `CLAIM_RULE_FIELDS` and `CLAIMABLE_STATUS`. A claim by id (`isClaimableById`) takes only orders that
+ * carry no lease at all, so that leases are judged in one place, the claim search, at the `now` its caller
+ * gives (the indexer's time for pull claims). Times are compared as instants, like a search's date ranges.
  */
 import type { Order, OrderStatus } from './model';
 
@@ -40,4 +41,13 @@ export function isClaimable(order: Order, nowMs: number): boolean {
     Date.parse(order.delivery_timestamp) > nowMs &&
     !hasLiveLease(order, nowMs)
   );
+}
+
+/**
+ * The claim rule of a claim by id (an order read by id and judged by its reader): `isClaimable`, and no lease
+ * at all, lapsed or not. A leased order is left to the claim search, so that a lease is judged in one place,
+ * on the time the claimer gives (the indexer's, for pull claims), not by whoever happens to read it by id.
+ */
+export function isClaimableById(order: Order, nowMs: number): boolean {
+  return order.scheduling.lease_expires_at == null && isClaimable(order, nowMs);
 }

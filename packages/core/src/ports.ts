@@ -259,7 +259,8 @@ export interface OrderStore {
   claimDue(request: ClaimRequest): Promise<StoredOrder[]>;
   /**
    * Claims the given orders by id, with the same rules and the same conditional lease write as `claimDue`
-   * (an unknown, undue, leased or decided order is skipped), reading them by id instead of searching: a
+   * (an unknown, undue or decided order is skipped, and so is one carrying a lease, lapsed or not: core's
+   * `isClaimableById`: leases are judged only by the claim search), reading them by id instead of searching: a
    * just-written order is claimable at once, without waiting for it to become searchable. Returns the claimed
    * orders in the order asked.
    */

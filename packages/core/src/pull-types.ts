@@ -16,7 +16,10 @@ export interface ClaimInput {
 export interface ClaimAnswer {
   /** The orders now leased to the consumer (empty when none came within `waitMs`). */
   orders: StoredOrder[];
-  /** When their lease ends (ISO-8601); absent with no orders. Acks after it answer `expired`. */
+  /**
+   * When their lease ends (ISO-8601, the indexer's time); absent with no orders. After it another claim may
+   * take them; an ack is still applied to an order nobody claimed since.
+   */
   leaseExpiresAt?: string;
 }
 
@@ -27,8 +30,8 @@ export interface AckInput {
 
 /**
  * What an ack did to one order: `applied` (now `sent`); `not_yours` (leased to another consumer, or released
- * by rollout control); `expired` (this consumer's lease lapsed, or the order's deadline passed: it was not
- * marked sent, and may be handed out again or fail by its deadline); `unknown` (no such order); `conflict`
+ * by rollout control, or claimed by another after this consumer's lease lapsed); `expired` (the order's deadline
+ * passed: it was not marked sent, and fails by its deadline); `unknown` (no such order); `conflict`
  * (the order is no longer pending, e.g. already `sent`, cancelled or failed: `status` says which).
  */
 export type AckOutcome =

@@ -32,7 +32,7 @@ import {
   CommandManagerError,
   ErrorCodes,
   emptyCounts,
-  isClaimable,
+  isClaimableById,
   ORDER_STATUSES,
   withLease,
   noopLogger,
@@ -574,7 +574,7 @@ export class OpenSearchOrderStore implements OrderStore {
     const seen = new Set<string>();
     const candidates: ConditionalWrite[] = [];
     for (const stored of await this.mgetOrders(request.ids, true)) {
-      if (seen.has(stored.id) || !isClaimable(stored.order, nowMs)) continue;
+      if (seen.has(stored.id) || !isClaimableById(stored.order, nowMs)) continue;
       seen.add(stored.id);
       candidates.push({
         id: stored.id,

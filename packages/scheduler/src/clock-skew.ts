@@ -11,8 +11,9 @@
  *
  * While the bound is exceeded, `indexerClock()` reads this clock corrected by the last skew measured, so
  * that what the sidecar writes (an order's `@timestamp`, deadline and next attempt) and what it compares
- * (which orders are due) agree with the other sidecars to about a second, not to the skew. `start()` keeps
- * checking every `checkIntervalMs` on its own timer.
+ * (which orders are due) agree with the other sidecars to about a second, not to the skew. `serverClock()`
+ * corrects whenever the skew measured exceeds the measurement's error, for pull leases, which sidecars
+ * write and judge for one another. `start()` keeps checking every `checkIntervalMs` on its own timer.
  */
 import { noopLogger, systemClock } from '@command-manager/core';
 import type { Clock, Logger } from '@command-manager/core';
@@ -59,6 +60,8 @@ export class ClockSkewGuard {
   private readonly metrics: SchedulerMetrics;
   private lastCheckMs: number | undefined;
   private skewMs: number | undefined;
+  /** How far off the last skew measurement may be: half the server's resolution plus half the round trip. */
+  private skewErrorMs = Number.POSITIVE_INFINITY;
   private exceeded = false;
   private checking: Promise<boolean> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -95,6 +98,25 @@ export class ClockSkewGuard {
       now: () => {
         const local = this.clock.now();
         return this.exceeded && this.skewMs !== undefined ? new Date(local.getTime() - this.skewMs) : local;
+      },
+    };
+  }
+
+  /**
+   * The indexer's time as well as this sidecar can tell it: this clock corrected by the last measured skew
+   * whenever that skew is larger than the measurement's own error (half the server's resolution plus half the
+   * round trip), this clock as it is otherwise (a synchronised clock is more exact than the estimate). Pull
+   * leases are written and judged on it, so that a consumer's lease lapses at the same instant whichever
+   * sidecar looks at it, to about a second, however far their own clocks are apart.
+   */
+  serverClock(): Clock {
+    return {
+      now: () => {
+        const local = this.clock.now();
+        const skew = this.skewMs;
+        return skew !== undefined && Math.abs(skew) > this.skewErrorMs
+          ? new Date(local.getTime() - skew)
+          : local;
       },
     };
   }
@@ -136,6 +158,7 @@ export class ClockSkewGuard {
     this.lastCheckMs = this.monotonic.nowMs();
     const skew = Math.round((before + after) / 2 - (server.getTime() + this.deps.server.resolutionMs / 2));
     this.skewMs = skew;
+    this.skewErrorMs = this.deps.server.resolutionMs / 2 + (after - before) / 2;
     this.metrics.set(SchedulerMetricNames.CLOCK_SKEW_SECONDS, skew / 1000);
     const exceeded = Math.abs(skew) > this.maxSkewMs;
     this.metrics.set(SchedulerMetricNames.CLOCK_SKEW_EXCEEDED, exceeded ? 1 : 0);

@@ -9,6 +9,12 @@
  * never acknowledged (a consumer killed mid-batch) is claimable again when its lease lapses. The deadline
  * sweep keeps failing orders past their deadline, leased or not.
  *
+ * The clock rule: a lease's expiry is written and judged on the indexer's time (the sidecar passes the
+ * clock-skew guard's `serverClock()`: its clock corrected by the skew it measured against OpenSearch), in
+ * one place, the claim search. So sidecars whose clocks disagree by a minute still agree on when a lease
+ * lapses, to about a second. No other path judges a lease's time: a claim by id skips leased orders, and an
+ * ack checks that the order still carries the consumer's lease (nobody claimed it since), not its time.
+ *
  * With none due, a claim long-polls: a submission on this sidecar wakes it at once (`wake`, with the new
  * orders' ids, claimed by id because a search would not see them before the next refresh); orders written
  * through other sidecars are found by a search every `pollIntervalMs`. Waiting claims are bounded
@@ -372,7 +378,12 @@ function unknown(id: string): AckOutcome {
   return { id, outcome: 'unknown', message: 'no such order' };
 }
 
-/** Why an order cannot be acknowledged by `owner` now; undefined when it can (pending, our live lease, in time). */
+/**
+ * Why an order cannot be acknowledged by `owner` now; undefined when it can (pending, leased to `owner`, before
+ * its deadline). The lease's expiry is not judged here: while the order still carries this consumer's lease,
+ * nobody claimed it since (a claim rewrites the owner), so the ack is this consumer's to make, and the write is
+ * conditional on the revision read. Only the claim search judges expiry, on the indexer's time.
+ */
 function judge(stored: StoredOrder, owner: string, nowMs: number): AckOutcome | undefined {
   const { id, order } = stored;
   const status = order.command.status;
@@ -385,9 +396,6 @@ function judge(stored: StoredOrder, owner: string, nowMs: number): AckOutcome | 
   }
   if (!(Date.parse(order.delivery_timestamp) > nowMs)) {
     return { id, outcome: 'expired', message: 'the order is past its deadline' };
-  }
-  if (s.lease_expires_at == null || !(Date.parse(s.lease_expires_at) > nowMs)) {
-    return { id, outcome: 'expired', message: 'the lease lapsed; the order may be claimed again' };
   }
   return undefined;
 }

@@ -22,7 +22,7 @@ import {
   partitionOfOrder,
   markFailed,
   markSent,
-  isClaimable,
+  isClaimableById,
   isStopped,
   markDeliveredAfterStop,
   orderDocumentId,
@@ -495,7 +495,9 @@ export class Scheduler {
       const nowMs = this.clock.now().getTime();
       const read = await this.orders.getOrders(ids, { args: false });
       const claimed = this.heldOrders.take(
-        read.filter((o) => isClaimable(o.order, nowMs) && this.partitions.holds(partitionOfOrder(o.order))),
+        read.filter(
+          (o) => isClaimableById(o.order, nowMs) && this.partitions.holds(partitionOfOrder(o.order)),
+        ),
       );
       if (claimed.length > 0) {
         const admitted = await this.admitHeld(claimed, new RolloutRound(), emptySummary());

@@ -80,6 +80,30 @@ describe('ClockSkewGuard', () => {
     expect(logger.lines.some((l) => l.level === 'info' && /agrees .* again/.test(l.message))).toBe(true);
   });
 
+  it("serverClock reads the indexer's time whenever the skew measured exceeds the measurement's error", async () => {
+    const { clock, indexer, guard } = guardWorld();
+    // Nothing measured yet: this clock as it is.
+    expect(guard.serverClock().now().getTime()).toBe(clock.ms);
+    // 3 s ahead: within the deadline bound (indexerClock keeps this clock), yet beyond the estimate's error.
+    indexer.offsetMs = -3000;
+    await guard.allowsDeadlines();
+    expect(guard.withinBound()).toBe(true);
+    expect(guard.indexerClock().now().getTime()).toBe(clock.ms);
+    expect(guard.serverClock().now().getTime()).toBe(clock.ms - 3000);
+    // 60 s ahead: corrected too.
+    indexer.offsetMs = -60_000;
+    clock.advance(10_000);
+    await guard.allowsDeadlines();
+    expect(guard.serverClock().now().getTime()).toBe(clock.ms - 60_000);
+    // A skew the estimate cannot tell from none (under half a second, the round trip being instant here):
+    // this clock as it is, more exact than the estimate.
+    indexer.offsetMs = 0;
+    clock.advance(10_000);
+    await guard.allowsDeadlines();
+    expect(guard.lastSkewMs()).toBe(0);
+    expect(guard.serverClock().now().getTime()).toBe(clock.ms);
+  });
+
   it('asks the indexer at most once per check interval, and keeps its verdict while the indexer is unreachable', async () => {
     const { clock, indexer, guard } = guardWorld();
     indexer.offsetMs = 60_000;

@@ -262,7 +262,7 @@ export async function startSidecar(
     scheduler = pullScheduler;
     pull = new PullDelivery({
       orders,
-      clock,
+      clock: clockSkew.serverClock(),
       admission: pullScheduler,
       logger,
       metrics,

@@ -20,7 +20,8 @@
  * - `findDue`: the claim rule within the partitions asked (no partition = partition 0), oldest first,
  *   nothing written.
  * - `claimByIds`: the same rules for the ids given, read by id (a just-saved order is claimable at
- *   once); claimed orders in the order asked; disjoint from concurrent claims of either kind.
+ *   once), and no lease at all (a lapsed one is the search's to judge); claimed orders in the order asked;
+ *   disjoint from concurrent claims of either kind.
  * - `findOverdue`: pending or sent with delivery_timestamp < now (leased or not), by deadline ascending,
  *   then request_id, then order_id, at most `limit`.
  * - `findTerminalBefore`: success/failure with scheduling.completed_at < before (missing completed_at never
@@ -767,7 +768,7 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
     describe('claimByIds', () => {
       const now = at(BASE, MIN);
 
-      it('claims the given orders by id with the claimDue rules, in the order asked, skipping the rest', async () => {
+      it('claims the given orders by id with the claimDue rules, in the order asked, skipping the rest and any leased order', async () => {
         const t = at(BASE, 0);
         await store.saveOrders([
           makeTestOrder(1, 1, { timestamp: t }), // due
@@ -775,12 +776,14 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
           makeTestOrder(1, 3, { timestamp: t, deadline: at(now, -1) }), // deadline passed
           makeTestOrder(1, 4, { timestamp: t, status: 'sent' }),
           makeTestOrder(1, 5, { timestamp: t, leaseOwner: 'other', leaseExpiresAt: at(now, 1) }), // live lease
-          makeTestOrder(1, 6, { timestamp: t, leaseOwner: 'other', leaseExpiresAt: at(now, -MIN) }), // expired
+          // A lapsed lease is the claim search's to judge, not a reader's by id (core's `isClaimableById`).
+          makeTestOrder(1, 6, { timestamp: t, leaseOwner: 'other', leaseExpiresAt: at(now, -MIN) }),
+          makeTestOrder(1, 7, { timestamp: t }), // due
           makeTestOrder(2, 1, { timestamp: t }), // due, not asked for
         ]);
-        const ask = ['1-6', '1-1', '1-2', '1-3', '1-4', '1-5', '9-9'];
+        const ask = ['1-7', '1-6', '1-1', '1-2', '1-3', '1-4', '1-5', '9-9'];
         const claimed = await store.claimByIds({ owner: 'me', leaseMs: 30 * SEC, now, ids: ask });
-        expect(ids(claimed)).toEqual(['1-6', '1-1']);
+        expect(ids(claimed)).toEqual(['1-7', '1-1']);
         for (const c of claimed) {
           expect(c.order.scheduling.lease_owner).toBe('me');
           expect(Date.parse(c.order.scheduling.lease_expires_at!)).toBe(now.getTime() + 30 * SEC);
@@ -792,10 +795,13 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         }
         expect((await store.getOrder('2-1'))?.order.scheduling.lease_owner).toBeNull();
         // Claimed orders now carry a live lease: neither claim path hands them out again.
-        expect(await store.claimByIds({ owner: 'b', leaseMs: 30 * SEC, now, ids: ['1-1', '1-6'] })).toEqual(
+        expect(await store.claimByIds({ owner: 'b', leaseMs: 30 * SEC, now, ids: ['1-1', '1-7'] })).toEqual(
           [],
         );
-        expect(ids(await store.claimDue({ owner: 'b', leaseMs: 30 * SEC, limit: 10, now }))).toEqual(['2-1']);
+        expect(ids(await store.claimDue({ owner: 'b', leaseMs: 30 * SEC, limit: 10, now }))).toEqual([
+          '1-6',
+          '2-1',
+        ]);
       });
 
       it('claims a just-saved order at once (no wait for it to become searchable)', async () => {

@@ -1,4 +1,4 @@
-import { isClaimable } from '../claim-rule';
+import { isClaimable, isClaimableById } from '../claim-rule';
 import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
 import { isSameOrder, orderIdTaken } from '../order-identity';
@@ -276,10 +276,10 @@ export class InMemoryOrderStore implements OrderStore {
   async claimByIds(request: ClaimByIdsRequest): Promise<StoredOrder[]> {
     const now = request.now.getTime();
     const out: StoredOrder[] = [];
-    // A repeated id is claimed once: its second occurrence finds the live lease just written.
+    // A repeated id is claimed once: its second occurrence finds the lease just written.
     for (const id of request.ids) {
       const entry = this.docs.get(id);
-      if (entry && isClaimable(entry.order, now)) out.push(withoutArgs(this.lease(id, entry, request)));
+      if (entry && isClaimableById(entry.order, now)) out.push(withoutArgs(this.lease(id, entry, request)));
     }
     return out;
   }

@@ -37,7 +37,7 @@ export function pullSchemas(): Record<string, unknown> {
           type: 'string',
           enum: ['applied', 'not_yours', 'expired', 'unknown', 'conflict'],
           description:
-            '`applied`: now `sent`. `not_yours`: leased to another consumer (or released). `expired`: this consumer’s lease lapsed or the deadline passed; not marked sent. `unknown`: no such order. `conflict`: no longer pending (`status` says what it is).',
+            '`applied`: now `sent` (also after this consumer’s lease lapsed, while nobody claimed the order since). `not_yours`: leased to another consumer (or released). `expired`: the deadline passed; not marked sent. `unknown`: no such order. `conflict`: no longer pending (`status` says what it is).',
         },
         status: { type: 'string', enum: ORDER_STATUSES },
         message: { type: 'string' },
