@@ -130,11 +130,6 @@ interface Hit {
   found?: boolean;
 }
 
-/** What an order search reads of each hit (`toStored`, cursors): the rest of the answer is left unsent. */
-const HIT_FILTER_PATH = ['_id', '_seq_no', '_primary_term', '_source', 'sort']
-  .map((field) => `hits.hits.${field}`)
-  .join(',');
-
 const STATUS_AGG = 'by_status';
 /** Written once at save; left out of every read that does not need it (see the `OrderStore` port). */
 const ARGS_FIELD = 'command.action.args';
@@ -867,10 +862,7 @@ export class OpenSearchOrderStore implements OrderStore {
           'search orders',
           this.maxResponseBytes,
           (options) =>
-            this.client.search(
-              { index: this.layout.orders, ignore_unavailable: true, filter_path: HIT_FILTER_PATH, body },
-              options,
-            ),
+            this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }, options),
         );
         return { hits: response.body.hits?.hits ?? [], size: n };
       } catch (e) {
