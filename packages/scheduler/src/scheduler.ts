@@ -438,6 +438,11 @@ export class Scheduler {
     while (!this.stopping) {
       const free = this.maxHeld - this.inFlight.size;
       if (free <= 0) return;
+      // While batches are held, claim only once a whole claim's worth (`concurrency` batches) is free: the
+      // held batches keep the deliveries busy meanwhile, and each search then reads a full answer. A search
+      // costs OpenSearch a pass over every due order of the partitions whatever its size, so claiming batch
+      // by batch as each one ends made twice as many searches for the same orders.
+      if (this.inFlight.size > 0 && free < this.opts.concurrency) return;
       // An open breaker would refuse the batch anyway: do not churn through orders that cannot go out.
       if (this.delivery.isBlocked()) return;
       const partitions = this.partitions.usable();
