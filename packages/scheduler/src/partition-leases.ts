@@ -286,12 +286,16 @@ export class PartitionLeaseManager implements PartitionOwnership {
     free.sort(
       (a, b) => rotate(a.partition, start, this.partitions) - rotate(b.partition, start, this.partitions),
     );
-    for (const f of free) {
-      if (need <= 0) break;
-      if (await this.take(f.partition, f.lease, false)) {
-        summary.taken++;
-        need--;
-      }
+    // As many takes at once as leases are needed (a round taking over a dead sidecar's share then costs one
+    // write's time, not one per lease); the writes are conditional, so a lease lost to a concurrent taker is
+    // simply replaced by the next free one.
+    for (let next = 0; need > 0 && next < free.length; ) {
+      const chunk = free.slice(next, next + need);
+      next += chunk.length;
+      const won = await Promise.all(chunk.map((f) => this.take(f.partition, f.lease, false)));
+      const taken = won.filter(Boolean).length;
+      summary.taken += taken;
+      need -= taken;
     }
     const victims = [...live].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
     for (const [, partitions] of victims) {

@@ -92,6 +92,39 @@ describe('PartitionLeaseManager', () => {
     expect(w.lost.get('a')?.sort((x, y) => x - y)).toEqual(aHeld);
   });
 
+  it("takes a silent owner's leases in one round of concurrent writes, not one write after another", async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    // Writes of leases first written by `a`, by anyone else: the takes.
+    let aLeases = new Set<number>();
+    let writing = 0;
+    let mostAtOnce = 0;
+    const store: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => inner.readLeases(n),
+      writeLease: async (write: PartitionLeaseWrite, rev?: string) => {
+        const take = write.owner === 'b' && aLeases.has(write.partition);
+        if (take) writing++;
+        mostAtOnce = Math.max(mostAtOnce, writing);
+        try {
+          await new Promise((resolve) => setImmediate(resolve));
+          return await inner.writeLease(write, rev);
+        } finally {
+          if (take) writing--;
+        }
+      },
+    };
+    const w = world(store);
+    const a = w.add('a');
+    const b = w.add('b', 42e6);
+    for (let i = 0; i < 6; i++) await w.interval();
+    const aHeld = a.usable();
+    aLeases = new Set(aHeld);
+    const silent = new Set(['a']);
+    while (b.heldCount() < P) await w.interval(silent);
+    // The round that took a's share over wrote every take at once.
+    expect(mostAtOnce).toBe(aHeld.length);
+  });
+
   it('stops using a partition at once when its renewal finds it taken', async () => {
     const w = world();
     const a = w.add('a');
