@@ -135,9 +135,6 @@ export class PartitionLeaseManager implements PartitionOwnership {
       this.renewIntervalMs,
       () => this.tick(),
       (e) => this.logger.warn('partition lease round failed', { error: describeError(e) }),
-      // Rounds start every interval however long the last one took: a slow round (a loaded indexer) must
-      // not stretch the gap between renewals towards the fence, nor delay the take-over of silent leases.
-      { fixedRate: true },
     );
     this.ticker.start();
   }

@@ -3,23 +3,15 @@ export interface TickerOptions {
   runAtStart?: boolean;
   /** Let the process exit while only this ticker's timer is pending. */
   unref?: boolean;
-  /**
-   * Measure the interval from the START of the previous run (a run longer than the interval is followed at
-   * once by the next), for a task whose period must not stretch with its own duration (lease renewals).
-   * Default: from its end.
-   */
-  fixedRate?: boolean;
 }
 
 /**
- * Runs an async task now (or after one interval) and then every `intervalMs`, measured from the end of the
- * previous run or, with `fixedRate`, from its start; runs never overlap. Until stopped; `stop()` waits for a
- * run in progress.
+ * Runs an async task now (or after one interval) and then every `intervalMs` (measured from the end of the
+ * previous run, so runs never overlap), until stopped. `stop()` waits for a run in progress.
  */
 export class Ticker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private startedAtMs = 0;
   private stopped = false;
 
   constructor(
@@ -43,17 +35,13 @@ export class Ticker {
   }
 
   private schedule(): void {
-    const delayMs = this.options.fixedRate
-      ? Math.max(0, this.startedAtMs + this.intervalMs - performance.now())
-      : this.intervalMs;
-    this.timer = setTimeout(() => this.run(), delayMs);
+    this.timer = setTimeout(() => this.run(), this.intervalMs);
     if (this.options.unref) this.timer.unref();
   }
 
   private run(): void {
     this.timer = undefined;
     if (this.stopped) return;
-    this.startedAtMs = performance.now();
     this.running = this.task()
       .then(
         () => undefined,
