@@ -297,19 +297,24 @@ export class PartitionLeaseManager implements PartitionOwnership {
       summary.taken += taken;
       need -= taken;
     }
+    // The steals are planned as if each succeeded, then written at once; one lost (its owner renewed first)
+    // is simply retried in a later round.
     const victims = [...live].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
+    const steals: number[] = [];
+    let holding = this.held.size;
     for (const [, partitions] of victims) {
       let remaining = partitions.length;
       for (const p of partitions.slice().reverse()) {
-        const keep = this.held.size < floorShare ? floorShare : target;
+        const keep = holding < floorShare ? floorShare : target;
         if (need <= 0 || remaining <= keep) break;
-        if (await this.take(p, this.seen.get(p)?.lease, true)) {
-          summary.stolen++;
-          need--;
-          remaining--;
-        }
+        steals.push(p);
+        holding++;
+        need--;
+        remaining--;
       }
     }
+    const won = await Promise.all(steals.map((p) => this.take(p, this.seen.get(p)?.lease, true)));
+    summary.stolen += won.filter(Boolean).length;
   }
 
   /** Writes ourselves as owner on the revision seen (create-only when never written). */
