@@ -13,15 +13,17 @@ import type { StoredOrder } from '@command-manager/core';
 import type { MonotonicClock } from './partition-leases';
 import { systemMonotonicClock } from './partition-leases';
 
-/** Revisions remembered at most; beyond, the oldest are forgotten (a stale hit of those is then possible). */
-const MAX_SPENT = 200_000;
-
 export class HeldOrders {
   private readonly held = new Set<string>();
   private readonly spent = new Map<string, { rev: string; atMs: number }>();
 
+  /**
+   * `maxSpent`: revisions remembered at most; beyond, the oldest are forgotten (a search still showing one of
+   * those as it was may then hand it out again).
+   */
   constructor(
     private readonly searchLagMs: number,
+    private readonly maxSpent: number,
     private readonly clock: MonotonicClock = systemMonotonicClock,
   ) {}
 
@@ -60,7 +62,7 @@ export class HeldOrders {
       this.spent.set(o.id, { rev: o.rev, atMs });
     }
     for (const id of this.spent.keys()) {
-      if (this.spent.size <= MAX_SPENT) break;
+      if (this.spent.size <= this.maxSpent) break;
       this.spent.delete(id);
     }
   }

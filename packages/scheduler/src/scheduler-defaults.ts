@@ -13,6 +13,7 @@ export const SCHEDULER_DEFAULTS = Object.freeze({
   concurrency: 4,
   leaseMs: 10_000,
   searchLagMs: 5000,
+  searchLagMaxOrders: 200_000,
   shutdownTimeoutMs: 10_000,
   sweepIntervalMs: 5000,
   sweepBatchSize: 500,

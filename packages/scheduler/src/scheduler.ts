@@ -67,8 +67,8 @@ export interface SchedulerOptions extends MaintenanceOptions {
   /** Orders per `/accept_commands` call. One claim takes up to `concurrency` batches' worth. */
   batchSize?: number;
   /**
-   * `/accept_commands` calls in flight at once. Up to as many batches again are claimed ahead (leased, their
-   * leases renewed) so that the next deliveries start the moment a call ends.
+   * `/accept_commands` calls in flight at once. Up to as many batches again are claimed ahead (held in memory,
+   * nothing written on them) so that the next deliveries start the moment a call ends.
    */
   concurrency?: number;
   /**
@@ -76,6 +76,11 @@ export interface SchedulerOptions extends MaintenanceOptions {
    * longer than the orders index's refresh interval (verdicts are written without a refresh).
    */
   searchLagMs?: number;
+  /**
+   * Orders whose revisions are remembered for `searchLagMs` at most (memory bound); beyond, the oldest are
+   * forgotten, and a search still showing one of those as it was before its verdict may hand it out again.
+   */
+  searchLagMaxOrders?: number;
   /** How long `stop()` lets in-flight batches finish before aborting them (their orders stay pending). */
   shutdownTimeoutMs?: number;
   /** Backoff of retried deliveries; default core's `defaultRetryPolicy`. */
@@ -170,6 +175,7 @@ function resolveOptions(o: SchedulerOptions = {}): Resolved {
     batchSize: positive(o.batchSize, d.batchSize),
     concurrency: positive(o.concurrency, d.concurrency),
     searchLagMs: nonNegative(o.searchLagMs, d.searchLagMs),
+    searchLagMaxOrders: nonNegative(o.searchLagMaxOrders, d.searchLagMaxOrders),
     shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs, d.shutdownTimeoutMs),
     retryPolicy: o.retryPolicy ?? defaultRetryPolicy,
     rolloutDeferMs: nonNegative(o.rolloutDeferMs, 5 * pollIntervalMs),
@@ -278,7 +284,7 @@ export class Scheduler {
     this.deliverySlots = new Semaphore(this.opts.concurrency);
     this.clockSkew = deps.clockSkew;
     this.partitions = deps.partitions ?? allPartitions();
-    this.heldOrders = new HeldOrders(this.opts.searchLagMs);
+    this.heldOrders = new HeldOrders(this.opts.searchLagMs, this.opts.searchLagMaxOrders);
     this.maintenance =
       deps.maintenance ??
       new MaintenanceRunner({

@@ -12,7 +12,7 @@ describe('HeldOrders', () => {
   const clock = { nowMs: () => now };
 
   it('never hands out an order it holds, nor one seen again at the revision it was taken at', () => {
-    const held = new HeldOrders(1000, clock);
+    const held = new HeldOrders(1000, 100, clock);
     expect(held.take([stored('a', '1'), stored('b', '1')]).map((o) => o.id)).toEqual(['a', 'b']);
     // A second claim while the batch is in flight.
     expect(held.take([stored('a', '1'), stored('c', '1')]).map((o) => o.id)).toEqual(['c']);
@@ -28,7 +28,7 @@ describe('HeldOrders', () => {
   });
 
   it('takes at most the number asked and leaves the rest free', () => {
-    const held = new HeldOrders(1000, clock);
+    const held = new HeldOrders(1000, 100, clock);
     expect(held.take([stored('a', '1'), stored('b', '1'), stored('c', '1')], 2).map((o) => o.id)).toEqual([
       'a',
       'b',
@@ -38,8 +38,18 @@ describe('HeldOrders', () => {
   });
 
   it('releases only what it holds', () => {
-    const held = new HeldOrders(1000, clock);
+    const held = new HeldOrders(1000, 100, clock);
     held.release([stored('x', '1')]);
     expect(held.take([stored('x', '1')]).map((o) => o.id)).toEqual(['x']);
+  });
+
+  it('remembers at most maxSpent revisions, forgetting the oldest first', () => {
+    now = 0;
+    const held = new HeldOrders(1000, 2, clock);
+    const batch = [stored('a', '1'), stored('b', '1'), stored('c', '1')];
+    held.take(batch);
+    held.release(batch);
+    // `a`, the oldest, was forgotten: a lagging search showing it at revision 1 hands it out again.
+    expect(held.take(batch).map((o) => o.id)).toEqual(['a']);
   });
 });

@@ -189,6 +189,7 @@ export async function startSidecar(
     batchSize: sched.batchSize,
     concurrency: sched.concurrency,
     searchLagMs: sched.searchLagMs,
+    searchLagMaxOrders: sched.searchLagMaxOrders,
     shutdownTimeoutMs: sched.shutdownTimeoutMs,
     retryPolicy: { ...defaultRetryPolicy, baseMs: sched.retryBaseMs, maxMs: sched.retryMaxMs },
     deliveryMaxBytes: sched.deliveryMaxBytes,

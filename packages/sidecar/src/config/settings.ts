@@ -617,6 +617,15 @@ export const SETTINGS: readonly Setting[] = [
       "How long an order whose verdict this sidecar wrote is not taken again at the revision it was taken at; longer than the orders index's refresh interval (verdicts are written without a refresh).",
   },
   {
+    key: 'scheduler.searchLagMaxOrders',
+    env: 'CM_SEARCH_LAG_MAX_ORDERS',
+    type: 'integer',
+    default: SCHEDULER_DEFAULTS.searchLagMaxOrders,
+    minimum: 0,
+    description:
+      'Orders whose revisions are remembered for `scheduler.searchLagMs` at most (about 100 bytes each); beyond, the oldest are forgotten, and a search still showing one as it was before its verdict may deliver it again.',
+  },
+  {
     key: 'scheduler.requestTimeoutMs',
     env: 'CM_DISPATCH_TIMEOUT_MS',
     type: 'integer',

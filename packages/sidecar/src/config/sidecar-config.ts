@@ -89,6 +89,7 @@ export interface SidecarConfig {
     readonly leaseMs: number;
     readonly partitions: number;
     readonly searchLagMs: number;
+    readonly searchLagMaxOrders: number;
     readonly requestTimeoutMs: number;
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
