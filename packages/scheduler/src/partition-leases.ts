@@ -201,9 +201,12 @@ export class PartitionLeaseManager implements PartitionOwnership {
       this.observe(lease, readAt);
       const mine = this.held.get(lease.partition);
       if (!mine || mine.rev === lease.rev) continue;
-      // Our own write whose answer was lost is still ours; anything else means another sidecar wrote it.
-      if (lease.owner === this.owner && lease.counter === mine.counter + 1) mine.rev = lease.rev;
-      else lost.push(lease.partition);
+      // Our own write whose answer was lost is still ours, counter and all (the next renewal must write a new
+      // counter, or observers would see the lease stand still); anything else means another sidecar wrote it.
+      if (lease.owner === this.owner && lease.counter === mine.counter + 1) {
+        mine.rev = lease.rev;
+        mine.counter = lease.counter;
+      } else lost.push(lease.partition);
     }
     const present = new Set(leases.map((l) => l.partition));
     for (const p of this.held.keys()) if (!present.has(p)) lost.push(p);

@@ -156,6 +156,42 @@ describe('PartitionLeaseManager', () => {
     expect((await inner.readLeases(P)).every((l) => l.owner === 'a')).toBe(true);
   });
 
+  it('moves its counter on after a renewal whose answer was lost, so that no observer takes a renewed lease for silent', async () => {
+    // Renewals of partition 5 by a are applied but their answers lost for three rounds, then answered again.
+    const inner = new InMemoryPartitionLeaseStore();
+    let lossy = false;
+    const store: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => inner.readLeases(n),
+      writeLease: async (l: PartitionLeaseWrite, rev) => {
+        const written = await inner.writeLease(l, rev);
+        if (lossy && l.partition === 5 && l.owner === 'a') throw new Error('connection reset');
+        return written;
+      },
+    };
+    const w = world(store);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    w.add('b', 77e6);
+    const counters: number[] = [];
+    const counterOf5 = async (): Promise<number | undefined> =>
+      (await inner.readLeases(P)).find((l) => l.partition === 5)?.counter;
+    lossy = true;
+    // b looks once, then sleeps through two rounds: on waking it has room to take any lease it finds silent.
+    for (let i = 0; i < 3; i++) {
+      await w.interval(new Set(i === 0 ? [] : ['b']));
+      counters.push((await counterOf5()) ?? -1);
+    }
+    lossy = false;
+    // Each round checks that no partition is usable by both.
+    for (let i = 0; i < 3; i++) await w.interval();
+    // Every applied renewal wrote a new counter, so b never saw a's lease stand still.
+    expect(new Set(counters).size).toBe(3);
+    expect(a.holds(5)).toBe(true);
+    expect(w.usable('b')).not.toContain(5);
+  });
+
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
     const w = world();
     const a = w.add('a');

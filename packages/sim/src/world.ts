@@ -202,6 +202,7 @@ export class World {
     const written = this.leaseWrittenAtWall;
     const broken = this.breakRule === 'lease-expiry-wallclock';
     const leaseMs = this.settings.leaseMs;
+    const trace = this.trace;
     return {
       init: () => store.init(),
       async readLeases(partitions: number): Promise<PartitionLease[]> {
@@ -216,6 +217,10 @@ export class World {
       },
       async writeLease(lease: PartitionLeaseWrite, rev: string | undefined): Promise<string | undefined> {
         const out = await store.writeLease(lease, rev);
+        trace.add(
+          'lease-write',
+          `p${lease.partition} ${lease.owner ?? 'released'} #${lease.counter} by ${sidecar.proc.id} ${out === undefined ? 'lost' : 'ok'}`,
+        );
         if (out !== undefined) written.set(lease.partition, wallNow());
         return out;
       },
