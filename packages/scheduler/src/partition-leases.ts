@@ -260,7 +260,7 @@ export class PartitionLeaseManager implements PartitionOwnership {
 
   private async balance(now: number, present: Set<number>, summary: LeaseRoundSummary): Promise<void> {
     const live = new Map<string, number[]>();
-    const free: Array<{ partition: number; lease?: PartitionLease }> = [];
+    const free: Array<{ partition: number; lease?: PartitionLease; steal?: boolean }> = [];
     for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
       const seen = this.seen.get(p);
@@ -270,7 +270,9 @@ export class PartitionLeaseManager implements PartitionOwnership {
       }
       const { lease } = seen;
       if (lease.owner === null || lease.owner === this.owner || now - seen.sinceMs >= this.leaseMs) {
-        free.push({ partition: p, lease });
+        // Our own name on a lease we do not hold is a take or steal whose answer was lost: it may have been
+        // taken from an owner still using it, so it is used only a lease period after, as a steal.
+        free.push({ partition: p, lease, steal: lease.owner === this.owner });
         continue;
       }
       const list = live.get(lease.owner) ?? [];
@@ -291,7 +293,7 @@ export class PartitionLeaseManager implements PartitionOwnership {
     );
     for (const f of free) {
       if (need <= 0) break;
-      if (await this.take(f.partition, f.lease, false)) {
+      if (await this.take(f.partition, f.lease, f.steal === true)) {
         summary.taken++;
         need--;
       }

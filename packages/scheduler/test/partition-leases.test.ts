@@ -192,6 +192,40 @@ describe('PartitionLeaseManager', () => {
     expect(w.usable('b')).not.toContain(5);
   });
 
+  it('uses a lease found in its own name after a lost answer only a lease period later, as a steal', async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    let loseAnswersOfB = false;
+    const store: PartitionLeaseStore = {
+      init: () => inner.init(),
+      readLeases: (n) => inner.readLeases(n),
+      writeLease: async (l: PartitionLeaseWrite, rev) => {
+        const written = await inner.writeLease(l, rev);
+        if (loseAnswersOfB && l.owner === 'b') throw new Error('connection reset');
+        return written;
+      },
+    };
+    const w = world(store);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    expect(a.usable()).toHaveLength(P);
+    const b = w.add('b', 31e6);
+    // b's first round steals one partition of a's; the steal is applied but its answer lost.
+    loseAnswersOfB = true;
+    w.clock.advance(INTERVAL_MS);
+    await expect(b.tick()).rejects.toThrow('connection reset');
+    loseAnswersOfB = false;
+    const [stolen] = (await inner.readLeases(P)).filter((l) => l.owner === 'b').map((l) => l.partition);
+    expect(stolen).toBeDefined();
+    // b finds its own name on the lease before a has run a round: a still uses the partition, b must not.
+    await w.interval(new Set(['a']));
+    expect(b.holds(stolen ?? -1)).toBe(false);
+    // A lease period later a has let it go and b uses it.
+    for (let i = 0; i < 3; i++) await w.interval();
+    expect(b.holds(stolen ?? -1)).toBe(true);
+    expect(a.holds(stolen ?? -1)).toBe(false);
+  });
+
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
     const w = world();
     const a = w.add('a');

@@ -31,11 +31,15 @@ export interface FaultRates {
   /** Sidecars joining and leaving per simulated minute (all sidecars together). */
   joinsPerMinute: number;
   leavesPerMinute: number;
-  /** Wall-clock offset of each sidecar from the indexer's (ms, either way). */
+  /** Wall-clock offset of each machine from the indexer's (ms, either way): NTP keeps most within `syncedMs`. */
+  syncedMs: number;
+  /** The share of machines whose clock is off by up to `skewMs` instead. */
+  skewedShare: number;
   skewMs: number;
-  /** Wall-clock jumps per sidecar per simulated minute, up to `jumpMs` either way. */
+  /** Wall-clock jumps per sidecar per simulated minute, up to `jumpMs` either way, undone after `jumpForMs`. */
   jumpsPerMinute: number;
   jumpMs: number;
+  jumpForMs: readonly [number, number];
 }
 
 export const defaultFaults: FaultRates = Object.freeze({
@@ -55,7 +59,10 @@ export const defaultFaults: FaultRates = Object.freeze({
   restartMs: [500, 15_000] as const,
   joinsPerMinute: 0.5,
   leavesPerMinute: 0.3,
+  syncedMs: 2000,
+  skewedShare: 0.2,
   skewMs: 60_000,
   jumpsPerMinute: 0.5,
   jumpMs: 120_000,
+  jumpForMs: [5000, 90_000] as const,
 });

@@ -6,8 +6,8 @@
  * arbitrary origin and runs at the simulated rate.
  */
 import type { Clock, LockStore, OrderStore, PartitionLeaseStore, RequestStore } from '@command-manager/core';
-import { PartitionLeaseManager, Scheduler } from '@command-manager/scheduler';
-import type { MonotonicClock, OrderDelivery } from '@command-manager/scheduler';
+import { ClockSkewGuard, PartitionLeaseManager, Scheduler } from '@command-manager/scheduler';
+import type { MonotonicClock, OrderDelivery, ServerTimeSource } from '@command-manager/scheduler';
 import { faultyPort } from './faulty-port';
 import type { World } from './world';
 import type { SimProcess } from './sim-process';
@@ -27,6 +27,9 @@ export class SimSidecar {
   readonly proc: SimProcess;
   readonly manager: PartitionLeaseManager;
   readonly scheduler: Scheduler;
+  /** Compares this machine's clock with the indexer's; the clock orders are written and compared with. */
+  readonly clockSkew: ClockSkewGuard;
+  readonly clock: Clock;
   /** Simulated time at which the current dispatch round started. */
   roundStartedAt = -1;
   leaving = false;
@@ -44,6 +47,17 @@ export class SimSidecar {
     this.monoOrigin = world.prng.between(0, 1e9);
     const wall: Clock = { now: () => new Date(world.epochMs + world.loop.now + this.offsetMs) };
     const mono: MonotonicClock = { nowMs: () => world.loop.now + this.monoOrigin };
+    const server: ServerTimeSource = {
+      // The indexer answers its time in whole seconds.
+      serverTime: async () => new Date(Math.floor((world.epochMs + world.loop.now) / 1000) * 1000),
+      resolutionMs: 1000,
+    };
+    this.clockSkew = new ClockSkewGuard({
+      server: faultyPort(server, this.proc, io),
+      clock: wall,
+      monotonic: mono,
+    });
+    this.clock = this.clockSkew.indexerClock();
     const leases = world.leaseStoreFor(this);
     const orders = closingWindows(faultyPort<OrderStore>(world.orders, this.proc, io), (ids) =>
       api.windowClosed(this.proc, ids),
@@ -75,7 +89,8 @@ export class SimSidecar {
       delivery: checked,
       owner: this.proc.id,
       partitions: this.manager,
-      clock: wall,
+      clock: this.clock,
+      clockSkew: this.clockSkew,
       monotonicClock: mono,
       options: {
         pollIntervalMs: settings.pollIntervalMs,
@@ -92,8 +107,21 @@ export class SimSidecar {
     return this.proc.alive;
   }
 
-  /** Starts the lease, dispatch and deadline loops, as the sidecar's timers would. */
-  start(): void {
+  /**
+   * Starts the lease, dispatch and deadline loops, as the sidecar's timers would, once the clock was compared
+   * with the indexer's (the sidecar does so before anything else).
+   */
+  async start(): Promise<void> {
+    await this.clockSkew.allowsDeadlines();
+    void this.every(
+      this.clockSkew.checkIntervalMs,
+      'clock-check',
+      async () => ({
+        withinBound: await this.clockSkew.allowsDeadlines(),
+        skewMs: this.clockSkew.lastSkewMs(),
+      }),
+      true,
+    );
     void this.every(this.world.settings.renewIntervalMs, 'lease', () => this.manager.tick(), true);
     void this.every(
       this.world.settings.pollIntervalMs,

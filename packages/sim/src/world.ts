@@ -21,6 +21,7 @@ import type {
   RequestRecord,
   RequestStore,
 } from '@command-manager/core';
+import { CLOCK_SKEW_DEFAULTS } from '@command-manager/scheduler';
 import { defaultFaults } from './faults';
 import type { FaultRates } from './faults';
 import { faultyPort } from './faulty-port';
@@ -150,6 +151,8 @@ export class World {
     meanSidecars: 0,
   };
   private rebalanceSince: number | undefined;
+  /** Since when some live sidecar has been judging deadlines without a break. */
+  private judgedSince: number | undefined;
   private sidecarTime = 0;
   readonly graceMs: number;
 
@@ -175,7 +178,14 @@ export class World {
     }
     this.requests = new NotingRequestStore({ orders: this.orders });
     const f = opts.faults;
-    this.graceMs = f.skewMs + f.jumpMs + 2 * opts.settings.sweepIntervalMs + 4 * f.storeSlowMs + 15_000;
+    // An order's deadline is judged by the sidecars whose clocks agree with the indexer's: within the guard's
+    // bound, by up to one check interval late to notice a clock now within it, one sweep interval, slow calls.
+    this.graceMs =
+      CLOCK_SKEW_DEFAULTS.maxSkewMs +
+      CLOCK_SKEW_DEFAULTS.checkIntervalMs +
+      2 * opts.settings.sweepIntervalMs +
+      4 * f.storeSlowMs +
+      15_000;
     const apiProc = { id: 'management-api', alive: true };
     this.api = new SimManagementApi({
       loop: this.loop,
@@ -246,7 +256,7 @@ export class World {
     this.scheduleWorkload();
     this.scheduleFaults();
     const lastDeadline = o.workloadMs + 120_000;
-    const endMs = lastDeadline + this.graceMs + 10_000;
+    const endMs = lastDeadline + 2 * this.graceMs;
     let violation: Violation | undefined;
     const every = o.ownershipCheckEvery ?? 1;
     let lastAt = 0;
@@ -296,7 +306,11 @@ export class World {
     }
     this.orders.touched.clear();
     const overdue: LedgerEntry[] = [];
-    while (this.deadlines[0] && this.deadlines[0].at + this.graceMs < indexerNowMs) {
+    if (!this.deadlinesJudged()) this.judgedSince = undefined;
+    else this.judgedSince ??= this.loop.now;
+    // Deadlines are judged only while some sidecar's clock agrees with the indexer's (`ClockSkewGuard`).
+    const judged = this.judgedSince !== undefined && this.loop.now - this.judgedSince >= this.graceMs;
+    while (judged && this.deadlines[0] && this.deadlines[0].at + this.graceMs < indexerNowMs) {
       const top = popDeadline(this.deadlines);
       if (top && top.at === top.entry.deadlineMs) overdue.push(top.entry);
     }
@@ -353,15 +367,35 @@ export class World {
   }
 
   private drawOffset(): number {
-    const s = this.opts.faults.skewMs;
+    const f = this.opts.faults;
+    const s = this.prng.chance(f.skewedShare) ? f.skewMs : f.syncedMs;
     return this.prng.between(-s, s);
+  }
+
+  private syncedOffset(): number {
+    const synced = this.opts.faults.syncedMs;
+    return this.prng.between(-synced, synced);
+  }
+
+  /**
+   * Whether some live sidecar judges deadlines right now: its clock within the guard's bound of the indexer's,
+   * and its guard knows it.
+   */
+  private deadlinesJudged(): boolean {
+    return this.sidecars.some(
+      (s) =>
+        s.alive &&
+        !s.leaving &&
+        Math.abs(s.offsetMs) <= CLOCK_SKEW_DEFAULTS.maxSkewMs &&
+        s.clockSkew.withinBound(),
+    );
   }
 
   private addSidecar(name: string, offsetMs: number): SimSidecar {
     const s = new SimSidecar(this, name, this.incarnations++, offsetMs);
     this.sidecars.push(s);
     this.trace.add('start', `${s.proc.id} offset ${offsetMs}`);
-    s.start();
+    void s.start();
     return s;
   }
 
@@ -377,6 +411,11 @@ export class World {
     const { loop, prng } = this;
     const f = this.opts.faults;
     const perSecond = (perMinute: number): number => perMinute / 60;
+    // After the workload, NTP brings every clock within `syncedMs`, so that every deadline gets judged.
+    loop.at(this.opts.workloadMs, () => {
+      for (const s of this.sidecars) s.offsetMs = this.syncedOffset();
+      this.trace.add('clocks-synced', this.sidecars.map((s) => s.offsetMs).join(','));
+    });
     const tick = (): void => {
       if (loop.now >= this.opts.workloadMs) return;
       for (const s of this.alive()) {
@@ -388,16 +427,22 @@ export class World {
           const name = s.name;
           const offset = s.offsetMs;
           loop.after(prng.between(f.restartMs[0], f.restartMs[1]), () => {
-            this.addSidecar(name, offset);
+            this.addSidecar(name, loop.now >= this.opts.workloadMs ? this.syncedOffset() : offset);
             this.membershipChanged();
           });
           continue;
         }
         if (prng.chance(perSecond(f.jumpsPerMinute))) {
           const jump = prng.between(-f.jumpMs, f.jumpMs);
-          const bound = f.skewMs + f.jumpMs;
-          s.offsetMs = Math.max(-bound, Math.min(bound, s.offsetMs + jump));
+          const before = s.offsetMs;
+          s.offsetMs = before + jump;
           this.trace.add('clock-jump', `${s.proc.id} ${jump} → offset ${s.offsetMs}`);
+          // NTP steps the clock back to where it was.
+          loop.after(prng.between(f.jumpForMs[0], f.jumpForMs[1]), () => {
+            if (loop.now >= this.opts.workloadMs) return;
+            s.offsetMs = before;
+            this.trace.add('clock-back', `${s.proc.id} offset ${s.offsetMs}`);
+          });
         }
       }
       if (
@@ -458,7 +503,7 @@ export class World {
       const requestId = await faultyPort(this.allocator, proc, io).next();
       if (this.handedOut.has(requestId)) this.reused.push(requestId);
       this.handedOut.add(requestId);
-      const now = new Date(this.epochMs + this.loop.now + via.offsetMs);
+      const now = via.clock.now();
       const record: RequestRecord = {
         request_id: requestId,
         created_at: now.toISOString(),
