@@ -139,12 +139,19 @@ export class PartitionLeaseManager implements PartitionOwnership {
     this.ticker.start();
   }
 
-  /** Stops the rounds, stops using every partition and releases the leases (others take them at once). */
+  /**
+   * Stops the rounds, stops using every partition and releases the leases it was using (others take them at
+   * once); one stolen and not usable yet expires instead.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.ticker?.stop();
     if (this.round) await this.round.catch(() => undefined);
+    const now = this.clock.nowMs();
     const releases = [...this.held].map(async ([partition, h]) => {
+      // A lease stolen and not usable yet is left to expire: its former owner may still use the partition,
+      // and a released lease is taken and used at once.
+      if (now < h.usableFromMs) return;
       try {
         await this.store.writeLease({ partition, owner: null, counter: h.counter + 1 }, h.rev);
       } catch (e) {

@@ -226,6 +226,27 @@ describe('PartitionLeaseManager', () => {
     expect(a.holds(stolen ?? -1)).toBe(false);
   });
 
+  it('does not release on stop a lease it stole and may not use yet: its former owner may still use it', async () => {
+    const w = world();
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    const b = w.add('b', 8e6);
+    await w.interval(new Set(['a']));
+    const [stolen] = (await w.store.readLeases(P)).filter((l) => l.owner === 'b').map((l) => l.partition);
+    expect(stolen).toBeDefined();
+    expect(a.holds(stolen ?? -1)).toBe(true);
+    await b.stop();
+    w.sidecars.delete('b');
+    // c starts before a has run a round: a still uses the partition, so c must not find it free.
+    const c = w.add('c', 3e9);
+    await w.interval(new Set(['a']));
+    expect(c.holds(stolen ?? -1)).toBe(false);
+    // The lease left in b's name expires and is taken; a and c share every partition.
+    for (let i = 0; i < 8; i++) await w.interval();
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(P);
+  });
+
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {
     const w = world();
     const a = w.add('a');
