@@ -126,6 +126,7 @@ async function main(): Promise<number> {
       joins: st.joins,
       leaves: st.leaves,
       duplicated: st.duplicated,
+      lateOverlaps: st.lateOverlaps,
       duplicatesPerKill: st.kills ? Math.round((st.duplicated / st.kills) * 100) / 100 : 0,
       rebalances: rebalance.length,
       rebalanceMsMedian: pct(0.5),

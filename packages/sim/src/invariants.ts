@@ -10,7 +10,7 @@ export interface Violation {
   message: string;
 }
 
-/** An order delivered by a sender while another live sender was still delivering it. */
+/** An order sent by a sidecar while another live sidecar, still holding its partition, was delivering it. */
 export interface ConcurrentDelivery {
   orderId: string;
   first: string;
@@ -47,13 +47,16 @@ export function noOrderLost(v: InvariantView): Violation | undefined {
   };
 }
 
-/** No order is delivered twice while the sidecar holding it is alive (and its clock within bounds). */
+/**
+ * No order is sent while another live sidecar that still holds its partition (its lease renewed within the
+ * fence: alive, its clock within bounds) is delivering it.
+ */
 export function noDoubleDeliveryWhileHolderAlive(v: InvariantView): Violation | undefined {
   const d = v.concurrentDeliveries[0];
   if (!d) return undefined;
   return {
     invariant: 'noDoubleDeliveryWhileHolderAlive',
-    message: `order ${d.orderId} delivered by ${d.second} while ${d.first}, alive, was still delivering it`,
+    message: `order ${d.orderId} delivered by ${d.second} while ${d.first}, alive and holding its partition, was still delivering it`,
   };
 }
 

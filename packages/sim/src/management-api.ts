@@ -47,8 +47,8 @@ export interface ManagementApiDeps {
   /** The indexer's clock. */
   clock: Clock;
   requestTimeoutMs: number;
-  /** Called when an order is delivered while another live sender still holds it. */
-  onConcurrentDelivery: (orderId: string, first: OpenWindow, second: SimProcess) => void;
+  /** Called when an order is being sent while another live sender is still delivering it. */
+  onConcurrentDelivery: (order: StoredOrder, first: OpenWindow, second: SimProcess) => void;
 }
 
 export class SimManagementApi {
@@ -96,7 +96,7 @@ export class SimManagementApi {
     for (const o of orders) {
       const list = this.open.get(o.id) ?? [];
       const other = list.find((w) => w.sender !== proc && w.sender.alive);
-      if (other) this.deps.onConcurrentDelivery(o.id, other, proc);
+      if (other) this.deps.onConcurrentDelivery(o, other, proc);
       if (!list.some((w) => w.sender === proc)) list.push({ sender: proc, sinceMs: loop.now });
       this.open.set(o.id, list);
     }

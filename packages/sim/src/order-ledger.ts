@@ -17,7 +17,10 @@ export interface LedgerEntry {
   id: string;
   requestId: number;
   status: Order['command']['status'];
-  /** Deadline (ms since the epoch) after which a pending or sent order must have been decided. */
+  /**
+   * Deadline (ms since the epoch, indexer time) after which a pending or sent order must have been decided:
+   * its `delivery_timestamp`, or when it was written if that is later (a writer's clock may be off).
+   */
   deadlineMs: number;
   /** The terminal state first written, as JSON. */
   terminal?: string;
@@ -38,6 +41,11 @@ function terminalKey(o: Order): string {
 }
 
 export class LedgerOrderStore extends InMemoryOrderStore {
+  /** The indexer's time (ms since the epoch). */
+  constructor(private readonly indexerNowMs: () => number) {
+    super();
+  }
+
   readonly entries = new Map<string, LedgerEntry>();
   readonly terminalChanges: TerminalChange[] = [];
   /** Orders written since the invariants last looked. */
@@ -80,7 +88,7 @@ export class LedgerOrderStore extends InMemoryOrderStore {
       id,
       requestId: c.request_id,
       status: c.status,
-      deadlineMs: Date.parse(order.delivery_timestamp),
+      deadlineMs: Math.max(Date.parse(order.delivery_timestamp), this.indexerNowMs()),
       deliveredAfterStop: 0,
     };
     const counts = this.counts.get(c.request_id) ?? { pending: 0, sent: 0, success: 0, failure: 0 };

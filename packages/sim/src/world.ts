@@ -11,6 +11,7 @@ import {
   InMemoryRequestStore,
   InProcessIdAllocator,
   newOrder,
+  partitionOfOrder,
 } from '@command-manager/core';
 import type {
   CommandRequest,
@@ -92,6 +93,11 @@ export interface RunStats {
   accepted: number;
   /** Orders that reached the Management API from more than one sender. */
   duplicated: number;
+  /**
+   * Orders sent by a sidecar while a former holder of their partition, its lease gone, was still waiting for
+   * the answer to its own call (a call outliving the fence).
+   */
+  lateOverlaps: number;
   kills: number;
   joins: number;
   leaves: number;
@@ -118,7 +124,7 @@ export class World {
   readonly io: StoreIo;
   readonly settings: SidecarSettings;
   readonly epochMs = EPOCH_MS;
-  readonly orders = new LedgerOrderStore();
+  readonly orders = new LedgerOrderStore(() => this.epochMs + this.loop.now);
   readonly requests: RequestStore;
   readonly locks = new InMemoryLockStore();
   readonly leases = new InMemoryPartitionLeaseStore();
@@ -144,6 +150,7 @@ export class World {
     ordersWritten: 0,
     accepted: 0,
     duplicated: 0,
+    lateOverlaps: 0,
     kills: 0,
     joins: 0,
     leaves: 0,
@@ -195,13 +202,22 @@ export class World {
       orders: faultyPort(this.orders, apiProc, this.io, false),
       clock: { now: () => new Date(this.epochMs + this.loop.now) },
       requestTimeoutMs: 10_000,
-      onConcurrentDelivery: (orderId, first, second) =>
-        this.concurrent.push({
-          orderId,
-          first: first.sender.id,
-          second: second.id,
-          atMs: this.loop.now,
-        }),
+      onConcurrentDelivery: (order, first, second) => {
+        // The first sender still holding the partition is a broken lease; one whose lease has moved on is
+        // a call outliving its fence, the at-least-once tail (counted).
+        const holder = this.sidecars.find((s) => s.proc === first.sender);
+        if (holder?.manager.holds(partitionOfOrder(order.order))) {
+          this.concurrent.push({
+            orderId: order.id,
+            first: first.sender.id,
+            second: second.id,
+            atMs: this.loop.now,
+          });
+        } else {
+          this.stats.lateOverlaps++;
+          this.trace.add('late-overlap', `${order.id} ${first.sender.id} ${second.id}`);
+        }
+      },
     });
   }
 
@@ -255,7 +271,8 @@ export class World {
     for (let i = 0; i < o.sidecars; i++) this.addSidecar(this.newName(), this.drawOffset());
     this.scheduleWorkload();
     this.scheduleFaults();
-    const lastDeadline = o.workloadMs + 120_000;
+    // The latest deadline: the longest timeout, written by a clock as far ahead as a jump takes it.
+    const lastDeadline = o.workloadMs + 120_000 + o.faults.skewMs + o.faults.jumpMs;
     const endMs = lastDeadline + 2 * this.graceMs;
     let violation: Violation | undefined;
     const every = o.ownershipCheckEvery ?? 1;
@@ -271,7 +288,9 @@ export class World {
     if (!violation) {
       // Nothing may be left undecided at the end.
       const pending = [...this.orders.entries.values()].filter(
-        (e) => e.status === 'pending' || e.status === 'sent',
+        (e) =>
+          (e.status === 'pending' || e.status === 'sent') &&
+          e.deadlineMs + this.graceMs < this.epochMs + this.loop.now,
       );
       if (pending[0])
         violation = {
