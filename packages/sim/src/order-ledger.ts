@@ -50,6 +50,8 @@ export class LedgerOrderStore extends InMemoryOrderStore {
   readonly terminalChanges: TerminalChange[] = [];
   /** Orders written since the invariants last looked. */
   readonly touched = new Set<string>();
+  /** Orders pending or sent. */
+  live = 0;
   /** Status counts per request, kept current on every write. */
   readonly counts = new Map<number, Record<Order['command']['status'], number>>();
 
@@ -95,6 +97,8 @@ export class LedgerOrderStore extends InMemoryOrderStore {
     this.counts.set(c.request_id, counts);
     if (before) counts[before.status]--;
     counts[c.status]++;
+    if (before && !isTerminal(before.status)) this.live--;
+    if (!isTerminal(c.status)) this.live++;
     if (before?.terminal !== undefined) {
       const after = terminalKey(order);
       if (before.stopped && c.status === 'sent' && before.deliveredAfterStop === 0) {

@@ -55,6 +55,14 @@ export interface RunOptions {
   settings: SidecarSettings;
   faults: FaultRates;
   breakRule?: BreakRule;
+  /** Submissions are spread over this much of the workload (default all of it); faults go on to its end. */
+  submitMs?: number;
+  /** Share of submissions with rollout limits (half `max_concurrency`, half `max_errors`); default 0.2. */
+  rolloutShare?: number;
+  /** Command timeouts (s), drawn per submission; default 30–120. */
+  timeoutS?: readonly [number, number];
+  /** End the run once the workload is over and every order is terminal (scale runs). */
+  endWhenSettled?: boolean;
   /** Prints every trace line. */
   verbose?: boolean;
   /** Check the partition ownership invariant every this many steps (1: every step). */
@@ -91,6 +99,8 @@ export interface RunStats {
   steps: number;
   ordersWritten: number;
   accepted: number;
+  /** Simulated time of the last order accepted by the Management API. */
+  lastAcceptedMs: number;
   /** Orders that reached the Management API from more than one sender. */
   duplicated: number;
   /**
@@ -149,6 +159,7 @@ export class World {
     steps: 0,
     ordersWritten: 0,
     accepted: 0,
+    lastAcceptedMs: 0,
     duplicated: 0,
     lateOverlaps: 0,
     kills: 0,
@@ -272,7 +283,7 @@ export class World {
     this.scheduleWorkload();
     this.scheduleFaults();
     // The latest deadline: the longest timeout, written by a clock as far ahead as a jump takes it.
-    const lastDeadline = o.workloadMs + 120_000 + o.faults.skewMs + o.faults.jumpMs;
+    const lastDeadline = o.workloadMs + this.maxTimeoutS * 1000 + o.faults.skewMs + o.faults.jumpMs;
     const endMs = lastDeadline + 2 * this.graceMs;
     let violation: Violation | undefined;
     const every = o.ownershipCheckEvery ?? 1;
@@ -283,6 +294,7 @@ export class World {
       lastAt = this.loop.now;
       violation = checkInvariants(this.view(this.loop.steps % every === 0));
       this.watchRebalance();
+      if (o.endWhenSettled && this.loop.now > o.workloadMs && this.orders.live === 0) return false;
       return violation === undefined;
     });
     if (!violation) {
@@ -303,6 +315,7 @@ export class World {
     this.stats.steps = this.loop.steps;
     this.stats.ordersWritten = this.orders.entries.size;
     this.stats.accepted = this.api.accepted;
+    this.stats.lastAcceptedMs = this.api.lastAcceptedAtMs;
     this.stats.duplicated = [...this.api.arrivals.values()].filter(
       (a) => new Set(a.map((x) => x.sender.id)).size > 1,
     ).length;
@@ -379,6 +392,10 @@ export class World {
     this.stats.rebalanceMs.push(this.loop.now - this.rebalanceSince);
     this.trace.add('rebalanced', `${this.loop.now - this.rebalanceSince} ms`);
     this.rebalanceSince = undefined;
+  }
+
+  private get maxTimeoutS(): number {
+    return this.opts.timeoutS?.[1] ?? 120;
   }
 
   private newName(): string {
@@ -488,7 +505,8 @@ export class World {
   private scheduleWorkload(): void {
     const o = this.opts;
     const submissions = Math.max(1, Math.ceil(o.orders / Math.max(1, (o.maxOrdersPerRequest + 1) / 2)));
-    const gap = o.workloadMs / submissions;
+    const spanMs = o.submitMs ?? o.workloadMs;
+    const gap = spanMs / submissions;
     let left = o.orders;
     let at = 0;
     let n = 0;
@@ -497,7 +515,7 @@ export class World {
       left -= count;
       at += this.prng.between(0, Math.floor(2 * gap));
       const submission = n++;
-      this.loop.at(Math.min(at, o.workloadMs), () => void this.submit(submission, count));
+      this.loop.at(Math.min(at, spanMs), () => void this.submit(submission, count));
     }
   }
 
@@ -513,11 +531,12 @@ export class World {
       user: 'sim',
       target: { type: 'agent', id: '000' },
       action: { name: 'restart', args: {} },
-      timeout: prng.between(30, 120),
+      timeout: prng.between(this.opts.timeoutS?.[0] ?? 30, this.maxTimeoutS),
     };
     const rollout = prng.next();
-    if (rollout < 0.1) cmd.max_concurrency = prng.between(1, 5);
-    else if (rollout < 0.2) cmd.max_errors = prng.between(0, 2);
+    const share = this.opts.rolloutShare ?? 0.2;
+    if (rollout < share / 2) cmd.max_concurrency = prng.between(1, 5);
+    else if (rollout < share) cmd.max_errors = prng.between(0, 2);
     try {
       const requestId = await faultyPort(this.allocator, proc, io).next();
       if (this.handedOut.has(requestId)) this.reused.push(requestId);
