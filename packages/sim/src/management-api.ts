@@ -57,8 +57,8 @@ export class SimManagementApi {
   /** Orders being delivered right now, per order id and sender. */
   readonly open = new Map<string, OpenWindow[]>();
   accepted = 0;
-  /** Simulated time of the last acceptance. */
-  lastAcceptedAtMs = 0;
+  /** Simulated time of every acceptance, in order. */
+  readonly acceptedAtMs: number[] = [];
   private readonly silentAgents = new Map<string, boolean>();
 
   constructor(private readonly deps: ManagementApiDeps) {}
@@ -141,7 +141,7 @@ export class SimManagementApi {
       }
       verdicts.set(o.id, { kind: 'accepted' });
       this.accepted++;
-      this.lastAcceptedAtMs = loop.now;
+      this.acceptedAtMs.push(loop.now);
       this.agentAnswers(o);
     }
     trace.add('api-accept', `${proc.id} ${orders.map((o) => o.id).join(',')}`);

@@ -99,8 +99,8 @@ export interface RunStats {
   steps: number;
   ordersWritten: number;
   accepted: number;
-  /** Simulated time of the last order accepted by the Management API. */
-  lastAcceptedMs: number;
+  /** Simulated time by which half, 90 %, 99 % and all of the accepted orders were accepted. */
+  acceptedByMs: { p50: number; p90: number; p99: number; all: number };
   /** Orders that reached the Management API from more than one sender. */
   duplicated: number;
   /**
@@ -159,7 +159,7 @@ export class World {
     steps: 0,
     ordersWritten: 0,
     accepted: 0,
-    lastAcceptedMs: 0,
+    acceptedByMs: { p50: 0, p90: 0, p99: 0, all: 0 },
     duplicated: 0,
     lateOverlaps: 0,
     kills: 0,
@@ -315,7 +315,9 @@ export class World {
     this.stats.steps = this.loop.steps;
     this.stats.ordersWritten = this.orders.entries.size;
     this.stats.accepted = this.api.accepted;
-    this.stats.lastAcceptedMs = this.api.lastAcceptedAtMs;
+    const at = this.api.acceptedAtMs;
+    const q = (f: number): number => at[Math.max(0, Math.ceil(f * at.length) - 1)] ?? 0;
+    this.stats.acceptedByMs = { p50: q(0.5), p90: q(0.9), p99: q(0.99), all: q(1) };
     this.stats.duplicated = [...this.api.arrivals.values()].filter(
       (a) => new Set(a.map((x) => x.sender.id)).size > 1,
     ).length;
