@@ -9,8 +9,12 @@ import type { Clock, LockStore, OrderStore, PartitionLeaseStore, RequestStore } 
 import { ClockSkewGuard, PartitionLeaseManager, Scheduler } from '@command-manager/scheduler';
 import type { MonotonicClock, OrderDelivery, ServerTimeSource } from '@command-manager/scheduler';
 import { faultyPort } from './faulty-port';
-import type { World } from './world';
+import type { StoreIo } from './faulty-port';
+import type { SimManagementApi } from './management-api';
+import type { Prng } from './prng';
+import type { SimLoop } from './sim-loop';
 import type { SimProcess } from './sim-process';
+import type { Trace } from './trace';
 
 export interface SidecarSettings {
   partitions: number;
@@ -21,6 +25,28 @@ export interface SidecarSettings {
   batchSize: number;
   concurrency: number;
   searchLagMs: number;
+}
+
+/** What a sidecar is given by the simulated cluster it runs in (`World`). */
+export interface SidecarHost {
+  readonly loop: SimLoop;
+  readonly prng: Prng;
+  readonly trace: Trace;
+  readonly io: StoreIo;
+  readonly settings: SidecarSettings;
+  readonly epochMs: number;
+  readonly api: SimManagementApi;
+  readonly orders: OrderStore;
+  readonly requests: RequestStore;
+  readonly locks: LockStore;
+  readonly breakRule: string | undefined;
+  /** The lease store as this sidecar reads it. */
+  leaseStoreFor(sidecar: SimSidecar): PartitionLeaseStore;
+  /** The sidecar is about to send `batch` to the Management API. */
+  deliveryStarted(
+    sidecar: SimSidecar,
+    batch: ReadonlyArray<{ id: string; order: { command: { request_id: number } } }>,
+  ): void;
 }
 
 export class SimSidecar {
@@ -36,7 +62,7 @@ export class SimSidecar {
   private readonly monoOrigin: number;
 
   constructor(
-    private readonly world: World,
+    private readonly world: SidecarHost,
     readonly name: string,
     incarnation: number,
     /** Offset of this machine's wall clock from the indexer's (ms); kept across restarts. */
