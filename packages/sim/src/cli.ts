@@ -166,11 +166,16 @@ async function main(): Promise<number> {
     return result.violation ? 1 : 0;
   }
   const tty = process.stderr.isTTY;
+  const totals = { orders: 0, duplicated: 0, lateOverlaps: 0, kills: 0 };
   const sweep = await runSweep({
     firstSeed: args.from,
     seeds: args.seeds,
     ...(args.breakRule && { breakRule: args.breakRule }),
     onProgress: (done, total, failures, last) => {
+      totals.orders += last.stats.ordersWritten;
+      totals.duplicated += last.stats.duplicated;
+      totals.lateOverlaps += last.stats.lateOverlaps;
+      totals.kills += last.stats.kills;
       if (last.violation) process.stderr.write(`${tty ? '\n' : ''}${describe(last, args.breakRule)}\n`);
       if (tty) process.stderr.write(`\rseeds ${done}/${total}, failures ${failures}`);
       else if (done % 50 === 0 || done === total)
@@ -178,7 +183,10 @@ async function main(): Promise<number> {
     },
   });
   if (tty) process.stderr.write('\n');
-  const line = `${sweep.runs} seeds from ${args.from}, ${sweep.failures.length} failing, ${(sweep.wallMs / 1000).toFixed(1)} s`;
+  const line =
+    `${sweep.runs} seeds from ${args.from}, ${sweep.failures.length} failing, ${(sweep.wallMs / 1000).toFixed(1)} s; ` +
+    `${totals.orders} orders, ${totals.kills} kills, ${totals.duplicated} orders delivered by two sidecars, ` +
+    `${totals.lateOverlaps} sent while a former holder's call was still out`;
   process.stdout.write(`${line}\n`);
   if (args.breakRule) {
     const caught = sweep.failures[0];
