@@ -8,6 +8,22 @@ const LEASE_MS = 9_000;
 const world = (store?: PartitionLeaseStore): LeaseWorld =>
   new LeaseWorld({ partitions: P, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS }, store);
 
+/** `inner`, whose writes are applied but whose answers are lost (thrown) while `lose` says so. */
+function losingAnswers(
+  inner: PartitionLeaseStore,
+  lose: (lease: PartitionLeaseWrite) => boolean,
+): PartitionLeaseStore {
+  return {
+    init: () => inner.init(),
+    readLeases: (n) => inner.readLeases(n),
+    writeLease: async (l: PartitionLeaseWrite, rev) => {
+      const written = await inner.writeLease(l, rev);
+      if (lose(l)) throw new Error('connection reset');
+      return written;
+    },
+  };
+}
+
 describe('PartitionLeaseManager', () => {
   it('lets a lone sidecar take every partition in two rounds, each usable at once', async () => {
     const w = world();
@@ -134,15 +150,7 @@ describe('PartitionLeaseManager', () => {
   it('keeps a lease whose renewal was applied but whose answer was lost', async () => {
     const inner = new InMemoryPartitionLeaseStore();
     let loseAnswers = false;
-    const lossy: PartitionLeaseStore = {
-      init: () => inner.init(),
-      readLeases: (n) => inner.readLeases(n),
-      writeLease: async (l: PartitionLeaseWrite, rev) => {
-        const written = await inner.writeLease(l, rev);
-        if (loseAnswers) throw new Error('connection reset');
-        return written;
-      },
-    };
+    const lossy = losingAnswers(inner, () => loseAnswers);
     const w = world(lossy);
     const a = w.add('a');
     await a.tick();
@@ -160,15 +168,7 @@ describe('PartitionLeaseManager', () => {
     // Renewals of partition 5 by a are applied but their answers lost for three rounds, then answered again.
     const inner = new InMemoryPartitionLeaseStore();
     let lossy = false;
-    const store: PartitionLeaseStore = {
-      init: () => inner.init(),
-      readLeases: (n) => inner.readLeases(n),
-      writeLease: async (l: PartitionLeaseWrite, rev) => {
-        const written = await inner.writeLease(l, rev);
-        if (lossy && l.partition === 5 && l.owner === 'a') throw new Error('connection reset');
-        return written;
-      },
-    };
+    const store = losingAnswers(inner, (l) => lossy && l.partition === 5 && l.owner === 'a');
     const w = world(store);
     const a = w.add('a');
     await a.tick();
@@ -195,15 +195,7 @@ describe('PartitionLeaseManager', () => {
   it('uses a lease found in its own name after a lost answer only a lease period later, as a steal', async () => {
     const inner = new InMemoryPartitionLeaseStore();
     let loseAnswersOfB = false;
-    const store: PartitionLeaseStore = {
-      init: () => inner.init(),
-      readLeases: (n) => inner.readLeases(n),
-      writeLease: async (l: PartitionLeaseWrite, rev) => {
-        const written = await inner.writeLease(l, rev);
-        if (loseAnswersOfB && l.owner === 'b') throw new Error('connection reset');
-        return written;
-      },
-    };
+    const store = losingAnswers(inner, (l) => loseAnswersOfB && l.owner === 'b');
     const w = world(store);
     const a = w.add('a');
     await a.tick();

@@ -11,7 +11,7 @@ import {
   runSweep,
   sweepOptions,
 } from '@command-manager/sim';
-import type { InvariantView } from '@command-manager/sim';
+import type { BreakRule, InvariantView, RunResult } from '@command-manager/sim';
 
 const quiet: InvariantView = {
   nowMs: 0,
@@ -44,24 +44,15 @@ describe('invariants', () => {
       noTerminalOrderChanges({ ...quiet, terminalChanges: [{ id: '1-1', before: 'x', after: 'y' }] })
         ?.invariant,
     ).toBe('noTerminalOrderChanges');
-    expect(
-      atMostOneLiveOwner({
-        ...quiet,
-        usable: new Map([
-          ['a', [1, 2]],
-          ['b', [3]],
-        ]),
-      }),
-    ).toBeUndefined();
-    expect(
-      atMostOneLiveOwner({
-        ...quiet,
-        usable: new Map([
-          ['a', [1, 2]],
-          ['b', [2]],
-        ]),
-      })?.message,
-    ).toBe('partition 2 usable by both a and b');
+    const owners = (b: number[]): InvariantView => ({
+      ...quiet,
+      usable: new Map([
+        ['a', [1, 2]],
+        ['b', b],
+      ]),
+    });
+    expect(atMostOneLiveOwner(owners([3]))).toBeUndefined();
+    expect(atMostOneLiveOwner(owners([2]))?.message).toBe('partition 2 usable by both a and b');
     expect(
       rolloutLimitsRespected({ ...quiet, concurrency: [{ requestId: 7, max: 3, sent: 2, delivering: 1 }] }),
     ).toBeUndefined();
@@ -80,6 +71,12 @@ describe('invariants', () => {
     );
   });
 });
+
+/** The first failing run of a sweep of `seeds` seeds with `breakRule`, if any. */
+async function firstCaught(breakRule: BreakRule, seeds: number): Promise<RunResult | undefined> {
+  const sweep = await runSweep({ firstSeed: 1, seeds, breakRule, stopAtFirst: true });
+  return sweep.failures[0];
+}
 
 describe('simulation', () => {
   it('replays a seed bit for bit: same seed, same trace', async () => {
@@ -100,13 +97,7 @@ describe('simulation', () => {
   }, 60_000);
 
   it('catches a lease expiry judged by another machine’s wall clock, naming the invariant and the replay', async () => {
-    const sweep = await runSweep({
-      firstSeed: 1,
-      seeds: 3,
-      breakRule: 'lease-expiry-wallclock',
-      stopAtFirst: true,
-    });
-    const caught = sweep.failures[0];
+    const caught = await firstCaught('lease-expiry-wallclock', 3);
     expect(caught?.violation?.invariant).toBe('atMostOneLiveOwner');
     expect(replayCommand(caught?.seed ?? 0, 'lease-expiry-wallclock')).toBe(
       `pnpm sim --seed ${caught?.seed} --break=lease-expiry-wallclock --verbose`,
@@ -114,12 +105,6 @@ describe('simulation', () => {
   });
 
   it('catches a lease clock that follows the wall clock (jumps) within the CI sweep’s first seeds', async () => {
-    const sweep = await runSweep({
-      firstSeed: 1,
-      seeds: 20,
-      breakRule: 'lease-clock-wall',
-      stopAtFirst: true,
-    });
-    expect(sweep.failures[0]?.violation?.invariant).toBe('atMostOneLiveOwner');
+    expect((await firstCaught('lease-clock-wall', 20))?.violation?.invariant).toBe('atMostOneLiveOwner');
   }, 60_000);
 });
