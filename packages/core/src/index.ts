@@ -42,6 +42,8 @@ export * from './fail-pending-orders';
 export * from './request-retention';
 export * from './order-identity';
 export * from './result-bounds';
+export { applyResultReports } from './result-reports';
+export type { ResultReportsDeps } from './result-reports';
 export * from './write-bounds';
 export * from './eligibility';
 export * from './submission-plan';

@@ -139,12 +139,19 @@ export class PartitionLeaseManager implements PartitionOwnership {
     this.ticker.start();
   }
 
-  /** Stops the rounds, stops using every partition and releases the leases (others take them at once). */
+  /**
+   * Stops the rounds, stops using every partition and releases the leases it was using (others take them at
+   * once); one stolen and not usable yet expires instead.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.ticker?.stop();
     if (this.round) await this.round.catch(() => undefined);
+    const now = this.clock.nowMs();
     const releases = [...this.held].map(async ([partition, h]) => {
+      // A lease stolen and not usable yet is left to expire: its former owner may still use the partition,
+      // and a released lease is taken and used at once.
+      if (now < h.usableFromMs) return;
       try {
         await this.store.writeLease({ partition, owner: null, counter: h.counter + 1 }, h.rev);
       } catch (e) {
@@ -201,9 +208,12 @@ export class PartitionLeaseManager implements PartitionOwnership {
       this.observe(lease, readAt);
       const mine = this.held.get(lease.partition);
       if (!mine || mine.rev === lease.rev) continue;
-      // Our own write whose answer was lost is still ours; anything else means another sidecar wrote it.
-      if (lease.owner === this.owner && lease.counter === mine.counter + 1) mine.rev = lease.rev;
-      else lost.push(lease.partition);
+      // Our own write whose answer was lost is still ours, counter and all (the next renewal must write a new
+      // counter, or observers would see the lease stand still); anything else means another sidecar wrote it.
+      if (lease.owner === this.owner && lease.counter === mine.counter + 1) {
+        mine.rev = lease.rev;
+        mine.counter = lease.counter;
+      } else lost.push(lease.partition);
     }
     const present = new Set(leases.map((l) => l.partition));
     for (const p of this.held.keys()) if (!present.has(p)) lost.push(p);
@@ -257,7 +267,7 @@ export class PartitionLeaseManager implements PartitionOwnership {
 
   private async balance(now: number, present: Set<number>, summary: LeaseRoundSummary): Promise<void> {
     const live = new Map<string, number[]>();
-    const free: Array<{ partition: number; lease?: PartitionLease }> = [];
+    const free: Array<{ partition: number; lease?: PartitionLease; steal?: boolean }> = [];
     for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
       const seen = this.seen.get(p);
@@ -267,7 +277,9 @@ export class PartitionLeaseManager implements PartitionOwnership {
       }
       const { lease } = seen;
       if (lease.owner === null || lease.owner === this.owner || now - seen.sinceMs >= this.leaseMs) {
-        free.push({ partition: p, lease });
+        // Our own name on a lease we do not hold is a take or steal whose answer was lost: it may have been
+        // taken from an owner still using it, so it is used only a lease period after, as a steal.
+        free.push({ partition: p, lease, steal: lease.owner === this.owner });
         continue;
       }
       const list = live.get(lease.owner) ?? [];
@@ -292,7 +304,7 @@ export class PartitionLeaseManager implements PartitionOwnership {
     for (let next = 0; need > 0 && next < free.length; ) {
       const chunk = free.slice(next, next + need);
       next += chunk.length;
-      const won = await Promise.all(chunk.map((f) => this.take(f.partition, f.lease, false)));
+      const won = await Promise.all(chunk.map((f) => this.take(f.partition, f.lease, f.steal === true)));
       const taken = won.filter(Boolean).length;
       summary.taken += taken;
       need -= taken;

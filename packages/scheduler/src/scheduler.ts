@@ -58,7 +58,7 @@ import { describeError } from './internal/describe-error';
 import type { ClockSkewGuard } from './clock-skew';
 import { HeldOrders } from './held-orders';
 import { allPartitions } from './partition-leases';
-import type { PartitionOwnership } from './partition-leases';
+import type { MonotonicClock, PartitionOwnership } from './partition-leases';
 
 /** The dispatch options, and those of the maintenance runner the scheduler builds when it is given none. */
 export interface SchedulerOptions extends MaintenanceOptions {
@@ -115,6 +115,11 @@ export interface SchedulerDeps {
    */
   partitions?: PartitionOwnership;
   clock?: Clock;
+  /**
+   * The monotonic clock that times how long a decided order's stale search hits are skipped (`HeldOrders`);
+   * default `performance.now`. The simulator drives it in simulated time.
+   */
+  monotonicClock?: MonotonicClock;
   /**
    * Compares this clock with the indexer's: while they disagree beyond its bound, a failed delivery is
    * retried rather than expired (and the maintenance runner built here skips the deadline sweep).
@@ -284,7 +289,11 @@ export class Scheduler {
     this.deliverySlots = new Semaphore(this.opts.concurrency);
     this.clockSkew = deps.clockSkew;
     this.partitions = deps.partitions ?? allPartitions();
-    this.heldOrders = new HeldOrders(this.opts.searchLagMs, this.opts.searchLagMaxOrders);
+    this.heldOrders = new HeldOrders(
+      this.opts.searchLagMs,
+      this.opts.searchLagMaxOrders,
+      deps.monotonicClock,
+    );
     this.maintenance =
       deps.maintenance ??
       new MaintenanceRunner({

@@ -8,6 +8,22 @@ const LEASE_MS = 9_000;
 const world = (store?: PartitionLeaseStore): LeaseWorld =>
   new LeaseWorld({ partitions: P, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS }, store);
 
+/** `inner`, whose writes are applied but whose answers are lost (thrown) while `lose` says so. */
+function losingAnswers(
+  inner: PartitionLeaseStore,
+  lose: (lease: PartitionLeaseWrite) => boolean,
+): PartitionLeaseStore {
+  return {
+    init: () => inner.init(),
+    readLeases: (n) => inner.readLeases(n),
+    writeLease: async (l: PartitionLeaseWrite, rev) => {
+      const written = await inner.writeLease(l, rev);
+      if (lose(l)) throw new Error('connection reset');
+      return written;
+    },
+  };
+}
+
 describe('PartitionLeaseManager', () => {
   it('lets a lone sidecar take every partition in two rounds, each usable at once', async () => {
     const w = world();
@@ -167,15 +183,7 @@ describe('PartitionLeaseManager', () => {
   it('keeps a lease whose renewal was applied but whose answer was lost', async () => {
     const inner = new InMemoryPartitionLeaseStore();
     let loseAnswers = false;
-    const lossy: PartitionLeaseStore = {
-      init: () => inner.init(),
-      readLeases: (n) => inner.readLeases(n),
-      writeLease: async (l: PartitionLeaseWrite, rev) => {
-        const written = await inner.writeLease(l, rev);
-        if (loseAnswers) throw new Error('connection reset');
-        return written;
-      },
-    };
+    const lossy = losingAnswers(inner, () => loseAnswers);
     const w = world(lossy);
     const a = w.add('a');
     await a.tick();
@@ -187,6 +195,81 @@ describe('PartitionLeaseManager', () => {
     expect(w.lost.get('a')).toBeUndefined();
     expect(a.usable()).toHaveLength(P);
     expect((await inner.readLeases(P)).every((l) => l.owner === 'a')).toBe(true);
+  });
+
+  it('moves its counter on after a renewal whose answer was lost, so that no observer takes a renewed lease for silent', async () => {
+    // Renewals of partition 5 by a are applied but their answers lost for three rounds, then answered again.
+    const inner = new InMemoryPartitionLeaseStore();
+    let lossy = false;
+    const store = losingAnswers(inner, (l) => lossy && l.partition === 5 && l.owner === 'a');
+    const w = world(store);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    w.add('b', 77e6);
+    const counters: number[] = [];
+    const counterOf5 = async (): Promise<number | undefined> =>
+      (await inner.readLeases(P)).find((l) => l.partition === 5)?.counter;
+    lossy = true;
+    // b looks once, then sleeps through two rounds: on waking it has room to take any lease it finds silent.
+    for (let i = 0; i < 3; i++) {
+      await w.interval(new Set(i === 0 ? [] : ['b']));
+      counters.push((await counterOf5()) ?? -1);
+    }
+    lossy = false;
+    // Each round checks that no partition is usable by both.
+    for (let i = 0; i < 3; i++) await w.interval();
+    // Every applied renewal wrote a new counter, so b never saw a's lease stand still.
+    expect(new Set(counters).size).toBe(3);
+    expect(a.holds(5)).toBe(true);
+    expect(w.usable('b')).not.toContain(5);
+  });
+
+  it('uses a lease found in its own name after a lost answer only a lease period later, as a steal', async () => {
+    const inner = new InMemoryPartitionLeaseStore();
+    let loseAnswersOfB = false;
+    const store = losingAnswers(inner, (l) => loseAnswersOfB && l.owner === 'b');
+    const w = world(store);
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    expect(a.usable()).toHaveLength(P);
+    const b = w.add('b', 31e6);
+    // b's first round steals one partition of a's; the steal is applied but its answer lost.
+    loseAnswersOfB = true;
+    w.clock.advance(INTERVAL_MS);
+    await expect(b.tick()).rejects.toThrow('connection reset');
+    loseAnswersOfB = false;
+    const [stolen] = (await inner.readLeases(P)).filter((l) => l.owner === 'b').map((l) => l.partition);
+    expect(stolen).toBeDefined();
+    // b finds its own name on the lease before a has run a round: a still uses the partition, b must not.
+    await w.interval(new Set(['a']));
+    expect(b.holds(stolen ?? -1)).toBe(false);
+    // A lease period later a has let it go and b uses it.
+    for (let i = 0; i < 3; i++) await w.interval();
+    expect(b.holds(stolen ?? -1)).toBe(true);
+    expect(a.holds(stolen ?? -1)).toBe(false);
+  });
+
+  it('does not release on stop a lease it stole and may not use yet: its former owner may still use it', async () => {
+    const w = world();
+    const a = w.add('a');
+    await a.tick();
+    await w.interval();
+    const b = w.add('b', 8e6);
+    await w.interval(new Set(['a']));
+    const [stolen] = (await w.store.readLeases(P)).filter((l) => l.owner === 'b').map((l) => l.partition);
+    expect(stolen).toBeDefined();
+    expect(a.holds(stolen ?? -1)).toBe(true);
+    await b.stop();
+    w.sidecars.delete('b');
+    // c starts before a has run a round: a still uses the partition, so c must not find it free.
+    const c = w.add('c', 3e9);
+    await w.interval(new Set(['a']));
+    expect(c.holds(stolen ?? -1)).toBe(false);
+    // The lease left in b's name expires and is taken; a and c share every partition.
+    for (let i = 0; i < 8; i++) await w.interval();
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(P);
   });
 
   it('releases its leases on stop, so another sidecar uses them without waiting for the lease period', async () => {

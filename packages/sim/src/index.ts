@@ -1,0 +1,10 @@
+export { Prng } from './prng';
+export { SimLoop } from './sim-loop';
+export { Trace } from './trace';
+export { defaultFaults } from './faults';
+export type { FaultRates } from './faults';
+export * from './invariants';
+export { BREAK_RULES, DEFAULT_SETTINGS, World, runSeed, sweepOptions } from './world';
+export type { BreakRule, RunOptions, RunResult, RunStats } from './world';
+export { runSweep, replayCommand } from './sweep';
+export type { SweepOptions, SweepResult } from './sweep';
