@@ -20,9 +20,14 @@
  * CPU seconds of the sidecar and the pass-through processes (and of OpenSearch when OPENSEARCH_PID names it)
  * are read from /proc around each run and reported per request.
  *
+ * (e): then, at idle, submit → accepted: a second sidecar with its scheduler enabled (its defaults) on an
+ * orders index of its own delivers to the example Management API (examples/management-api, in this process);
+ * LATENCY_SAMPLES single-agent submissions are sent one at a time, 20 ms apart, each timed from the moment its
+ * POST is sent to the moment the Management API has its order (the first 10 are a warm-up, not counted).
+ *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/api-submit.bench.ts
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), DURATION_SEC (default 10), CONNECTIONS (default 32),
- *      ROUNDS (default 5), OPENSEARCH_PID (optional), SIDECAR_NODE_FLAGS (extra Node flags of the sidecar,
+ *      ROUNDS (default 5), LATENCY_SAMPLES (default 200; 0 skips (e)), OPENSEARCH_PID (optional), SIDECAR_NODE_FLAGS (extra Node flags of the sidecar,
  *      e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
  */
 import { randomBytes } from 'node:crypto';
@@ -31,10 +36,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashApiToken } from '@command-manager/express';
+import { startManagementApi } from '../examples/management-api/src';
 import { createAgentsIndex, createOpenSearchClient, seedAgents } from '@command-manager/opensearch';
 import { readProcCpuSeconds } from './lib/proc-cpu';
 import { startSidecarProcess, type SidecarProcess } from './lib/sidecar-process';
-import { summarize } from './lib/stats.cjs';
+import { percentile, summarize } from './lib/stats.cjs';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -117,6 +123,9 @@ const DURATION_SEC = Number(process.env.DURATION_SEC ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5));
 const OPENSEARCH_PID = process.env.OPENSEARCH_PID ? Number(process.env.OPENSEARCH_PID) : undefined;
+const LATENCY_SAMPLES = Math.max(0, Number(process.env.LATENCY_SAMPLES ?? 200));
+const LATENCY_WARMUP = 10;
+const GOAL_P99_MS = 50;
 const GOAL_RATIO = 0.5;
 const GOAL_PASSTHROUGH_RATIO = 0.8;
 const AGENTS = 1000;
@@ -143,10 +152,68 @@ function log(message: string): void {
 
 const round3 = (x: number): number => Number(x.toFixed(3));
 
+/**
+ * (e): submit → accepted at idle, through a sidecar with its scheduler enabled on `ordersIndex` (its own),
+ * delivering to the example Management API. Returns each sample in milliseconds.
+ */
+async function submitToAccepted(env: Record<string, string>, token: string, body: string): Promise<number[]> {
+  // Arrival time of each order at the Management API, and who waits for one not arrived yet. The scheduler
+  // is woken before the submission is answered, so an order may arrive before its id is known here.
+  const arrivals = new Map<string, bigint>();
+  const waiters = new Map<string, (at: bigint) => void>();
+  const stub = await startManagementApi({
+    forward: (orders) => {
+      const at = process.hrtime.bigint();
+      for (const o of orders) {
+        arrivals.set(o.document_id, at);
+        waiters.get(o.document_id)?.(at);
+      }
+    },
+  });
+  let sidecar: SidecarProcess | undefined;
+  try {
+    sidecar = await startSidecarProcess({
+      env: { ...env, CM_SCHEDULER_ENABLED: 'true', CM_MANAGEMENT_API_URL: stub.url },
+      onLog: (line) => log(`[sidecar dispatch] ${line}`),
+    });
+    const url = `${sidecar.url}/_plugins/_command_manager/commands`;
+    const samples: number[] = [];
+    for (let i = 0; i < LATENCY_WARMUP + LATENCY_SAMPLES; i++) {
+      const t0 = process.hrtime.bigint();
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
+      const answer = (await res.json()) as { commands?: Array<{ request_id: number }> };
+      const requestId = answer.commands?.[0]?.request_id;
+      if (!res.ok || requestId === undefined) throw new Error(`submit answered ${res.status}`);
+      const id = `${requestId}-1`;
+      const t1 =
+        arrivals.get(id) ??
+        (await new Promise<bigint>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`order ${id} not accepted within 30 s`)), 30_000);
+          waiters.set(id, (at) => {
+            clearTimeout(timer);
+            resolve(at);
+          });
+        }));
+      waiters.delete(id);
+      arrivals.delete(id);
+      if (i >= LATENCY_WARMUP) samples.push(Number(t1 - t0) / 1e6);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return samples;
+  } finally {
+    await sidecar?.stop();
+    await stub.close();
+  }
+}
+
 async function main(): Promise<void> {
   const client = createOpenSearchClient({ node: OPENSEARCH_URL, maxRetries: 1 });
   const prefix = `bench-api-${randomBytes(3).toString('hex')}-`;
-  const ordersIndex = `${prefix}orders`;
+  const ordersIndex = `${prefix}submit-orders`;
   const agentsIndex = `${prefix}agents`;
   const rawIndex = `${prefix}raw`;
   const passIndex = `${prefix}pass`;
@@ -174,19 +241,19 @@ async function main(): Promise<void> {
       JSON.stringify({ tokens: [{ name: 'bench', token_sha256: hashApiToken(token), roles: ['admin'] }] }),
       { mode: 0o600 },
     );
+    const sidecarEnv = (name: string): Record<string, string> => ({
+      OPENSEARCH_URL,
+      CM_NODE_ID: `${prefix}${name}`,
+      CM_ORDERS_INDEX: `${prefix}${name}-orders`,
+      CM_AGENTS_INDEX: agentsIndex,
+      CM_INDEX_REPLICAS: '0',
+      CM_HTTP_HOST: '127.0.0.1',
+      CM_HTTP_PORT: '0',
+      CM_USERS_FILE: usersFile,
+      CM_LOG_LEVEL: 'warn',
+    });
     sidecar = await startSidecarProcess({
-      env: {
-        OPENSEARCH_URL,
-        CM_NODE_ID: `${prefix}submit`,
-        CM_ORDERS_INDEX: ordersIndex,
-        CM_AGENTS_INDEX: agentsIndex,
-        CM_INDEX_REPLICAS: '0',
-        CM_HTTP_HOST: '127.0.0.1',
-        CM_HTTP_PORT: '0',
-        CM_USERS_FILE: usersFile,
-        CM_SCHEDULER_ENABLED: 'false',
-        CM_LOG_LEVEL: 'warn',
-      },
+      env: { ...sidecarEnv('submit'), CM_SCHEDULER_ENABLED: 'false' },
       onLog: (line) => log(`[sidecar] ${line}`),
     });
     pass = await startPassThrough(OPENSEARCH_URL, passIndex);
@@ -311,6 +378,22 @@ async function main(): Promise<void> {
         errors: rounds.reduce((n, r) => n + r[side].errors, 0),
       };
     };
+    await sidecar.stop();
+    await pass.stop();
+    let latency: { samples: number; p50Ms: number; p99Ms: number; maxMs: number } | undefined;
+    if (LATENCY_SAMPLES > 0) {
+      log(`(e) submit → accepted at idle: ${LATENCY_SAMPLES} single submissions, one at a time`);
+      const lat = await submitToAccepted(sidecarEnv('latency'), token, targets.api.body);
+      latency = {
+        samples: lat.length,
+        p50Ms: Number(percentile(lat, 50).toFixed(1)),
+        p99Ms: Number(percentile(lat, 99).toFixed(1)),
+        maxMs: Number(Math.max(...lat).toFixed(1)),
+      };
+      log(
+        `  p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (goal p99 ≤ ${GOAL_P99_MS} ms)`,
+      );
+    }
     const ratio = summarize(rounds.map((r) => r.ratio));
     const ratioPassthrough = summarize(rounds.map((r) => r.ratioPassthrough));
     log(
@@ -339,6 +422,7 @@ async function main(): Promise<void> {
       goalRatio: GOAL_RATIO,
       goalPassthroughRatio: GOAL_PASSTHROUGH_RATIO,
       goalMet: ratio.median >= GOAL_RATIO && ratioPassthrough.median >= GOAL_PASSTHROUGH_RATIO,
+      submitToAccepted: latency ? { ...latency, goalP99Ms: GOAL_P99_MS } : null,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
