@@ -57,20 +57,7 @@ const int = (value, fallback) => {
 };
 
 const QUICK = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
-const KNOBS = [
-  'OPENSEARCH_URL',
-  'BENCH_QUICK',
-  'BENCH_ONLY',
-  'BENCH_REPS',
-  'BENCH_ORDERS',
-  'BENCH_GROUP_SIZES',
-  'BENCH_MILLION',
-  'BENCH_DURATION_SEC',
-  'BENCH_TIME_LIMIT_MIN',
-  'BENCH_SKIP_BUILD',
-  'BENCH_OUT_DIR',
-  'OPENSEARCH_HEAP',
-];
+/** Knobs that change what is measured (any of them makes the run "custom"). */
 const SIZE_KNOBS = [
   'BENCH_ONLY',
   'BENCH_REPS',
@@ -78,6 +65,15 @@ const SIZE_KNOBS = [
   'BENCH_GROUP_SIZES',
   'BENCH_MILLION',
   'BENCH_DURATION_SEC',
+];
+const KNOBS = [
+  'OPENSEARCH_URL',
+  'BENCH_QUICK',
+  ...SIZE_KNOBS,
+  'BENCH_TIME_LIMIT_MIN',
+  'BENCH_SKIP_BUILD',
+  'BENCH_OUT_DIR',
+  'OPENSEARCH_HEAP',
 ];
 const MILLION = env.BENCH_MILLION === '1' || env.BENCH_MILLION === 'true';
 const mode = QUICK ? 'quick' : SIZE_KNOBS.some((k) => env[k]) ? 'custom' : 'full';
