@@ -26,7 +26,9 @@
  * (f) during dispatch, a second sidecar process with the scheduler enabled (its defaults) dispatches the
  * orders of the last largest product run (still pending) to the example Management API
  * (examples/management-api, in this process) until every one is accepted; its `VmHWM` is the figure.
- * (g): time per order at each group size (default 1k, 10k, 100k); (a) is the largest size.
+ * (g): time per order at each group size (default 1k, 10k, 100k); (a) is the largest size. The sidecar's CPU
+ * time (user + system, /proc) per order of each product run is reported too: steadier than wall time on a
+ * shared machine, for changes that save CPU.
  *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/e2e-group.bench.ts
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), GROUP_SIZES (default 1000,10000,100000; add
@@ -51,6 +53,7 @@ import {
   seedAgents,
 } from '@command-manager/opensearch';
 import { startManagementApi } from '../examples/management-api/src';
+import { readProcCpuSeconds } from './lib/proc-cpu';
 import { readProcMemory, RssSampler } from './lib/proc-memory';
 import { startSidecarProcess, type SidecarProcess } from './lib/sidecar-process';
 import { summarize } from './lib/stats.cjs';
@@ -449,6 +452,8 @@ async function main(): Promise<void> {
       const product: number[] = [];
       const raw: number[] = [];
       const pipeline: number[] = [];
+      /** The sidecar's CPU (user + system, from /proc) per order of each product run, in µs. */
+      const productCpuUs: number[] = [];
       const reps = repsFor(size);
       // One run of each side at each new size, not counted: it absorbs what the previous size left behind
       // (segment merges in OpenSearch, the sidecar's heap growing to the new size) and would otherwise charge
@@ -482,11 +487,14 @@ async function main(): Promise<void> {
           let sec: number;
           if (kind === 'product') {
             sampler.enter(`product-${size}`);
+            const cpu0 = readProcCpuSeconds(sidecar.pid);
             try {
               sec = await productRun(sidecar, token, size);
             } finally {
               sampler.enter(undefined);
             }
+            const cpu1 = readProcCpuSeconds(sidecar.pid);
+            if (cpu0 !== undefined && cpu1 !== undefined) productCpuUs.push(((cpu1 - cpu0) / size) * 1e6);
             product.push(sec);
           } else if (kind === 'raw') {
             sec = await rawRun(size);
@@ -496,7 +504,10 @@ async function main(): Promise<void> {
             pipeline.push(sec);
           }
           log(
-            `size ${size} rep ${rep + 1}/${reps} ${kind.padEnd(8)} ${sec.toFixed(3)} s = ${Math.round(size / sec)} orders/s, ${((sec / size) * 1e6).toFixed(1)} µs/order`,
+            `size ${size} rep ${rep + 1}/${reps} ${kind.padEnd(8)} ${sec.toFixed(3)} s = ${Math.round(size / sec)} orders/s, ${((sec / size) * 1e6).toFixed(1)} µs/order` +
+              (kind === 'product' && productCpuUs.length === product.length
+                ? `, sidecar CPU ${(productCpuUs[productCpuUs.length - 1] as number).toFixed(1)} µs/order`
+                : ''),
           );
         }
       }
@@ -527,6 +538,7 @@ async function main(): Promise<void> {
         pipeline_ratio: round(pl.median / p.median),
         pipeline_us_per_order: round((pl.median / size) * 1e6, 2),
         sidecar_peak_rss_sampled_mb: peak === undefined ? null : Math.round(peak / MB),
+        sidecar_cpu_us_per_order: productCpuUs.map((x) => round(x, 1)),
       };
       log(
         `size ${size}: product ${figures.product_orders_per_s}/s, raw ${figures.raw_orders_per_s}/s, ratio ${figures.ratio}; pipeline ${Math.round(size / pl.median)}/s, ratio ${figures.pipeline_ratio}`,

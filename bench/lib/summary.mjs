@@ -77,6 +77,7 @@ function e2e(results, out) {
         product_seconds: largest.product_seconds,
         raw_seconds: largest.raw_seconds,
         pipeline_seconds: largest.pipeline_seconds,
+        sidecar_cpu_us_per_order: largest.sidecar_cpu_us_per_order,
         ...(largest.warmup_seconds
           ? {
               warmup_not_counted_seconds: `product ${largest.warmup_seconds.product_s}, raw ${largest.warmup_seconds.raw_s}${largest.warmup_seconds.pipeline_s === undefined ? '' : `, pipeline ${largest.warmup_seconds.pipeline_s}`}`,
