@@ -10,26 +10,36 @@
  * `wazuh-commands` layout, ids `<request>-<order>`) sent as `_bulk` `create` requests into a fresh index
  * with the same mapping, with the product's store defaults (1,000 orders per request, 2 requests in
  * flight, no refresh) + `_refresh`; then counted.
- * Both runs start on a fresh, empty orders index; product and raw alternate (raw first in odd
- * repetitions); figures are medians. Each size after the first starts with one product + raw pair that is
- * not counted (reported as `warmup_seconds`): it absorbs what the previous size left behind. Agents are seeded once into the run's own agents index: agent i
- * belongs to group `g<size>` of every size greater than i.
+ * Pipeline: the job's whole physical work and nothing else (`pipelineRun`): the group's members read with a
+ * point in time + `search_after` (the product's page size, query and sort), each page's orders built with
+ * `newOrder` and written as `_bulk` `create` requests like raw, reading the next page while writing; then
+ * `_refresh` and a count. Raw is the write-only baseline (no read of the members); the pipeline is the limit
+ * of a sidecar that has to read them.
+ * Every run starts on a fresh, empty orders index; the three sides alternate (product, raw, pipeline in
+ * even repetitions, the reverse in odd ones); figures are medians. Each size after the first starts with one product + raw pair that is
+ * not counted (reported as `warmup_seconds`): it absorbs what the previous size left behind.
+ * Agents are seeded once into the run's own agents index (bulk requests of 10,000, two in flight, refresh off
+ * until the end): agent i belongs to group `g<size>` of every size greater than i.
  *
  * (f): the sidecar's resident set is sampled from /proc every 20 ms (largest sample during the product runs
  * of each size) and its `VmHWM` (kernel high-water mark over its whole life) is read at the end. Then, for
  * (f) during dispatch, a second sidecar process with the scheduler enabled (its defaults) dispatches the
  * orders of the last largest product run (still pending) to the example Management API
  * (examples/management-api, in this process) until every one is accepted; its `VmHWM` is the figure.
- * (g): time per order at each group size (default 1k, 10k, 100k); (a) is the largest size.
+ * (g): time per order at each group size (default 1k, 10k, 100k); (a) is the largest size. The sidecar's CPU
+ * time (user + system, /proc) per order of each product run is reported too: steadier than wall time on a
+ * shared machine, for changes that save CPU.
  *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/e2e-group.bench.ts
- * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), GROUP_SIZES (default 1000,10000,100000), REPS
- * (default 3; sizes of 10,000 or fewer get 3× as many, they are cheap and noisier), RAW_INFLIGHT (default
+ * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), GROUP_SIZES (default 1000,10000,100000; add
+ * 1000000 for the one-million-agent group), REPS (default 3; sizes of 10,000 or fewer get 3× as many, they
+ * are cheap and noisier), LARGE_REPS (repetitions of sizes above 100,000, default REPS), RAW_INFLIGHT (default
  * 2), TIME_LIMIT_S (default 900: no new repetition starts after it; every size gets at least one),
  * DISPATCH_RSS (default 1; 0 skips the dispatch phase), DISPATCH_TIMEOUT_S (default 300), SIDECAR_NODE_FLAGS
  * (extra Node flags of the sidecar processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,6 +53,7 @@ import {
   seedAgents,
 } from '@command-manager/opensearch';
 import { startManagementApi } from '../examples/management-api/src';
+import { readProcCpuSeconds } from './lib/proc-cpu';
 import { readProcMemory, RssSampler } from './lib/proc-memory';
 import { startSidecarProcess, type SidecarProcess } from './lib/sidecar-process';
 import { summarize } from './lib/stats.cjs';
@@ -54,12 +65,17 @@ const SIZES = (process.env.GROUP_SIZES ?? '1000,10000,100000')
   .filter((n) => Number.isInteger(n) && n > 0)
   .sort((a, b) => a - b);
 const REPS = Math.max(1, Number(process.env.REPS ?? 3));
+const LARGE_REPS = Math.max(1, Number(process.env.LARGE_REPS ?? REPS));
 const RAW_INFLIGHT = Math.max(1, Number(process.env.RAW_INFLIGHT ?? 2));
 const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
 const DISPATCH_RSS = process.env.DISPATCH_RSS !== '0';
 const DISPATCH_TIMEOUT_MS = Number(process.env.DISPATCH_TIMEOUT_S ?? 300) * 1000;
 /** The product's default `batchMaxOrders` (OpenSearchOrderStore). */
 const BATCH = 1000;
+/** The product's default page of group members (DEFAULT_AGENT_PAGE_SIZE of the agent directory). */
+const AGENT_PAGE = 1000;
+/** Agents per seeding bulk request. */
+const SEED_CHUNK = 10_000;
 const GOAL_RATIO = 0.7;
 const GOAL_RSS_MB = 200;
 const MB = 1024 * 1024;
@@ -76,6 +92,7 @@ function log(message: string): void {
 }
 
 function repsFor(size: number): number {
+  if (size > 100_000) return LARGE_REPS;
   return size <= 10_000 ? REPS * 3 : REPS;
 }
 
@@ -111,22 +128,42 @@ interface SubmitAnswer {
   commands?: Array<{ request_id: number; orders: number; write_state: string }>;
 }
 
+/**
+ * POSTs a JSON body and reads the whole answer, with no time limit: the answer to a group command comes once
+ * every order is written, which at a million agents can take longer than fetch's five-minute header timeout.
+ */
+function postJson(url: string, token: string, body: string): Promise<{ status: number; text: string }> {
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    authorization: `Bearer ${token}`,
+  };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => parts.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** One product run: returns seconds from submit to every order searchable. */
 async function productRun(sidecar: SidecarProcess, token: string, size: number): Promise<number> {
   await freshOrdersIndex(ordersIndex);
   const body = JSON.stringify({ commands: [commandFor(size)] });
   const t0 = process.hrtime.bigint();
-  const res = await fetch(`${sidecar.url}/_plugins/_command_manager/commands`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body,
-  });
-  const answer = (await res.json()) as SubmitAnswer;
+  const res = await postJson(`${sidecar.url}/_plugins/_command_manager/commands`, token, body);
+  const answer = JSON.parse(res.text) as SubmitAnswer;
   await client.indices.refresh({ index: ordersIndex });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const command = answer.commands?.[0];
-  if (!res.ok || command?.orders !== size || command.write_state !== 'complete')
-    throw new Error(`submit answered ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
+  if (res.status !== 201 || command?.orders !== size || command.write_state !== 'complete')
+    throw new Error(`submit answered ${res.status}: ${res.text.slice(0, 500)}`);
   const stored = await refreshAndCount(ordersIndex);
   if (stored !== size) throw new Error(`product: ${stored} orders stored instead of ${size}`);
   return seconds;
@@ -183,12 +220,123 @@ async function rawRun(size: number): Promise<number> {
   return seconds;
 }
 
+/** A page of group members read by the pipeline baseline: agent ids and groups, in `agent.id` order. */
+interface MemberHit {
+  _source?: { agent?: { id?: string; groups?: string[] } };
+  sort?: unknown[];
+}
+
+/**
+ * One run of the pipeline baseline: the job's whole physical work with nothing else. The group's members are
+ * read from the agents index with a point in time and `search_after` on `agent.id` (AGENT_PAGE per page,
+ * the product's default, with the product's query and fields), the next page read while the current one is
+ * written; each page's orders (core's `newOrder`, as the product builds them) are written as `_bulk`
+ * `create` requests of BATCH, RAW_INFLIGHT in flight; then `_refresh`. Reads and writes overlap.
+ */
+async function pipelineRun(size: number): Promise<number> {
+  await freshOrdersIndex(rawIndex);
+  const t0 = process.hrtime.bigint();
+  const command = commandFor(size);
+  const now = new Date();
+  const created = await client.createPit({ index: [agentsIndex], keep_alive: '1m' });
+  let pitId = (created.body as { pit_id: string }).pit_id;
+  const readPage = async (after: unknown[] | undefined): Promise<MemberHit[]> => {
+    const body: Record<string, unknown> = {
+      size: AGENT_PAGE,
+      query: {
+        bool: { filter: [{ term: { 'agent.groups': groupOf(size) } }, { exists: { field: 'agent.id' } }] },
+      },
+      sort: [{ 'agent.id': 'asc' }],
+      pit: { id: pitId, keep_alive: '1m' },
+      _source: ['agent.id', 'agent.groups', 'agent.status'],
+      track_total_hits: false,
+    };
+    if (after) body.search_after = after;
+    const res = await client.search({ body });
+    const answer = res.body as { pit_id?: string; hits?: { hits?: MemberHit[] } };
+    if (answer.pit_id) pitId = answer.pit_id;
+    return answer.hits?.hits ?? [];
+  };
+  let failed = false;
+  let orderId = 0;
+  const inflight = new Set<Promise<void>>();
+  const write = (lines: string[]): Promise<void> => {
+    const p = client
+      .bulk({
+        index: rawIndex,
+        body: lines.join('') as unknown as Parameters<typeof client.bulk>[0]['body'],
+        filter_path: 'errors,items.*.status,items.*.error',
+      })
+      .then((res) => {
+        if ((res.body as { errors?: boolean }).errors) failed = true;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+    return p;
+  };
+  try {
+    let next: Promise<MemberHit[]> | undefined = readPage(undefined);
+    let lines: string[] = [];
+    while (next) {
+      const hits: MemberHit[] = await next;
+      const last = hits[hits.length - 1];
+      next = hits.length === AGENT_PAGE && last?.sort ? readPage(last.sort) : undefined;
+      for (const hit of hits) {
+        const agent = hit._source?.agent;
+        if (typeof agent?.id !== 'string') continue;
+        orderId++;
+        const o = newOrder({
+          command,
+          requestId: 1,
+          orderId,
+          target: { type: 'agent', id: agent.id },
+          groups: agent.groups ?? [],
+          principal: 'bench',
+          now,
+        });
+        lines.push(`{"create":{"_id":"1-${orderId}"}}\n${JSON.stringify(o)}\n`);
+        if (lines.length === BATCH) {
+          while (inflight.size >= RAW_INFLIGHT) await Promise.race(inflight);
+          void write(lines);
+          lines = [];
+        }
+      }
+    }
+    if (lines.length > 0) void write(lines);
+    await Promise.all(inflight);
+  } finally {
+    await client.deletePit({ body: { pit_id: [pitId] } }).catch(() => undefined);
+  }
+  await client.indices.refresh({ index: rawIndex });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (failed) throw new Error('pipeline bulk: item errors');
+  const stored = await refreshAndCount(rawIndex);
+  if (stored !== size) throw new Error(`pipeline: ${stored} orders stored instead of ${size}`);
+  return seconds;
+}
+
+/**
+ * Seeds MAX_SIZE agents: chunks of SEED_CHUNK agents built as they are sent (never all in memory), two bulk
+ * requests in flight, the index's refresh switched off until the end (one refresh at the end).
+ */
 async function seed(): Promise<void> {
   await createAgentsIndex(client, { index: agentsIndex });
-  const agents: AgentInfo[] = [];
-  for (let i = 0; i < MAX_SIZE; i++) agents.push({ id: agentId(i), groups: groupsOf(i), status: 'active' });
   const t0 = Date.now();
-  await seedAgents(client, agents, { index: agentsIndex });
+  await client.indices.putSettings({ index: agentsIndex, body: { index: { refresh_interval: '-1' } } });
+  let nextStart = 0;
+  const worker = async (): Promise<void> => {
+    while (nextStart < MAX_SIZE) {
+      const start = nextStart;
+      nextStart = Math.min(MAX_SIZE, start + SEED_CHUNK);
+      const agents: AgentInfo[] = [];
+      for (let i = start; i < nextStart; i++)
+        agents.push({ id: agentId(i), groups: groupsOf(i), status: 'active' });
+      await seedAgents(client, agents, { index: agentsIndex, refresh: false, batchSize: SEED_CHUNK });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  await client.indices.putSettings({ index: agentsIndex, body: { index: { refresh_interval: '1s' } } });
+  await client.indices.refresh({ index: agentsIndex });
   log(`seeded ${MAX_SIZE} agents into ${agentsIndex} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
@@ -295,6 +443,7 @@ async function main(): Promise<void> {
     const warm = SIZES[0] as number;
     await productRun(sidecar, token, warm);
     await rawRun(warm);
+    await pipelineRun(warm);
     const warmRss = readProcMemory(pid)?.rssBytes;
     log(`warm-up done; sidecar RSS ${warmRss === undefined ? '?' : Math.round(warmRss / MB)} MB`);
 
@@ -302,17 +451,26 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const product: number[] = [];
       const raw: number[] = [];
+      const pipeline: number[] = [];
+      /** The sidecar's CPU (user + system, from /proc) per order of each product run, in µs. */
+      const productCpuUs: number[] = [];
       const reps = repsFor(size);
-      // One pair at each new size, not counted: it absorbs what the previous size left behind (segment
-      // merges in OpenSearch, the sidecar's heap growing to the new size) and would otherwise charge it to
-      // whichever side runs first. Its times are reported with the figures.
-      let warmup: { product_s: number; raw_s: number } | undefined;
-      if (size !== warm) {
+      // One run of each side at each new size, not counted: it absorbs what the previous size left behind
+      // (segment merges in OpenSearch, the sidecar's heap growing to the new size) and would otherwise charge
+      // it to whichever side runs first. Its times are reported with the figures. Sizes above 100,000 get
+      // none: each of their runs takes minutes, and the first run of the largest size starts on a quiet node.
+      let warmup: { product_s: number; raw_s: number; pipeline_s: number } | undefined;
+      if (size !== warm && size <= 100_000) {
         const productWarm = await productRun(sidecar, token, size);
         const rawWarm = await rawRun(size);
-        warmup = { product_s: round(productWarm, 4), raw_s: round(rawWarm, 4) };
+        const pipelineWarm = await pipelineRun(size);
+        warmup = {
+          product_s: round(productWarm, 4),
+          raw_s: round(rawWarm, 4),
+          pipeline_s: round(pipelineWarm, 4),
+        };
         log(
-          `size ${size} warm-up (not counted): product ${productWarm.toFixed(3)} s, raw ${rawWarm.toFixed(3)} s`,
+          `size ${size} warm-up (not counted): product ${productWarm.toFixed(3)} s, raw ${rawWarm.toFixed(3)} s, pipeline ${pipelineWarm.toFixed(3)} s`,
         );
       }
       for (let rep = 0; rep < reps; rep++) {
@@ -320,28 +478,42 @@ async function main(): Promise<void> {
           log(`time limit reached: size ${size} stops after ${rep} repetitions`);
           break;
         }
-        const order = rep % 2 === 0 ? (['product', 'raw'] as const) : (['raw', 'product'] as const);
+        // The three sides in an order that alternates from one repetition to the next.
+        const order =
+          rep % 2 === 0
+            ? (['product', 'raw', 'pipeline'] as const)
+            : (['pipeline', 'raw', 'product'] as const);
         for (const kind of order) {
           let sec: number;
           if (kind === 'product') {
             sampler.enter(`product-${size}`);
+            const cpu0 = readProcCpuSeconds(sidecar.pid);
             try {
               sec = await productRun(sidecar, token, size);
             } finally {
               sampler.enter(undefined);
             }
+            const cpu1 = readProcCpuSeconds(sidecar.pid);
+            if (cpu0 !== undefined && cpu1 !== undefined) productCpuUs.push(((cpu1 - cpu0) / size) * 1e6);
             product.push(sec);
-          } else {
+          } else if (kind === 'raw') {
             sec = await rawRun(size);
             raw.push(sec);
+          } else {
+            sec = await pipelineRun(size);
+            pipeline.push(sec);
           }
           log(
-            `size ${size} rep ${rep + 1}/${reps} ${kind.padEnd(7)} ${sec.toFixed(3)} s = ${Math.round(size / sec)} orders/s, ${((sec / size) * 1e6).toFixed(1)} µs/order`,
+            `size ${size} rep ${rep + 1}/${reps} ${kind.padEnd(8)} ${sec.toFixed(3)} s = ${Math.round(size / sec)} orders/s, ${((sec / size) * 1e6).toFixed(1)} µs/order` +
+              (kind === 'product' && productCpuUs.length === product.length
+                ? `, sidecar CPU ${(productCpuUs[productCpuUs.length - 1] as number).toFixed(1)} µs/order`
+                : ''),
           );
         }
       }
       const p = summarize(product);
       const r = summarize(raw);
+      const pl = summarize(pipeline);
       const peak = sampler.peak(`product-${size}`);
       const figures = {
         size,
@@ -349,6 +521,7 @@ async function main(): Promise<void> {
         product_seconds: product.map((x) => round(x, 4)),
         warmup_seconds: warmup ?? null,
         raw_seconds: raw.map((x) => round(x, 4)),
+        pipeline_seconds: pipeline.map((x) => round(x, 4)),
         product_median_s: round(p.median, 4),
         raw_median_s: round(r.median, 4),
         product_orders_per_s: Math.round(size / p.median),
@@ -361,10 +534,14 @@ async function main(): Promise<void> {
         raw_us_per_order_max: round((r.max / size) * 1e6, 2),
         /** Throughput ratio product / raw (= raw time / product time). */
         ratio: round(r.median / p.median),
+        /** Throughput ratio product / read-and-write pipeline baseline. */
+        pipeline_ratio: round(pl.median / p.median),
+        pipeline_us_per_order: round((pl.median / size) * 1e6, 2),
         sidecar_peak_rss_sampled_mb: peak === undefined ? null : Math.round(peak / MB),
+        sidecar_cpu_us_per_order: productCpuUs.map((x) => round(x, 1)),
       };
       log(
-        `size ${size}: product ${figures.product_orders_per_s}/s, raw ${figures.raw_orders_per_s}/s, ratio ${figures.ratio}`,
+        `size ${size}: product ${figures.product_orders_per_s}/s, raw ${figures.raw_orders_per_s}/s, ratio ${figures.ratio}; pipeline ${Math.round(size / pl.median)}/s, ratio ${figures.pipeline_ratio}`,
       );
       sizes.push(figures);
     }

@@ -19,9 +19,12 @@
  *                         each benchmark created under its own prefix)
  *   BENCH_QUICK=1         smoke run, 2–3 minutes: small sizes, few repetitions (not figures to quote)
  *   BENCH_ONLY            comma-separated subset: expansion, adapter-write, api-submit, dispatch, e2e-group
- *   BENCH_REPS            repetitions: (b) REPS, (c) ROUNDS, (d) ROUNDS (default 3; quick 2), (a)/(g) REPS (default 5; quick 1)
+ *   BENCH_REPS            repetitions: (b) REPS, (d) ROUNDS (default 3; quick 2), (c) ROUNDS and (a)/(g) REPS
+ *                         (default 5; quick 2 and 1)
  *   BENCH_ORDERS          orders of (b) and (d)                     (default 100000; quick 10000)
  *   BENCH_GROUP_SIZES     group sizes of (a)/(g)                    (default 1000,10000,100000; quick 1000,5000,20000)
+ *   BENCH_MILLION=1       adds a one-million-agent group to (a)/(g) (opt-in: about 15 more minutes): one
+ *                         repetition of it, its sidecar's peak RSS in (f), no dispatch phase
  *   BENCH_DURATION_SEC    duration of each side of (c)              (default 10; quick 3)
  *   BENCH_TIME_LIMIT_MIN  the whole suite's time budget             (default 25; quick 8)
  *   BENCH_SKIP_BUILD=1    do not run `pnpm build`
@@ -54,29 +57,38 @@ const int = (value, fallback) => {
 };
 
 const QUICK = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
-const KNOBS = [
-  'OPENSEARCH_URL',
-  'BENCH_QUICK',
+/** Knobs that change what is measured (any of them makes the run "custom"). */
+const SIZE_KNOBS = [
   'BENCH_ONLY',
   'BENCH_REPS',
   'BENCH_ORDERS',
   'BENCH_GROUP_SIZES',
+  'BENCH_MILLION',
   'BENCH_DURATION_SEC',
+];
+const KNOBS = [
+  'OPENSEARCH_URL',
+  'BENCH_QUICK',
+  ...SIZE_KNOBS,
   'BENCH_TIME_LIMIT_MIN',
   'BENCH_SKIP_BUILD',
   'BENCH_OUT_DIR',
   'OPENSEARCH_HEAP',
 ];
-const SIZE_KNOBS = ['BENCH_ONLY', 'BENCH_REPS', 'BENCH_ORDERS', 'BENCH_GROUP_SIZES', 'BENCH_DURATION_SEC'];
+const MILLION = env.BENCH_MILLION === '1' || env.BENCH_MILLION === 'true';
 const mode = QUICK ? 'quick' : SIZE_KNOBS.some((k) => env[k]) ? 'custom' : 'full';
 
 const settings = {
   reps: int(env.BENCH_REPS, QUICK ? 2 : 3),
   e2eReps: int(env.BENCH_REPS, QUICK ? 1 : 5),
+  submitRounds: int(env.BENCH_REPS, QUICK ? 2 : 5),
   orders: int(env.BENCH_ORDERS, QUICK ? 10_000 : 100_000),
-  groupSizes: env.BENCH_GROUP_SIZES || (QUICK ? '1000,5000,20000' : '1000,10000,100000'),
+  groupSizes:
+    (env.BENCH_GROUP_SIZES || (QUICK ? '1000,5000,20000' : '1000,10000,100000')) +
+    (MILLION ? ',1000000' : ''),
+  million: MILLION,
   durationSec: int(env.BENCH_DURATION_SEC, QUICK ? 3 : 10),
-  timeLimitMin: int(env.BENCH_TIME_LIMIT_MIN, QUICK ? 8 : 25),
+  timeLimitMin: int(env.BENCH_TIME_LIMIT_MIN, (QUICK ? 8 : 25) + (MILLION ? 20 : 0)),
   only: env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
   outDir: path.resolve(ROOT, env.BENCH_OUT_DIR || 'docs'),
 };
@@ -105,11 +117,13 @@ function benchmarks() {
       env: {
         GROUP_SIZES: s.groupSizes,
         REPS: String(s.e2eReps),
-        TIME_LIMIT_S: String(QUICK ? 120 : 600),
+        TIME_LIMIT_S: String((QUICK ? 120 : 600) + (s.million ? 900 : 0)),
         DISPATCH_TIMEOUT_S: String(QUICK ? 60 : 240),
+        // The million: one repetition (plus its uncounted warm-up), and no dispatch of its orders.
+        ...(s.million ? { LARGE_REPS: '1', DISPATCH_RSS: '0' } : {}),
       },
       runs: 1,
-      limitS: QUICK ? 240 : 900,
+      limitS: (QUICK ? 240 : 900) + (s.million ? 1200 : 0),
     },
     {
       key: 'adapter-write',
@@ -123,10 +137,10 @@ function benchmarks() {
       key: 'api-submit',
       file: 'bench/api-submit.bench.ts',
       measures: '(c)',
-      // ROUNDS: the file alternates raw and API runs itself.
-      env: { DURATION_SEC: String(s.durationSec), CONNECTIONS: '32', ROUNDS: String(s.reps) },
+      // ROUNDS: the file alternates raw, pass-through and API runs itself.
+      env: { DURATION_SEC: String(s.durationSec), CONNECTIONS: '32', ROUNDS: String(s.submitRounds) },
       runs: 1,
-      limitS: s.reps * s.durationSec * 2 + 120,
+      limitS: s.submitRounds * s.durationSec * 3 + 180,
     },
     {
       key: 'dispatch',

@@ -157,6 +157,11 @@ export interface ExpandOptions {
   groupQuery?: GroupQuery;
   /** Partitions of the orders stream (default `DEFAULT_PARTITIONS`). */
   partitions?: number;
+  /**
+   * Called as each order is handed to the consumer (before it is yielded), e.g. to count what a failed write
+   * had produced, without another async generator around this one (a promise and its microtasks per order).
+   */
+  onOrder?: () => void;
 }
 
 /** Streams the orders of one planned command, with order ids 1..N. */
@@ -169,8 +174,10 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
     now: options.now,
     ...(options.partitions !== undefined && { partitions: options.partitions }),
   };
+  const onOrder = options.onOrder;
   switch (command.target.type) {
     case 'server':
+      onOrder?.();
       yield newOrder({ ...base, orderId: 1, target: command.target, groups: [] });
       return;
     case 'agent':
@@ -178,6 +185,7 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
       let orderId = 0;
       for (const agent of plan.agents ?? []) {
         orderId += 1;
+        onOrder?.();
         yield newOrder({ ...base, orderId, target: { type: 'agent', id: agent.id }, groups: agent.groups });
       }
       return;
@@ -199,6 +207,7 @@ export async function* expandOrders(plan: ExpansionPlan, options: ExpandOptions)
               `group "${group}" grew past the maximum fan-out of ${max} while its orders were written`,
             );
           }
+          onOrder?.();
           yield newOrder({
             ...base,
             orderId,

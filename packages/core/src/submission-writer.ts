@@ -357,13 +357,12 @@ export class SubmissionWriter {
     const log = this.logger.child({ requestId });
     let produced = 0;
     let progress: SaveProgress = { written: 0, existing: 0, failed: 0 };
-    const source = expandOrders(plan, this.expandOptions(record, principal));
-    async function* counted(): AsyncGenerator<Order> {
-      for await (const order of source) {
+    const source = expandOrders(plan, {
+      ...this.expandOptions(record, principal),
+      onOrder: () => {
         produced++;
-        yield order;
-      }
-    }
+      },
+    });
 
     // Heartbeat: a long fan-out refreshes its record's `updated_at`, so that `markStaleWrites` can tell a
     // write in progress from one whose process died. Beats are chained and awaited before the final write,
@@ -383,7 +382,7 @@ export class SubmissionWriter {
     let stored: number;
     let failedCount: number;
     try {
-      const res = await this.orders.saveOrders(counted(), { onProgress });
+      const res = await this.orders.saveOrders(source, { onProgress });
       stored = res.written + res.existing;
       failedCount = res.failed.length;
       writeErrors = res.failed.slice(0, MAX_WRITE_ERRORS);

@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import {
   CommandManagerError,
@@ -21,6 +20,7 @@ import { errorBody } from './internal/error-body';
 import { cachedReadiness, type Readiness } from './internal/cached-readiness';
 import { registerConsoleRoutes } from './internal/console-routes';
 import { errorMiddleware } from './internal/error-middleware';
+import { jsonBody as jsonBodyReader } from './internal/json-body';
 import { API_PREFIX } from './internal/paths';
 import { registerPullRoutes } from './internal/pull-routes';
 import {
@@ -166,18 +166,7 @@ export function createApp(deps: AppDeps): express.Express {
       next();
     };
 
-  // Any content type is read as JSON (Wazuh's clients send application/json; curl users forget it);
-  // non-strict so that a JSON scalar reaches validation and is named, instead of failing as "malformed".
-  // body-parser decodes invalid UTF-8 into U+FFFD silently; refuse it instead (a `verify` error is mapped to
-  // 400 by the error middleware), so that what is stored is what the caller sent.
-  const jsonBody = express.json({
-    limit: deps.limits.bodyLimitBytes,
-    type: () => true,
-    strict: false,
-    verify: (_req, _res, buf) => {
-      if (!isUtf8(buf)) throw new Error('the body is not valid UTF-8');
-    },
-  });
+  const jsonBody = jsonBodyReader(deps.limits.bodyLimitBytes);
   const requireBody: RequestHandler = (req, _res, next) => {
     if (req.body === undefined) {
       throw new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'a JSON body is required', {

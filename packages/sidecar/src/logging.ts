@@ -39,13 +39,17 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/**
+ * Calls below the logger's level return before reaching winston, which would otherwise build and pipe each
+ * record through its stream only to drop it there (a debug call per submission on the hot path).
+ */
 class WinstonLogger implements Logger {
   constructor(private readonly inner: winston.Logger) {}
   debug(message: string, meta?: Record<string, unknown>): void {
-    this.inner.debug(message, meta);
+    if (this.inner.isDebugEnabled()) this.inner.debug(message, meta);
   }
   info(message: string, meta?: Record<string, unknown>): void {
-    this.inner.info(message, meta);
+    if (this.inner.isInfoEnabled()) this.inner.info(message, meta);
   }
   warn(message: string, meta?: Record<string, unknown>): void {
     this.inner.warn(message, meta);

@@ -21,6 +21,26 @@ describe('logging', () => {
     expect(lines[0]).not.toContain(':pw@');
   });
 
+  it('writes every level at or above the configured one, from children too, and none below', async () => {
+    const written = async (level: 'warn' | 'debug'): Promise<string[]> => {
+      const stream = new PassThrough();
+      const levels: string[] = [];
+      stream.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().trim().split('\n'))
+          levels.push((JSON.parse(line) as { level: string }).level);
+      });
+      const log = createLogger({ level, stream }).child({ component: 'core' });
+      log.debug('d');
+      log.info('i');
+      log.warn('w');
+      log.error('e');
+      await new Promise((r) => setImmediate(r));
+      return levels;
+    };
+    expect(await written('warn')).toEqual(['warn', 'error']);
+    expect(await written('debug')).toEqual(['debug', 'info', 'warn', 'error']);
+  });
+
   it('strips credentials from URLs', () => {
     expect(redactUrl('https://u:p@host:9200/path')).toBe('https://***@host:9200/path');
     expect(redactUrl('http://host')).toBe('http://host');
