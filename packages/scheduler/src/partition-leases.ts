@@ -61,6 +61,12 @@ export interface PartitionOwnership {
   usable(): number[];
   /** Whether `partition` is usable right now. */
   holds(partition: number): boolean;
+  /**
+   * How long ago (monotonic ms) `partition` became usable here after being taken from another owner (stolen,
+   * or taken once silent); undefined when it is not held, or came free (never written, or released). Its
+   * former owner's last verdicts may not be searchable yet for a while after.
+   */
+  handedOverAgoMs?(partition: number): number | undefined;
 }
 
 /** Every partition, always: one dispatcher alone on its orders index (tests, a single embedded scheduler). */
@@ -78,6 +84,8 @@ interface Held {
   renewedAtMs: number;
   /** Local monotonic time from which the partition may be used (later than the take for a stolen one). */
   usableFromMs: number;
+  /** Taken from another owner (stolen, or silent), not free. */
+  handedOver: boolean;
 }
 
 interface Seen {
@@ -177,6 +185,13 @@ export class PartitionLeaseManager implements PartitionOwnership {
   holds(partition: number): boolean {
     const h = this.held.get(partition);
     return h !== undefined && this.isUsable(h, this.clock.nowMs());
+  }
+
+  handedOverAgoMs(partition: number): number | undefined {
+    const h = this.held.get(partition);
+    if (!h?.handedOver) return undefined;
+    const ago = this.clock.nowMs() - h.usableFromMs;
+    return ago >= 0 ? ago : undefined;
   }
 
   /** Partitions whose lease this sidecar holds (usable or not yet). */
@@ -340,6 +355,7 @@ export class PartitionLeaseManager implements PartitionOwnership {
       counter,
       renewedAtMs: startedAt,
       usableFromMs: steal ? startedAt + this.leaseMs : startedAt,
+      handedOver: lease?.owner != null,
     });
     return true;
   }

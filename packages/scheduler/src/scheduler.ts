@@ -475,7 +475,7 @@ export class Scheduler {
         ...(this.findFrom !== undefined && { after: this.findFrom }),
       });
       this.findFrom = found.next;
-      const claimed = this.heldOrders.take(found.orders, limit);
+      const claimed = await this.confirmHandedOver(this.heldOrders.take(found.orders, limit));
       summary.claimed += claimed.length;
       // Only orders this sidecar holds or has just decided: go on from the next place, if any.
       if (claimed.length === 0) {
@@ -489,6 +489,43 @@ export class Scheduler {
       // request; wait for the next poll instead of churning through it.
       if (admitted.length === 0) return;
     }
+  }
+
+  /**
+   * Orders of a partition taken from another sidecar less than `searchLagMs` ago are read again by id (real
+   * time) before they go out: the search may still show one as it was before its former owner's verdict,
+   * which this sidecar's `HeldOrders` knows nothing of. Those changed since are dropped (and remembered at the
+   * revision the search showed, like this sidecar's own).
+   */
+  private async confirmHandedOver(claimed: StoredOrder[]): Promise<StoredOrder[]> {
+    const handedOverAgo = this.partitions.handedOverAgoMs?.bind(this.partitions);
+    if (!handedOverAgo || claimed.length === 0) return claimed;
+    const recent = claimed.filter((o) => {
+      const ago = handedOverAgo(partitionOfOrder(o.order));
+      return ago !== undefined && ago < this.opts.searchLagMs;
+    });
+    if (recent.length === 0) return claimed;
+    let current: Map<string, string>;
+    try {
+      const read = await this.orders.getOrders(
+        recent.map((o) => o.id),
+        { args: false },
+      );
+      current = new Map(read.filter((o) => o.order.command.status === 'pending').map((o) => [o.id, o.rev]));
+    } catch (e) {
+      // Unconfirmed: not delivered now; the next search finds them again.
+      this.heldOrders.release(recent);
+      this.logger.warn('could not confirm orders of a partition just taken over', {
+        error: describeError(e),
+      });
+      const unconfirmed = new Set(recent.map((o) => o.id));
+      return claimed.filter((o) => !unconfirmed.has(o.id));
+    }
+    const stale = recent.filter((o) => current.get(o.id) !== o.rev);
+    if (stale.length === 0) return claimed;
+    this.heldOrders.release(stale);
+    const dropped = new Set(stale.map((o) => o.id));
+    return claimed.filter((o) => !dropped.has(o.id));
   }
 
   /**

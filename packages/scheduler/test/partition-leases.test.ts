@@ -103,6 +103,9 @@ describe('PartitionLeaseManager', () => {
     expect(a.usable()).toEqual([]);
     await w.interval(silent);
     expect(b.usable()).toHaveLength(P);
+    // What b took from a counts as handed over (a's last verdicts may still be unsearchable); its own do not.
+    expect(b.handedOverAgoMs(aHeld[0]!)).toBeGreaterThanOrEqual(0);
+    expect(b.handedOverAgoMs(b.usable().find((p) => !aHeld.includes(p))!)).toBeUndefined();
     // a wakes up: its renewals fail, it learns the partitions are gone and takes back only its share.
     await w.interval();
     expect(w.lost.get('a')?.sort((x, y) => x - y)).toEqual(aHeld);
