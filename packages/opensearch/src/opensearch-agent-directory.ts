@@ -1,4 +1,4 @@
-import { noopLogger } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/core';
 /**
  * The agents known to the cluster, read from Wazuh's agents index (default `wazuh-agents`: `agent.id`,
  * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
@@ -6,11 +6,20 @@ import { noopLogger } from '@command-manager/core';
  * change; the PIT pins the view for the whole walk). The PIT is always deleted, also when the consumer stops
  * early. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
  * `agent.id`. Agent targets are looked up with one `terms` query per batch of ids.
+ *
+ * Every read refuses a partial answer: a shard whose copies are all unreachable (a node just died, its
+ * replica not yet promoted) would otherwise make OpenSearch answer with that shard's agents left out, and a
+ * short page ends a walk, so a group command would silently miss members. A page of a walk that fails is
+ * asked again (`pageRetries` times, after `pageRetryDelayMs`, doubled each time) under a NEW point in time,
+ * from the same place: the node holding part of the old one may be the one that died, and `search_after` on
+ * the unique `agent.id` resumes exactly where the walk was. A count or a lookup that cannot read every shard
+ * fails as unavailable (503, retry later) rather than answer a count too small or an agent as unknown.
  */
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
 import { GroupCommit } from './internal/group-commit';
+import { sleep } from './internal/bulk';
 import { guarded } from './internal/store-errors';
 
 export const DEFAULT_AGENT_PAGE_SIZE = 1000;
@@ -23,6 +32,12 @@ export interface OpenSearchAgentDirectoryOptions {
   agentsIndex?: string;
   /** Keep-alive of the point in time between two pages (default `1m`). */
   pitKeepAlive?: string;
+  /**
+   * Tries again of a page of a group walk that failed (default 5), each under a new point in time, the
+   * first after `pageRetryDelayMs` (default 500), each next after twice the last.
+   */
+  pageRetries?: number;
+  pageRetryDelayMs?: number;
   /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
   lookupBatchSize?: number;
   /**
@@ -50,6 +65,8 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   private readonly client: Client;
   private readonly keepAlive: string;
   private readonly lookupBatchSize: number;
+  private readonly pageRetries: number;
+  private readonly pageRetryDelayMs: number;
   private readonly logger: Logger;
   private readonly grouped: GroupCommit<string, AgentInfo | undefined>;
 
@@ -58,6 +75,8 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.index = options.agentsIndex ?? DEFAULT_AGENTS_INDEX;
     this.keepAlive = options.pitKeepAlive ?? '1m';
     this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
+    this.pageRetries = Math.max(0, Math.floor(options.pageRetries ?? 5));
+    this.pageRetryDelayMs = Math.max(0, options.pageRetryDelayMs ?? 500);
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
     this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
       maxInflight: options.maxInflightLookups ?? 1,
@@ -65,15 +84,31 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     });
   }
 
-  async *groupMembers(group: string, query: GroupQuery = {}): AsyncIterable<AgentInfo[]> {
-    const size = clampPageSize(query.pageSize);
+  /** A point in time on the agents index; undefined when there is no agents index. */
+  private async openPit(): Promise<string | undefined> {
     const created = await guarded('create point in time on agents', () =>
       this.client.createPit({ index: [this.index], keep_alive: this.keepAlive }, { ignore: [404] }),
     );
     // 404: no agents index, hence no members.
-    if (created.statusCode === 404) return;
-    let pitId = created.body.pit_id;
-    const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
+    return created.statusCode === 404 ? undefined : created.body.pit_id;
+  }
+
+  private deletePit(pitId: string): Promise<void> {
+    return this.client.deletePit({ body: { pit_id: [pitId] } }).then(
+      () => undefined,
+      () => {
+        // The PIT expires by itself after keep-alive; failing to delete it early is worth a warning only.
+        this.logger.warn('could not delete point in time', { index: this.index });
+      },
+    );
+  }
+
+  async *groupMembers(group: string, query: GroupQuery = {}): AsyncIterable<AgentInfo[]> {
+    const size = clampPageSize(query.pageSize);
+    const opened = await this.openPit();
+    if (opened === undefined) return;
+    let pitId = opened;
+    const searchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
       const body: Record<string, unknown> = {
         size,
         query: groupQuery(group, query),
@@ -84,11 +119,34 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       };
       if (after) body.search_after = after;
       // With a PIT the index comes from the PIT: the request must not name one.
-      const response = await guarded('page group members', () => this.client.search({ body }));
-      const answer = response.body as { pit_id?: string; hits?: { hits?: AgentHit[] } };
+      const response = await guarded('page group members', () =>
+        this.client.search({ body, allow_partial_search_results: false }),
+      );
+      const answer = response.body as SearchAnswer;
       // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
       if (answer.pit_id) pitId = answer.pit_id;
+      checkAllShards(answer, 'page group members');
       return answer.hits?.hits ?? [];
+    };
+    const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await searchPage(after);
+        } catch (e) {
+          if (attempt >= this.pageRetries) throw e;
+          this.logger.warn('a page of group members failed; going on under a new point in time', {
+            group,
+            attempt: attempt + 1,
+            error: e instanceof Error ? e.message : String(e),
+          });
+          await sleep(this.pageRetryDelayMs * 2 ** attempt);
+          const fresh = await this.openPit().catch(() => undefined);
+          if (fresh !== undefined) {
+            void this.deletePit(pitId);
+            pitId = fresh;
+          }
+        }
+      }
     };
     // One page is read ahead: the next search runs while the consumer expands and stores the current page,
     // instead of after it (two pages held at most). Its failure is seen when it is awaited; the no-op handler
@@ -112,10 +170,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     } finally {
       // A consumer that stopped early leaves a read-ahead in flight: let it settle before the PIT goes.
       if (next) await next.catch(() => undefined);
-      await this.client.deletePit({ body: { pit_id: [pitId] } }).catch(() => {
-        // The PIT expires by itself after keep-alive; failing to delete it early is worth a warning only.
-        this.logger.warn('could not delete point in time', { index: this.index });
-      });
+      await this.deletePit(pitId);
     }
   }
 
@@ -127,7 +182,9 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
         body: { query: groupQuery(group, query) },
       }),
     );
-    return (response.body as { count?: number }).count ?? 0;
+    const answer = response.body as SearchAnswer & { count?: number };
+    checkAllShards(answer, 'count group members');
+    return answer.count ?? 0;
   }
 
   async lookupAgents(ids: readonly string[]): Promise<Map<string, AgentInfo>> {
@@ -159,6 +216,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       this.client.search({
         index: this.index,
         ignore_unavailable: true,
+        allow_partial_search_results: false,
         body: {
           size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
           query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
@@ -167,12 +225,32 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
         },
       }),
     );
+    const answer = response.body as SearchAnswer;
+    checkAllShards(answer, 'look up agents');
     const agents: AgentInfo[] = [];
-    for (const hit of (response.body as { hits?: { hits?: AgentHit[] } }).hits?.hits ?? []) {
+    for (const hit of answer.hits?.hits ?? []) {
       const agent = toAgent(hit);
       if (agent) agents.push(agent);
     }
     return agents;
+  }
+}
+
+interface SearchAnswer {
+  pit_id?: string;
+  hits?: { hits?: AgentHit[] };
+  _shards?: { total?: number; successful?: number; skipped?: number; failed?: number };
+}
+
+/** An answer some shard did not contribute to is refused as unavailable: it may lack agents. */
+function checkAllShards(answer: SearchAnswer, operation: string): void {
+  const failed = answer._shards?.failed ?? 0;
+  if (failed > 0) {
+    throw new CommandManagerError(
+      ErrorCodes.STORE_UNAVAILABLE,
+      `OpenSearch answered ${operation} without ${failed} of its shards`,
+      { retryAfterSec: 5 },
+    );
   }
 }
 

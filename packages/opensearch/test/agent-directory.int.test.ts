@@ -101,9 +101,11 @@ describe('OpenSearchAgentDirectory', () => {
   });
 
   it('a read-ahead that fails while the consumer holds a page reaches the consumer as an error', async () => {
+    // No second try: the failure of the page is final.
+    const once = new OpenSearchAgentDirectory({ client: t.client, agentsIndex, pageRetries: 0 });
     const pages: AgentInfo[][] = [];
     const walk = async (): Promise<void> => {
-      for await (const page of directory.groupMembers('fleet', { pageSize: 100 })) {
+      for await (const page of once.groupMembers('fleet', { pageSize: 100 })) {
         pages.push(page);
         if (pages.length === 1) {
           // The point in time vanishes under the walk (as when it expires): the searches after it fail.
@@ -116,6 +118,24 @@ describe('OpenSearchAgentDirectory', () => {
     // The page read ahead before the PIT went may or may not have been served; never the whole group.
     expect(pages.length).toBeGreaterThanOrEqual(1);
     expect(pages.length).toBeLessThanOrEqual(2);
+  });
+
+  it('goes on from where it was with a new point in time when its own vanishes (a node holding it died)', async () => {
+    const pages: AgentInfo[][] = [];
+    const pitsBefore = seen.pits.length;
+    for await (const page of directory.groupMembers('fleet', { pageSize: 700 })) {
+      pages.push(page);
+      if (pages.length === 2) await t.admin.deleteAllPits();
+    }
+    const ids = pages.flat().map((a) => a.id);
+    const expected = agents()
+      .filter((a) => a.groups.includes('fleet'))
+      .map((a) => a.id);
+    expect(ids).toEqual(expected);
+    // The walk opened a second point in time, and deleted it at the end.
+    expect(seen.pits.length - pitsBefore).toBe(2);
+    const live = await livePits();
+    for (const id of seen.pits.slice(pitsBefore)) expect(live.has(id)).toBe(false);
   });
 
   it('looks agents up with one terms query per batch of ids, never one per agent', async () => {
