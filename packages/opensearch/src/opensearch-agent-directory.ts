@@ -20,7 +20,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
 import { GroupCommit } from './internal/group-commit';
 import { sleep } from './internal/bulk';
-import { guarded } from './internal/store-errors';
+import { guarded, WHOLE_ANSWER } from './internal/store-errors';
 
 export const DEFAULT_AGENT_PAGE_SIZE = 1000;
 /** One search returns at most `index.max_result_window` (10,000) hits. */
@@ -120,7 +120,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       if (after) body.search_after = after;
       // With a PIT the index comes from the PIT: the request must not name one.
       const response = await guarded('page group members', () =>
-        this.client.search({ body, allow_partial_search_results: false }),
+        this.client.search({ ...WHOLE_ANSWER, body }),
       );
       const answer = response.body as SearchAnswer;
       // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
@@ -216,7 +216,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       this.client.search({
         index: this.index,
         ignore_unavailable: true,
-        allow_partial_search_results: false,
+        ...WHOLE_ANSWER,
         body: {
           size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
           query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },

@@ -24,7 +24,7 @@ import {
   type Logger,
 } from '@command-manager/core';
 import { createIndexIfMissing } from './internal/create-index';
-import { responseErrorInfo, toStoreError } from './internal/store-errors';
+import { responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
 
 export interface AuditLogOptions {
   /** Time between two bulk writes of queued records. */
@@ -269,6 +269,7 @@ export class OpenSearchAuditLog implements AuditLog {
     try {
       res = await this.client.search({
         index: this.index,
+        ...WHOLE_ANSWER,
         body: {
           size: query.size + 1,
           query: { bool: { filter } },
@@ -306,6 +307,7 @@ export class OpenSearchAuditLog implements AuditLog {
       try {
         const res = await this.client.search({
           index: this.index,
+          ...WHOLE_ANSWER,
           body: {
             size: RETENTION_PAGE,
             _source: false,

@@ -19,7 +19,7 @@ import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import { bulkOp, itemReason, sendBulk } from './internal/bulk';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
-import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { guarded, responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
 
 export type OpenSearchLiveMembershipStoreOptions = OpenSearchSetupOptions;
@@ -53,6 +53,7 @@ export class OpenSearchLiveMembershipStore implements LiveMembershipStore {
     const response = await guarded('find live requests', () =>
       this.client.search({
         index: this.layout.requests,
+        ...WHOLE_ANSWER,
         body: {
           size: Math.max(0, Math.min(limit, 1000)),
           query: {
@@ -84,6 +85,7 @@ export class OpenSearchLiveMembershipStore implements LiveMembershipStore {
     const response = await guarded('find orders of agents', () =>
       this.client.search({
         index: this.layout.orders,
+        ...WHOLE_ANSWER,
         body: {
           size: agentIds.length,
           _source: ['command.target.id'],

@@ -49,7 +49,7 @@ import { claimRuleClauses, partitionClause } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
 import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
 import { assertDocsRead } from './internal/bulk-permissions';
-import { guarded } from './internal/store-errors';
+import { guarded, WHOLE_ANSWER } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 import { sortCreateConflicts } from './internal/create-conflicts';
@@ -426,7 +426,7 @@ export class OpenSearchOrderStore implements OrderStore {
       aggs: { [STATUS_AGG]: { terms: { field: 'command.status', size: ORDER_STATUSES.length + 4 } } },
     };
     const response = await guarded('count orders by status', () =>
-      this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }),
+      this.client.search({ index: this.layout.orders, ignore_unavailable: true, ...WHOLE_ANSWER, body }),
     );
     const counts = emptyCounts();
     const aggs = (
@@ -862,7 +862,10 @@ export class OpenSearchOrderStore implements OrderStore {
           'search orders',
           this.maxResponseBytes,
           (options) =>
-            this.client.search({ index: this.layout.orders, ignore_unavailable: true, body }, options),
+            this.client.search(
+              { index: this.layout.orders, ignore_unavailable: true, ...WHOLE_ANSWER, body },
+              options,
+            ),
         );
         return { hits: response.body.hits?.hits ?? [], size: n };
       } catch (e) {

@@ -40,7 +40,7 @@ import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
 import { bulkOp, itemRefusal, sendBulk } from './internal/bulk';
 import { GroupCommit } from './internal/group-commit';
-import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { guarded, responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
 
 export interface OpenSearchRequestIdAllocatorOptions extends IndexSettingsOptions {
   client: Client;
@@ -246,6 +246,7 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
         index: [this.layout.orders, this.layout.archivePattern, this.layout.requests],
         ignore_unavailable: true,
         allow_no_indices: true,
+        ...WHOLE_ANSWER,
         body,
       }),
     );

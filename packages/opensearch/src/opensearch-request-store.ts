@@ -33,7 +33,7 @@ import { bulkOp, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
 import { GroupCommit } from './internal/group-commit';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
-import { guarded, responseErrorInfo, toStoreError } from './internal/store-errors';
+import { guarded, responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { readOrders, sortCreateConflicts } from './internal/create-conflicts';
 
@@ -285,6 +285,7 @@ export class OpenSearchRequestStore implements RequestStore {
     const response = await guarded('find stale writes', () =>
       this.client.search({
         index: this.layout.requests,
+        ...WHOLE_ANSWER,
         body: {
           size: limit,
           query: {
@@ -348,6 +349,7 @@ export class OpenSearchRequestStore implements RequestStore {
     const response = await guarded('list request records', () =>
       this.client.search({
         index: this.layout.requests,
+        ...WHOLE_ANSWER,
         body: {
           size,
           track_total_hits: false,

@@ -49,6 +49,36 @@ describe('toStoreError', () => {
     expect(mapped.message).toContain('bulk create orders');
   });
 
+  it('maps a search that failed for want of shards to STORE_UNAVAILABLE, and one that failed otherwise to INTERNAL', () => {
+    const shardLoss = responseError(500, {
+      type: 'search_phase_execution_exception',
+      reason: 'Partial shards failure',
+      root_cause: [{ type: 'node_disconnected_exception', reason: '[node-2] disconnected' }],
+      failed_shards: [
+        { shard: 1, reason: { type: 'node_disconnected_exception' } },
+        { shard: 2, reason: { type: 'no_shard_available_action_exception' } },
+      ],
+    });
+    expect(toStoreError(shardLoss, 'page group members').code).toBe('STORE_UNAVAILABLE');
+    const pitGone = responseError(404, {
+      type: 'search_phase_execution_exception',
+      reason: 'all shards failed',
+      root_cause: [
+        { type: 'search_context_missing_exception', reason: 'No search context found for id [1]' },
+      ],
+    });
+    expect(toStoreError(pitGone, 'page group members').code).toBe('STORE_UNAVAILABLE');
+    const badQuery = responseError(400, {
+      type: 'search_phase_execution_exception',
+      reason: 'all shards failed',
+      root_cause: [{ type: 'query_shard_exception', reason: 'failed to create query' }],
+      failed_shards: [{ shard: 0, reason: { type: 'node_disconnected_exception' } }],
+    });
+    expect(toStoreError(badQuery, 'search orders').code).toBe('INTERNAL');
+    const noCause = responseError(500, { type: 'search_phase_execution_exception', reason: 'x' });
+    expect(toStoreError(noCause, 'search orders').code).toBe('INTERNAL');
+  });
+
   it('takes the delay from Retry-After when OpenSearch sends one', () => {
     expect(toStoreError(responseError(429, { type: 'x' }, { 'retry-after': '17' }), 'op').retryAfterSec).toBe(
       17,
