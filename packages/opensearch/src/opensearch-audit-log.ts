@@ -4,9 +4,12 @@
  * may create indices of its pattern, not install templates).
  *
  * Writes are batched: `record` only queues (never waits for OpenSearch); one bulk per `flushIntervalMs` writes
- * at most `maxBatch` records, so the audit adds at most one bulk a period whatever the call rate. The queue
- * holds at most `maxQueued` entries: beyond, entries are counted and the count is written as one record
- * (`dropped`), so a flood of refused calls costs a counter, not a write each. Each record is chained to the
+ * at most `maxBatch` records. A call that succeeded and fills a batch sends it at once (one bulk in flight at
+ * a time, so bulks go back to back while the API is busy): every accepted call is recorded whatever the rate,
+ * each costing a share of a bulk beside the writes the call itself made. Refused calls alone never start a
+ * bulk: a flood of them costs at most one bulk a period. The queue holds at most `maxQueued` entries: beyond,
+ * entries are counted and the count is written as one record (`dropped`), so a flood of refused calls costs
+ * a counter, not a write each. Each record is chained to the
  * previous one of this sidecar (core's `chainAuditEntry`) and written with `create` under the id
  * `<sidecar>:<seq>`, so a sequence number is never written twice.
  */
@@ -161,9 +164,14 @@ export class OpenSearchAuditLog implements AuditLog {
   record(entry: AuditEntry): void {
     if (this.queue.length >= this.options.maxQueued) this.dropped++;
     else this.queue.push(entry);
+    if (entry.outcome === 'ok' && this.timer !== undefined && this.queue.length >= this.options.maxBatch)
+      void this.flush();
   }
 
-  /** Writes one batch of queued entries (and the count of dropped ones); a running flush is joined. */
+  /**
+   * Writes one batch of queued entries (and the count of dropped ones); a running flush is joined. It never
+   * throws: a failed write puts its entries back and logs.
+   */
   flush(): Promise<void> {
     this.flushing ??= this.writeBatch().finally(() => {
       this.flushing = undefined;

@@ -181,6 +181,56 @@ describe('audit trail', () => {
     expect(records[5]).toMatchObject({ code: 'AUDIT_QUEUE_FULL', outcome: 'refused', dropped: 45 });
   });
 
+  it('successful calls beyond a batch a period are written at once, none dropped; refused ones wait for the timer', async () => {
+    const log = new OpenSearchAuditLog({
+      client: fx.client,
+      index: auditIndex,
+      sidecar: 'busy-test',
+      maxQueued: 1000,
+      maxBatch: 10,
+      flushIntervalMs: 60_000,
+    });
+    await log.init();
+    const entry = (status: number): Parameters<OpenSearchAuditLog['record']>[0] => ({
+      '@timestamp': new Date().toISOString(),
+      client_ip: '10.7.7.7',
+      operation: 'submit',
+      route: `POST ${API}/commands`,
+      status,
+      outcome: status < 400 ? 'ok' : 'refused',
+      ...(status >= 400 && { code: 'UNAUTHENTICATED' }),
+    });
+    const stored = async (): Promise<number> => {
+      await fx.client.indices.refresh({ index: auditIndex });
+      const res = await fx.client.count({
+        index: auditIndex,
+        body: { query: { term: { sidecar: 'busy-test' } } },
+      });
+      return (res.body as { count: number }).count;
+    };
+    // 15 refused calls: under a batch of successful ones, nothing is sent before the timer (a minute away).
+    for (let i = 0; i < 15; i++) log.record(entry(401));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await stored()).toBe(0);
+    // 100 successful calls: each full batch goes at once, one bulk at a time, long before the timer would.
+    for (let i = 0; i < 100; i++) {
+      log.record(entry(201));
+      if (i % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await eventually(stored, (n) => n >= 100, 10_000);
+    await log.close();
+    await fx.client.indices.refresh({ index: auditIndex });
+    const res = await fx.client.search({
+      index: auditIndex,
+      body: { size: 1000, query: { term: { sidecar: 'busy-test' } }, sort: [{ seq: 'asc' }] },
+    });
+    const records = (res.body.hits.hits as Array<{ _source: AuditRecord }>).map((h) => h._source);
+    expect(records.filter((r) => r.status === 201)).toHaveLength(100);
+    expect(records.filter((r) => r.status === 401)).toHaveLength(15);
+    expect(records.filter((r) => r.dropped !== undefined)).toEqual([]);
+    expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
+  });
+
   it('retention removes records older than it (a chain loses its oldest records, and still verifies)', async () => {
     const log = new OpenSearchAuditLog({
       client: fx.client,

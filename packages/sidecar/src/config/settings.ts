@@ -253,7 +253,7 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 50,
     maximum: 60000,
     description:
-      'Time between two bulk writes of queued audit records: the audit adds at most one write per period, whatever the call rate.',
+      'Time between two bulk writes of queued audit records. A successful call that fills a batch (`audit.maxBatch`) sends it at once, one bulk in flight at a time; refused calls alone cost at most one bulk per period, whatever their rate.',
   },
   {
     key: 'audit.maxBatch',
