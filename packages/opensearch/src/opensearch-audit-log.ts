@@ -9,9 +9,9 @@
  * each costing a share of a bulk beside the writes the call itself made. Refused calls alone never start a
  * bulk: a flood of them costs at most one bulk a period. The queue holds at most `maxQueued` entries: beyond,
  * entries are counted and the count is written as one record (`dropped`), so a flood of refused calls costs
- * a counter, not a write each. Each record is chained to the
- * previous one of this sidecar (core's `chainAuditEntry`) and written with `create` under the id
- * `<sidecar>:<seq>`, so a sequence number is never written twice.
+ * a counter, not a write each. Each record is chained to the previous one of this sidecar (core's
+ * `chainAuditEntry`) and written with `create` under the id `<sidecar>:<seq>`, so a sequence number is never
+ * written twice.
  */
 import type { API, Client } from '@opensearch-project/opensearch';
 import {
