@@ -313,15 +313,22 @@ export class PartitionLeaseManager implements PartitionOwnership {
     free.sort(
       (a, b) => rotate(a.partition, start, this.partitions) - rotate(b.partition, start, this.partitions),
     );
+    // Free leases up to the floor of the fair share, then one a round up to the target. Sidecars starting
+    // together each aim at the target (the ceiling), and those add up to more than there are partitions: the
+    // last of them would be left short, with only steals to make up (each unusable for a lease period). The
+    // floors add up to no more than the partitions, and what is left over goes one lease a round.
+    let freeNeed =
+      this.held.size >= floorShare ? Math.min(need, 1) : Math.min(need, floorShare - this.held.size);
     // As many takes at once as leases are needed (a round taking over a dead sidecar's share then costs one
     // write's time, not one per lease); the writes are conditional, so a lease lost to a concurrent taker is
     // simply replaced by the next free one.
-    for (let next = 0; need > 0 && next < free.length; ) {
-      const chunk = free.slice(next, next + need);
+    for (let next = 0; freeNeed > 0 && next < free.length; ) {
+      const chunk = free.slice(next, next + freeNeed);
       next += chunk.length;
       const won = await Promise.all(chunk.map((f) => this.take(f.partition, f.lease, f.steal === true)));
       const taken = won.filter(Boolean).length;
       summary.taken += taken;
+      freeNeed -= taken;
       need -= taken;
     }
     // The steals are planned as if each succeeded, then written at once; one lost (its owner renewed first)
