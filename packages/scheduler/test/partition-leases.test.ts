@@ -55,6 +55,24 @@ describe('PartitionLeaseManager', () => {
     for (const n of counts) expect(n).toBeGreaterThanOrEqual(Math.floor(P / 3) - 1);
   });
 
+  it('lets three sidecars starting at once, their rounds racing, use every partition by the third round: no steal', async () => {
+    // 16 partitions: each sidecar's target is 6, and three targets (18) are more than there are partitions.
+    const w = new LeaseWorld({ partitions: 16, leaseMs: LEASE_MS, renewIntervalMs: INTERVAL_MS });
+    const managers = ['a', 'b', 'c'].map((o, i) => w.add(o, i * 1e6));
+    const stolen: number[] = [];
+    const tick = async (): Promise<void> => {
+      w.clock.advance(INTERVAL_MS);
+      for (const s of await Promise.all(managers.map((m) => m.tick()))) stolen.push(s.stolen);
+      w.expectDisjoint();
+    };
+    for (let i = 0; i < 3; i++) await tick();
+    // A steal would leave its partition unusable for a lease period (three rounds).
+    expect(stolen.reduce((x, y) => x + y, 0)).toBe(0);
+    expect(w.counts().reduce((x, y) => x + y, 0)).toBe(16);
+    for (const n of w.counts()) expect(n).toBeLessThanOrEqual(6);
+    for (const n of w.counts()) expect(n).toBeGreaterThanOrEqual(5);
+  });
+
   it('gives a joining fourth sidecar its share within two lease periods, never using a partition twice', async () => {
     const w = world();
     for (const o of ['a', 'b', 'c']) w.add(o);
