@@ -14,11 +14,12 @@
  *
  * Balance: the live sidecars are the owners of leases seen moving within `leaseMs`, plus this one; each aims
  * at `target = ceil(partitions / live)`, at most its fair share plus one. A sidecar below target takes free
- * leases (released, never written, or silent) and, when none is left, steals from the most loaded owners
- * holding more than target (more than `floor(partitions / live)` while it holds fewer than that floor, so that
- * a joiner is never left below the floor of its share by owners at the target). A sidecar holding nothing takes ONE lease in its first round, which makes it
- * visible to the others before anyone sizes a share with it (so that simultaneous starters do not each take
- * everything). A stolen partition is used only `leaseMs` after the steal: by then its former owner has seen
+ * leases (released, never written, or silent: up to `floor(partitions / live)` at once, then one a round, as
+ * the targets of sidecars starting together add up to more than the partitions) and, when none is left,
+ * steals from the most loaded owners holding more than target (more than the floor while it holds fewer than
+ * the floor, so that a joiner is never left below the floor of its share by owners at the target). A sidecar
+ * holding nothing takes ONE lease in its first round, which makes it visible to the others before anyone
+ * sizes a share with it (so that simultaneous starters do not each take everything). A stolen partition is used only `leaseMs` after the steal: by then its former owner has seen
  * its renewal fail or its fence close. Joining or leaving thus rebalances within
  * `2 × renewIntervalMs + leaseMs`, under two lease periods with the default interval of `leaseMs / 3`.
  */
