@@ -23,14 +23,22 @@
  * `saveRefresh: true` so that the seeded orders are searchable when a run starts.
  *
  * Run: pnpm build && node -r ts-node/register/transpile-only bench/dispatch.bench.ts
- * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000),
+ * Both sides start from a quiet node: before each timed run the benchmark flushes its indices and waits for
+ * OpenSearch's merges to end (`settle`).
+ *
+ * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000), SETTLE_MAX_MS
+ * (60000: longest wait for merges before a timed run; 0: none),
  * CONCURRENCY (4), WARMUP (20000; 0: none), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
- * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), CHILD_NODE_FLAGS (Node flags of the
+ * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), OPENSEARCH_PID (OpenSearch's process id:
+ * its CPU seconds per run are reported beside each process's own), CHILD_STDOUT (a file the scheduler's
+ * process's whole stdout is appended to, e.g. with `--trace-gc`), CHILD_NODE_FLAGS (Node flags of the
  * scheduler's process only, e.g. `--max-old-space-size=96` to see how much heap it really needs).
  * Prints progress to stderr and one JSON object of figures as the last line of stdout.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { markSent, orderDocumentId, systemClock } from '@command-manager/core';
 import type { CommandRequest, Order } from '@command-manager/core';
 import {
@@ -43,6 +51,7 @@ import { ManagementApiClient, Scheduler, SchedulerMetricNames } from '@command-m
 import type { SchedulerMetricName, SchedulerMetrics } from '@command-manager/scheduler';
 import { StubManagementApi } from '../packages/scheduler/test/support/stub-management-api';
 import { benchOrder } from './lib/bench-orders';
+import { readProcCpuSeconds } from './lib/proc-cpu';
 
 const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const ORDERS = Number(process.env.ORDERS ?? 100_000);
@@ -56,6 +65,10 @@ const WARMUP_REQUEST_ID = 2;
 const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
 /** Refresh of claim lease writes (`claimRefresh`): unset = the sidecar's (`false`); `true`/`wait_for` to compare. */
 const CLAIM_REFRESH = process.env.CLAIM_REFRESH;
+/** OpenSearch's process id, to report its CPU seconds per run (optional; Linux only). */
+const OPENSEARCH_PID = process.env.OPENSEARCH_PID ? Number(process.env.OPENSEARCH_PID) : undefined;
+/** Longest wait for OpenSearch's merges to end before each timed run (`settle`); 0: no wait. */
+const SETTLE_MAX_MS = Math.max(0, Number(process.env.SETTLE_MAX_MS ?? 60_000));
 const GOAL_RATIO = 0.7;
 const GOAL_P99_MS = 250;
 
@@ -126,6 +139,27 @@ async function seed(count = ORDERS, requestId = 1): Promise<{ index: string; see
   return { index, seeded };
 }
 
+/**
+ * Waits until OpenSearch has no merge running (after a flush of this run's indices), so that each timed run
+ * starts from a quiet node: the merges a seeding (or a warm-up) leaves behind would otherwise run during the
+ * next timed run, on either side at random. At most SETTLE_MAX_MS.
+ */
+async function settle(): Promise<void> {
+  if (SETTLE_MAX_MS <= 0) return;
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  await client.indices.flush({ index: `${prefix}*`, allow_no_indices: true, ignore_unavailable: true });
+  let quiet = 0;
+  while (Date.now() < deadline && quiet < 2) {
+    const stats = await client.nodes.stats({ metric: ['indices'], index_metric: ['merge'] });
+    const nodes = Object.values(
+      (stats.body as { nodes?: Record<string, { indices?: { merges?: { current?: number } } }> }).nodes ?? {},
+    );
+    const running = nodes.reduce((n, node) => n + (node.indices?.merges?.current ?? 0), 0);
+    quiet = running === 0 ? quiet + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function drop(index: string): Promise<void> {
   await client.indices.delete(
     { index: `${index}*`, ignore_unavailable: true, allow_no_indices: true },
@@ -133,9 +167,28 @@ async function drop(index: string): Promise<void> {
   );
 }
 
+/** CPU seconds used by each process of one side over one timed run (OpenSearch's only with OPENSEARCH_PID). */
+interface SideCpu {
+  /** This harness (raw side: it builds and sends the bulks; scheduler side: the stub it hosts). */
+  harness: number;
+  /** The scheduler's process (scheduler side only). */
+  scheduler?: number;
+  opensearch?: number;
+}
+
+function opensearchCpu(): number | undefined {
+  return OPENSEARCH_PID === undefined ? undefined : readProcCpuSeconds(OPENSEARCH_PID);
+}
+
+function cpuDelta(before: number | undefined, after: number | undefined): number | undefined {
+  return before === undefined || after === undefined ? undefined : Number((after - before).toFixed(2));
+}
+
 /** Raw baseline: `_bulk` index of every order's `sent` version, BATCH per request, CONCURRENCY in flight. */
-async function rawRun(index: string, seeded: Order[]): Promise<number> {
+async function rawRun(index: string, seeded: Order[]): Promise<{ seconds: number; cpu: SideCpu }> {
   const now = systemClock.now();
+  const os0 = opensearchCpu();
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -154,7 +207,16 @@ async function rawRun(index: string, seeded: Order[]): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const own = process.cpuUsage(cpu0);
+  const opensearch = cpuDelta(os0, opensearchCpu());
+  return {
+    seconds,
+    cpu: {
+      harness: Number(((own.user + own.system) / 1e6).toFixed(2)),
+      ...(opensearch !== undefined && { opensearch }),
+    },
+  };
 }
 
 /** Metrics sink that resolves when `accepted` reaches a target, and keeps the latency observations. */
@@ -224,6 +286,10 @@ interface ChildFigures {
   peakHeapUsedMB: number;
   /** CPU seconds (user + system) the scheduler's process used during the run: near `seconds` = Node-bound. */
   cpuSeconds: number;
+  /** CPU seconds of the harness (the stub's process, this child's parent) during the run. */
+  harnessCpuSeconds?: number;
+  /** CPU seconds of OpenSearch during the run (with OPENSEARCH_PID). */
+  opensearchCpuSeconds?: number;
 }
 
 /** The throughput run, in this (child) process: figures as the last line of stdout. */
@@ -234,9 +300,14 @@ async function childMain(): Promise<void> {
   const start = process.memoryUsage();
   let cpu0 = process.cpuUsage();
   let cpuSeconds = 0;
+  let parent0: number | undefined;
+  let os0: number | undefined;
+  let harnessCpuSeconds: number | undefined;
+  let opensearchCpuSeconds: number | undefined;
   let peakHeap = 0;
+  // The heap alone: `process.memoryUsage()` also reads the RSS from the kernel, a cost the sidecar does not have.
   const sampler = setInterval(() => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size);
   }, 50);
   try {
     const warmIndex = process.env.DISPATCH_BENCH_WARM_INDEX;
@@ -251,6 +322,7 @@ async function childMain(): Promise<void> {
         },
       );
     }
+    await settle();
     const seconds = await withScheduler(
       index,
       stubUrl,
@@ -258,10 +330,14 @@ async function childMain(): Promise<void> {
       async (scheduler, metrics) => {
         const t0 = process.hrtime.bigint();
         cpu0 = process.cpuUsage();
+        parent0 = readProcCpuSeconds(process.ppid);
+        os0 = opensearchCpu();
         scheduler.start();
         await metrics.until(ORDERS);
         const cpu = process.cpuUsage(cpu0);
         cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        harnessCpuSeconds = cpuDelta(parent0, readProcCpuSeconds(process.ppid));
+        opensearchCpuSeconds = cpuDelta(os0, opensearchCpu());
         return Number(process.hrtime.bigint() - t0) / 1e9;
       },
     );
@@ -272,6 +348,8 @@ async function childMain(): Promise<void> {
       startHeapUsedMB: mb(start.heapUsed),
       peakHeapUsedMB: mb(peakHeap),
       cpuSeconds: Number(cpuSeconds.toFixed(2)),
+      ...(harnessCpuSeconds !== undefined && { harnessCpuSeconds }),
+      ...(opensearchCpuSeconds !== undefined && { opensearchCpuSeconds }),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
@@ -299,7 +377,14 @@ function schedulerRun(index: string, stub: StubManagementApi, warmIndex?: string
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('error', reject);
     child.on('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
+      // Node flags such as `--trace-gc` write to the child's stdout too: its figures are its last JSON line.
+      const last =
+        out
+          .trim()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .pop() ?? '';
+      if (process.env.CHILD_STDOUT) writeFileSync(process.env.CHILD_STDOUT, out, { flag: 'a' });
       if (code !== 0) return reject(new Error(`scheduler child exited with ${String(code)}`));
       try {
         resolve(JSON.parse(last) as ChildFigures);
@@ -316,9 +401,15 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-function percentile(xs: number[], p: number): number {
+/** The p-th percentile of `xs`; null when there is no sample (`LATENCY_SAMPLES=0`). */
+function percentile(xs: number[], p: number): number | null {
+  if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+}
+
+function rounded(x: number | null): number | null {
+  return x === null ? null : Number(x.toFixed(1));
 }
 
 async function latencyRun(stub: StubManagementApi): Promise<number[]> {
@@ -360,6 +451,8 @@ async function main(): Promise<void> {
   const startRss: number[] = [];
   const startHeap: number[] = [];
   const cpus: number[] = [];
+  const rawCpu: SideCpu[] = [];
+  const schedulerSideCpu: SideCpu[] = [];
   let duplicates = 0;
   try {
     log(
@@ -375,9 +468,13 @@ async function main(): Promise<void> {
         const { index, seeded } = await seed();
         try {
           if (kind === 'raw') {
-            const sec = await rawRun(index, seeded);
+            await settle();
+            const { seconds: sec, cpu } = await rawRun(index, seeded);
             raw.push(sec);
-            log(`round ${round + 1} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s`);
+            rawCpu.push(cpu);
+            log(
+              `round ${round + 1} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (CPU: harness ${cpu.harness} s${cpu.opensearch === undefined ? '' : `, OpenSearch ${cpu.opensearch} s`})`,
+            );
           } else {
             stub.clearRecords();
             const warm = WARMUP > 0 ? await seed(WARMUP, WARMUP_REQUEST_ID) : undefined;
@@ -394,10 +491,15 @@ async function main(): Promise<void> {
             startRss.push(child.startRssMB);
             startHeap.push(child.startHeapUsedMB);
             cpus.push(child.cpuSeconds);
+            schedulerSideCpu.push({
+              harness: child.harnessCpuSeconds ?? 0,
+              scheduler: child.cpuSeconds,
+              ...(child.opensearchCpuSeconds !== undefined && { opensearch: child.opensearchCpuSeconds }),
+            });
             const dup = stub.duplicatesAccepted().length;
             duplicates += dup;
             log(
-              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${stub.accepted.length}, ${dup} twice; child RSS ${child.startRssMB} MB at start, peak ${maxRssMB} MB; heap used ${child.startHeapUsedMB} → peak ${peakHeapUsedMB} MB; CPU ${child.cpuSeconds} s)`,
+              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${stub.accepted.length}, ${dup} twice; child RSS ${child.startRssMB} MB at start, peak ${maxRssMB} MB; heap used ${child.startHeapUsedMB} → peak ${peakHeapUsedMB} MB; CPU ${child.cpuSeconds} s, harness ${child.harnessCpuSeconds ?? '?'} s${child.opensearchCpuSeconds === undefined ? '' : `, OpenSearch ${child.opensearchCpuSeconds} s`})`,
             );
             stub.clearRecords();
           }
@@ -428,9 +530,9 @@ async function main(): Promise<void> {
       goalRatio: GOAL_RATIO,
       duplicateDeliveries: duplicates,
       latencySamples: lat.length,
-      latencyP50Ms: Number(percentile(lat, 50).toFixed(1)),
-      latencyP99Ms: Number(percentile(lat, 99).toFixed(1)),
-      latencyMaxMs: Number(Math.max(...lat).toFixed(1)),
+      latencyP50Ms: rounded(percentile(lat, 50)),
+      latencyP99Ms: rounded(percentile(lat, 99)),
+      latencyMaxMs: rounded(percentile(lat, 100)),
       goalP99Ms: GOAL_P99_MS,
       claimRefresh: CLAIM_REFRESH ?? 'false',
       // The child loads ts-node and TypeScript (not in a sidecar): its RSS before the run is reported apart.
@@ -439,6 +541,9 @@ async function main(): Promise<void> {
       schedulerStartHeapUsedMB: Math.max(...startHeap),
       schedulerPeakHeapUsedMB: Math.max(...heap),
       schedulerCpuSeconds: cpus,
+      // CPU seconds of every process of each side per round (in run order), OpenSearch's with OPENSEARCH_PID.
+      rawSideCpuSeconds: rawCpu,
+      schedulerSideCpuSeconds: schedulerSideCpu,
       goalMaxRssMB: 200,
       harnessMaxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     };
