@@ -11,7 +11,8 @@
  * with the same mapping, with the product's store defaults (1,000 orders per request, 2 requests in
  * flight, no refresh) + `_refresh`; then counted.
  * Pipeline: the job's whole physical work and nothing else (`pipelineRun`): the group's members read with a
- * point in time + `search_after` (the product's page size, query and sort), each page's orders built with
+ * point in time + `search_after` (read as the product's directory reads them: its search sizes, query and
+ * sort), each page's orders built with
  * `newOrder` and written as `_bulk` `create` requests like raw, reading the next page while writing; then
  * `_refresh` and a count. Raw is the write-only baseline (no read of the members); the pipeline is the limit
  * of a sidecar that has to read them.
@@ -47,6 +48,8 @@ import { newOrder } from '@command-manager/core';
 import type { AgentInfo, CommandRequest, Order } from '@command-manager/core';
 import { hashApiToken } from '@command-manager/express';
 import {
+  DEFAULT_AGENT_PAGE_SIZE,
+  DEFAULT_WALK_SEARCH_SIZE,
   OpenSearchSetup,
   createAgentsIndex,
   createOpenSearchClient,
@@ -72,8 +75,12 @@ const DISPATCH_RSS = process.env.DISPATCH_RSS !== '0';
 const DISPATCH_TIMEOUT_MS = Number(process.env.DISPATCH_TIMEOUT_S ?? 300) * 1000;
 /** The product's default `batchMaxOrders` (OpenSearchOrderStore). */
 const BATCH = 1000;
-/** The product's default page of group members (DEFAULT_AGENT_PAGE_SIZE of the agent directory). */
-const AGENT_PAGE = 1000;
+/**
+ * How the product's agent directory reads a group by default: a first search of a page
+ * (DEFAULT_AGENT_PAGE_SIZE), each next one twice the last, up to DEFAULT_WALK_SEARCH_SIZE.
+ */
+const AGENT_PAGE = DEFAULT_AGENT_PAGE_SIZE;
+const WALK_SEARCH_MAX = DEFAULT_WALK_SEARCH_SIZE;
 /** Agents per seeding bulk request. */
 const SEED_CHUNK = 10_000;
 const GOAL_RATIO = 0.7;
@@ -228,8 +235,9 @@ interface MemberHit {
 
 /**
  * One run of the pipeline baseline: the job's whole physical work with nothing else. The group's members are
- * read from the agents index with a point in time and `search_after` on `agent.id` (AGENT_PAGE per page,
- * the product's default, with the product's query and fields), the next page read while the current one is
+ * read from the agents index with a point in time and `search_after` on `agent.id` (AGENT_PAGE members in
+ * the first search, twice the last in each next one up to WALK_SEARCH_MAX, as the product's directory reads
+ * them by default, with its query and fields), the next search read while the current answer is
  * written; each page's orders (core's `newOrder`, as the product builds them) are written as `_bulk`
  * `create` requests of BATCH, RAW_INFLIGHT in flight; then `_refresh`. Reads and writes overlap.
  */
@@ -240,9 +248,12 @@ async function pipelineRun(size: number): Promise<number> {
   const now = new Date();
   const created = await client.createPit({ index: [agentsIndex], keep_alive: '1m' });
   let pitId = (created.body as { pit_id: string }).pit_id;
-  const readPage = async (after: unknown[] | undefined): Promise<MemberHit[]> => {
+  let searchSize = AGENT_PAGE;
+  const readPage = async (after: unknown[] | undefined): Promise<{ hits: MemberHit[]; asked: number }> => {
+    const asked = searchSize;
+    searchSize = Math.min(WALK_SEARCH_MAX, searchSize * 2);
     const body: Record<string, unknown> = {
-      size: AGENT_PAGE,
+      size: asked,
       query: {
         bool: { filter: [{ term: { 'agent.groups': groupOf(size) } }, { exists: { field: 'agent.id' } }] },
       },
@@ -255,7 +266,7 @@ async function pipelineRun(size: number): Promise<number> {
     const res = await client.search({ body });
     const answer = res.body as { pit_id?: string; hits?: { hits?: MemberHit[] } };
     if (answer.pit_id) pitId = answer.pit_id;
-    return answer.hits?.hits ?? [];
+    return { hits: answer.hits?.hits ?? [], asked };
   };
   let failed = false;
   let orderId = 0;
@@ -275,12 +286,12 @@ async function pipelineRun(size: number): Promise<number> {
     return p;
   };
   try {
-    let next: Promise<MemberHit[]> | undefined = readPage(undefined);
+    let next: Promise<{ hits: MemberHit[]; asked: number }> | undefined = readPage(undefined);
     let lines: string[] = [];
     while (next) {
-      const hits: MemberHit[] = await next;
+      const { hits, asked }: { hits: MemberHit[]; asked: number } = await next;
       const last = hits[hits.length - 1];
-      next = hits.length === AGENT_PAGE && last?.sort ? readPage(last.sort) : undefined;
+      next = hits.length === asked && last?.sort ? readPage(last.sort) : undefined;
       for (const hit of hits) {
         const agent = hit._source?.agent;
         if (typeof agent?.id !== 'string') continue;

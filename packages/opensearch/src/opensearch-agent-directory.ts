@@ -4,7 +4,11 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
  * `agent.groups`, `agent.status`). Group members are walked with a point in time and `search_after` on
  * `agent.id` (unique per agent: the sort is total, so no member is skipped or repeated even while agents
  * change; the PIT pins the view for the whole walk). The PIT is always deleted, also when the consumer stops
- * early. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
+ * early. A search of the walk visits every member of the group in its query phase, wherever `search_after`
+ * starts (a `keyword` sort cannot skip), so a walk costs OpenSearch the number of its searches times the
+ * group's size: the walk reads more than a page per search (the first search a page, each next one twice
+ * the last, up to `walkSearchSize`) and hands the consumer pages of the size it asked for. Each search answer
+ * is read within `maxResponseBytes`; a larger one is asked again at half the size. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
  * `agent.id`. Agent targets are looked up with one `terms` query per batch of ids.
  *
  * Every read refuses a partial answer: a shard whose copies are all unreachable (a node just died, its
@@ -18,6 +22,7 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
+import { boundedJson, ResponseTooLargeError } from './internal/bounded-read';
 import { GroupCommit } from './internal/group-commit';
 import { sleep } from './internal/bulk';
 import { guarded, WHOLE_ANSWER } from './internal/store-errors';
@@ -25,6 +30,10 @@ import { guarded, WHOLE_ANSWER } from './internal/store-errors';
 export const DEFAULT_AGENT_PAGE_SIZE = 1000;
 /** One search returns at most `index.max_result_window` (10,000) hits. */
 export const MAX_AGENT_PAGE_SIZE = 10_000;
+/** Members one search of a walk reads at most, by default. */
+export const DEFAULT_WALK_SEARCH_SIZE = MAX_AGENT_PAGE_SIZE;
+/** Bytes of one search answer of a walk, by default. */
+export const DEFAULT_AGENT_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface OpenSearchAgentDirectoryOptions {
   client: Client;
@@ -38,6 +47,16 @@ export interface OpenSearchAgentDirectoryOptions {
    */
   pageRetries?: number;
   pageRetryDelayMs?: number;
+  /**
+   * Members one search of a group walk reads at most (default and maximum 10,000; at least the page size
+   * asked). The walk's first search reads one page, each next one twice as many as the last, up to this.
+   */
+  walkSearchSize?: number;
+  /**
+   * Bytes of one search answer of a group walk (default 16 MiB). A larger answer is not parsed: the search
+   * is asked again for half as many members; a single member larger than this fails the walk.
+   */
+  maxResponseBytes?: number;
   /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
   lookupBatchSize?: number;
   /**
@@ -67,6 +86,8 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   private readonly lookupBatchSize: number;
   private readonly pageRetries: number;
   private readonly pageRetryDelayMs: number;
+  private readonly walkSearchSize: number;
+  private readonly maxResponseBytes: number;
   private readonly logger: Logger;
   private readonly grouped: GroupCommit<string, AgentInfo | undefined>;
 
@@ -77,6 +98,11 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
     this.pageRetries = Math.max(0, Math.floor(options.pageRetries ?? 5));
     this.pageRetryDelayMs = Math.max(0, options.pageRetryDelayMs ?? 500);
+    this.walkSearchSize = clampPageSize(options.walkSearchSize ?? DEFAULT_WALK_SEARCH_SIZE);
+    this.maxResponseBytes = Math.max(
+      4096,
+      Math.floor(options.maxResponseBytes ?? DEFAULT_AGENT_RESPONSE_BYTES),
+    );
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
     this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
       maxInflight: options.maxInflightLookups ?? 1,
@@ -108,32 +134,60 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     const opened = await this.openPit();
     if (opened === undefined) return;
     let pitId = opened;
+    // Members the next search asks for: a page first, then twice the last, up to `walkSearchSize`; halved
+    // when an answer is over the byte bound.
+    let searchSize = size;
+    let maxSearchSize = Math.max(size, this.walkSearchSize);
     const searchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
-      const body: Record<string, unknown> = {
-        size,
-        query: groupQuery(group, query),
-        sort: [{ 'agent.id': 'asc' }],
-        pit: { id: pitId, keep_alive: this.keepAlive },
-        _source: SOURCE_FIELDS,
-        track_total_hits: false,
-      };
-      if (after) body.search_after = after;
-      // With a PIT the index comes from the PIT: the request must not name one.
-      const response = await guarded('page group members', () =>
-        this.client.search({ ...WHOLE_ANSWER, body }),
-      );
-      const answer = response.body as SearchAnswer;
-      // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
-      if (answer.pit_id) pitId = answer.pit_id;
-      checkAllShards(answer, 'page group members');
-      return answer.hits?.hits ?? [];
+      for (;;) {
+        const body: Record<string, unknown> = {
+          size: searchSize,
+          query: groupQuery(group, query),
+          sort: [{ 'agent.id': 'asc' }],
+          pit: { id: pitId, keep_alive: this.keepAlive },
+          _source: SOURCE_FIELDS,
+          track_total_hits: false,
+        };
+        if (after) body.search_after = after;
+        let answer: SearchAnswer;
+        let status: number;
+        try {
+          // With a PIT the index comes from the PIT: the request must not name one.
+          ({ status, body: answer } = await boundedJson<SearchAnswer>(
+            'page group members',
+            this.maxResponseBytes,
+            (options) => this.client.search({ ...WHOLE_ANSWER, body }, options),
+          ));
+        } catch (e) {
+          if (!(e instanceof ResponseTooLargeError)) throw e;
+          if (searchSize === 1) throw new MemberTooLargeError(group, e.maxBytes);
+          searchSize = Math.max(1, Math.floor(searchSize / 2));
+          maxSearchSize = searchSize;
+          continue;
+        }
+        // A point in time that expired or was lost (404) is a failed page, asked again under a new one.
+        if (status === 404) {
+          throw new CommandManagerError(
+            ErrorCodes.STORE_UNAVAILABLE,
+            `page group members: OpenSearch answered 404 (${errorType(answer)})`,
+          );
+        }
+        // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
+        if (answer.pit_id) pitId = answer.pit_id;
+        checkAllShards(answer, 'page group members');
+        return answer.hits?.hits ?? [];
+      }
     };
-    const fetchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
+    const fetchPage = async (after: unknown[] | undefined): Promise<{ hits: AgentHit[]; asked: number }> => {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await searchPage(after);
+          const hits = await searchPage(after);
+          const asked = searchSize;
+          searchSize = Math.min(maxSearchSize, searchSize * 2);
+          return { hits, asked };
         } catch (e) {
-          if (attempt >= this.pageRetries) throw e;
+          // A member too large to read stays so under any point in time.
+          if (attempt >= this.pageRetries || e instanceof MemberTooLargeError) throw e;
           this.logger.warn('a page of group members failed; going on under a new point in time', {
             group,
             attempt: attempt + 1,
@@ -148,25 +202,35 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
         }
       }
     };
-    // One page is read ahead: the next search runs while the consumer expands and stores the current page,
-    // instead of after it (two pages held at most). Its failure is seen when it is awaited; the no-op handler
-    // only keeps a failure that happens while the consumer holds the current page from counting as unhandled
-    // (which would end the process).
-    const readAhead = (after: unknown[] | undefined): Promise<AgentHit[]> => {
+    // One search is read ahead: the next search runs while the consumer expands and stores the members of the
+    // current one, instead of after them (two answers held at most). Its failure is seen when it is awaited;
+    // the no-op handler only keeps a failure that happens while the consumer holds the current members from
+    // counting as unhandled (which would end the process).
+    const readAhead = (after: unknown[] | undefined): Promise<{ hits: AgentHit[]; asked: number }> => {
       const p = fetchPage(after);
       p.catch(() => undefined);
       return p;
     };
-    let next: Promise<AgentHit[]> | undefined = readAhead(undefined);
+    let next: Promise<{ hits: AgentHit[]; asked: number }> | undefined = readAhead(undefined);
+    // Members read and not yet handed over: whole pages are filled across searches.
+    let page: AgentInfo[] = [];
     try {
       while (next) {
-        const hits = await next;
+        const { hits, asked } = await next;
         next = undefined;
         const last = hits[hits.length - 1];
-        if (hits.length === size && last?.sort) next = readAhead(last.sort);
-        const page = hits.map(toAgent).filter((a): a is AgentInfo => a !== undefined);
-        if (page.length > 0) yield page;
+        if (hits.length === asked && last?.sort) next = readAhead(last.sort);
+        for (const hit of hits) {
+          const agent = toAgent(hit);
+          if (!agent) continue;
+          page.push(agent);
+          if (page.length === size) {
+            yield page;
+            page = [];
+          }
+        }
       }
+      if (page.length > 0) yield page;
     } finally {
       // A consumer that stopped early leaves a read-ahead in flight: let it settle before the PIT goes.
       if (next) await next.catch(() => undefined);
@@ -236,7 +300,18 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   }
 }
 
+/** A single member's answer is over the walk's byte bound: the walk cannot go past it. */
+class MemberTooLargeError extends CommandManagerError {
+  constructor(group: string, maxBytes: number) {
+    super(
+      ErrorCodes.STORE_UNAVAILABLE,
+      `a member of group "${group}" is larger than ${maxBytes} bytes in the agents index; it cannot be read`,
+    );
+  }
+}
+
 interface SearchAnswer {
+  error?: { type?: unknown };
   pit_id?: string;
   hits?: { hits?: AgentHit[] };
   _shards?: { total?: number; successful?: number; skipped?: number; failed?: number };
@@ -252,6 +327,10 @@ function checkAllShards(answer: SearchAnswer, operation: string): void {
       { retryAfterSec: 5 },
     );
   }
+}
+
+function errorType(answer: SearchAnswer): string {
+  return typeof answer.error?.type === 'string' ? answer.error.type : 'no error type';
 }
 
 function clampPageSize(pageSize: number | undefined): number {

@@ -115,9 +115,53 @@ describe('OpenSearchAgentDirectory', () => {
       }
     };
     await expect(walk()).rejects.toThrow(/page group members/);
-    // The page read ahead before the PIT went may or may not have been served; never the whole group.
+    // The search read ahead before the PIT went (twice the first one: two pages) may or may not have been
+    // served; never the whole group (50 pages).
     expect(pages.length).toBeGreaterThanOrEqual(1);
-    expect(pages.length).toBeLessThanOrEqual(2);
+    expect(pages.length).toBeLessThanOrEqual(3);
+  });
+
+  it('reads more than a page per search (one page, then twice the last, up to walkSearchSize)', async () => {
+    const walker = new OpenSearchAgentDirectory({ client: t.client, agentsIndex, walkSearchSize: 1000 });
+    seen.searches = 0;
+    const pages: AgentInfo[][] = [];
+    for await (const page of walker.groupMembers('fleet', { pageSize: 100 })) pages.push(page);
+    expect(pages.map((p) => p.length)).toEqual(new Array(50).fill(100));
+    expect(pages.flat().map((a) => a.id)).toEqual(
+      agents()
+        .filter((a) => a.groups.includes('fleet'))
+        .map((a) => a.id),
+    );
+    // 100 + 200 + 400 + 800 + 1000 × 3 members, then a search of 1000 that answers the last 500: 8 searches
+    // where one per page would be 50.
+    expect(seen.searches).toBe(8);
+  });
+
+  it('asks again for half as many members when an answer is over the byte bound, and misses none', async () => {
+    const small = new OpenSearchAgentDirectory({ client: t.client, agentsIndex, maxResponseBytes: 4096 });
+    const pages: AgentInfo[][] = [];
+    for await (const page of small.groupMembers('third', { pageSize: 100 })) pages.push(page);
+    const want = agents().filter((a) => a.groups.includes('third'));
+    expect(pages.flat()).toEqual(want);
+    expect(pages.slice(0, -1).every((p) => p.length === 100)).toBe(true);
+  });
+
+  it('fails a walk, without retrying it, on a member larger than the byte bound alone', async () => {
+    const groups = ['huge', ...Array.from({ length: 300 }, (_, i) => `group-with-a-long-name-${i}`)];
+    expect(await seedAgents(t.client, [{ id: 'h1', groups, status: 'active' }], { index: agentsIndex })).toBe(
+      1,
+    );
+    const small = new OpenSearchAgentDirectory({
+      client: t.client,
+      agentsIndex,
+      maxResponseBytes: 4096,
+      pageRetryDelayMs: 60_000,
+    });
+    const walk = async (): Promise<void> => {
+      for await (const page of small.groupMembers('huge')) expect(page).toBeDefined();
+    };
+    // A retry would wait a minute first: the test's time limit says none was made.
+    await expect(walk()).rejects.toThrow(/member of group "huge" is larger than 4096 bytes/);
   });
 
   it('goes on from where it was with a new point in time when its own vanishes (a node holding it died)', async () => {

@@ -709,7 +709,7 @@ export const SETTINGS: readonly Setting[] = [
     minimum: 1,
     maximum: 1000,
     description:
-      'Live requests (the oldest first) whose groups one membership round walks; each costs two searches and a multi-get per 1,000 members.',
+      'Live requests (the oldest first) whose groups one membership round walks; each costs a search of the orders and a multi-get per 1,000 members, and a search of the agents per up to 10,000.',
   },
   {
     key: 'scheduler.retentionMs',
