@@ -9,7 +9,9 @@
  *    on a freshly seeded index; medians, min and max reported. Goal: ratio ≥ 0.7.
  *    The scheduler runs in a CHILD process (this file again, with DISPATCH_BENCH_CHILD set), so that its
  *    peak RSS (`schedulerMaxRssMB`, goal ≤ 200 MB for the sidecar) is its own, not the harness's (which
- *    holds the seeded orders and the stub's records). Duplicate deliveries are counted per round.
+ *    holds the seeded orders and the stub's records). The child weighs what a sidecar weighs: compiled by
+ *    `lib/swc-register.mjs` (ts-node would load the TypeScript compiler, ~35 MB of live heap that changes how
+ *    V8 sizes and collects it) and run with the sidecar's heap cap. Duplicate deliveries are counted per round.
  *    A sidecar runs for days, so its code is compiled and optimised when a dispatch comes: before the timed
  *    run, the child dispatches WARMUP orders (default 20,000) of another request from an index of their own,
  *    with a scheduler of its own that it then stops (the timed scheduler starts from nothing: no lease, no
@@ -37,6 +39,8 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import { markSent, orderDocumentId, systemClock } from '@command-manager/core';
@@ -52,6 +56,7 @@ import type { SchedulerMetricName, SchedulerMetrics } from '@command-manager/sch
 import { StubManagementApi } from '../packages/scheduler/test/support/stub-management-api';
 import { benchOrder } from './lib/bench-orders';
 import { readProcCpuSeconds } from './lib/proc-cpu';
+import { SIDECAR_HEAP_FLAG } from './lib/sidecar-process';
 
 const OPENSEARCH_URL = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const ORDERS = Number(process.env.ORDERS ?? 100_000);
@@ -358,12 +363,20 @@ async function childMain(): Promise<void> {
   }
 }
 
-/** Runs the scheduler on `index` in a child process (same file, same Node flags) and returns its figures. */
+/**
+ * Runs the scheduler on `index` in a child process (this file) and returns its figures. The child weighs what
+ * a sidecar weighs: it is compiled by `lib/swc-register.mjs` (no TypeScript compiler in its heap) and runs
+ * with the sidecar's heap cap (`SIDECAR_HEAP_FLAG`) unless CHILD_NODE_FLAGS sets one.
+ */
 function schedulerRun(index: string, stub: StubManagementApi, warmIndex?: string): Promise<ChildFigures> {
   return new Promise((resolve, reject) => {
-    // CHILD_NODE_FLAGS (e.g. `--max-old-space-size=128`) go to the scheduler's process only.
+    // CHILD_NODE_FLAGS (e.g. `--max-old-space-size=256`, `--cpu-prof`) go to the scheduler's process only.
     const flags = (process.env.CHILD_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
-    const child = spawn(process.execPath, [...flags, ...process.execArgv, __filename], {
+    if (!flags.some((f) => f.startsWith('--max-old-space-size'))) flags.unshift(SIDECAR_HEAP_FLAG);
+    const loader = pathToFileURL(path.join(__dirname, 'lib', 'swc-register.mjs')).href;
+    // Required from a CommonJS script: with --import, Node would hand a .ts entry point to its ES module loader.
+    const entry = `require(${JSON.stringify(__filename)})`;
+    const child = spawn(process.execPath, [...flags, '--import', loader, '-e', entry], {
       env: {
         ...process.env,
         DISPATCH_BENCH_CHILD: '1',
