@@ -19,7 +19,6 @@ export type { OpenSearchOrderStoreOptions, RefreshPolicy } from './opensearch-or
 export {
   OpenSearchAgentDirectory,
   DEFAULT_AGENT_PAGE_SIZE,
-  DEFAULT_AGENT_RESPONSE_BYTES,
   DEFAULT_WALK_SEARCH_SIZE,
   MAX_AGENT_PAGE_SIZE,
 } from './opensearch-agent-directory';

@@ -8,8 +8,10 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
  * starts (a `keyword` sort cannot skip), so a walk costs OpenSearch the number of its searches times the
  * group's size: the walk reads more than a page per search (the first search a page, each next one twice
  * the last, up to `walkSearchSize`) and hands the consumer pages of the size it asked for. Each search answer
- * is read within `maxResponseBytes`; a larger one is asked again at half the size. A status filter is a `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on
- * `agent.id`. Agent targets are looked up with one `terms` query per batch of ids.
+ * is read within `maxResponseBytes`; a larger one is asked again at half the size. A status filter is a
+ * `terms` filter on `agent.status`, excluded ids a `must_not` `terms` on `agent.id`. Agent targets are looked
+ * up with one `terms` query per batch of ids, bounded the same way (a batch whose answer is larger is looked
+ * up again in halves).
  *
  * Every read refuses a partial answer: a shard whose copies are all unreachable (a node just died, its
  * replica not yet promoted) would otherwise make OpenSearch answer with that shard's agents left out, and a
@@ -22,7 +24,7 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
-import { boundedJson, ResponseTooLargeError } from './internal/bounded-read';
+import { boundedJson, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from './internal/bounded-read';
 import { GroupCommit } from './internal/group-commit';
 import { sleep } from './internal/bulk';
 import { guarded, WHOLE_ANSWER } from './internal/store-errors';
@@ -32,8 +34,6 @@ export const DEFAULT_AGENT_PAGE_SIZE = 1000;
 export const MAX_AGENT_PAGE_SIZE = 10_000;
 /** Members one search of a walk reads at most, by default. */
 export const DEFAULT_WALK_SEARCH_SIZE = MAX_AGENT_PAGE_SIZE;
-/** Bytes of one search answer of a walk, by default. */
-export const DEFAULT_AGENT_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface OpenSearchAgentDirectoryOptions {
   client: Client;
@@ -53,11 +53,11 @@ export interface OpenSearchAgentDirectoryOptions {
    */
   walkSearchSize?: number;
   /**
-   * Bytes of one search answer of a group walk (default 16 MiB). A larger answer is not parsed: the search
-   * is asked again for half as many members; a single member larger than this fails the walk.
+   * Bytes of one search answer of a group walk or a lookup (default 8 MiB). A larger answer is not parsed: the
+   * search is asked again for half as many agents; a single agent larger than this fails the walk or lookup.
    */
   maxResponseBytes?: number;
-  /** Agent ids per `terms` lookup (default 1,000; OpenSearch's limit is 65,536). */
+  /** Agent ids per `terms` lookup (default 1,000, at most 10,000: one answer holds at most that many agents). */
   lookupBatchSize?: number;
   /**
    * Lookup searches in flight at once (default 1). Lookups of up to `lookupBatchSize` ids made while that many
@@ -95,13 +95,13 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.client = options.client;
     this.index = options.agentsIndex ?? DEFAULT_AGENTS_INDEX;
     this.keepAlive = options.pitKeepAlive ?? '1m';
-    this.lookupBatchSize = Math.min(65_536, Math.max(1, Math.floor(options.lookupBatchSize ?? 1000)));
+    this.lookupBatchSize = clampPageSize(options.lookupBatchSize ?? 1000);
     this.pageRetries = Math.max(0, Math.floor(options.pageRetries ?? 5));
     this.pageRetryDelayMs = Math.max(0, options.pageRetryDelayMs ?? 500);
     this.walkSearchSize = clampPageSize(options.walkSearchSize ?? DEFAULT_WALK_SEARCH_SIZE);
     this.maxResponseBytes = Math.max(
       4096,
-      Math.floor(options.maxResponseBytes ?? DEFAULT_AGENT_RESPONSE_BYTES),
+      Math.floor(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
     );
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
     this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
@@ -275,21 +275,43 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     return ids.map((id) => byId.get(id));
   }
 
+  /**
+   * One `terms` search for a batch of ids, read within `maxResponseBytes`: a larger answer is not parsed, and
+   * the batch is looked up again in two halves; an agent larger than the bound alone fails the lookup.
+   */
   private async search(batch: string[]): Promise<AgentInfo[]> {
-    const response = await guarded('look up agents', () =>
-      this.client.search({
-        index: this.index,
-        ignore_unavailable: true,
-        ...WHOLE_ANSWER,
-        body: {
-          size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
-          query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
-          _source: SOURCE_FIELDS,
-          track_total_hits: false,
-        },
-      }),
-    );
-    const answer = response.body as SearchAnswer;
+    let answer: SearchAnswer;
+    try {
+      ({ body: answer } = await boundedJson<SearchAnswer>(
+        'look up agents',
+        this.maxResponseBytes,
+        (options) =>
+          this.client.search(
+            {
+              index: this.index,
+              ignore_unavailable: true,
+              ...WHOLE_ANSWER,
+              body: {
+                size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
+                query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
+                _source: SOURCE_FIELDS,
+                track_total_hits: false,
+              },
+            },
+            options,
+          ),
+      ));
+    } catch (e) {
+      if (!(e instanceof ResponseTooLargeError)) throw e;
+      if (batch.length === 1) {
+        throw new CommandManagerError(
+          ErrorCodes.STORE_UNAVAILABLE,
+          `agent "${batch[0] ?? ''}" is larger than ${e.maxBytes} bytes in the agents index; it cannot be read`,
+        );
+      }
+      const half = Math.ceil(batch.length / 2);
+      return [...(await this.search(batch.slice(0, half))), ...(await this.search(batch.slice(half)))];
+    }
     checkAllShards(answer, 'look up agents');
     const agents: AgentInfo[] = [];
     for (const hit of answer.hits?.hits ?? []) {

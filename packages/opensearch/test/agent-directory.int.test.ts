@@ -164,6 +164,19 @@ describe('OpenSearchAgentDirectory', () => {
     await expect(walk()).rejects.toThrow(/member of group "huge" is larger than 4096 bytes/);
   });
 
+  it('looks agents up within the byte bound: a batch whose answer is larger is looked up in halves', async () => {
+    const small = new OpenSearchAgentDirectory({ client: t.client, agentsIndex, maxResponseBytes: 4096 });
+    const ids = agents()
+      .slice(0, 300)
+      .map((a) => a.id);
+    const found = await small.lookupAgents([...ids, 'nobody']);
+    expect([...found.keys()].sort()).toEqual([...ids].sort());
+    // An agent larger than the bound alone (seeded by the test above) fails the lookup with a clear error.
+    await expect(small.lookupAgents(['a000001', 'h1'])).rejects.toThrow(
+      /agent "h1" is larger than 4096 bytes/,
+    );
+  });
+
   it('goes on from where it was with a new point in time when its own vanishes (a node holding it died)', async () => {
     const pages: AgentInfo[][] = [];
     const pitsBefore = seen.pits.length;

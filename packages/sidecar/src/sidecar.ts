@@ -132,7 +132,13 @@ export async function startSidecar(
     logger: logger.child({ component: 'audit' }),
   });
   await audit.init();
-  const agents = new OpenSearchAgentDirectory({ client, agentsIndex: config.indices.agents, logger });
+  const agents = new OpenSearchAgentDirectory({
+    client,
+    agentsIndex: config.indices.agents,
+    walkSearchSize: config.indices.agentsSearchSize,
+    maxResponseBytes: config.opensearch.maxResponseBytes,
+    logger,
+  });
   const live = new OpenSearchLiveMembershipStore(indexOptions);
 
   const registry = ActionRegistry.withDefaults({

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_PARTITIONS, type Order } from '@command-manager/core';
-import { OpenSearchPartitionLeaseStore } from '@command-manager/opensearch';
+import { OpenSearchPartitionLeaseStore, seedAgents } from '@command-manager/opensearch';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
 import { createFixture, submitRestart, type Fixture } from './support/fixture';
 import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
@@ -58,6 +58,32 @@ describe('command-manager serve', () => {
     serve.signal('SIGTERM');
     expect(await serve.exited).toBe(0);
     expect(serve.stderr()).toContain('command manager stopped');
+  });
+
+  it('walks groups within opensearch.maxResponseBytes: an agent larger than the bound alone is refused, nothing written', async () => {
+    // 3,000 group names of ~30 bytes: one agent document of about 90 KB, over the smallest bound (64 KiB).
+    const groups = ['huge', ...Array.from({ length: 3000 }, (_, i) => `a-rather-long-group-name-${i}`)];
+    await seedAgents(fx.client, [{ id: 'agent-huge', groups }], { index: fx.agentsIndex });
+    const orders = `${fx.prefix}bounded`;
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: orders,
+      OPENSEARCH_MAX_RESPONSE_BYTES: '65536',
+      CM_AGENTS_SEARCH_SIZE: '2',
+    });
+    const refused = await submitRestart(serve.url, fx.adminToken, { type: 'group', id: 'huge' });
+    expect(refused.status).toBe(503);
+    expect(JSON.stringify(refused.body)).toContain('larger than 65536 bytes');
+    expect(await ordersOf(orders)).toEqual([]);
+    // Agents of an ordinary size go through the same bound, read two at a time.
+    await submitToGroup(serve.url);
+    expect((await ordersOf(orders)).map((o) => o.command.target.id).sort()).toEqual([
+      'agent-001',
+      'agent-002',
+      'agent-003',
+    ]);
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
   });
 
   it('exits 4 on a bad configuration, naming every bad key, and starts nothing', async () => {

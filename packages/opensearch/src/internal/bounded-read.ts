@@ -7,6 +7,9 @@ import type { Readable } from 'node:stream';
 import { errors } from '@opensearch-project/opensearch';
 import { guarded, toStoreError } from './store-errors';
 
+/** Bytes of one answer the adapter parses at most, by default (orders reads, group walk pages). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 /** The answer would be larger than the bound; nothing of it was parsed. */
 export class ResponseTooLargeError extends Error {
   constructor(readonly maxBytes: number) {

@@ -94,7 +94,7 @@ export const SETTINGS: readonly Setting[] = [
     default: 8388608,
     minimum: 65536,
     description:
-      'Largest answer of one read of the orders index (search or multi-get) the sidecar parses: a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor). An order larger than this alone is listed without its `command.action.args`.',
+      'Largest answer of one read the sidecar parses. Orders index (search or multi-get): a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor); an order larger than this alone is listed without its `command.action.args`. Agents index (a search of a group walk, a lookup of agents by id): a larger answer is asked again for half as many agents; an agent larger than this alone fails the walk or the lookup (503).',
   },
   // Indices
   {
@@ -110,6 +110,16 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     default: 'wazuh-agents',
     description: 'The agents index read to expand groups and check agents.',
+  },
+  {
+    key: 'indices.agentsSearchSize',
+    env: 'CM_AGENTS_SEARCH_SIZE',
+    type: 'integer',
+    default: 10000,
+    minimum: 1,
+    maximum: 10000,
+    description:
+      "Members one search of a group walk reads at most: its first search reads a page (1,000), each next one twice the last, up to this. Every search visits all of the group's members in OpenSearch, so a large group costs less in fewer, larger searches; each answer is bounded by `opensearch.maxResponseBytes`.",
   },
   {
     key: 'indices.shards',

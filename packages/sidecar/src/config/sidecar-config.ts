@@ -17,6 +17,7 @@ export interface SidecarConfig {
   readonly indices: {
     readonly orders: string;
     readonly agents: string;
+    readonly agentsSearchSize: number;
     readonly shards: number;
     readonly replicas: number;
   };
