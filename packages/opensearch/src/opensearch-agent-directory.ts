@@ -160,7 +160,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
           ));
         } catch (e) {
           if (!(e instanceof ResponseTooLargeError)) throw e;
-          if (searchSize === 1) throw new MemberTooLargeError(group, e.maxBytes);
+          if (searchSize === 1) throw new AgentTooLargeError(`a member of group "${group}"`, e.maxBytes);
           searchSize = Math.max(1, Math.floor(searchSize / 2));
           maxSearchSize = searchSize;
           continue;
@@ -187,7 +187,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
           return { hits, asked };
         } catch (e) {
           // A member too large to read stays so under any point in time.
-          if (attempt >= this.pageRetries || e instanceof MemberTooLargeError) throw e;
+          if (attempt >= this.pageRetries || e instanceof AgentTooLargeError) throw e;
           this.logger.warn('a page of group members failed; going on under a new point in time', {
             group,
             attempt: attempt + 1,
@@ -303,12 +303,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
       ));
     } catch (e) {
       if (!(e instanceof ResponseTooLargeError)) throw e;
-      if (batch.length === 1) {
-        throw new CommandManagerError(
-          ErrorCodes.STORE_UNAVAILABLE,
-          `agent "${batch[0] ?? ''}" is larger than ${e.maxBytes} bytes in the agents index; it cannot be read`,
-        );
-      }
+      if (batch.length === 1) throw new AgentTooLargeError(`agent "${batch[0] ?? ''}"`, e.maxBytes);
       const half = Math.ceil(batch.length / 2);
       return [...(await this.search(batch.slice(0, half))), ...(await this.search(batch.slice(half)))];
     }
@@ -322,12 +317,13 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
   }
 }
 
-/** A single member's answer is over the walk's byte bound: the walk cannot go past it. */
-class MemberTooLargeError extends CommandManagerError {
-  constructor(group: string, maxBytes: number) {
+/** One agent alone makes an answer larger than the byte bound: no walk or lookup can read past it. */
+class AgentTooLargeError extends CommandManagerError {
+  /** `subject`: which agent, as the message names it (`agent "001"`, `a member of group "web"`). */
+  constructor(subject: string, maxBytes: number) {
     super(
       ErrorCodes.STORE_UNAVAILABLE,
-      `a member of group "${group}" is larger than ${maxBytes} bytes in the agents index; it cannot be read`,
+      `${subject} is larger than ${maxBytes} bytes in the agents index; it cannot be read`,
     );
   }
 }
