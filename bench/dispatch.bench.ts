@@ -6,7 +6,9 @@
  *    `/accept_commands` and marked `sent`, in orders/s; against the same run's baseline of raw `_bulk`
  *    updates of the same orders to `sent` (no lease, no HTTP, no read: the least OpenSearch work that moves
  *    them). Runs alternate (raw first in even rounds, scheduler first in odd ones) over ROUNDS rounds, each
- *    on a freshly seeded index; medians, min and max reported. Goal: ratio ≥ 0.7.
+ *    on a freshly seeded index; medians, min and max reported. Goal: ratio ≥ 0.7. WARMUP_ROUNDS pairs (default
+ *    1) run first and are not counted: on a node just started, the first runs also pay for OpenSearch
+ *    compiling its code paths, which made the side that ran first look slower.
  *    The scheduler runs in a CHILD process (this file again, with DISPATCH_BENCH_CHILD set), so that its
  *    peak RSS (`schedulerMaxRssMB`, goal ≤ 200 MB for the sidecar) is its own, not the harness's (which
  *    holds the seeded orders and the stub's records). The child weighs what a sidecar weighs: compiled by
@@ -30,7 +32,7 @@
  *
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000), SETTLE_MAX_MS
  * (60000: longest wait for merges before a timed run; 0: none),
- * CONCURRENCY (4), WARMUP (20000; 0: none), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
+ * CONCURRENCY (4), WARMUP (20000; 0: none), WARMUP_ROUNDS (1: uncounted raw + scheduler pairs first), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
  * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), OPENSEARCH_PID (OpenSearch's process id:
  * its CPU seconds per run are reported beside each process's own), CHILD_STDOUT (a file the scheduler's
  * process's whole stdout is appended to, e.g. with `--trace-gc`), CHILD_NODE_FLAGS (Node flags of the
@@ -65,6 +67,8 @@ const BATCH = Number(process.env.BATCH ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 200);
 const WARMUP = Math.max(0, Number(process.env.WARMUP ?? 20_000));
+/** Uncounted raw + scheduler pairs run before the counted rounds (a fresh node compiles its code paths then). */
+const WARMUP_ROUNDS = Math.max(0, Number(process.env.WARMUP_ROUNDS ?? 1));
 /** Request id of the warm-up orders: their ids never meet the timed run's (request 1). */
 const WARMUP_REQUEST_ID = 2;
 const TIME_LIMIT_MS = Number(process.env.TIME_LIMIT_S ?? 900) * 1000;
@@ -466,27 +470,37 @@ async function main(): Promise<void> {
   const cpus: number[] = [];
   const rawCpu: SideCpu[] = [];
   const schedulerSideCpu: SideCpu[] = [];
+  const warmups: Array<{ side: 'raw' | 'scheduler'; seconds: number }> = [];
   let duplicates = 0;
   try {
     log(
-      `dispatch bench: ${ORDERS} orders, batch ${BATCH}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, ${OPENSEARCH_URL}`,
+      `dispatch bench: ${ORDERS} orders, batch ${BATCH}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds after ${WARMUP_ROUNDS} uncounted, ${OPENSEARCH_URL}`,
     );
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
       if (round > 0 && Date.now() - started > TIME_LIMIT_MS) {
         log(`time limit reached after ${round} rounds`);
         break;
       }
-      const order = round % 2 === 0 ? (['raw', 'scheduler'] as const) : (['scheduler', 'raw'] as const);
+      // Uncounted rounds (negative numbers) first: on a node just started, the first runs of each kind of
+      // work also pay for OpenSearch compiling its code paths (a first raw run took twice as long as the next).
+      const counted = round >= 0;
+      const label = counted
+        ? `round ${round + 1}`
+        : `warm-up round ${round + WARMUP_ROUNDS + 1} (not counted)`;
+      const order =
+        (round + WARMUP_ROUNDS) % 2 === 0 ? (['raw', 'scheduler'] as const) : (['scheduler', 'raw'] as const);
       for (const kind of order) {
         const { index, seeded } = await seed();
         try {
           if (kind === 'raw') {
             await settle();
             const { seconds: sec, cpu } = await rawRun(index, seeded);
-            raw.push(sec);
-            rawCpu.push(cpu);
+            if (counted) {
+              raw.push(sec);
+              rawCpu.push(cpu);
+            } else warmups.push({ side: 'raw', seconds: Number(sec.toFixed(3)) });
             log(
-              `round ${round + 1} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (CPU: harness ${cpu.harness} s${cpu.opensearch === undefined ? '' : `, OpenSearch ${cpu.opensearch} s`})`,
+              `${label} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (CPU: harness ${cpu.harness} s${cpu.opensearch === undefined ? '' : `, OpenSearch ${cpu.opensearch} s`})`,
             );
           } else {
             stub.clearRecords();
@@ -498,6 +512,16 @@ async function main(): Promise<void> {
               if (warm) await drop(warm.index);
             }
             const { seconds: sec, maxRssMB, peakHeapUsedMB } = child;
+            const dup = stub.duplicatesAccepted().length;
+            duplicates += dup;
+            log(
+              `${label} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${stub.accepted.length}, ${dup} twice; child RSS ${child.startRssMB} MB at start, peak ${maxRssMB} MB; heap used ${child.startHeapUsedMB} → peak ${peakHeapUsedMB} MB; CPU ${child.cpuSeconds} s, harness ${child.harnessCpuSeconds ?? '?'} s${child.opensearchCpuSeconds === undefined ? '' : `, OpenSearch ${child.opensearchCpuSeconds} s`})`,
+            );
+            stub.clearRecords();
+            if (!counted) {
+              warmups.push({ side: 'scheduler', seconds: Number(sec.toFixed(3)) });
+              continue;
+            }
             sched.push(sec);
             rss.push(maxRssMB);
             heap.push(peakHeapUsedMB);
@@ -509,12 +533,6 @@ async function main(): Promise<void> {
               scheduler: child.cpuSeconds,
               ...(child.opensearchCpuSeconds !== undefined && { opensearch: child.opensearchCpuSeconds }),
             });
-            const dup = stub.duplicatesAccepted().length;
-            duplicates += dup;
-            log(
-              `round ${round + 1} scheduler: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (stub accepted ${stub.accepted.length}, ${dup} twice; child RSS ${child.startRssMB} MB at start, peak ${maxRssMB} MB; heap used ${child.startHeapUsedMB} → peak ${peakHeapUsedMB} MB; CPU ${child.cpuSeconds} s, harness ${child.harnessCpuSeconds ?? '?'} s${child.opensearchCpuSeconds === undefined ? '' : `, OpenSearch ${child.opensearchCpuSeconds} s`})`,
-            );
-            stub.clearRecords();
           }
         } finally {
           await drop(index);
@@ -531,6 +549,8 @@ async function main(): Promise<void> {
       batchSize: BATCH,
       concurrency: CONCURRENCY,
       rounds: sched.length,
+      // Uncounted rounds run first (WARMUP_ROUNDS), in run order.
+      warmupRuns: warmups,
       rawBulkSeconds: raw.map((x) => Number(x.toFixed(3))),
       schedulerSeconds: sched.map((x) => Number(x.toFixed(3))),
       rawBulkOrdersPerSec: Math.round(rawRate),

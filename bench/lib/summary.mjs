@@ -302,6 +302,10 @@ function dispatch(results, out) {
       concurrency: f.concurrency,
       rounds: f.rounds,
       duplicate_deliveries: f.duplicateDeliveries,
+      ...(Array.isArray(f.warmupRuns) &&
+        f.warmupRuns.length > 0 && {
+          warmup_runs_not_counted: f.warmupRuns.map((w) => `${w.side} ${w.seconds} s`).join(', '),
+        }),
     },
     notes,
   };
