@@ -138,9 +138,14 @@ function benchmarks() {
       file: 'bench/api-submit.bench.ts',
       measures: '(c)',
       // ROUNDS: the file alternates raw, pass-through and API runs itself.
-      env: { DURATION_SEC: String(s.durationSec), CONNECTIONS: '32', ROUNDS: String(s.submitRounds) },
+      env: {
+        DURATION_SEC: String(s.durationSec),
+        WARMUP_SEC: String(QUICK ? 5 : 30),
+        CONNECTIONS: '32',
+        ROUNDS: String(s.submitRounds),
+      },
       runs: 1,
-      limitS: s.submitRounds * s.durationSec * 3 + 180,
+      limitS: s.submitRounds * s.durationSec * 3 + (QUICK ? 5 : 30) * 3 + 180,
     },
     {
       key: 'dispatch',
