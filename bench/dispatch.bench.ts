@@ -512,6 +512,7 @@ async function main(): Promise<void> {
               if (warm) await drop(warm.index);
             }
             const { seconds: sec, maxRssMB, peakHeapUsedMB } = child;
+            // Duplicate deliveries are counted in every run, the uncounted ones included.
             const dup = stub.duplicatesAccepted().length;
             duplicates += dup;
             log(
