@@ -24,7 +24,7 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
-import { boundedJson, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from './internal/bounded-read';
+import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
 import { GroupCommit } from './internal/group-commit';
 import { sleep } from './internal/bulk';
 import { guarded, WHOLE_ANSWER } from './internal/store-errors';
@@ -99,10 +99,7 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     this.pageRetries = Math.max(0, Math.floor(options.pageRetries ?? 5));
     this.pageRetryDelayMs = Math.max(0, options.pageRetryDelayMs ?? 500);
     this.walkSearchSize = clampPageSize(options.walkSearchSize ?? DEFAULT_WALK_SEARCH_SIZE);
-    this.maxResponseBytes = Math.max(
-      4096,
-      Math.floor(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
-    );
+    this.maxResponseBytes = maxResponseBytesOption(options.maxResponseBytes);
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-agent-directory' });
     this.grouped = new GroupCommit((ids) => this.lookupShared(ids), {
       maxInflight: options.maxInflightLookups ?? 1,

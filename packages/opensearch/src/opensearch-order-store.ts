@@ -53,7 +53,7 @@ import { guarded, WHOLE_ANSWER } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 import { sortCreateConflicts } from './internal/create-conflicts';
-import { boundedJson, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from './internal/bounded-read';
+import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -194,10 +194,7 @@ export class OpenSearchOrderStore implements OrderStore {
     this.claimRefresh = options.claimRefresh ?? true;
     this.searchLagMs = Math.max(0, options.searchLagMs ?? 2000);
     this.batchMaxOrders = Math.max(1, Math.floor(options.batchMaxOrders ?? 1000));
-    this.maxResponseBytes = Math.max(
-      4096,
-      Math.floor(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
-    );
+    this.maxResponseBytes = maxResponseBytesOption(options.maxResponseBytes);
     this.batchMaxBytes = Math.max(1024, Math.floor(options.batchMaxBytes ?? 5 * 1024 * 1024));
     this.maxInflight = Math.max(1, Math.floor(options.maxInflightBatches ?? 2));
     this.batchRetries = Math.max(0, Math.floor(options.batchRetries ?? 3));

@@ -10,6 +10,11 @@ import { guarded, toStoreError } from './store-errors';
 /** Bytes of one answer the adapter parses at most, by default (orders reads, group walk pages). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
+/** The byte bound a store reads its answers within: the option given, or the default; never under 4 KiB. */
+export function maxResponseBytesOption(bytes: number | undefined): number {
+  return Math.max(4096, Math.floor(bytes ?? DEFAULT_MAX_RESPONSE_BYTES));
+}
+
 /** The answer would be larger than the bound; nothing of it was parsed. */
 export class ResponseTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
