@@ -38,6 +38,7 @@ export * from './pull-types';
 export * from './pull-validation';
 export * from './wazuh-bodies';
 export * from './request-history';
+export * from './page-cursor';
 export * from './fail-pending-orders';
 export * from './request-retention';
 export * from './order-identity';

@@ -8,11 +8,12 @@
  *
  * A page is bounded by count (`size`, at most MAX_REQUEST_PAGE_SIZE) and by bytes (`maxBytes` of item JSON;
  * at least one item is always returned). The cursor is the position of the last item returned (or scanned),
- * base64url JSON `[created_at ms, request_id]`, checked strictly: a garbled cursor is VALIDATION_FAILED.
+ * `[created_at ms, request_id]` as a page cursor (page-cursor.ts): a garbled cursor is VALIDATION_FAILED.
  */
 import { CommandManagerError, ErrorCodes } from './errors';
 import type { OrderStatus, RequestRecord, Source, StatusCounts } from './model';
 import { emptyCounts } from './model';
+import { decodePageCursor, encodePageCursor } from './page-cursor';
 import type { Clock, OrderStore, RequestFilter, RequestPosition, RequestStore } from './ports';
 import { systemClock } from './ports';
 
@@ -20,7 +21,6 @@ export const MAX_REQUEST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_PAGE_BYTES = 1024 * 1024;
 /** Candidates scanned per page when a status filter is given, as a multiple of the page size. */
 const MAX_SCAN_FACTOR = 10;
-const MAX_CURSOR_LENGTH = 200;
 
 export interface RequestListQuery {
   source?: Source;
@@ -62,37 +62,13 @@ export function isRequestDone(request: RequestRecord, counts: StatusCounts, now:
   return request.write_state !== 'writing' && allCounted && counts.pending === 0 && counts.sent === 0;
 }
 
-function badCursor(): CommandManagerError {
-  return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'invalid page cursor', {
-    details: [{ pointer: '/cursor', message: 'is not a cursor returned by a previous page' }],
-  });
-}
-
 export function encodeRequestCursor(position: RequestPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAtMs, position.requestId]), 'utf8').toString(
-    'base64url',
-  );
+  return encodePageCursor([position.createdAtMs, position.requestId]);
 }
 
 /** The position a cursor names; VALIDATION_FAILED (pointer `/cursor`) for anything not made by this module. */
 export function decodeRequestCursor(cursor: string): RequestPosition {
-  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
-    throw badCursor();
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw badCursor();
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 2 ||
-    !parsed.every((v) => Number.isSafeInteger(v) && (v as number) >= 0)
-  ) {
-    throw badCursor();
-  }
-  const [createdAtMs, requestId] = parsed as [number, number];
+  const [createdAtMs, requestId] = decodePageCursor(cursor, ['natural', 'natural']) as [number, number];
   return { createdAtMs, requestId };
 }
 

@@ -1,6 +1,7 @@
 import {
   AUDIT_OUTCOMES,
   MAX_AUDIT_REQUEST_IDS,
+  MAX_PAGE_CURSOR_LENGTH,
   MAX_REQUEST_PAGE_SIZE,
   ORDER_STATUSES,
   SOURCES,
@@ -473,6 +474,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
     schema,
   });
   const requestId = { type: 'string', pattern: '^[0-9]{1,15}$' };
+  const cursorParam = query(
+    'cursor',
+    { type: 'string', maxLength: MAX_PAGE_CURSOR_LENGTH, pattern: '^[A-Za-z0-9_-]+$' },
+    'Cursor from the previous page',
+  );
   const timestampRange = [
     query('from', { type: 'string', format: 'date-time' }, 'Inclusive lower bound on `@timestamp`'),
     query('to', { type: 'string', format: 'date-time' }, 'Exclusive upper bound on `@timestamp`'),
@@ -592,7 +598,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               },
               'Page size (a page also stops at 1 MiB of records)',
             ),
-            query('cursor', { type: 'string', maxLength: 200 }, 'Cursor from the previous page'),
+            cursorParam,
           ],
           responses: {
             '200': json('A page of request records', ref('RequestPage')),
@@ -682,7 +688,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
               'Page size (a page also stops at 1 MiB of records)',
             ),
-            query('cursor', { type: 'string', maxLength: 512 }, 'Cursor from the previous page'),
+            cursorParam,
           ],
           responses: {
             '200': json('A page of audit records', ref('AuditPage')),
@@ -721,7 +727,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
               { type: 'integer', minimum: 1, maximum: maxPageSize, default: defaultPageSize },
               'Most orders in the page; a page of large orders holds fewer (bounded in bytes, at least one, with a cursor)',
             ),
-            query('cursor', { type: 'string', maxLength: 4096 }, 'Cursor from the previous page'),
+            cursorParam,
           ],
           responses: {
             '200': json('A page of orders', ref('OrderPage')),

@@ -8,6 +8,7 @@ import request from 'supertest';
 import {
   ActionRegistry,
   CommandService,
+  MAX_PAGE_CURSOR_LENGTH,
   markSent,
   type AgentDirectory,
   type Clock,
@@ -139,6 +140,7 @@ describe("OpenSearch's error text never reaches a caller", () => {
     ['a fraction', forged([1.5, 2])],
     ['a number beyond the safe integers', `${Buffer.from('[9007199254740993,1]').toString('base64url')}`],
     ['not base64 JSON', '%%%not-a-cursor'],
+    ['longer than the bound', 'A'.repeat(MAX_PAGE_CURSOR_LENGTH + 1)],
   ])('a forged cursor (%s) on GET /orders answers 400 VALIDATION_FAILED', async (_name, cursor) => {
     const res = await request(app)
       .get(`${P}/orders`)

@@ -3,7 +3,7 @@
  * cursor, bounds, garbled cursors) and the failure breakdown of `GET /requests/:id`.
  */
 import request from 'supertest';
-import { encodeRequestCursor } from '@command-manager/core';
+import { MAX_PAGE_CURSOR_LENGTH, encodeRequestCursor } from '@command-manager/core';
 import { basic, buildApp, groupCommand, type TestUser } from './support/fixtures';
 import { P, openSearchWorld, postCommands } from './support/opensearch-world';
 
@@ -145,7 +145,7 @@ describe('GET /requests', () => {
     ['negative numbers', Buffer.from('[-1,-2]').toString('base64url')],
     ['too many values', Buffer.from('[1,2,3]').toString('base64url')],
     ['unsafe integers', Buffer.from('[1e300,1]').toString('base64url')],
-    ['too long', 'A'.repeat(300)],
+    ['longer than the bound', 'A'.repeat(MAX_PAGE_CURSOR_LENGTH + 1)],
   ])('a garbled cursor (%s) is a 400 naming /query/cursor, never OpenSearch text', async (_name, cursor) => {
     const res = await list(`?cursor=${encodeURIComponent(cursor)}`);
     expect(res.status).toBe(400);

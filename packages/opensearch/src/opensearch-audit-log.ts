@@ -15,9 +15,9 @@
  */
 import type { API, Client } from '@opensearch-project/opensearch';
 import {
-  CommandManagerError,
-  ErrorCodes,
   chainAuditEntry,
+  decodePageCursor,
+  encodePageCursor,
   noopLogger,
   type AuditEntry,
   type AuditLog,
@@ -83,31 +83,13 @@ const MAPPINGS = {
 const RETENTION_PAGE = 1000;
 const MAX_RETENTION_PAGES = 100;
 
-function badCursor(): CommandManagerError {
-  return new CommandManagerError(ErrorCodes.VALIDATION_FAILED, 'Invalid page cursor', {
-    details: [{ pointer: '/query/cursor', message: 'is not a cursor returned by a previous page' }],
-  });
-}
-
 /** A cursor is the sort values of the last record of a page: `[@timestamp millis, sidecar, seq]`. */
 function decodeAuditCursor(cursor: string): [number, string, number] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw badCursor();
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 3 ||
-    !Number.isSafeInteger(parsed[0]) ||
-    typeof parsed[1] !== 'string' ||
-    parsed[1].length > 256 ||
-    !Number.isSafeInteger(parsed[2])
-  ) {
-    throw badCursor();
-  }
-  return parsed as [number, string, number];
+  return decodePageCursor(cursor, ['integer', 'string', 'integer'], '/query/cursor') as [
+    number,
+    string,
+    number,
+  ];
 }
 
 export class OpenSearchAuditLog implements AuditLog {
@@ -302,7 +284,7 @@ export class OpenSearchAuditLog implements AuditLog {
     const more = hits.length > records.length;
     return {
       records,
-      ...(more && lastSort && { cursor: Buffer.from(JSON.stringify(lastSort)).toString('base64url') }),
+      ...(more && lastSort && { cursor: encodePageCursor(lastSort) }),
     };
   }
 

@@ -32,6 +32,7 @@ import {
   CommandManagerError,
   ErrorCodes,
   emptyCounts,
+  encodePageCursor,
   isClaimableById,
   ORDER_STATUSES,
   withLease,
@@ -47,7 +48,7 @@ import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk } from './internal/
 import { bulkWithRetries } from './internal/bulk-retry';
 import { claimRuleClauses, partitionClause } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
-import { checkPageSize, decodeCursor, decodeRevision, encodeCursor, encodeRevision } from './internal/paging';
+import { checkPageSize, decodeCursor, decodeRevision, encodeRevision } from './internal/paging';
 import { assertDocsRead } from './internal/bulk-permissions';
 import { guarded, WHOLE_ANSWER } from './internal/store-errors';
 import { safeOrderId } from './internal/order-ids';
@@ -600,7 +601,7 @@ export class OpenSearchOrderStore implements OrderStore {
     }
     // A full answer (of the size asked, or of the smaller size the byte bound allowed) may have more after it.
     const last = hits[hits.length - 1];
-    return hits.length === size && last?.sort ? { orders, next: encodeCursor(last.sort) } : { orders };
+    return hits.length === size && last?.sort ? { orders, next: encodePageCursor(last.sort) } : { orders };
   }
 
   /** Writes claim leases; returns the orders whose lease write won, with their new revisions. */
@@ -898,7 +899,7 @@ export class OpenSearchOrderStore implements OrderStore {
       .filter((s): s is StoredOrder => s !== undefined);
     const last = hits[size - 1];
     const more = hits.length > size || (found.size === 1 && hits.length === 1);
-    return more && last?.sort ? { items, cursor: encodeCursor(last.sort) } : { items };
+    return more && last?.sort ? { items, cursor: encodePageCursor(last.sort) } : { items };
   }
 }
 

@@ -2,17 +2,11 @@
  * Pure parts of the adapter: error mapping, revisions, cursors, index names, bulk chunking.
  * (Everything that talks to OpenSearch is tested against a real node in *.int.test.ts.)
  */
-import { CommandManagerError } from '@command-manager/core';
+import { CommandManagerError, encodePageCursor } from '@command-manager/core';
 import { errors } from '@opensearch-project/opensearch';
 import { indexLayout } from '@command-manager/opensearch';
 import { bulkOp, chunkOps } from '../src/internal/bulk';
-import {
-  checkPageSize,
-  decodeCursor,
-  decodeRevision,
-  encodeCursor,
-  encodeRevision,
-} from '../src/internal/paging';
+import { checkPageSize, decodeCursor, decodeRevision, encodeRevision } from '../src/internal/paging';
 import { toStoreError } from '../src/internal/store-errors';
 
 function responseError(
@@ -110,11 +104,12 @@ describe('revisions and cursors', () => {
   });
 
   it('round-trips a cursor of the expected length; anything else is VALIDATION_FAILED on /cursor', () => {
-    expect(decodeCursor(encodeCursor([1_717_243_200_000, 7, 3]), 3)).toEqual([1_717_243_200_000, 7, 3]);
+    expect(decodeCursor(encodePageCursor([1_717_243_200_000, 7, 3]), 3)).toEqual([1_717_243_200_000, 7, 3]);
     for (const bad of [
       '%%%',
-      encodeCursor([1]),
-      encodeCursor([1, null]),
+      encodePageCursor([1]),
+      Buffer.from('[1,null]').toString('base64url'),
+      encodePageCursor([1, 2.5]),
       Buffer.from('{}').toString('base64url'),
     ]) {
       expect(() => decodeCursor(bad, 2)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));

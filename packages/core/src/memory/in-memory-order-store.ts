@@ -24,7 +24,8 @@ import type {
   WriteOutcome,
 } from '../ports';
 import { clone } from './internal/clone';
-import { checkPageSize, decodeCursor, encodeCursor } from './internal/cursor';
+import { decodePageCursor, encodePageCursor } from '../page-cursor';
+import { checkPageSize } from './internal/page-size';
 
 export interface InMemoryOrderStoreOptions {
   /** Stamps archive copies (`archivedAt`); claim and overdue queries take `now` explicitly instead. */
@@ -185,7 +186,7 @@ export class InMemoryOrderStore implements OrderStore {
   async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {
     checkPageSize(page.size);
     // Sort key [-request_id, order_id] ascending == request_id desc, order_id asc.
-    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, ['number', 'number']);
+    const after = page.cursor === undefined ? undefined : decodePageCursor(page.cursor, ['number', 'number']);
     const afterKey = after && [-(after[0] as number), after[1] as number];
     const matchFn = compileFilter(filter);
     const keyed = this.select(
@@ -291,7 +292,7 @@ export class InMemoryOrderStore implements OrderStore {
     const after =
       request.after === undefined
         ? undefined
-        : (decodeCursor(request.after, ['number', 'number', 'number']) as SortKey);
+        : (decodePageCursor(request.after, ['number', 'number', 'number']) as SortKey);
     const due = this.select(
       (o) => partitions.has(partitionOfOrder(o)) && isClaimable(o, now),
       (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
@@ -301,7 +302,7 @@ export class InMemoryOrderStore implements OrderStore {
       request.args ? toStored(id, entry) : withoutArgs(toStored(id, entry)),
     );
     const last = due[due.length - 1];
-    return due.length === request.limit && last ? { orders, next: encodeCursor(last.key) } : { orders };
+    return due.length === request.limit && last ? { orders, next: encodePageCursor(last.key) } : { orders };
   }
 
   private lease(
@@ -349,7 +350,7 @@ export class InMemoryOrderStore implements OrderStore {
     checkPageSize(page.size);
     const t = before.getTime();
     const after =
-      page.cursor === undefined ? undefined : decodeCursor(page.cursor, ['number', 'number', 'number']);
+      page.cursor === undefined ? undefined : decodePageCursor(page.cursor, ['number', 'number', 'number']);
     const keyOf = (o: Order): SortKey => [
       time(o.scheduling.completed_at),
       o.command.request_id,
@@ -415,7 +416,7 @@ export class InMemoryOrderStore implements OrderStore {
     const items = sorted.slice(0, n).map(({ id, entry }) => this.bounded(toStored(id, entry)));
     const last = sorted[n - 1];
     return sorted.length > n && last
-      ? { items, cursor: encodeCursor(cursorKeyOf(last.entry.order)) }
+      ? { items, cursor: encodePageCursor(cursorKeyOf(last.entry.order)) }
       : { items };
   }
 }

@@ -1,8 +1,13 @@
-import { AUDIT_OUTCOMES, type AuditOutcome, type AuditQuery } from '@command-manager/core';
+import {
+  AUDIT_OUTCOMES,
+  isPageCursorShaped,
+  type AuditOutcome,
+  type AuditQuery,
+} from '@command-manager/core';
 import { readQuery } from './query-reader';
 
 /**
- * `GET /audit` query. The cursor is checked for its shape here (at most 512 base64url characters); the
+ * `GET /audit` query. The cursor is checked for its shape here (core's `isPageCursorShaped`); the
  * store checks what it decodes to, and answers a garbled one 400 naming `/query/cursor`.
  */
 const PARAMS = ['from', 'to', 'principal', 'outcome', 'sidecar', 'size', 'cursor'];
@@ -25,7 +30,7 @@ export function parseAuditQuery(
   }
   const cursor = q.single('cursor');
   if (cursor !== undefined) {
-    if (!/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) q.bad('cursor', 'must be a cursor from a previous page');
+    if (!isPageCursorShaped(cursor)) q.bad('cursor', 'must be a cursor from a previous page');
     else result.cursor = cursor;
   }
   q.done();

@@ -4,6 +4,7 @@ import {
   ORDER_STATUSES,
   SOURCES,
   TARGET_TYPES,
+  isPageCursorShaped,
   parseOrderDocumentId,
   type ErrorDetail,
   type OrderFilter,
@@ -205,8 +206,7 @@ export function parseListQuery(
   const page: PageRequest = { size };
   const cursor = single(query, 'cursor', details);
   if (cursor !== undefined) {
-    if (cursor.length === 0 || cursor.length > 4096 || !/^[\x21-\x7E]+$/.test(cursor))
-      bad('cursor', 'must be a cursor from a previous page');
+    if (!isPageCursorShaped(cursor)) bad('cursor', 'must be a cursor from a previous page');
     else page.cursor = cursor;
   }
   if (details.length > 0) throw invalid(details);
