@@ -140,6 +140,17 @@ describe('indexLayout', () => {
   });
 });
 
+describe('bulkOp', () => {
+  it('is NDJSON lines and counts their UTF-8 bytes, multi-byte characters included', () => {
+    const withSource = bulkOp({ index: { _id: 'é-1' } }, { s: 'ü€😀', n: 1 });
+    expect(withSource.text).toBe('{"index":{"_id":"é-1"}}\n{"s":"ü€😀","n":1}\n');
+    expect(withSource.bytes).toBe(Buffer.byteLength(withSource.text));
+    const alone = bulkOp({ delete: { _id: 'ß' } });
+    expect(alone.text).toBe('{"delete":{"_id":"ß"}}\n');
+    expect(alone.bytes).toBe(Buffer.byteLength(alone.text));
+  });
+});
+
 describe('chunkOps', () => {
   it('bounds chunks by count and by bytes, sending an oversized op alone, losing nothing', () => {
     const ops = [10, 10, 10, 50, 10, 200, 10].map((n) => bulkOp({ index: {} }, { s: 'x'.repeat(n) }));

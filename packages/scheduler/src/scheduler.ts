@@ -839,7 +839,7 @@ export class Scheduler {
       const verdict = verdicts.get(id) ?? { kind: 'retry', reason: 'no verdict for this order' };
       plans.set(id, (order) => this.applyVerdict(order, verdict, now, aborted));
     }
-    await this.writePlans(held, plans, summary, args);
+    await this.writePlans(held, plans, summary, args, now);
     return summary;
   }
 
@@ -911,6 +911,7 @@ export class Scheduler {
     plans: Map<string, (order: Order) => Planned>,
     summary: DispatchSummary,
     args: ReadonlyMap<string, Record<string, unknown>>,
+    now: Date,
   ): Promise<void> {
     const writes: PlannedWrite[] = [];
     for (const [id, stored] of held) {
@@ -918,28 +919,32 @@ export class Scheduler {
       if (!plan) continue;
       const planned = plan(stored.order);
       // With its stored args the order replaces the document whole (cheaper for the store than a merge).
+      // An order claimed with its args carries them already; one read without them gets them attached.
       const storedArgs = args.get(id);
-      if (storedArgs !== undefined)
+      if (storedArgs !== undefined && planned.order.command.action.args !== storedArgs)
         planned.order.command = {
           ...planned.order.command,
           action: { ...planned.order.command.action, args: storedArgs },
         };
-      writes.push({ id, rev: stored.rev, ...planned, withArgs: storedArgs !== undefined });
+      writes.push({
+        id,
+        rev: stored.rev,
+        kind: planned.kind,
+        order: planned.order,
+        withArgs: storedArgs !== undefined,
+      });
     }
     if (writes.length === 0) return;
     // Verdicts need not be searchable at once (the store skips the refresh): until the next refresh a search
     // still returns the order as it was taken, which `HeldOrders` skips. Reads by id see them at once.
-    const outcomes = await this.orders.writeConditional(
-      writes.map(({ id, rev, order, withArgs }) => ({ id, rev, order, withArgs })),
-      NOT_SEARCHABLE,
-    );
+    const outcomes = await this.orders.writeConditional(writes, NOT_SEARCHABLE);
     const delivered: Array<{ id: string; rev: string; order: Order; write: PlannedWrite }> = [];
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
       const write = writes[i];
       if (!outcome || !write) continue;
       if (outcome.ok) {
-        this.count(write, summary);
+        this.count(write, summary, now);
         continue;
       }
       if (outcome.reason === 'error') {
@@ -976,7 +981,7 @@ export class Scheduler {
       const d = delivered[i];
       if (!d) return;
       if (outcome.ok) {
-        this.count(d.write, summary);
+        this.count(d.write, summary, now);
         this.logger.warn('an order stopped while the Management API accepted it is recorded as sent', {
           orderId: d.id,
         });
@@ -984,17 +989,17 @@ export class Scheduler {
     });
   }
 
-  private count(write: PlannedWrite, summary: DispatchSummary): void {
+  /** Counts a verdict written; `sentAt`: when the batch's verdicts were decided (an accepted order's `sent_at`). */
+  private count(write: PlannedWrite, summary: DispatchSummary, sentAt: Date): void {
     switch (write.kind) {
       case 'accepted': {
         summary.accepted++;
         this.metrics.inc(SchedulerMetricNames.ACCEPTED);
-        const sentAt = Date.parse(write.order.scheduling.sent_at ?? '');
         const submittedAt = Date.parse(write.order['@timestamp']);
-        if (Number.isFinite(sentAt) && Number.isFinite(submittedAt)) {
+        if (Number.isFinite(submittedAt)) {
           this.metrics.observe(
             SchedulerMetricNames.SUBMIT_TO_ACCEPTED_SECONDS,
-            Math.max(0, sentAt - submittedAt) / 1000,
+            Math.max(0, sentAt.getTime() - submittedAt) / 1000,
           );
         }
         return;

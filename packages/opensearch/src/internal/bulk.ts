@@ -29,11 +29,11 @@ export interface BulkOp {
 }
 
 export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkOp {
-  const text =
-    source === undefined
-      ? `${JSON.stringify(action)}\n`
-      : `${JSON.stringify(action)}\n${JSON.stringify(source)}\n`;
-  return { text, bytes: Buffer.byteLength(text) };
+  // Each line is measured on its own: measuring the joined text would first copy it into one flat string.
+  const head = JSON.stringify(action);
+  if (source === undefined) return { text: `${head}\n`, bytes: Buffer.byteLength(head) + 1 };
+  const body = JSON.stringify(source);
+  return { text: `${head}\n${body}\n`, bytes: Buffer.byteLength(head) + Buffer.byteLength(body) + 2 };
 }
 
 /** What a conditional write or an allocation reads back from each item. */
