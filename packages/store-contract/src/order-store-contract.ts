@@ -17,8 +17,8 @@
  *   lease_expires_at <= now, in `requestIds` when given; oldest first by `@timestamp`, then request_id,
  *   then order_id (numeric); writes lease_owner and lease_expires_at = now + leaseMs, nothing else.
  *   Concurrent claimers receive disjoint sets.
- * - `findDue`: the claim rule within the partitions asked (no partition = partition 0), oldest first,
- *   nothing written.
+ * - `findDue`: the claim rule within the partitions asked (no partition = partition 0), the least recently
+ *   written first (then request_id, order_id), nothing written.
  * - `claimByIds`: the same rules for the ids given, read by id (a just-saved order is claimable at
  *   once), and no lease at all (a lapsed one is the search's to judge); claimed orders in the order asked;
  *   disjoint from concurrent claims of either kind.
@@ -34,7 +34,7 @@
  *   (at most 8 MiB of orders by default: fewer than `size` items, at least one, with a cursor).
  */
 import type { Order, OrderFilter, OrderStore, StoredOrder } from '@command-manager/core';
-import { partitionOfOrder } from '@command-manager/core';
+import { partitionOfOrder, scheduleRetry } from '@command-manager/core';
 import { at, makeTestOrder } from './order-fixtures';
 
 export interface OrderStoreHarness {
@@ -550,7 +550,7 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         return o;
       };
 
-      it('finds the claimable orders of the partitions asked, oldest first, without writing anything', async () => {
+      it('finds the claimable orders of the partitions asked, in write order, without writing anything', async () => {
         await store.saveOrders([
           inPartition(1, 3),
           inPartition(2, 5),
@@ -575,6 +575,27 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         ]);
         expect(await store.findDue({ limit: 10, now, partitions: [] })).toEqual({ orders: [] });
         expect(await store.findDue({ limit: 0, now, partitions: [3] })).toEqual({ orders: [] });
+      });
+
+      it('takes the order least recently written first: a rewritten order goes behind those written since', async () => {
+        // Written 3, 1, 2 (timestamps say 1, 2, 3): the write order decides, not the timestamp.
+        await store.saveOrders([inPartition(3, 1)]);
+        await store.saveOrders([inPartition(1, 1)]);
+        await store.saveOrders([inPartition(2, 1)]);
+        expect(ids((await store.findDue({ limit: 10, now, partitions: [1] })).orders)).toEqual([
+          '6-3',
+          '6-1',
+          '6-2',
+        ]);
+        // Order 3 is retried (written again, due at once): it now queues behind 1 and 2.
+        const [three] = await store.getOrders(['6-3']);
+        const retried = scheduleRetry(three!.order, now, 0, 'management API unavailable');
+        const [written] = await store.writeConditional([{ id: '6-3', rev: three!.rev, order: retried }]);
+        expect(written).toMatchObject({ ok: true });
+        const found = await store.findDue({ limit: 2, now, partitions: [1] });
+        expect(ids(found.orders)).toEqual(['6-1', '6-2']);
+        const rest = await store.findDue({ limit: 2, now, partitions: [1], after: found.next! });
+        expect(ids(rest.orders)).toEqual(['6-3']);
       });
 
       it('goes on from the place a full answer gave, to the end of the due orders', async () => {

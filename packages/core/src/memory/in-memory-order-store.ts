@@ -71,8 +71,9 @@ type SortKey = number[];
  * - `claimDue` and `claimByIds` follow the claim rule (`claim-rule.ts`); `claimByIds` checks it for the ids
  *   given, in the order given.
  * - `claimDue` and `findOverdue` take the oldest first: `@timestamp` (resp. `delivery_timestamp`)
- *   ascending, then request id, then order id. `findTerminalBefore` sorts by `scheduling.completed_at`
- *   ascending, then request id, then order id.
+ *   ascending, then request id, then order id. `findDue` takes the order least recently written first (the
+ *   write sequence, as OpenSearch's `_seq_no`), then request id, then order id. `findTerminalBefore` sorts
+ *   by `scheduling.completed_at` ascending, then request id, then order id.
  *
  * Every operation runs synchronously inside its promise, so each is atomic with respect to others: two
  * claimers never receive the same order.
@@ -295,7 +296,7 @@ export class InMemoryOrderStore implements OrderStore {
         : (decodePageCursor(request.after, ['number', 'number', 'number']) as SortKey);
     const due = this.select(
       (o) => partitions.has(partitionOfOrder(o)) && isClaimable(o, now),
-      (o) => [time(o['@timestamp']), o.command.request_id, o.command.order_id],
+      (o, seq) => [seq, o.command.request_id, o.command.order_id],
       after,
     ).slice(0, request.limit);
     const orders = due.map(({ id, entry }) =>
@@ -387,13 +388,13 @@ export class InMemoryOrderStore implements OrderStore {
   /** Matching entries sorted by `keyOf` ascending, optionally only those strictly after `afterKey`. */
   private select(
     match: (o: Order) => boolean,
-    keyOf: (o: Order) => SortKey,
+    keyOf: (o: Order, seq: number) => SortKey,
     afterKey?: SortKey,
   ): Array<{ id: string; entry: Entry; key: SortKey }> {
     const out: Array<{ id: string; entry: Entry; key: SortKey }> = [];
     for (const [id, entry] of this.docs) {
       if (!match(entry.order)) continue;
-      const key = keyOf(entry.order);
+      const key = keyOf(entry.order, entry.seq);
       if (afterKey && compareKeys(key, afterKey) <= 0) continue;
       out.push({ id, entry, key });
     }
