@@ -366,7 +366,7 @@ export function summarizeResults(results) {
     out.f.dispatch_bench = out.dispatchRss;
     out.f.notes.push(
       out.dispatchRss.scheduler_process_mb !== undefined
-        ? 'bench/dispatch.bench.ts runs its scheduler in a child process of its own, compiled by bench/lib/swc-register.mjs (no TypeScript compiler in its heap) and capped like a sidecar (`--max-old-space-size=128`), with this benchmark's batches of 1,000 (a sidecar's default is 500): shown for reference; the goal is held against the sidecars measured by bench/e2e-group.bench.ts'
+        ? 'bench/dispatch.bench.ts runs its scheduler in a child process of its own, compiled by bench/lib/swc-register.mjs (no TypeScript compiler in its heap) and capped like a sidecar (`--max-old-space-size=128`), with the batches of this benchmark (1,000; a sidecar’s default is 500): shown for reference; the goal is held against the sidecars measured by bench/e2e-group.bench.ts'
         : 'bench/dispatch.bench.ts reports only the max RSS of its whole process (scheduler, Management API stub, seeded orders held in an array, ts-node), not of a sidecar alone: shown for reference; the goal is held against the sidecars measured by bench/e2e-group.bench.ts',
     );
   }
