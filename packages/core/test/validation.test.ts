@@ -2,6 +2,7 @@ import { thrownBy } from '@command-manager/test-support';
 import { ActionRegistry } from '../src/action-registry';
 import { CommandManagerError, ErrorCodes } from '../src/errors';
 import type { ErrorDetail } from '../src/errors';
+import { MAX_ERROR_DETAILS } from '../src/internal/ajv';
 import { canonicalSource, CommandValidator } from '../src/validation';
 import { command } from './helpers/fixtures';
 
@@ -211,6 +212,19 @@ describe('required and unknown fields', () => {
     expect(d).toHaveLength(1);
     expect(d[0]?.pointer).toBe(pointer);
     expect(d[0]?.message).toMatch(/^unknown field ".+" \(allowed: /);
+  });
+
+  it('names at most MAX_ERROR_DETAILS fields, then says how many more: a body of 5,000 unknown keys', () => {
+    const extra = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 0]));
+    const d = detailsOf({ commands: [cmd(extra)] });
+    expect(d).toHaveLength(MAX_ERROR_DETAILS + 1);
+    expect(d.slice(0, MAX_ERROR_DETAILS).every((x) => /^\/commands\/0\/k\d+$/.test(x.pointer))).toBe(true);
+    expect(d[MAX_ERROR_DETAILS]).toEqual({
+      pointer: '',
+      message: `and ${5000 - MAX_ERROR_DETAILS} more errors not listed`,
+    });
+    // The same body gives the same answer (the first found are kept, then sorted).
+    expect(detailsOf({ commands: [cmd(extra)] })).toEqual(d);
   });
 
   it('lists every error of every command at once, sorted by pointer (numerically)', () => {

@@ -139,10 +139,25 @@ export function toErrorDetails(
   return details;
 }
 
-/** Sorts details by pointer (numeric segments in numeric order) so that output never depends on field order. */
+/**
+ * Fields one error names at most. A body within the byte limit can still be wrong in tens of thousands of
+ * places (an object of 90,000 unknown keys); naming them all would make an answer many times the body's size
+ * and cost a sort of them all.
+ */
+export const MAX_ERROR_DETAILS = 100;
+
+/**
+ * The details of one error, bounded and in a stable order: at most `MAX_ERROR_DETAILS` of them (the first
+ * found), sorted by pointer (numeric segments in numeric order) so that output never depends on field order,
+ * then, if some were left out, one more detail (pointer `""`) saying how many.
+ */
 export function sortDetails(details: ErrorDetail[]): ErrorDetail[] {
-  return details.sort(
+  const kept = details.length > MAX_ERROR_DETAILS ? details.slice(0, MAX_ERROR_DETAILS) : details;
+  kept.sort(
     (a, b) =>
       a.pointer.localeCompare(b.pointer, 'en', { numeric: true }) || a.message.localeCompare(b.message, 'en'),
   );
+  const left = details.length - kept.length;
+  if (left > 0) kept.push({ pointer: '', message: `and ${left} more errors not listed` });
+  return kept;
 }
