@@ -112,6 +112,27 @@ describe('POST /commands', () => {
     expect((await post('', dry.body.plan_token)).status).toBe(201);
   });
 
+  it('an unknown query parameter (a misspelt ?dryRun) is a 400 and nothing is written; ?pretty is ignored', async () => {
+    const { app, orders } = await world({ agents: 4 });
+    const post = (query: string): request.Test =>
+      request(app)
+        .post(`${P}/commands${query}`)
+        .set('Authorization', basic('wazuh-server'))
+        .send({ commands: [groupCommand()] });
+    const misspelt = await post('?dryRun=true&summary=true');
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.error.details).toEqual([
+      {
+        pointer: '/query/dryRun',
+        message: 'unknown parameter (allowed: summary, dry_run, pretty, human, error_trace)',
+      },
+    ]);
+    expect((await orders.listOrders({}, { size: 10 })).items).toHaveLength(0);
+    const pretty = await post('?pretty');
+    expect(pretty.status).toBe(201);
+    expect(pretty.body.commands[0].orders).toBe(4);
+  });
+
   it('streams a 20,000-order answer with every id in order', async () => {
     const { app, orders } = await world({ agents: 20_000 });
     const res = await request(app)

@@ -13,6 +13,7 @@ import {
   type Source,
   type TargetType,
 } from '@command-manager/core';
+import { readQuery } from './query-reader';
 
 /**
  * Parsing of what is not a JSON body: path and query parameters, headers. Bad values are named by a pointer
@@ -84,19 +85,26 @@ function single(query: Query, name: string, details: ErrorDetail[]): string | un
   return v;
 }
 
-/** `?summary` and `?dry_run` of a submission: `true`, `false` or empty (true); both errors listed at once. */
+/**
+ * Query parameters every OpenSearch REST route accepts, and so may come with a call written for the plugin
+ * (`?pretty` from a terminal): accepted on the plugin-compatible submit route and ignored.
+ */
+const OPENSEARCH_COMMON_PARAMS = ['pretty', 'human', 'error_trace'];
+
+/**
+ * `?summary` and `?dry_run` of a submission: `true`, `false` or empty (true). Any other parameter is refused,
+ * so that a misspelt `?dryRun` is a 400 rather than a real submission; every error is listed at once.
+ */
 export function parseSubmitQuery(query: Query): { summary: boolean; dryRun: boolean } {
-  const details: ErrorDetail[] = [];
+  const q = readQuery(query, ['summary', 'dry_run', ...OPENSEARCH_COMMON_PARAMS]);
   const flag = (name: string): boolean => {
-    const v = single(query, name, details);
-    if (v !== undefined && v !== 'true' && v !== 'false' && v !== '') {
-      details.push({ pointer: `/query/${name}`, message: 'must be true or false' });
-    }
+    const v = q.single(name);
+    if (v !== undefined && v !== 'true' && v !== 'false' && v !== '') q.bad(name, 'must be true or false');
     return v === 'true' || v === '';
   };
   const summary = flag('summary');
   const dryRun = flag('dry_run');
-  if (details.length > 0) throw invalid(details);
+  q.done();
   return { summary, dryRun };
 }
 
