@@ -11,6 +11,7 @@ import { CommandManagerError, ErrorCodes } from './errors';
 import { fingerprint, idempotencyStoreKey, IdempotencyKeys } from './idempotency';
 import type { CommandBatch, StoredOrder } from './model';
 import { noopLogger } from './noop-logger';
+import { decodePlanToken } from './plan-token';
 import { DEFAULT_PARTITIONS } from './partitions';
 import type {
   AgentDirectory,
@@ -167,12 +168,15 @@ export class CommandService implements CommandManagerApi {
 
   /**
    * 1. validate the whole batch (all errors listed), 2. authorise every command against the principal,
-   * 3. with a plan token, check that the targets are still those of the dry run (PLAN_CHANGED), 4. idempotency, 5. write it (`SubmissionWriter.write`: plan and allocate ids, then one round trip for
+   * 3. decode the plan token, if any, 4. idempotency, 5. with a plan token, check that the targets are still
+   * those of the dry run (PLAN_CHANGED), 6. write it (`SubmissionWriter.write`: plan and allocate ids, then one round trip for
    * the records and the small commands' orders, big groups streamed after). Any error before the write
    * leaves nothing written, and releases the Idempotency-Key.
    */
   async submit(body: unknown, principal: Principal, options: SubmitOptions = {}): Promise<SubmitResult> {
     const batch = this.accept(body, principal);
+    // A malformed token is refused before the Idempotency-Key is reserved (decoding it writes nothing).
+    if (options.planToken !== undefined) decodePlanToken(options.planToken, batch.commands.length);
     let key: string | undefined;
     if (options.idempotencyKey !== undefined) {
       key = idempotencyStoreKey(principal, options.idempotencyKey);

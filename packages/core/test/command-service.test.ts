@@ -404,6 +404,29 @@ describe('submit', () => {
       expect((await first).commands[0]?.write_state).toBe('complete');
     });
 
+    it('a malformed Plan-Token is refused before the Idempotency-Key is reserved', async () => {
+      const reserved: string[] = [];
+      class RecordingRequestStore extends InMemoryRequestStore {
+        override async reserveIdempotency(
+          ...args: Parameters<InMemoryRequestStore['reserveIdempotency']>
+        ): ReturnType<InMemoryRequestStore['reserveIdempotency']> {
+          reserved.push(args[0]);
+          return super.reserveIdempotency(...args);
+        }
+      }
+      const s = setup({ requests: new RecordingRequestStore({ orders: new InMemoryOrderStore() }) });
+      const e = await rejection(
+        s.service.submit({ commands: [toAgent()] }, alice, { idempotencyKey: 'k', planToken: 'not-a-plan' }),
+        ErrorCodes.VALIDATION_FAILED,
+      );
+      expect(e.details.map((d) => d.pointer)).toEqual(['/headers/plan-token']);
+      expect(reserved).toEqual([]);
+      expect(
+        (await s.service.submit({ commands: [toAgent()] }, alice, { idempotencyKey: 'k' })).commands,
+      ).toHaveLength(1);
+      expect(reserved).toHaveLength(1);
+    });
+
     it('a submission that failed before writing releases its key (when the store can), so a retry is processed', async () => {
       const requests = new ReleasingRequestStore({ orders: new InMemoryOrderStore() });
       const s = setup({ requests, limits: { maxBatchCommands: 10, maxFanOut: 4, maxResultsPerReport: 10 } });
