@@ -40,6 +40,7 @@ import {
   PartitionLeaseManager,
   PullDelivery,
   Scheduler,
+  SCHEDULER_DEFAULTS,
   type ManagementApiAuth,
   type SchedulerMetrics,
 } from '@command-manager/scheduler';
@@ -116,6 +117,8 @@ export async function startSidecar(
     saveRefresh: false,
     writeRefresh: true,
     claimRefresh: false,
+    // How long its own unrefreshed leases stay out of its claim searches: the lag the scheduler allows for.
+    searchLagMs: config.scheduler.searchLagMs,
     maxResponseBytes: config.opensearch.maxResponseBytes,
   });
   // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
@@ -295,6 +298,8 @@ export async function startSidecar(
         ...(tls.keyFile !== undefined && { key: pem(tls.keyFile) }),
       },
       requestTimeoutMs: sched.requestTimeoutMs,
+      // Room for every call `scheduler.concurrency` allows in flight, so that none waits for a connection.
+      maxConnections: Math.max(SCHEDULER_DEFAULTS.maxConnections, sched.concurrency),
       breaker: { failureThreshold: sched.breakerFailureThreshold, openMs: sched.breakerOpenMs },
       logger: logger.child({ component: 'delivery' }),
       metrics,
