@@ -127,7 +127,8 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 1,
     minimum: 1,
-    description: 'Primary shards of the orders index.',
+    description:
+      'Primary shards of the orders index, its monthly archives and the requests index (request records, the request id counter, partition leases).',
   },
   {
     key: 'indices.replicas',
@@ -135,7 +136,8 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 0,
     minimum: 0,
-    description: 'Replicas of the orders index.',
+    description:
+      'Replicas of the orders index, its archives and the requests index. With 0, a node lost loses them: set 1 as soon as the cluster has two data nodes (docs/scaling.md).',
   },
   // HTTP
   {
@@ -290,7 +292,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CM_USERS_FILE',
     type: 'string',
     description:
-      'JSON file of users (scrypt password hashes), API tokens (sha256) and roles. Unset: the API refuses every call except /health.',
+      "JSON file of users (scrypt password hashes), API tokens (sha256) and roles. Unset: every API call is refused; only /health, /ready, /openapi.json and the console's own files are served.",
   },
   {
     key: 'auth.failedLoginWindowMs',
@@ -743,7 +745,8 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: SCHEDULER_DEFAULTS.retentionIntervalMs,
     minimum: 1000,
-    description: 'How often retention runs (one sidecar at a time, under a lock).',
+    description:
+      'How often retention runs: of orders by one sidecar at a time (under a lock), of request and audit records by every sidecar.',
   },
   {
     key: 'scheduler.shutdownTimeoutMs',
