@@ -337,7 +337,8 @@ export interface RequestStore {
   getRequest(requestId: number): Promise<RequestRecord | undefined>;
   /**
    * Up to `page.size` records matching `filter`, newest first (`created_at` descending, then `request_id`
-   * descending), strictly after `page.after`. Searches may lag a refresh interval behind writes.
+   * descending), strictly after `page.after`. Searches may lag a refresh interval behind writes. A store may
+   * answer fewer than asked while more follow (it bounds an answer in bytes); an empty answer is the end.
    */
   listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]>;
   /** Replaces a record (last writer wins: only the request's own writer and the rollout stop update it). */

@@ -139,7 +139,9 @@ export async function listRequests(
         break;
       }
     }
-    if (!full && chunk.length < want) {
+    // A store may answer fewer than asked and have more (it bounds an answer in bytes): only an empty
+    // answer is the end.
+    if (!full && chunk.length === 0) {
       exhausted = true;
       break;
     }

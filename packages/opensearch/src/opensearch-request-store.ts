@@ -31,6 +31,7 @@ import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
+import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
 import { GroupCommit } from './internal/group-commit';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
 import { guarded, responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
@@ -58,6 +59,12 @@ export interface OpenSearchRequestStoreOptions extends OpenSearchSetupOptions {
   maxInflightBulks?: number;
   /** Records + orders in one such bulk, at most (default 2,000; a larger single call goes alone). */
   maxBulkItems?: number;
+  /**
+   * Bytes of one `listRequests` answer read at most (default 8 MiB, as the orders store's): a larger one is
+   * asked again with half as many records. A record carries its whole command (target ids, args), so a
+   * page of 1,000 can be hundreds of megabytes.
+   */
+  maxResponseBytes?: number;
 }
 
 interface IdempotencySource {
@@ -89,6 +96,7 @@ export class OpenSearchRequestStore implements RequestStore {
   private readonly itemRetries: number;
   private readonly retryDelayMs: number;
   private readonly logger: Logger;
+  private readonly maxResponseBytes: number;
   private readonly together: GroupCommit<RequestWithOrders, RequestWithOrdersOutcome>;
 
   constructor(options: OpenSearchRequestStoreOptions) {
@@ -99,6 +107,7 @@ export class OpenSearchRequestStore implements RequestStore {
     this.itemRetries = Math.max(0, Math.floor(options.itemRetries ?? 3));
     this.retryDelayMs = Math.max(0, options.retryDelayMs ?? 100);
     this.logger = (options.logger ?? noopLogger).child({ component: 'opensearch-request-store' });
+    this.maxResponseBytes = maxResponseBytesOption(options.maxResponseBytes);
     this.together = new GroupCommit((entries) => this.writeTogether(entries), {
       maxInflight: options.maxInflightBulks ?? 1,
       maxWeight: options.maxBulkItems ?? 2000,
@@ -331,10 +340,12 @@ export class OpenSearchRequestStore implements RequestStore {
 
   /**
    * Newest first: `request.created_at` then `request.request_id`, both descending, paged with `search_after`
-   * on that pair (unique: the id is). Only documents of kind `request`.
+   * on that pair (unique: the id is). Only documents of kind `request`. The answer is read within
+   * `maxResponseBytes`: a larger one is asked again for half as many records, so fewer than asked may come
+   * back although more follow (the port allows it; only an empty answer ends a listing).
    */
   async listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]> {
-    const size = Math.min(Math.max(0, Math.floor(page.size)), MAX_LIST_SIZE);
+    let size = Math.min(Math.max(0, Math.floor(page.size)), MAX_LIST_SIZE);
     if (size === 0) return [];
     const clauses: Array<Record<string, unknown>> = [{ term: { kind: 'request' } }];
     if (filter.source !== undefined) clauses.push({ term: { 'request.command.source': filter.source } });
@@ -346,22 +357,33 @@ export class OpenSearchRequestStore implements RequestStore {
       if (filter.to !== undefined) range.lt = filter.to;
       clauses.push({ range: { 'request.created_at': range } });
     }
-    const response = await guarded('list request records', () =>
-      this.client.search({
-        index: this.layout.requests,
-        ...WHOLE_ANSWER,
-        body: {
-          size,
-          track_total_hits: false,
-          query: { bool: { filter: clauses } },
-          sort: [{ 'request.created_at': 'desc' }, { 'request.request_id': 'desc' }],
-          ...(page.after ? { search_after: [page.after.createdAtMs, page.after.requestId] } : {}),
-        },
-      }),
-    );
-    const hits = (response.body as { hits: { hits: Array<{ _source?: { request?: RequestRecord } }> } }).hits
-      .hits;
-    return hits.flatMap((h) => (h._source?.request ? [h._source.request] : []));
+    type Answer = { hits?: { hits?: Array<{ _source?: { request?: RequestRecord } }> } };
+    for (;;) {
+      const body: Record<string, unknown> = {
+        size,
+        track_total_hits: false,
+        query: { bool: { filter: clauses } },
+        sort: [{ 'request.created_at': 'desc' }, { 'request.request_id': 'desc' }],
+        ...(page.after ? { search_after: [page.after.createdAtMs, page.after.requestId] } : {}),
+      };
+      try {
+        const { body: answer } = await boundedJson<Answer>(
+          'list request records',
+          this.maxResponseBytes,
+          (options) => this.client.search({ index: this.layout.requests, ...WHOLE_ANSWER, body }, options),
+        );
+        return (answer.hits?.hits ?? []).flatMap((h) => (h._source?.request ? [h._source.request] : []));
+      } catch (e) {
+        if (!(e instanceof ResponseTooLargeError)) throw e;
+        if (size === 1) {
+          throw new CommandManagerError(
+            ErrorCodes.STORE_UNAVAILABLE,
+            `a request record is larger than ${e.maxBytes} bytes; it cannot be listed`,
+          );
+        }
+        size = Math.ceil(size / 2);
+      }
+    }
   }
 
   async putRequest(record: RequestRecord): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * `OpenSearchRequestStore.createRequestsWithOrders` against a real OpenSearch: records and orders in one
- * bulk, repeated calls, a request id that holds another record, refused orders.
+ * bulk, repeated calls, a request id that holds another record, refused orders; listings read within a
+ * byte bound.
  */
+import { listRequests } from '@command-manager/core';
 import type { Order, RequestRecord } from '@command-manager/core';
 import { OpenSearchOrderStore, OpenSearchRequestStore } from '@command-manager/opensearch';
 import { makeTestOrder } from '@command-manager/store-contract';
@@ -120,5 +122,47 @@ describe('OpenSearchRequestStore.createRequestsWithOrders', () => {
     expect(out[0]?.failed.find((f) => f.id === '20-2')?.reason).toMatch(/^[a-z_]*pars[a-z_]*_exception/);
     expect(out[0]?.failed.find((f) => f.id === '20-2')?.reason).not.toMatch(/not a date/);
     expect((await orders.getOrders(['20-1', '20-2'])).map((s) => s.id)).toEqual(['20-1']);
+  });
+});
+
+describe('OpenSearchRequestStore.listRequests', () => {
+  it('reads within maxResponseBytes: a page too large comes in smaller answers, and a listing reaches every record', async () => {
+    const ordersIndex = t.nextOrdersIndex();
+    const orders = new OpenSearchOrderStore({ client: t.client, ordersIndex, replicas: 0 });
+    const requests = new OpenSearchRequestStore({
+      client: t.client,
+      ordersIndex,
+      replicas: 0,
+      maxResponseBytes: 64 * 1024,
+    });
+    await Promise.all([orders.init(), requests.init()]);
+    // 12 records of about 20 KB each: a page of all of them is about 240 KB, over the 64 KiB bound.
+    const note = 'x'.repeat(20_000);
+    for (let id = 1; id <= 12; id++) {
+      const base = record(id);
+      await requests.putRequest({
+        ...base,
+        created_at: new Date(Date.UTC(2025, 5, 1, 12, 0, id)).toISOString(),
+        command: { ...base.command, action: { name: 'restart', args: { note } } },
+      });
+    }
+    await t.client.indices.refresh({ index: requests.layout.requests });
+    const newestFirst = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+
+    const first = await requests.listRequests({}, { size: 12 });
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.length).toBeLessThan(12);
+    expect(first.map((r) => r.request_id)).toEqual(newestFirst.slice(0, first.length));
+
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await listRequests({ requests, orders }, { size: 12, ...(cursor && { cursor }) });
+      seen.push(...page.requests.map((i) => i.request.request_id));
+      cursor = page.cursor;
+      if (cursor === undefined) break;
+    }
+    expect(seen).toEqual(newestFirst);
+    expect(cursor).toBeUndefined();
   });
 });

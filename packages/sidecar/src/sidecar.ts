@@ -122,7 +122,11 @@ export async function startSidecar(
     maxResponseBytes: config.opensearch.maxResponseBytes,
   });
   // Submissions write small commands' orders with their records in one bulk: same refresh as saveOrders.
-  const requests = new OpenSearchRequestStore({ ...indexOptions, ordersRefresh: false });
+  const requests = new OpenSearchRequestStore({
+    ...indexOptions,
+    ordersRefresh: false,
+    maxResponseBytes: config.opensearch.maxResponseBytes,
+  });
   const locks = new OpenSearchLockStore(indexOptions);
   const ids = new OpenSearchRequestIdAllocator(indexOptions);
   // Moves the id counter above any request id already stored (e.g. after the requests index was lost).

@@ -94,7 +94,7 @@ export const SETTINGS: readonly Setting[] = [
     default: 8388608,
     minimum: 65536,
     description:
-      'Largest answer of one read the sidecar parses. Orders index (search or multi-get): a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor); an order larger than this alone is listed without its `command.action.args`. Agents index (a search of a group walk, a lookup of agents by id): a larger answer is asked again for half as many agents; an agent larger than this alone fails the walk or the lookup (503).',
+      'Largest answer of one read the sidecar parses. Orders index (search or multi-get): a larger page is read again with half the orders, so a listing may return fewer than `size` (with a cursor); an order larger than this alone is listed without its `command.action.args`. Agents index (a search of a group walk, a lookup of agents by id): a larger answer is asked again for half as many agents; an agent larger than this alone fails the walk or the lookup (503). Request records (`GET /requests`): a larger answer is asked again for half as many records.',
   },
   // Indices
   {
