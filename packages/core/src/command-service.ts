@@ -64,6 +64,8 @@ export interface CommandServiceLimits {
   maxRequestWriteBytes?: number;
   /** Most result reports in one call (BATCH_TOO_LARGE beyond). */
   maxResultsPerReport: number;
+  /** Most bytes of one report's `result.data` as JSON (that report `invalid` beyond). Default 64 KiB. */
+  maxResultDataBytes?: number;
   /** Most ids in one command's `exclude_agents` (VALIDATION_FAILED beyond). Default 1000. */
   maxExcludeAgents?: number;
   /** Most ids in one `"type": "agents"` target (VALIDATION_FAILED beyond). Default 1000. */
@@ -124,6 +126,7 @@ export class CommandService implements CommandManagerApi {
   private readonly idempotency: IdempotencyKeys;
   private readonly writer: SubmissionWriter;
   private readonly planDeps: PlanDeps;
+  private readonly maxResultDataBytes: number | undefined;
 
   constructor(deps: CommandServiceDeps) {
     this.orders = deps.orders;
@@ -131,6 +134,7 @@ export class CommandService implements CommandManagerApi {
     this.clock = deps.clock ?? systemClock;
     this.logger = (deps.logger ?? noopLogger).child({ component: 'command-service' });
     this.staleWriteMs = deps.limits.staleWriteMs ?? 60_000;
+    this.maxResultDataBytes = deps.limits.maxResultDataBytes;
     const bounds = {
       maxArgsBytes: deps.limits.maxArgsBytes ?? DEFAULT_MAX_ARGS_BYTES,
       maxRequestWriteBytes: deps.limits.maxRequestWriteBytes ?? DEFAULT_MAX_REQUEST_WRITE_BYTES,
@@ -253,7 +257,12 @@ export class CommandService implements CommandManagerApi {
   async reportResults(body: unknown, principal: Principal): Promise<ResultOutcome[]> {
     const reports = this.validator.validateResultReports(body);
     return applyResultReports(
-      { orders: this.orders, clock: this.clock, logger: this.logger },
+      {
+        orders: this.orders,
+        clock: this.clock,
+        logger: this.logger,
+        ...(this.maxResultDataBytes !== undefined && { maxResultDataBytes: this.maxResultDataBytes }),
+      },
       reports,
       principal,
     );

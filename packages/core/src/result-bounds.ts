@@ -10,6 +10,8 @@
  *   (its path within `data` plus its value) is bounded at half of that, leaving room for the path prefix
  *   and separators. The mapping is kept (rather than `enabled: false`, stored but not indexed) so that
  *   dashboards can still filter on result data, as on `command.action.args`.
+ * - `result.data` as a whole is bounded in bytes (`maxDataBytes`), as `command.action.args` is: the body
+ *   limit alone would let one report make its order too large to read back.
  */
 import type { OrderResult } from './model';
 
@@ -17,13 +19,28 @@ export const RESULT_CODE_MIN = -2_147_483_648;
 export const RESULT_CODE_MAX = 2_147_483_647;
 /** Largest leaf of `result.data`: UTF-8 bytes of its dotted path plus its value. */
 export const RESULT_DATA_LEAF_MAX_BYTES = 16_384;
+/**
+ * Largest `result.data` as JSON, by default. Every read of the order carries it: an order larger than what a
+ * reader parses at once (the OpenSearch adapter's `maxResponseBytes`) could no longer be listed.
+ */
+export const DEFAULT_MAX_RESULT_DATA_BYTES = 65_536;
 
-/** Why the index cannot store this result, with the offending field; undefined when it can. */
-export function resultStorageProblem(result: OrderResult): string | undefined {
+/**
+ * Why the index cannot store this result, or the product will not (`result.data` over `maxDataBytes` of
+ * JSON), with the offending field; undefined when it can.
+ */
+export function resultStorageProblem(
+  result: OrderResult,
+  maxDataBytes: number = DEFAULT_MAX_RESULT_DATA_BYTES,
+): string | undefined {
   if (!Number.isInteger(result.code) || result.code < RESULT_CODE_MIN || result.code > RESULT_CODE_MAX) {
     return `result.code must be an integer in ${RESULT_CODE_MIN}..${RESULT_CODE_MAX} (the index maps it as a 32-bit integer)`;
   }
   if (result.data === undefined || result.data === null) return undefined;
+  const dataBytes = utf8Length(JSON.stringify(result.data));
+  if (dataBytes > maxDataBytes) {
+    return `result.data is ${dataBytes} bytes as JSON; a result may carry at most ${maxDataBytes}`;
+  }
   // Iterative walk: the body's nesting is bounded elsewhere, but a stack of our own never overflows.
   const stack: Array<{ path: string; value: unknown }> = [{ path: '', value: result.data }];
   while (stack.length > 0) {

@@ -18,6 +18,8 @@ export interface ResultReportsDeps {
   orders: OrderStore;
   clock: Clock;
   logger: Logger;
+  /** Largest `result.data` as JSON (default `DEFAULT_MAX_RESULT_DATA_BYTES`, result-bounds.ts). */
+  maxResultDataBytes?: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function applyResultReports(
 
   const firstIndex = new Map<string, number>();
   reports.forEach((r, i) => {
-    const unstorable = resultStorageProblem(r.result);
+    const unstorable = resultStorageProblem(r.result, deps.maxResultDataBytes);
     if (!parseOrderDocumentId(r.id)) {
       outcomes[i] = { id: r.id, outcome: 'unknown', message: 'not an order id (<request_id>-<order_id>)' };
     } else if (unstorable !== undefined) {

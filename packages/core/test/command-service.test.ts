@@ -709,6 +709,36 @@ describe('reportResults', () => {
     expect((await orders.getOrder('1-1'))!.order.command.status).toBe('sent');
   });
 
+  it('refuses a result whose data is over maxResultDataBytes as a whole, each leaf being within bounds', async () => {
+    // Five leaves of 15,000 bytes: each within the 16 KiB leaf bound, 75 KB in all.
+    const data = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((k) => [k, 'x'.repeat(15_000)]));
+    const report = (id: string) => ({ id, status: 'success', result: { ...ok, data } });
+    const byDefault = setup();
+    await byDefault.service.submit({ commands: [toAgent()] }, alice);
+    await send(byDefault.orders, '1-1');
+    expect(await byDefault.service.reportResults(report('1-1'), alice)).toEqual([
+      {
+        id: '1-1',
+        outcome: 'invalid',
+        code: 'RESULT_NOT_STORABLE',
+        message: expect.stringMatching(
+          /^result\.data is \d+ bytes as JSON; a result may carry at most 65536$/,
+        ),
+      },
+    ]);
+    expect((await byDefault.orders.getOrder('1-1'))!.order.command.status).toBe('sent');
+
+    const raised = setup({
+      limits: { maxBatchCommands: 10, maxFanOut: 100, maxResultsPerReport: 10, maxResultDataBytes: 100_000 },
+    });
+    await raised.service.submit({ commands: [toAgent()] }, alice);
+    await send(raised.orders, '1-1');
+    expect(await raised.service.reportResults(report('1-1'), alice)).toEqual([
+      { id: '1-1', outcome: 'applied', status: 'success' },
+    ]);
+    expect((await raised.orders.getOrder('1-1'))!.order.command.result?.data).toEqual(data);
+  });
+
   it('rejects an invalid body as a whole (nothing applied)', async () => {
     const { service, orders } = setup();
     await service.submit({ commands: [toAgent()] }, alice);

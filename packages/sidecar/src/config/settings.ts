@@ -5,6 +5,7 @@
  * (`SCHEDULER_DEFAULTS`, core's `defaultRetryPolicy`), so the library and the sidecar cannot drift either.
  */
 import {
+  DEFAULT_MAX_RESULT_DATA_BYTES,
   DEFAULT_OFFLINE_AGENT_STATUSES,
   DEFAULT_PARTITIONS,
   MAX_PARTITIONS,
@@ -426,6 +427,15 @@ export const SETTINGS: readonly Setting[] = [
     default: 1000,
     minimum: 1,
     description: 'Results in one bulk report.',
+  },
+  {
+    key: 'limits.maxResultDataBytes',
+    env: 'CM_MAX_RESULT_DATA_BYTES',
+    type: 'integer',
+    default: DEFAULT_MAX_RESULT_DATA_BYTES,
+    minimum: 2,
+    description:
+      "Bytes of one result's `data` as serialized JSON; a larger report is answered `invalid` (RESULT_NOT_STORABLE) and not written. Every read of the order carries it: keep it well under `opensearch.maxResponseBytes`.",
   },
   {
     key: 'limits.staleWriteMs',

@@ -61,6 +61,7 @@ export interface SidecarConfig {
     readonly maxTargetAgents: number;
     readonly maxExcludeAgents: number;
     readonly maxResultsPerReport: number;
+    readonly maxResultDataBytes: number;
     readonly staleWriteMs: number;
     readonly idempotencyReservationTtlMs: number;
     readonly idempotencyRetentionMs: number;
