@@ -268,12 +268,12 @@ export interface OrderStore {
   /**
    * Up to `limit` orders of the given partitions that the claim rule allows (pending, due, before their
    * deadline, no live lease), the least recently written first (the store's write sequence, as OpenSearch's
-   * `_seq_no`; then request id, order id: a retried order queues behind those written since), after `after`, with their
-   * revisions, WITHOUT writing anything: the partition dispatcher holds the partitions' leases and writes
-   * only each order's verdict, conditionally on the revision returned here. The dispatcher goes on from
-   * `next`, so that it does not read again the orders it is delivering. Like every search it may lag writes
-   * by a refresh interval. An answer may hold fewer than `limit` orders and still have a `next` (a store
-   * bounds what one answer carries).
+   * `_seq_no`; then request id, order id: a retried order queues behind those written since), after
+   * `after`, with their revisions, WITHOUT writing anything: the partition dispatcher holds the partitions'
+   * leases and writes only each order's verdict, conditionally on the revision returned here. The dispatcher
+   * goes on from `next`, so that it does not read again the orders it is delivering. Like every search it may
+   * lag writes by a refresh interval. An answer may hold fewer than `limit` orders and still have a `next` (a
+   * store bounds what one answer carries).
    */
   findDue(request: FindDueRequest): Promise<FindDueResult>;
   /** The args of the first of `ids`, as many as fit in `maxBytes` (at least one id is settled). */

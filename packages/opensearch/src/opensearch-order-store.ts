@@ -143,6 +143,8 @@ const BY_ID_ASC = [{ 'command.request_id': 'asc' }, { 'command.order_id': 'asc' 
  * break ties between shards). A unique number that grows with the writes lets OpenSearch skip, while it sorts,
  * every order behind the page already filled, and reads the hits in the order they lie in the segments;
  * `@timestamp` cannot (every order of a request has the same one). docs/benchmarks.md (d) has the figures.
+ * With several shards their sequences interleave: an order written on a shard whose sequence is behind the
+ * place a pass has reached is found when the pass starts over (a new submission is taken by id at once).
  */
 const BY_WRITE_ASC = [{ _seq_no: 'asc' }, ...BY_ID_ASC] as const;
 
