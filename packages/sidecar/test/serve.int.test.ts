@@ -60,6 +60,42 @@ describe('command-manager serve', () => {
     expect(serve.stderr()).toContain('command manager stopped');
   });
 
+  it('holds scheduler.concurrency calls to the Management API in flight, above its 16 default connections too', async () => {
+    const ids = Array.from({ length: 24 }, (_, i) => `wide-${String(i + 1).padStart(3, '0')}`);
+    await seedAgents(
+      fx.client,
+      ids.map((id) => ({ id, groups: ['wide'] })),
+      {
+        index: fx.agentsIndex,
+        refresh: 'wait_for',
+      },
+    );
+    // Every call is held unanswered: the calls in flight at once are the calls the stub received.
+    const stub = await startStubManagementApi({ hold: true });
+    stubs.push(stub);
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: `${fx.prefix}concurrency`,
+      CM_MANAGEMENT_API_URL: stub.url,
+      CM_MANAGEMENT_API_AUTH: 'none',
+      CM_DISPATCH_BATCH_SIZE: '1',
+      CM_DISPATCH_CONCURRENCY: '20',
+      // No call times out (and is retried) while the test waits: the calls counted are calls in flight.
+      CM_DISPATCH_TIMEOUT_MS: '120000',
+    });
+    const res = await submitRestart(serve.url, fx.adminToken, { type: 'group', id: 'wide' });
+    expect(res.status).toBe(201);
+    let timer: NodeJS.Timeout | undefined;
+    const reached = await Promise.race([
+      stub.waitForCalls(20).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 20_000))),
+    ]);
+    clearTimeout(timer);
+    expect({ reached, inFlight: stub.authorizations.length }).toEqual({ reached: true, inFlight: 20 });
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
   it('walks groups within opensearch.maxResponseBytes: an agent larger than the bound alone is refused, nothing written', async () => {
     // 3,000 group names of ~30 bytes: one agent document of about 90 KB, over the smallest bound (64 KiB).
     const groups = ['huge', ...Array.from({ length: 3000 }, (_, i) => `a-rather-long-group-name-${i}`)];
