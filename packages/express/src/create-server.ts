@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { maxPlanTokenLength } from '@command-manager/core';
 
 /** TLS for the listener. With `ca`, clients must present a certificate signed by it (mutual TLS). */
 export interface TlsOptions {
@@ -21,8 +22,22 @@ export interface TlsOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
+/** Node's own limit on the bytes of a request's headers: a larger request is answered 431. */
+const NODE_DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+/**
+ * The header limit a listener needs for submissions of up to `maxBatchCommands` commands: Node's 16 KiB plus
+ * the longest `Plan-Token` of such a submission (44 bytes a command, core's plan-token.ts), so that the token
+ * a dry run hands out can always be sent back.
+ */
+export function maxHeaderSizeFor(maxBatchCommands: number): number {
+  return NODE_DEFAULT_MAX_HEADER_SIZE + maxPlanTokenLength(maxBatchCommands);
+}
+
 export interface ServerOptions {
   tls?: TlsOptions;
+  /** Bytes of a request's headers, at most (default Node's 16 KiB; see `maxHeaderSizeFor`). */
+  maxHeaderSize?: number;
   /** Node's `headersTimeout` / `requestTimeout` (slowloris protection). */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -39,9 +54,11 @@ export interface ServerOptions {
  */
 export function createServer(app: RequestListener, options: ServerOptions = {}): HttpServer | HttpsServer {
   const tls = options.tls;
+  const maxHeaderSize = options.maxHeaderSize ?? NODE_DEFAULT_MAX_HEADER_SIZE;
   const server = tls
     ? createHttpsServer(
         {
+          maxHeaderSize,
           key: tls.key,
           cert: tls.cert,
           minVersion: tls.minVersion ?? 'TLSv1.2',
@@ -55,7 +72,7 @@ export function createServer(app: RequestListener, options: ServerOptions = {}):
         },
         app,
       )
-    : createHttpServer(app);
+    : createHttpServer({ maxHeaderSize }, app);
   server.headersTimeout = options.headersTimeoutMs ?? 30_000;
   server.requestTimeout = options.requestTimeoutMs ?? 120_000;
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;

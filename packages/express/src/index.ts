@@ -1,6 +1,6 @@
 export { createApp } from './create-app';
 export type { AppDeps, AppLimits, Readiness } from './create-app';
-export { createServer, listen } from './create-server';
+export { createServer, listen, maxHeaderSizeFor } from './create-server';
 export type { ListenOptions, ServerOptions, TlsOptions } from './create-server';
 export { createAuthenticator, verifiedClientCn } from './auth/authenticator';
 export type { AuthRequestInfo, Authenticator, AuthenticatorOptions } from './auth/authenticator';

@@ -14,6 +14,7 @@ import {
   createAuthenticator,
   createApp,
   listen,
+  maxHeaderSizeFor,
   loadUsersFile,
   RequestEventStreams,
   type AuthConfig,
@@ -390,6 +391,7 @@ export async function startSidecar(
   const server = await listen(app, {
     port: config.http.port,
     host: config.http.host,
+    maxHeaderSize: maxHeaderSizeFor(config.limits.maxBatchCommands),
     ...(tls?.certFile !== undefined &&
       tls.keyFile !== undefined && {
         tls: {

@@ -120,6 +120,7 @@ export function inMemoryWorld(
   options: {
     agents?: number;
     maxFanOut?: number;
+    maxBatchCommands?: number;
     orders?: InMemoryOrderStore;
     registry?: ActionRegistry;
   } = {},
@@ -137,7 +138,11 @@ export function inMemoryWorld(
     ids: new InProcessIdAllocator(),
     agents,
     registry: options.registry ?? ActionRegistry.withDefaults(),
-    limits: { maxBatchCommands: 100, maxFanOut: options.maxFanOut ?? 100_000, maxResultsPerReport: 1000 },
+    limits: {
+      maxBatchCommands: options.maxBatchCommands ?? 100,
+      maxFanOut: options.maxFanOut ?? 100_000,
+      maxResultsPerReport: 1000,
+    },
     indexName: 'wazuh-commands',
   });
   return { service, orders, requests, agents };

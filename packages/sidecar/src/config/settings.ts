@@ -373,7 +373,8 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 100,
     minimum: 1,
-    description: 'Commands in one submission.',
+    description:
+      "Commands in one submission. The API's header limit grows with it (16 KiB plus the longest `Plan-Token`, 44 bytes a command), so that a dry run's token can be sent back.",
   },
   {
     key: 'limits.maxFanOut',
