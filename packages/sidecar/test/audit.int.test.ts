@@ -123,12 +123,20 @@ describe('audit trail', () => {
     expect(intact.stdout).toContain('audit trail intact');
     expect(intact.code).toBe(0);
 
-    const stored = await fx.client.search({
-      index: auditIndex,
-      body: { query: { term: { sidecar: 'audit-a' } }, sort: [{ seq: 'asc' }], size: 100 },
-    });
-    const hits = stored.body.hits.hits as Array<{ _id: string; _source: AuditRecord }>;
-    expect(hits.length).toBeGreaterThanOrEqual(4);
+    // The three records of beforeAll and the 403 of the test above, which the sidecar writes in the background:
+    // a record deleted in the middle of a chain must have one after it.
+    const hits = await eventually(
+      async () => {
+        await fx.client.indices.refresh({ index: auditIndex });
+        const stored = await fx.client.search({
+          index: auditIndex,
+          body: { query: { term: { sidecar: 'audit-a' } }, sort: [{ seq: 'asc' }], size: 100 },
+        });
+        return stored.body.hits.hits as Array<{ _id: string; _source: AuditRecord }>;
+      },
+      (found) => found.length >= 4,
+      10_000,
+    );
     const second = hits[1] as { _id: string; _source: AuditRecord };
     await fx.client.index({
       index: auditIndex,
