@@ -285,9 +285,22 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
   it('a consumer killed mid-batch loses nothing: its orders go to the next consumer after the lease', async () => {
     const serve = await startServe(pullEnv('killed'));
     const requestId = await submit(serve.url, { type: 'group', id: 'web' });
-    // A CLI consumer claims the batch and is killed before it acks (it never gets to).
+    // A CLI consumer claims the batch and is killed before it acks (it never gets to). It waits for the orders
+    // (`--wait-ms`): a claim searches, and the submission's orders are searchable only after a refresh.
     const doomed = startCli(
-      ['claim', '--consumer', 'doomed', '--lease-ms', '1000', '--url', serve.url, '--token', serverToken],
+      [
+        'claim',
+        '--consumer',
+        'doomed',
+        '--lease-ms',
+        '1000',
+        '--wait-ms',
+        '10000',
+        '--url',
+        serve.url,
+        '--token',
+        serverToken,
+      ],
       {},
     );
     await doomed.waitFor(/not acked/, 'stdout');
