@@ -38,6 +38,22 @@ async function submitToGroup(url: string): Promise<number> {
   return res.body.commands[0]?.request_id ?? 0;
 }
 
+/** A sidecar dispatching to a stub Management API that holds every call unanswered (deliveries stay in flight). */
+async function serveWithHeldStub(
+  index: string,
+  env: Record<string, string> = {},
+): Promise<{ stub: StubManagementApi; serve: Awaited<ReturnType<typeof startServe>> }> {
+  const stub = await startStubManagementApi({ hold: true });
+  stubs.push(stub);
+  const serve = await startServe({
+    ...fx.env,
+    CM_ORDERS_INDEX: index,
+    CM_MANAGEMENT_API_URL: stub.url,
+    ...env,
+  });
+  return { stub, serve };
+}
+
 describe('command-manager serve', () => {
   it('starts, answers /health and /ready, refuses unauthenticated calls, and stops with exit 0 on SIGTERM', async () => {
     const serve = await startServe({ ...fx.env, CM_ORDERS_INDEX: `${fx.prefix}health` });
@@ -71,12 +87,7 @@ describe('command-manager serve', () => {
       },
     );
     // Every call is held unanswered: the calls in flight at once are the calls the stub received.
-    const stub = await startStubManagementApi({ hold: true });
-    stubs.push(stub);
-    const serve = await startServe({
-      ...fx.env,
-      CM_ORDERS_INDEX: `${fx.prefix}concurrency`,
-      CM_MANAGEMENT_API_URL: stub.url,
+    const { stub, serve } = await serveWithHeldStub(`${fx.prefix}concurrency`, {
       CM_MANAGEMENT_API_AUTH: 'none',
       CM_DISPATCH_BATCH_SIZE: '1',
       CM_DISPATCH_CONCURRENCY: '20',
@@ -181,14 +192,9 @@ describe('command-manager serve', () => {
   });
 
   it('on SIGTERM stops taking work, aborts a delivery still in flight, releases its partitions, and exits 0', async () => {
-    const stub = await startStubManagementApi({ hold: true });
-    stubs.push(stub);
     const index = `${fx.prefix}sigterm`;
-    const serve = await startServe({
-      ...fx.env,
-      CM_ORDERS_INDEX: index,
+    const { stub, serve } = await serveWithHeldStub(index, {
       CM_NODE_ID: 'sigterm-node',
-      CM_MANAGEMENT_API_URL: stub.url,
       CM_SHUTDOWN_TIMEOUT_MS: '500',
     });
     await submitToGroup(serve.url);
@@ -220,12 +226,7 @@ describe('command-manager serve', () => {
   });
 
   it('a second signal forces the exit while the graceful stop is still waiting', async () => {
-    const stub = await startStubManagementApi({ hold: true });
-    stubs.push(stub);
-    const serve = await startServe({
-      ...fx.env,
-      CM_ORDERS_INDEX: `${fx.prefix}force`,
-      CM_MANAGEMENT_API_URL: stub.url,
+    const { stub, serve } = await serveWithHeldStub(`${fx.prefix}force`, {
       // The graceful stop would wait this long for the held delivery.
       CM_SHUTDOWN_TIMEOUT_MS: '600000',
     });
