@@ -739,6 +739,32 @@ describe('reportResults', () => {
     expect((await raised.orders.getOrder('1-1'))!.order.command.result?.data).toEqual(data);
   });
 
+  it('applies result data of exactly maxResultDataBytes and refuses one byte more', async () => {
+    // {"a":"…","b":"…","c":"…","d":"…","e":"…"}: 36 bytes of JSON around five values.
+    const dataOf = (total: number): Record<string, string> => {
+      const each = Math.floor((total - 36) / 5);
+      const lengths = [each, each, each, each, total - 36 - 4 * each];
+      return Object.fromEntries(
+        ['a', 'b', 'c', 'd', 'e'].map((k, i) => [k, 'x'.repeat(lengths[i] as number)]),
+      );
+    };
+    expect(JSON.stringify(dataOf(65_536))).toHaveLength(65_536);
+    expect(JSON.stringify(dataOf(65_537))).toHaveLength(65_537);
+    const { service, orders } = setup();
+    await service.submit({ commands: [toGroup()] }, alice);
+    for (const id of ['1-1', '1-2']) await send(orders, id);
+    const out = await service.reportResults(
+      {
+        results: [
+          { id: '1-1', status: 'success', result: { ...ok, data: dataOf(65_536) } },
+          { id: '1-2', status: 'success', result: { ...ok, data: dataOf(65_537) } },
+        ],
+      },
+      alice,
+    );
+    expect(out.map((o) => o.outcome)).toEqual(['applied', 'invalid']);
+  });
+
   it('rejects an invalid body as a whole (nothing applied)', async () => {
     const { service, orders } = setup();
     await service.submit({ commands: [toAgent()] }, alice);
