@@ -258,6 +258,13 @@ test('down for longer than the deadlines: the orders fail as expired, with the r
       /management API unreachable|ECONNREFUSED|circuit breaker/,
     );
   }
+  // The sidecar counts a verdict once the store has answered its write; the test's refresh can show the
+  // written orders a little before that answer arrives. Wait for the count, then require it exact.
+  await waitFor(
+    'every expired order to be counted',
+    async () => ((await metric('scheduler_orders_expired_total')) ?? 0) >= expiredBefore + GROUP,
+    { timeoutMs: 10_000, intervalMs: 100 },
+  ).catch(() => undefined);
   expect((await metric('scheduler_orders_expired_total')) ?? 0).toBe(expiredBefore + GROUP);
   const ids = orders.map((o) => o.id);
   expect(ids.every((id) => !scenario.proxy.seen.has(id))).toBe(true);
