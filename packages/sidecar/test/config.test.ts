@@ -60,6 +60,60 @@ describe('configuration', () => {
     expect(err.details[0]?.message).toContain('http.tls.clientCaFile');
   });
 
+  it('refuses settings that contradict each other, naming both keys and where they came from', () => {
+    // Args larger than one delivery would be accepted and never delivered.
+    const err = configError(() =>
+      loadConfig({ env: { CM_MAX_ARGS_BYTES: '2097153', CM_DISPATCH_MAX_BYTES: '2097152' } }),
+    );
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(err.details).toEqual([
+      {
+        pointer: 'limits.maxArgsBytes',
+        message: expect.stringContaining('`scheduler.deliveryMaxBytes` (2097152)') as unknown,
+      },
+    ]);
+    expect(err.details[0]?.message).toContain('CM_MAX_ARGS_BYTES, CM_DISPATCH_MAX_BYTES');
+    expect(err.message).toContain('undeliverable');
+    // Equal is allowed: args of exactly one delivery go out alone.
+    expect(
+      loadConfig({ env: { CM_MAX_ARGS_BYTES: '4096', CM_DISPATCH_MAX_BYTES: '4096' } }).limits.maxArgsBytes,
+    ).toBe(4096);
+    // Against the other's default, and from a file.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cm-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ scheduler: { retryBaseMs: 60_001 } }));
+    const retry = configError(() => loadConfig({ file, env: {} }));
+    expect(retry.details.map((d) => d.pointer)).toEqual(['scheduler.retryBaseMs']);
+    expect(retry.details[0]?.message).toMatch(/^60001 must be at most `scheduler\.retryMaxMs` \(60000\)/);
+    // A reservation must be taken over before the retention run may delete its key: strictly less.
+    const ttl = configError(() =>
+      loadConfig({
+        env: { CM_IDEMPOTENCY_RESERVATION_TTL_MS: '60000', CM_IDEMPOTENCY_RETENTION_MS: '60000' },
+      }),
+    );
+    expect(ttl.details.map((d) => d.pointer)).toEqual(['limits.idempotencyReservationTtlMs']);
+    expect(ttl.details[0]?.message).toContain('less than `limits.idempotencyRetentionMs`');
+    expect(
+      loadConfig({
+        env: { CM_IDEMPOTENCY_RESERVATION_TTL_MS: '59999', CM_IDEMPOTENCY_RETENTION_MS: '60000' },
+      }).limits.idempotencyReservationTtlMs,
+    ).toBe(59_999);
+  });
+
+  it('bounds one setting only by another integer setting, and the defaults meet every such bound', () => {
+    const byKey = new Map(SETTINGS.map((s) => [s.key, s]));
+    const bounded = SETTINGS.filter((s) => s.atMost);
+    expect(bounded.length).toBeGreaterThanOrEqual(3);
+    for (const s of bounded) {
+      expect({ key: s.key, type: s.type }).toEqual({ key: s.key, type: 'integer' });
+      expect({ key: s.key, bound: byKey.get(s.atMost?.key ?? '')?.type }).toEqual({
+        key: s.key,
+        bound: 'integer',
+      });
+    }
+    expect(() => loadConfig({ env: {} })).not.toThrow();
+  });
+
   it('trusted proxies must be addresses or CIDRs', () => {
     expect(
       loadConfig({ env: { CM_HTTP_TRUSTED_PROXIES: '10.0.0.0/8, ::1, loopback' } }).http.trustedProxies,

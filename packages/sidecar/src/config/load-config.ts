@@ -183,6 +183,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (getPath(raw, 'opensearch.certFile') !== undefined)
     need('opensearch.keyFile', 'opensearch.certFile is set');
+  for (const s of SETTINGS) {
+    if (!s.atMost) continue;
+    const value = getPath(raw, s.key);
+    const bound = getPath(raw, s.atMost.key);
+    if (typeof value !== 'number' || typeof bound !== 'number') continue;
+    if (s.atMost.below ? value < bound : value <= bound) continue;
+    const via = [sourceOf.get(s.key), sourceOf.get(s.atMost.key)].filter(Boolean).join(', ');
+    problems.push({
+      pointer: s.key,
+      message:
+        `${value} must be ${atMostWords(s.atMost)} \`${s.atMost.key}\` (${bound}): ${s.atMost.why}` +
+        (via ? ` (from ${via})` : ''),
+    });
+  }
   if (problems.length > 0) {
     throw new CommandManagerError(
       ErrorCodes.CONFIG_INVALID,
@@ -191,6 +205,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     );
   }
   return deepFreeze(raw) as unknown as Config;
+}
+
+function atMostWords(atMost: NonNullable<Setting['atMost']>): string {
+  return atMost.below ? 'less than' : 'at most';
 }
 
 /** What Express's `trust proxy` (proxy-addr) accepts: an IP, a CIDR, or one of its named ranges. */
@@ -225,7 +243,10 @@ export function settingsTable(): string {
         ? ''
         : `\`${Array.isArray(s.default) ? s.default.join(',') : String(s.default)}\``;
     const type = s.type === 'enum' ? (s.values ?? []).map((v) => `\`${v}\``).join(' \\| ') : s.type;
-    return `| \`${s.key}\` | \`${s.env}\` | ${type} | ${def} | ${s.description}${s.secret ? ' (secret: never logged)' : ''} |`;
+    const bound = s.atMost
+      ? ` Must be ${atMostWords(s.atMost)} \`${s.atMost.key}\`: otherwise ${s.atMost.why} (the sidecar refuses to start).`
+      : '';
+    return `| \`${s.key}\` | \`${s.env}\` | ${type} | ${def} | ${s.description}${bound}${s.secret ? ' (secret: never logged)' : ''} |`;
   });
   return [
     '| key | environment | type | default | meaning |',

@@ -29,6 +29,11 @@ export interface Setting {
   maximum?: number;
   /** Never logged, never echoed in errors. */
   secret?: boolean;
+  /**
+   * Another integer setting this one may not exceed (`below`: must be less than), checked once both are
+   * known; `why` is what would go wrong otherwise, said in the error and in the README's table.
+   */
+  atMost?: { key: string; below?: boolean; why: string };
   description: string;
 }
 
@@ -391,6 +396,10 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 16384,
     minimum: 2,
+    atMost: {
+      key: 'scheduler.deliveryMaxBytes',
+      why: 'a command with larger args would be accepted and then fail as undeliverable',
+    },
     description:
       "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them.",
   },
@@ -453,6 +462,11 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 600000,
     minimum: 1000,
+    atMost: {
+      key: 'limits.idempotencyRetentionMs',
+      below: true,
+      why: 'the retention run could delete the key of a submission still running, and a retry would write it again',
+    },
     description:
       'An `Idempotency-Key` whose first submission has not answered after this long (its sidecar died) is taken over by the next retry with that key. Keep it well above the longest submission.',
   },
@@ -662,6 +676,7 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: defaultRetryPolicy.baseMs,
     minimum: 1,
+    atMost: { key: 'scheduler.retryMaxMs', why: 'the first retry delay would be longer than the longest' },
     description: 'First retry delay (capped exponential backoff with jitter).',
   },
   {
