@@ -24,7 +24,8 @@ import { CommandManagerError, ErrorCodes, noopLogger } from '@command-manager/co
 import type { AgentDirectory, AgentInfo, GroupQuery, Logger } from '@command-manager/core';
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_AGENTS_INDEX } from './index-layout';
-import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
+import { boundedJson, maxResponseBytesOption } from './internal/bounded-read';
+import { readHalving, readInHalves } from './internal/halving-read';
 import { GroupCommit } from './internal/group-commit';
 import { sleep } from './internal/bulk';
 import { guarded, WHOLE_ANSWER } from './internal/store-errors';
@@ -136,44 +137,46 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
     let searchSize = size;
     let maxSearchSize = Math.max(size, this.walkSearchSize);
     const searchPage = async (after: unknown[] | undefined): Promise<AgentHit[]> => {
-      for (;;) {
-        const body: Record<string, unknown> = {
-          size: searchSize,
-          query: groupQuery(group, query),
-          sort: [{ 'agent.id': 'asc' }],
-          pit: { id: pitId, keep_alive: this.keepAlive },
-          _source: SOURCE_FIELDS,
-          track_total_hits: false,
-        };
-        if (after) body.search_after = after;
-        let answer: SearchAnswer;
-        let status: number;
-        try {
+      const { value, size: asked } = await readHalving(
+        searchSize,
+        async (n) => {
+          const body: Record<string, unknown> = {
+            size: n,
+            query: groupQuery(group, query),
+            sort: [{ 'agent.id': 'asc' }],
+            pit: { id: pitId, keep_alive: this.keepAlive },
+            _source: SOURCE_FIELDS,
+            track_total_hits: false,
+          };
+          if (after) body.search_after = after;
           // With a PIT the index comes from the PIT: the request must not name one.
-          ({ status, body: answer } = await boundedJson<SearchAnswer>(
+          const { status, body: answer } = await boundedJson<SearchAnswer>(
             'page group members',
             this.maxResponseBytes,
             (options) => this.client.search({ ...WHOLE_ANSWER, body }, options),
-          ));
-        } catch (e) {
-          if (!(e instanceof ResponseTooLargeError)) throw e;
-          if (searchSize === 1) throw new AgentTooLargeError(`a member of group "${group}"`, e.maxBytes);
-          searchSize = Math.max(1, Math.floor(searchSize / 2));
-          maxSearchSize = searchSize;
-          continue;
-        }
-        // A point in time that expired or was lost (404) is a failed page, asked again under a new one.
-        if (status === 404) {
-          throw new CommandManagerError(
-            ErrorCodes.STORE_UNAVAILABLE,
-            `page group members: OpenSearch answered 404 (${errorType(answer)})`,
           );
-        }
-        // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
-        if (answer.pit_id) pitId = answer.pit_id;
-        checkAllShards(answer, 'page group members');
-        return answer.hits?.hits ?? [];
+          // A point in time that expired or was lost (404) is a failed page, asked again under a new one.
+          if (status === 404) {
+            throw new CommandManagerError(
+              ErrorCodes.STORE_UNAVAILABLE,
+              `page group members: OpenSearch answered 404 (${errorType(answer)})`,
+            );
+          }
+          // OpenSearch may hand back a new PIT id with any page; the latest is the one to use and delete.
+          if (answer.pit_id) pitId = answer.pit_id;
+          checkAllShards(answer, 'page group members');
+          return answer.hits?.hits ?? [];
+        },
+        (e) => {
+          throw new AgentTooLargeError(`a member of group "${group}"`, e.maxBytes);
+        },
+      );
+      // A page over the byte bound: the walk goes on with pages no larger than the one that fitted.
+      if (asked < searchSize) {
+        searchSize = asked;
+        maxSearchSize = asked;
       }
+      return value;
     };
     const fetchPage = async (after: unknown[] | undefined): Promise<{ hits: AgentHit[]; asked: number }> => {
       for (let attempt = 0; ; attempt++) {
@@ -277,40 +280,40 @@ export class OpenSearchAgentDirectory implements AgentDirectory {
    * the batch is looked up again in two halves; an agent larger than the bound alone fails the lookup.
    */
   private async search(batch: string[]): Promise<AgentInfo[]> {
-    let answer: SearchAnswer;
-    try {
-      ({ body: answer } = await boundedJson<SearchAnswer>(
-        'look up agents',
-        this.maxResponseBytes,
-        (options) =>
-          this.client.search(
-            {
-              index: this.index,
-              ignore_unavailable: true,
-              ...WHOLE_ANSWER,
-              body: {
-                size: Math.min(batch.length, MAX_AGENT_PAGE_SIZE),
-                query: { bool: { filter: [{ terms: { 'agent.id': batch } }] } },
-                _source: SOURCE_FIELDS,
-                track_total_hits: false,
+    return readInHalves(
+      batch,
+      async (ids) => {
+        const { body: answer } = await boundedJson<SearchAnswer>(
+          'look up agents',
+          this.maxResponseBytes,
+          (options) =>
+            this.client.search(
+              {
+                index: this.index,
+                ignore_unavailable: true,
+                ...WHOLE_ANSWER,
+                body: {
+                  size: Math.min(ids.length, MAX_AGENT_PAGE_SIZE),
+                  query: { bool: { filter: [{ terms: { 'agent.id': [...ids] } }] } },
+                  _source: SOURCE_FIELDS,
+                  track_total_hits: false,
+                },
               },
-            },
-            options,
-          ),
-      ));
-    } catch (e) {
-      if (!(e instanceof ResponseTooLargeError)) throw e;
-      if (batch.length === 1) throw new AgentTooLargeError(`agent "${batch[0] ?? ''}"`, e.maxBytes);
-      const half = Math.ceil(batch.length / 2);
-      return [...(await this.search(batch.slice(0, half))), ...(await this.search(batch.slice(half)))];
-    }
-    checkAllShards(answer, 'look up agents');
-    const agents: AgentInfo[] = [];
-    for (const hit of answer.hits?.hits ?? []) {
-      const agent = toAgent(hit);
-      if (agent) agents.push(agent);
-    }
-    return agents;
+              options,
+            ),
+        );
+        checkAllShards(answer, 'look up agents');
+        const agents: AgentInfo[] = [];
+        for (const hit of answer.hits?.hits ?? []) {
+          const agent = toAgent(hit);
+          if (agent) agents.push(agent);
+        }
+        return agents;
+      },
+      (id, e) => {
+        throw new AgentTooLargeError(`agent "${id}"`, e.maxBytes);
+      },
+    );
   }
 }
 

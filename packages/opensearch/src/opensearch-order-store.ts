@@ -55,6 +55,7 @@ import { safeOrderId } from './internal/order-ids';
 import { countByRequests, failureBreakdown } from './internal/request-aggregations';
 import { sortCreateConflicts } from './internal/create-conflicts';
 import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
+import { readHalving, readInHalves } from './internal/halving-read';
 
 export type { RefreshPolicy } from './internal/bulk';
 
@@ -358,27 +359,22 @@ export class OpenSearchOrderStore implements OrderStore {
    */
   private async mgetOrders(ids: readonly string[], excludeArgs: boolean): Promise<StoredOrder[]> {
     const out: StoredOrder[] = [];
-    const run = async (chunk: readonly string[]): Promise<void> => {
-      let docs: Hit[];
-      try {
-        docs = await this.mget(chunk, excludeArgs ? { _source_excludes: ARGS_FIELD } : {});
-      } catch (e) {
-        if (!(e instanceof ResponseTooLargeError)) throw e;
-        if (chunk.length > 1) {
-          const half = Math.ceil(chunk.length / 2);
-          await run(chunk.slice(0, half));
-          await run(chunk.slice(half));
-          return;
-        }
-        if (excludeArgs) throw tooLargeToRead(chunk[0] as string, e.maxBytes);
-        docs = await this.mget(chunk, { _source_excludes: ARGS_FIELD });
-      }
+    const params = excludeArgs ? { _source_excludes: ARGS_FIELD } : {};
+    for (let i = 0; i < ids.length; i += 1000) {
+      const docs = await readInHalves(
+        ids.slice(i, i + 1000),
+        (chunk) => this.mget(chunk, params),
+        // One order larger than the bound: read without its args, unless they were left out already.
+        async (id, e) => {
+          if (excludeArgs) throw tooLargeToRead(id, e.maxBytes);
+          return this.mget([id], { _source_excludes: ARGS_FIELD });
+        },
+      );
       for (const doc of docs) {
         const stored = toStored(doc);
         if (stored) out.push(stored);
       }
-    };
-    for (let i = 0; i < ids.length; i += 1000) await run(ids.slice(i, i + 1000));
+    }
     return out;
   }
 
@@ -394,10 +390,13 @@ export class OpenSearchOrderStore implements OrderStore {
   async readArgs(request: ReadArgsRequest): Promise<ReadArgsResult> {
     const { ids } = request;
     const maxBytes = Math.max(1, Math.floor(request.maxBytes));
-    // The longest prefix (halving) whose args fit in one answer of `maxBytes`.
-    for (let n = Math.min(ids.length, 1000); n >= 1; n = Math.ceil(n / 2)) {
-      const chunk = ids.slice(0, n);
-      try {
+    if (ids.length === 0) return { consumed: 0, args: new Map(), tooLarge: [] };
+    // The longest prefix (halving) whose args fit in one answer of `maxBytes`; an order whose args alone are
+    // larger is named in `tooLarge`.
+    const { value } = await readHalving<ReadArgsResult>(
+      Math.min(ids.length, 1000),
+      async (n) => {
+        const chunk = ids.slice(0, n);
         const { body } = await boundedJson<{ docs?: Hit[] }>('read order args', maxBytes, (options) =>
           this.client.mget(
             { index: this.layout.orders, body: { ids: chunk }, _source_includes: ARGS_FIELD },
@@ -411,12 +410,10 @@ export class OpenSearchOrderStore implements OrderStore {
           args.set(doc._id, (doc._source.command?.action?.args ?? {}) as Record<string, unknown>);
         }
         return { consumed: n, args, tooLarge: [] };
-      } catch (e) {
-        if (!(e instanceof ResponseTooLargeError)) throw e;
-        if (n === 1) return { consumed: 1, args: new Map(), tooLarge: [chunk[0] as string] };
-      }
-    }
-    return { consumed: 0, args: new Map(), tooLarge: [] };
+      },
+      async () => ({ consumed: 1, args: new Map(), tooLarge: [ids[0] as string] }),
+    );
+    return value;
   }
 
   async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {
@@ -839,11 +836,6 @@ export class OpenSearchOrderStore implements OrderStore {
   }
 
   /**
-   * One search, its answer bounded by `maxResponseBytes`: a larger one is asked again with half the hits
-   * (`size` in the result says how many were asked). A single hit larger than the bound is read without its
-   * args, or, when they were left out already, is an error.
-   */
-  /**
    * One page of orders, bounded in bytes: an answer over `maxResponseBytes` is asked again with half the
    * hits, down to one, then without args. With `argsFirst`, an answer too large with the args is asked again
    * at once without them (same size): the caller reads large args in bounded steps itself.
@@ -856,8 +848,7 @@ export class OpenSearchOrderStore implements OrderStore {
     excludeArgs = false,
     argsFirst = false,
   ): Promise<{ hits: Hit[]; size: number }> {
-    let exclude = excludeArgs;
-    for (let n = size; ; ) {
+    const read = async (n: number, exclude: boolean): Promise<Hit[]> => {
       const body: Record<string, unknown> = {
         size: n,
         query,
@@ -867,25 +858,42 @@ export class OpenSearchOrderStore implements OrderStore {
       };
       if (searchAfter) body.search_after = searchAfter;
       if (exclude) body._source = { excludes: [ARGS_FIELD] };
+      const response = await boundedJson<{ hits?: { hits?: Hit[] } }>(
+        'search orders',
+        this.maxResponseBytes,
+        (options) =>
+          this.client.search(
+            { index: this.layout.orders, ignore_unavailable: true, ...WHOLE_ANSWER, body },
+            options,
+          ),
+      );
+      return response.body.hits?.hits ?? [];
+    };
+    let exclude = excludeArgs;
+    if (argsFirst && !exclude) {
       try {
-        const response = await boundedJson<{ hits?: { hits?: Hit[] } }>(
-          'search orders',
-          this.maxResponseBytes,
-          (options) =>
-            this.client.search(
-              { index: this.layout.orders, ignore_unavailable: true, ...WHOLE_ANSWER, body },
-              options,
-            ),
-        );
-        return { hits: response.body.hits?.hits ?? [], size: n };
+        return { hits: await read(size, false), size };
       } catch (e) {
         if (!(e instanceof ResponseTooLargeError)) throw e;
-        if (argsFirst && !exclude) exclude = true;
-        else if (n > 1) n = Math.ceil(n / 2);
-        else if (!exclude) exclude = true;
-        else throw tooLargeToRead('a hit', e.maxBytes);
+        exclude = true;
       }
     }
+    const withoutArgs = exclude;
+    const { value, size: asked } = await readHalving(
+      size,
+      (n) => read(n, withoutArgs),
+      // One hit larger than the bound: read without its args, unless they were left out already.
+      async (e) => {
+        if (withoutArgs) throw tooLargeToRead('a hit', e.maxBytes);
+        try {
+          return await read(1, true);
+        } catch (again) {
+          if (again instanceof ResponseTooLargeError) throw tooLargeToRead('a hit', again.maxBytes);
+          throw again;
+        }
+      },
+    );
+    return { hits: value, size: asked };
   }
 
   /** One page of a `search_after` walk; fetches one extra hit to know whether another page follows. */

@@ -31,7 +31,8 @@ import { OpenSearchSetup } from './opensearch-setup';
 import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
-import { boundedJson, maxResponseBytesOption, ResponseTooLargeError } from './internal/bounded-read';
+import { boundedJson, maxResponseBytesOption } from './internal/bounded-read';
+import { readHalving } from './internal/halving-read';
 import { GroupCommit } from './internal/group-commit';
 import { NO_TRANSPORT_RETRY } from './internal/no-transport-retry';
 import { guarded, responseErrorInfo, toStoreError, WHOLE_ANSWER } from './internal/store-errors';
@@ -345,7 +346,7 @@ export class OpenSearchRequestStore implements RequestStore {
    * back although more follow (the port allows it; only an empty answer ends a listing).
    */
   async listRequests(filter: RequestFilter, page: RequestListPage): Promise<RequestRecord[]> {
-    let size = Math.min(Math.max(0, Math.floor(page.size)), MAX_LIST_SIZE);
+    const size = Math.min(Math.max(0, Math.floor(page.size)), MAX_LIST_SIZE);
     if (size === 0) return [];
     const clauses: Array<Record<string, unknown>> = [{ term: { kind: 'request' } }];
     if (filter.source !== undefined) clauses.push({ term: { 'request.command.source': filter.source } });
@@ -358,32 +359,31 @@ export class OpenSearchRequestStore implements RequestStore {
       clauses.push({ range: { 'request.created_at': range } });
     }
     type Answer = { hits?: { hits?: Array<{ _source?: { request?: RequestRecord } }> } };
-    for (;;) {
-      const body: Record<string, unknown> = {
-        size,
-        track_total_hits: false,
-        query: { bool: { filter: clauses } },
-        sort: [{ 'request.created_at': 'desc' }, { 'request.request_id': 'desc' }],
-        ...(page.after ? { search_after: [page.after.createdAtMs, page.after.requestId] } : {}),
-      };
-      try {
+    const { value } = await readHalving(
+      size,
+      async (n) => {
+        const body: Record<string, unknown> = {
+          size: n,
+          track_total_hits: false,
+          query: { bool: { filter: clauses } },
+          sort: [{ 'request.created_at': 'desc' }, { 'request.request_id': 'desc' }],
+          ...(page.after ? { search_after: [page.after.createdAtMs, page.after.requestId] } : {}),
+        };
         const { body: answer } = await boundedJson<Answer>(
           'list request records',
           this.maxResponseBytes,
           (options) => this.client.search({ index: this.layout.requests, ...WHOLE_ANSWER, body }, options),
         );
         return (answer.hits?.hits ?? []).flatMap((h) => (h._source?.request ? [h._source.request] : []));
-      } catch (e) {
-        if (!(e instanceof ResponseTooLargeError)) throw e;
-        if (size === 1) {
-          throw new CommandManagerError(
-            ErrorCodes.STORE_UNAVAILABLE,
-            `a request record is larger than ${e.maxBytes} bytes; it cannot be listed`,
-          );
-        }
-        size = Math.ceil(size / 2);
-      }
-    }
+      },
+      (e) => {
+        throw new CommandManagerError(
+          ErrorCodes.STORE_UNAVAILABLE,
+          `a request record is larger than ${e.maxBytes} bytes; it cannot be listed`,
+        );
+      },
+    );
+    return value;
   }
 
   async putRequest(record: RequestRecord): Promise<void> {
