@@ -147,6 +147,18 @@ const BY_ID_ASC = [{ 'command.request_id': 'asc' }, { 'command.order_id': 'asc' 
  * With several shards their sequences interleave: an order written on a shard whose sequence is behind the
  * place a pass has reached is found when the pass starts over (a new submission is taken by id at once).
  */
+/**
+ * Bytes a multi-get answer of `ids` may take when their args total `maxBytes`: each document comes in an
+ * envelope (`_index`, `_id`, `_version`, `_seq_no`, `_primary_term`, `found`, the `_source` path down to the
+ * args: under 200 bytes besides the index name and the id), the whole in `{"docs":[…]}`.
+ */
+function argsAnswerBound(index: string, ids: readonly string[], maxBytes: number): number {
+  const perDoc = 256 + Buffer.byteLength(index);
+  let bound = maxBytes + 64;
+  for (const id of ids) bound += perDoc + Buffer.byteLength(id);
+  return bound;
+}
+
 const BY_WRITE_ASC = [{ _seq_no: 'asc' }, ...BY_ID_ASC] as const;
 
 interface PendingOp extends BulkOp {
@@ -387,33 +399,52 @@ export class OpenSearchOrderStore implements OrderStore {
     return docs;
   }
 
+  /**
+   * The args of the longest prefix of `ids` whose args, as JSON, total at most `maxBytes` (the first id's
+   * alone when they are larger: named in `tooLarge`). One multi-get of up to 1,000 ids, its answer bounded by
+   * `maxBytes` plus each document's envelope (`argsAnswerBound`); an answer over that is asked again for half
+   * the ids. The args themselves are then measured, so the bound is the same whatever the envelope costs.
+   */
   async readArgs(request: ReadArgsRequest): Promise<ReadArgsResult> {
     const { ids } = request;
     const maxBytes = Math.max(1, Math.floor(request.maxBytes));
     if (ids.length === 0) return { consumed: 0, args: new Map(), tooLarge: [] };
-    // The longest prefix (halving) whose args fit in one answer of `maxBytes`; an order whose args alone are
-    // larger is named in `tooLarge`.
-    const { value } = await readHalving<ReadArgsResult>(
+    const { value: docs } = await readHalving<Hit[] | undefined>(
       Math.min(ids.length, 1000),
       async (n) => {
         const chunk = ids.slice(0, n);
-        const { body } = await boundedJson<{ docs?: Hit[] }>('read order args', maxBytes, (options) =>
+        const bound = argsAnswerBound(this.layout.orders, chunk, maxBytes);
+        const { body } = await boundedJson<{ docs?: Hit[] }>('read order args', bound, (options) =>
           this.client.mget(
             { index: this.layout.orders, body: { ids: chunk }, _source_includes: ARGS_FIELD },
             options,
           ),
         );
-        assertDocsRead((body.docs ?? []) as Array<Hit & { error?: unknown }>, 'read order args');
-        const args = new Map<string, Record<string, unknown>>();
-        for (const doc of body.docs ?? []) {
-          if (doc.found === false || !doc._source) continue;
-          args.set(doc._id, (doc._source.command?.action?.args ?? {}) as Record<string, unknown>);
-        }
-        return { consumed: n, args, tooLarge: [] };
+        const read = body.docs ?? [];
+        assertDocsRead(read as Array<Hit & { error?: unknown }>, 'read order args');
+        return read;
       },
-      async () => ({ consumed: 1, args: new Map(), tooLarge: [ids[0] as string] }),
+      // The first order alone makes an answer over maxBytes plus its envelope: its args are larger.
+      async () => undefined,
     );
-    return value;
+    if (docs === undefined) return { consumed: 1, args: new Map(), tooLarge: [ids[0] as string] };
+    const args = new Map<string, Record<string, unknown>>();
+    let bytes = 0;
+    let consumed = 0;
+    for (const doc of docs) {
+      const own =
+        doc.found === false || !doc._source
+          ? undefined
+          : ((doc._source.command?.action?.args ?? {}) as Record<string, unknown>);
+      const size = own === undefined ? 0 : Buffer.byteLength(JSON.stringify(own));
+      if (consumed > 0 && bytes + size > maxBytes) break;
+      consumed++;
+      if (own === undefined) continue;
+      if (size > maxBytes) return { consumed, args, tooLarge: [doc._id] };
+      bytes += size;
+      args.set(doc._id, own);
+    }
+    return { consumed, args, tooLarge: [] };
   }
 
   async listOrders(filter: OrderFilter, page: PageRequest): Promise<Page<StoredOrder>> {

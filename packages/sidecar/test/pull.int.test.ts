@@ -269,6 +269,37 @@ describe('pull delivery (scheduler.delivery = pull)', () => {
     expect(order.body.order.command.status).toBe('sent');
   });
 
+  it('a claim answers an order whose args are exactly scheduler.deliveryMaxBytes (= limits.maxArgsBytes)', async () => {
+    const bound = 4096;
+    // `{"blob":"x…x"}`: 11 bytes of JSON around the string.
+    const args = { blob: 'x'.repeat(bound - 11) };
+    expect(Buffer.byteLength(JSON.stringify(args))).toBe(bound);
+    const serve = await startServe(
+      pullEnv('argsbound', {
+        CM_ACTIONS_PERMISSIVE: 'true',
+        CM_MAX_ARGS_BYTES: String(bound),
+        CM_DISPATCH_MAX_BYTES: String(bound),
+      }),
+    );
+    const requestId = await submit(
+      serve.url,
+      { type: 'agent', id: 'agent-002' },
+      { action: { name: 'custom-blob', args } },
+    );
+    const claimed = await callApi<ClaimBody & { orders: Array<{ order: { command: { action: unknown } } }> }>(
+      serve.url,
+      serverToken,
+      'POST',
+      `${API}/orders/_claim`,
+      { consumer: 'server-1', target: { type: 'agent', id: 'agent-002' }, wait_ms: 5000 },
+    );
+    expect(claimed.status).toBe(200);
+    expect(claimed.body.orders.map((o) => o.id)).toEqual([`${requestId}-1`]);
+    expect(claimed.body.orders[0]?.order.command.action).toEqual({ name: 'custom-blob', args });
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
   it('a push sidecar answers the pull routes 404, naming the setting', async () => {
     const serve = await startServe({ ...pullEnv('push'), CM_DELIVERY: 'push' });
     const res = await callApi<{ error: { code: string; message: string } }>(

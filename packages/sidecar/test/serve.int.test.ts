@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DEFAULT_PARTITIONS, type Order } from '@command-manager/core';
 import { OpenSearchPartitionLeaseStore, seedAgents } from '@command-manager/opensearch';
 import { killLeftovers, runCli, startServe } from './support/cli-process';
-import { createFixture, submitRestart, type Fixture } from './support/fixture';
+import { createFixture, eventually, submitRestart, type Fixture } from './support/fixture';
 import { startStubManagementApi, type StubManagementApi } from './support/stub-management-api';
 
 // `command-manager serve` as a real process (started from the sources with ts-node), against OPENSEARCH_URL.
@@ -129,6 +129,54 @@ describe('command-manager serve', () => {
       'agent-002',
       'agent-003',
     ]);
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
+  it('delivers a command whose args are exactly limits.maxArgsBytes = scheduler.deliveryMaxBytes; one byte more is refused', async () => {
+    const bound = 4096;
+    // `{"blob":"x…x"}`: 11 bytes of JSON around the string.
+    const args = (bytes: number): Record<string, unknown> => ({ blob: 'x'.repeat(bytes - 11) });
+    expect(Buffer.byteLength(JSON.stringify(args(bound)))).toBe(bound);
+    const stub = await startStubManagementApi();
+    stubs.push(stub);
+    const index = `${fx.prefix}argsbound`;
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: index,
+      CM_MANAGEMENT_API_URL: stub.url,
+      CM_MANAGEMENT_API_AUTH: 'none',
+      CM_ACTIONS_PERMISSIVE: 'true',
+      CM_MAX_ARGS_BYTES: String(bound),
+      CM_DISPATCH_MAX_BYTES: String(bound),
+    });
+    const command = (bytes: number): Record<string, unknown> => ({
+      action: { name: 'custom-blob', args: args(bytes) },
+    });
+    const over = await submitRestart(
+      serve.url,
+      fx.adminToken,
+      { type: 'agent', id: 'agent-001' },
+      command(bound + 1),
+    );
+    expect(over.status).toBe(413);
+    const res = await submitRestart(
+      serve.url,
+      fx.adminToken,
+      { type: 'agent', id: 'agent-001' },
+      command(bound),
+    );
+    expect(res.status).toBe(201);
+    const requestId = res.body.commands[0]?.request_id;
+    await stub.waitForCalls(1);
+    const [delivered] = await eventually(
+      async () => (await ordersOf(index)).filter((o) => o.command.request_id === requestId),
+      (orders) => orders.length === 1 && orders[0]?.command.status !== 'pending',
+      20_000,
+    );
+    expect(delivered?.command.status).toBe('sent');
+    expect(delivered?.command.action.args).toEqual(args(bound));
+    expect(stub.received).toEqual([`${requestId}-1`]);
     serve.signal('SIGTERM');
     expect(await serve.exited).toBe(0);
   });

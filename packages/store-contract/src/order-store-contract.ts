@@ -965,6 +965,39 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         expect(tiny).toEqual({ consumed: 1, args: new Map(), tooLarge: ['1-2'] });
       });
 
+      it('readArgs bounds the args themselves: args of exactly maxBytes are read, one byte more is too large', async () => {
+        // `{"blob":"x…x"}`: 11 bytes of JSON around the string.
+        const sized = (bytes: number): Record<string, unknown> => ({ blob: 'x'.repeat(bytes - 11) });
+        const maxBytes = 4096;
+        expect(Buffer.byteLength(JSON.stringify(sized(maxBytes)))).toBe(maxBytes);
+        await store.saveOrders([
+          withArgs(1, 1, sized(maxBytes)),
+          withArgs(1, 2, sized(maxBytes + 1)),
+          withArgs(1, 3, sized(maxBytes / 2)),
+          withArgs(1, 4, sized(maxBytes / 2)),
+          withArgs(1, 5, { groups: ['a'] }),
+        ]);
+        expect(await store.readArgs({ ids: ['1-1', '1-2'], maxBytes })).toEqual({
+          consumed: 1,
+          args: new Map([['1-1', sized(maxBytes)]]),
+          tooLarge: [],
+        });
+        expect(await store.readArgs({ ids: ['1-2', '1-3'], maxBytes })).toEqual({
+          consumed: 1,
+          args: new Map(),
+          tooLarge: ['1-2'],
+        });
+        // Two halves fill the bound exactly; a third order does not fit beside them.
+        expect(await store.readArgs({ ids: ['1-3', '1-4', '1-5'], maxBytes })).toEqual({
+          consumed: 2,
+          args: new Map([
+            ['1-3', sized(maxBytes / 2)],
+            ['1-4', sized(maxBytes / 2)],
+          ]),
+          tooLarge: [],
+        });
+      });
+
       it('an order larger than the read bound (8 MiB) alone is read without its args by getOrder and listOrders', async () => {
         // ~9 MiB of args: 9,000 names of 1,000 characters.
         const huge = { groups: Array.from({ length: 9000 }, (_, i) => `h${i}-`.padEnd(1000, 'x')) };

@@ -336,7 +336,7 @@ export class InMemoryOrderStore implements OrderStore {
     for (const id of request.ids) {
       const entry = this.docs.get(id);
       const value = entry?.order.command.action.args;
-      const size = value === undefined ? 0 : jsonBytes({ _id: id, args: value });
+      const size = value === undefined ? 0 : jsonBytes(value);
       if (consumed > 0 && bytes + size > request.maxBytes) break;
       consumed++;
       if (value === undefined) continue;
