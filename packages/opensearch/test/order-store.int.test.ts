@@ -219,6 +219,67 @@ describe('OpenSearchOrderStore', () => {
     expect((await store.getOrder('8-2'))?.order).toEqual(b);
   });
 
+  it('at the smallest response bound, an order with the largest args and result data the sidecar allows is still read', async () => {
+    // The sidecar's bounds at their limits: opensearch.maxResponseBytes 65,536 (its minimum),
+    // limits.maxResultDataBytes half of it (32,768), limits.maxArgsBytes at its default (16,384).
+    const small = new OpenSearchOrderStore({
+      client: t.client,
+      ordersIndex,
+      replicas: 0,
+      maxResponseBytes: 65_536,
+    });
+    /** `bytes` of JSON in leaves of at most 8,000 characters (result-bounds.ts bounds a leaf). */
+    const payload = (bytes: number): Record<string, string> => {
+      const out: Record<string, string> = {};
+      let left = bytes - 2;
+      for (let i = 0; left > 0; i++) {
+        const key = `k${String(i).padStart(2, '0')}`;
+        const len = Math.min(8000, left - key.length - 5 - (i > 0 ? 1 : 0));
+        out[key] = 'x'.repeat(len);
+        left -= key.length + 5 + len + (i > 0 ? 1 : 0);
+      }
+      return out;
+    };
+    const args = payload(16_384);
+    const data = payload(32_768);
+    expect([JSON.stringify(args).length, JSON.stringify(data).length]).toEqual([16_384, 32_768]);
+    const done = makeTestOrder(12, 1, { status: 'success', completedAt: BASE });
+    done.command.action.args = args;
+    done.command.result = { code: 0, message: 'done', data };
+    expect(await small.saveOrders([done, makeTestOrder(12, 2)])).toEqual({
+      written: 2,
+      existing: 0,
+      failed: [],
+    });
+    await t.client.indices.refresh({ index: ordersIndex });
+    // About 50 KB of payloads: the order fits one answer whole. (With 65,536 bytes of data, which the
+    // sidecar now refuses to be configured for, it fits no answer even without its args, and every listing
+    // that reaches it, and the retention run, fails.)
+    const one = await small.getOrder('12-1');
+    expect(one?.order.command.result?.data).toEqual(data);
+    expect(one?.order.command.action.args).toEqual(args);
+    const listed = await small.listOrders({ requestId: 12 }, { size: 10 });
+    expect(listed.items.map((o) => o.id).sort()).toEqual(['12-1', '12-2']);
+    const terminal = await small.findTerminalBefore(new Date(BASE.getTime() + 1), { size: 10 });
+    expect(terminal.items.map((o) => o.id)).toEqual(['12-1']);
+    expect((await small.readArgs({ ids: ['12-1'], maxBytes: 16_384 })).args.get('12-1')).toEqual(args);
+    // Why the sidecar bounds result data by half of the response bound: at the full bound, the order is
+    // larger than any answer even without its args.
+    const over = makeTestOrder(12, 3, { status: 'success', completedAt: BASE });
+    over.command.result = { code: 0, message: 'done', data: payload(65_536) };
+    await small.saveOrders([over]);
+    await t.client.indices.refresh({ index: ordersIndex });
+    const walk = async (): Promise<void> => {
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await small.listOrders({ requestId: 12 }, cursor ? { size: 10, cursor } : { size: 10 });
+        cursor = page.cursor;
+        if (cursor === undefined) return;
+      }
+    };
+    await expect(walk()).rejects.toThrow('cannot be read');
+  });
+
   it('archives into <orders>-archive-YYYY.MM by the month of @timestamp', async () => {
     await store.saveOrders([
       makeTestOrder(9, 1, {

@@ -85,6 +85,23 @@ describe('configuration', () => {
     const retry = configError(() => loadConfig({ file, env: {} }));
     expect(retry.details.map((d) => d.pointer)).toEqual(['scheduler.retryBaseMs']);
     expect(retry.details[0]?.message).toMatch(/^60001 must be at most `scheduler\.retryMaxMs` \(60000\)/);
+    // Result data must leave room for the rest of its order in one answer: half of it at most.
+    const data = configError(() =>
+      loadConfig({ env: { OPENSEARCH_MAX_RESPONSE_BYTES: '65536', CM_MAX_RESULT_DATA_BYTES: '32769' } }),
+    );
+    expect(data.details.map((d) => d.pointer)).toEqual(['limits.maxResultDataBytes']);
+    expect(data.details[0]?.message).toContain('at most `opensearch.maxResponseBytes` / 2 (32768)');
+    expect(
+      loadConfig({ env: { OPENSEARCH_MAX_RESPONSE_BYTES: '65536', CM_MAX_RESULT_DATA_BYTES: '32768' } })
+        .limits.maxResultDataBytes,
+    ).toBe(32_768);
+    // The smallest response bound with the default result bound: refused, not left to fail at the first
+    // large result.
+    expect(
+      configError(() => loadConfig({ env: { OPENSEARCH_MAX_RESPONSE_BYTES: '65536' } })).details.map(
+        (d) => d.pointer,
+      ),
+    ).toEqual(['limits.maxResultDataBytes']);
     // A reservation must be taken over before the retention run may delete its key: strictly less.
     const ttl = configError(() =>
       loadConfig({

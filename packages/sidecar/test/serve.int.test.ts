@@ -116,6 +116,8 @@ describe('command-manager serve', () => {
       ...fx.env,
       CM_ORDERS_INDEX: orders,
       OPENSEARCH_MAX_RESPONSE_BYTES: '65536',
+      // Result data may take at most half of one answer.
+      CM_MAX_RESULT_DATA_BYTES: '32768',
       CM_AGENTS_SEARCH_SIZE: '2',
     });
     const refused = await submitRestart(serve.url, fx.adminToken, { type: 'group', id: 'huge' });

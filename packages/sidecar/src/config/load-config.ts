@@ -186,14 +186,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const s of SETTINGS) {
     if (!s.atMost) continue;
     const value = getPath(raw, s.key);
-    const bound = getPath(raw, s.atMost.key);
-    if (typeof value !== 'number' || typeof bound !== 'number') continue;
+    const other = getPath(raw, s.atMost.key);
+    if (typeof value !== 'number' || typeof other !== 'number') continue;
+    const bound = Math.floor(other / (s.atMost.divisor ?? 1));
     if (s.atMost.below ? value < bound : value <= bound) continue;
     const via = [sourceOf.get(s.key), sourceOf.get(s.atMost.key)].filter(Boolean).join(', ');
     problems.push({
       pointer: s.key,
       message:
-        `${value} must be ${atMostWords(s.atMost)} \`${s.atMost.key}\` (${bound}): ${s.atMost.why}` +
+        `${value} must be ${atMostWords(s.atMost)} (${bound}): ${s.atMost.why}` +
         (via ? ` (from ${via})` : ''),
     });
   }
@@ -207,8 +208,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return deepFreeze(raw) as unknown as Config;
 }
 
+/** `at most \`key\``, `less than \`key\``, `at most \`key\` / 2`. */
 function atMostWords(atMost: NonNullable<Setting['atMost']>): string {
-  return atMost.below ? 'less than' : 'at most';
+  const share = atMost.divisor !== undefined && atMost.divisor !== 1 ? ` / ${atMost.divisor}` : '';
+  return `${atMost.below ? 'less than' : 'at most'} \`${atMost.key}\`${share}`;
 }
 
 /** What Express's `trust proxy` (proxy-addr) accepts: an IP, a CIDR, or one of its named ranges. */
@@ -244,7 +247,7 @@ export function settingsTable(): string {
         : `\`${Array.isArray(s.default) ? s.default.join(',') : String(s.default)}\``;
     const type = s.type === 'enum' ? (s.values ?? []).map((v) => `\`${v}\``).join(' \\| ') : s.type;
     const bound = s.atMost
-      ? ` Must be ${atMostWords(s.atMost)} \`${s.atMost.key}\`: otherwise ${s.atMost.why} (the sidecar refuses to start).`
+      ? ` Must be ${atMostWords(s.atMost)}: otherwise ${s.atMost.why} (the sidecar refuses to start).`
       : '';
     return `| \`${s.key}\` | \`${s.env}\` | ${type} | ${def} | ${s.description}${bound}${s.secret ? ' (secret: never logged)' : ''} |`;
   });

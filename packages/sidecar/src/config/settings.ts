@@ -30,10 +30,11 @@ export interface Setting {
   /** Never logged, never echoed in errors. */
   secret?: boolean;
   /**
-   * Another integer setting this one may not exceed (`below`: must be less than), checked once both are
-   * known; `why` is what would go wrong otherwise, said in the error and in the README's table.
+   * Another integer setting this one may not exceed (`below`: must be less than; `divisor`: a share of it),
+   * checked once both are known; `why` is what would go wrong otherwise, said in the error and in the
+   * README's table.
    */
-  atMost?: { key: string; below?: boolean; why: string };
+  atMost?: { key: string; below?: boolean; divisor?: number; why: string };
   description: string;
 }
 
@@ -444,8 +445,13 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: DEFAULT_MAX_RESULT_DATA_BYTES,
     minimum: 2,
+    atMost: {
+      key: 'opensearch.maxResponseBytes',
+      divisor: 2,
+      why: 'one order with such a result could not be read (listings, retention), even without its args',
+    },
     description:
-      "Bytes of one result's `data` as serialized JSON; a larger report is answered `invalid` (RESULT_NOT_STORABLE) and not written. Every read of the order carries it: keep it well under `opensearch.maxResponseBytes`.",
+      "Bytes of one result's `data` as serialized JSON; a larger report is answered `invalid` (RESULT_NOT_STORABLE) and not written. Every read of the order carries it.",
   },
   {
     key: 'limits.staleWriteMs',
