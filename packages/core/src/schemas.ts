@@ -101,7 +101,7 @@ export const actionSchema = {
     args: {
       type: 'object',
       description:
-        'The action\'s parameters; each action declares its own schema. Absent: `{}`. For `set-group`, a list of group names is taken as `{"groups": [...]}`.',
+        'The action\'s parameters; each action declares its own schema. Absent: `{}`. For `set-group`, a list of group names is taken as `{"groups": [...]}`. Bounded as JSON by `limits.maxArgsBytes` (16 KiB by default), and each value with its dotted path by 16 KiB (413 beyond).',
     },
     version: { type: 'string', maxLength: 64, pattern: NO_CONTROL_CHARS_PATTERN },
   },

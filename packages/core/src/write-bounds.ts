@@ -6,9 +6,12 @@
  * - `maxArgsBytes`: the serialized JSON of one command's `action.args` (ARGS_TOO_LARGE, 413, beyond);
  * - `maxRequestWriteBytes`: args bytes × orders, summed over the commands of one submission
  *   (REQUEST_WRITE_TOO_LARGE, 422, beyond), i.e. how many bytes of args the submission would write.
+ * Whatever `maxArgsBytes` allows, each leaf of `action.args` must fit one index term
+ * (flat-object-leaves.ts; ARGS_TOO_LARGE, 413, beyond): the index would refuse the orders otherwise.
  */
 import { CommandManagerError, ErrorCodes } from './errors';
 import type { ErrorDetail } from './errors';
+import { oversizedLeaf, PAYLOAD_LEAF_MAX_BYTES } from './flat-object-leaves';
 import type { CommandRequest } from './model';
 
 /** Default bound of one command's serialized `action.args`: 16 KiB. */
@@ -30,13 +33,17 @@ export function argsBytes(command: CommandRequest): number {
   return Buffer.byteLength(JSON.stringify(command.action.args ?? {}), 'utf8');
 }
 
-/** ARGS_TOO_LARGE naming every command whose args are over the bound. */
+/**
+ * ARGS_TOO_LARGE naming every command whose args are over the bound, or hold a leaf larger than one index
+ * term may be (PAYLOAD_LEAF_MAX_BYTES, path and value).
+ */
 export function checkArgsBytes(
   commands: readonly CommandRequest[],
   maxArgsBytes: number,
   pointerOf: (i: number) => string = (i) => `/commands/${i}`,
 ): void {
   const details: ErrorDetail[] = [];
+  let leaves = 0;
   commands.forEach((c, i) => {
     const bytes = argsBytes(c);
     if (bytes > maxArgsBytes) {
@@ -44,15 +51,29 @@ export function checkArgsBytes(
         pointer: `${pointerOf(i)}/action/args`,
         message: `is ${bytes} bytes of JSON, more than the maximum of ${maxArgsBytes}`,
       });
+      return;
+    }
+    const leaf = oversizedLeaf(c.action.args ?? {});
+    if (leaf) {
+      leaves++;
+      details.push({
+        pointer: `${pointerOf(i)}/action/args${leaf.keys.map((k) => `/${escapePointer(k)}`).join('')}`,
+        message: `is ${leaf.bytes} bytes with its path; a value of action.args may hold at most ${PAYLOAD_LEAF_MAX_BYTES} (the index stores each as one term)`,
+      });
     }
   });
   if (details.length > 0) {
-    throw new CommandManagerError(
-      ErrorCodes.ARGS_TOO_LARGE,
-      `action.args larger than ${maxArgsBytes} bytes; nothing was written`,
-      { details },
-    );
+    const message =
+      leaves === details.length
+        ? `action.args holds a value larger than ${PAYLOAD_LEAF_MAX_BYTES} bytes; nothing was written`
+        : `action.args larger than ${maxArgsBytes} bytes; nothing was written`;
+    throw new CommandManagerError(ErrorCodes.ARGS_TOO_LARGE, message, { details });
   }
+}
+
+/** A key as a JSON Pointer reference token (RFC 6901). */
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /**

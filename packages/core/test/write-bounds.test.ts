@@ -105,6 +105,63 @@ describe('byte bounds on args, checked before anything is written', () => {
     await expectNothingWritten(s);
   });
 
+  it('a leaf of args larger than one index term may be is refused whatever maxArgsBytes allows, named by its pointer', async () => {
+    const s = setup({ maxArgsBytes: 1024 * 1024 }, { permissive: true });
+    // Path `a/b.c.d` (7 bytes with its dots) plus the value: 16,384 bytes is the largest leaf.
+    const args = (valueBytes: number): Record<string, unknown> => ({
+      'a/b': { c: [{ d: 'x'.repeat(valueBytes) }] },
+      other: 'y'.repeat(20_000),
+    });
+    const e = await rejection(
+      s.service.submit(
+        {
+          commands: [
+            command({ action: { name: 'anything', args: { fine: 'ok' } } }),
+            command({ action: { name: 'anything', args: { 'a/b': { c: [{ d: 'x'.repeat(16_377) }] } } } }),
+            command({ action: { name: 'anything', args: args(100) } }),
+          ],
+        },
+        alice,
+      ),
+      ErrorCodes.ARGS_TOO_LARGE,
+    );
+    expect(e.details).toEqual([
+      {
+        pointer: '/commands/2/action/args/other',
+        message: expect.stringContaining('20005 bytes') as unknown,
+      },
+    ]);
+    expect(e.message).toContain('a value larger than 16384 bytes');
+    await expectNothingWritten(s);
+    // `~` and `/` in keys are escaped in the pointer (RFC 6901); an array item shares its array's path.
+    const escaped = await rejection(
+      s.service.submit(
+        {
+          commands: [
+            command({ action: { name: 'anything', args: { 'a/b': { c: [{ d: 'x'.repeat(16_378) }] } } } }),
+          ],
+        },
+        alice,
+      ),
+      ErrorCodes.ARGS_TOO_LARGE,
+    );
+    expect(escaped.details.map((d) => d.pointer)).toEqual(['/commands/0/action/args/a~1b/c/d']);
+    expect(escaped.details[0]?.message).toContain('16385 bytes');
+    // 16,384 bytes of path and value is accepted.
+    const ok = await s.service.submit(
+      {
+        commands: [
+          command({
+            target: { type: 'agent', id: 's1' },
+            action: { name: 'anything', args: { 'a/b': { c: [{ d: 'x'.repeat(16_377) }] } } },
+          }),
+        ],
+      },
+      alice,
+    );
+    expect(ok.commands).toHaveLength(1);
+  });
+
   it('args × fan-out over maxRequestWriteBytes: REQUEST_WRITE_TOO_LARGE, no record, no orders, no id consumed', async () => {
     // ~3 KB of args to a 300-agent group: ~900 KB to write, against a 512 KiB bound.
     const s = setup({ maxRequestWriteBytes: 512 * 1024 });

@@ -183,6 +183,43 @@ describe('command-manager serve', () => {
     expect(await serve.exited).toBe(0);
   });
 
+  it('refuses, before writing, args with a leaf the index cannot hold, whatever limits.maxArgsBytes allows', async () => {
+    const index = `${fx.prefix}argsleaf`;
+    const serve = await startServe({
+      ...fx.env,
+      CM_ORDERS_INDEX: index,
+      CM_ACTIONS_PERMISSIVE: 'true',
+      CM_MAX_ARGS_BYTES: String(256 * 1024),
+    });
+    // One string of 40,000 bytes: within the args bound, over Lucene's 32,766-byte term (args are a
+    // flat_object, every leaf a term), which would make OpenSearch refuse the order.
+    const refused = await submitRestart(
+      serve.url,
+      fx.adminToken,
+      { type: 'agent', id: 'agent-001' },
+      { action: { name: 'custom-blob', args: { note: 'ok', nested: { blob: 'x'.repeat(40_000) } } } },
+    );
+    expect(refused.status).toBe(413);
+    expect(JSON.stringify(refused.body)).toContain('/commands/0/action/args/nested/blob');
+    const largest = await submitRestart(
+      serve.url,
+      fx.adminToken,
+      { type: 'agent', id: 'agent-001' },
+      {
+        action: {
+          name: 'custom-blob',
+          args: { nested: { blob: 'x'.repeat(16_384 - 'nested.blob'.length) } },
+        },
+      },
+    );
+    expect(largest.status).toBe(201);
+    expect((await ordersOf(index)).map((o) => o.command.action.args)).toEqual([
+      { nested: { blob: 'x'.repeat(16_384 - 'nested.blob'.length) } },
+    ]);
+    serve.signal('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
   it('exits 4 on a bad configuration, naming every bad key, and starts nothing', async () => {
     const file = path.join(fx.tmp, 'bad-config.json');
     writeFileSync(file, JSON.stringify({ http: { prot: 1 }, bogus: true, scheduler: { batchSize: 0 } }));

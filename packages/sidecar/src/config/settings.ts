@@ -402,7 +402,7 @@ export const SETTINGS: readonly Setting[] = [
       why: 'a command with larger args would be accepted and then fail as undeliverable',
     },
     description:
-      "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them.",
+      "Bytes of one command's `action.args` as serialized JSON, for every action, registered or not (checked before anything is written; 413 beyond). Every order of the command carries them. Whatever this allows, one value with its dotted path may hold at most 16,384 bytes (the index stores each as one term).",
   },
   {
     key: 'limits.maxTargetAgents',
