@@ -378,8 +378,13 @@ export class OpenSearchOrderStore implements OrderStore {
         (chunk) => this.mget(chunk, params),
         // One order larger than the bound: read without its args, unless they were left out already.
         async (id, e) => {
-          if (excludeArgs) throw tooLargeToRead(id, e.maxBytes);
-          return this.mget([id], { _source_excludes: ARGS_FIELD });
+          if (excludeArgs) throw tooLargeToRead(`order ${id}`, e.maxBytes);
+          try {
+            return await this.mget([id], { _source_excludes: ARGS_FIELD });
+          } catch (again) {
+            if (again instanceof ResponseTooLargeError) throw tooLargeToRead(`order ${id}`, again.maxBytes);
+            throw again;
+          }
         },
       );
       for (const doc of docs) {

@@ -278,6 +278,12 @@ describe('OpenSearchOrderStore', () => {
       }
     };
     await expect(walk()).rejects.toThrow('cannot be read');
+    // Read by id, the same order is a store error naming it (not an unmapped parse failure).
+    const byId = await small.getOrder('12-3').catch((e: unknown) => e);
+    expect(byId).toBeInstanceOf(CommandManagerError);
+    expect((byId as CommandManagerError).message).toBe(
+      'order 12-3 of the orders index is larger than 65536 bytes without its args; it cannot be read',
+    );
   });
 
   it('archives into <orders>-archive-YYYY.MM by the month of @timestamp', async () => {
