@@ -34,7 +34,7 @@
  *   (at most 8 MiB of orders by default: fewer than `size` items, at least one, with a cursor).
  */
 import type { Order, OrderFilter, OrderStore, StoredOrder } from '@command-manager/core';
-import { partitionOfOrder, scheduleRetry } from '@command-manager/core';
+import { CommandManagerError, ErrorCodes, partitionOfOrder, scheduleRetry } from '@command-manager/core';
 import { at, makeTestOrder } from './order-fixtures';
 
 export interface OrderStoreHarness {
@@ -1028,6 +1028,23 @@ export function describeOrderStoreContract(name: string, makeStore: () => Promis
         // The args are still stored: delivery reads them with a bound of its own.
         const read = await store.readArgs({ ids: ['1-2'], maxBytes: 16 * 1024 * 1024 });
         expect(read.args.get('1-2')).toEqual(huge);
+      });
+
+      it('an order larger than the read bound (8 MiB) even without its args cannot be read: a store error naming it', async () => {
+        // ~9 MiB of result data: 600 leaves of 15,000 characters (a leaf may hold 16 KiB).
+        const data = Object.fromEntries(
+          Array.from({ length: 600 }, (_, i) => [`k${i}`, String(i).padEnd(15_000, 'x')]),
+        );
+        const huge = withArgs(1, 2, { groups: ['b'] });
+        huge.command.status = 'success';
+        huge.command.result = { code: 0, message: 'done', data };
+        await store.saveOrders([withArgs(1, 1, { groups: ['a'] }), huge]);
+        const byId = await store.getOrder('1-2').catch((e: unknown) => e);
+        expect(byId).toBeInstanceOf(CommandManagerError);
+        expect(byId).toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
+        expect((byId as Error).message).toMatch(/^order 1-2 .* cannot be read$/);
+        // The other order is still read.
+        expect((await store.getOrder('1-1'))?.order.command.action.args).toEqual({ groups: ['a'] });
       });
 
       it('listOrders bounds a page of large orders by bytes: fewer items than asked, a cursor, every order once', async () => {

@@ -1,4 +1,5 @@
 import { isClaimable, isClaimableById } from '../claim-rule';
+import { CommandManagerError, ErrorCodes } from '../errors';
 import { orderDocumentId, emptyCounts, TERMINAL_STATUSES } from '../model';
 import type { Order, OrderStatus, StatusCounts, StoredOrder } from '../model';
 import { isSameOrder, orderIdTaken } from '../order-identity';
@@ -165,9 +166,20 @@ export class InMemoryOrderStore implements OrderStore {
     return entry && this.bounded(toStored(id, entry));
   }
 
-  /** An order larger than `maxResponseBytes` alone is read without its args, as the OpenSearch adapter does. */
+  /**
+   * An order larger than `maxResponseBytes` alone is read without its args, and one still larger without
+   * them cannot be read (STORE_UNAVAILABLE naming it), as the OpenSearch adapter does.
+   */
   private bounded(stored: StoredOrder): StoredOrder {
-    return jsonBytes(stored.order) > this.maxResponseBytes ? withoutArgs(stored) : stored;
+    if (jsonBytes(stored.order) <= this.maxResponseBytes) return stored;
+    const without = withoutArgs(stored);
+    if (jsonBytes(without.order) > this.maxResponseBytes) {
+      throw new CommandManagerError(
+        ErrorCodes.STORE_UNAVAILABLE,
+        `order ${stored.id} of the orders index is larger than ${this.maxResponseBytes} bytes without its args; it cannot be read`,
+      );
+    }
+    return without;
   }
 
   /** The known orders among `ids`, in the order asked; unknown ids are absent. */
