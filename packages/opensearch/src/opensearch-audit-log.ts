@@ -7,8 +7,8 @@
  * at most `maxBatch` records. A call that succeeded and fills a batch sends it at once (one bulk in flight at
  * a time, so bulks go back to back while the API is busy): every accepted call is recorded whatever the rate,
  * each costing a share of a bulk beside the writes the call itself made. Refused calls alone never start a
- * bulk: a flood of them costs at most one bulk a period. The queue holds at most `maxQueued` entries: beyond,
- * entries are counted and the count is written as one record (`dropped`), so a flood of refused calls costs
+ * bulk: a flood of them costs at most one bulk a period. The queue holds at most `maxQueued` entries and
+ * `maxQueuedBytes` of them as JSON (so a large count cannot outgrow the heap): beyond, entries are counted and the count is written as one record (`dropped`), so a flood of refused calls costs
  * a counter, not a write each. Each record is chained to the previous one of this sidecar (core's
  * `chainAuditEntry`) and written with `create` under the id `<sidecar>:<seq>`, so a sequence number is never
  * written twice.
@@ -36,6 +36,8 @@ export interface AuditLogOptions {
   maxBatch: number;
   /** Entries waiting to be written; beyond, they are only counted. */
   maxQueued: number;
+  /** Bytes of the entries waiting to be written, as JSON; beyond, they are only counted. */
+  maxQueuedBytes: number;
   /** Records older than this are deleted by `removeExpired`. */
   retentionMs: number;
 }
@@ -44,6 +46,7 @@ export const AUDIT_LOG_DEFAULTS: Readonly<AuditLogOptions> = Object.freeze({
   flushIntervalMs: 1000,
   maxBatch: 500,
   maxQueued: 10_000,
+  maxQueuedBytes: 4 * 1024 * 1024,
   retentionMs: 90 * 24 * 3600 * 1000,
 });
 
@@ -100,6 +103,9 @@ export class OpenSearchAuditLog implements AuditLog {
   private readonly logger: Logger;
   private readonly maxPageBytes: number;
   private queue: AuditEntry[] = [];
+  /** JSON bytes of each queued entry, in step with `queue`, and their sum. */
+  private queueSizes: number[] = [];
+  private queuedBytes = 0;
   private dropped = 0;
   private last: { seq: number; hash: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -113,6 +119,7 @@ export class OpenSearchAuditLog implements AuditLog {
       flushIntervalMs: options.flushIntervalMs ?? AUDIT_LOG_DEFAULTS.flushIntervalMs,
       maxBatch: options.maxBatch ?? AUDIT_LOG_DEFAULTS.maxBatch,
       maxQueued: options.maxQueued ?? AUDIT_LOG_DEFAULTS.maxQueued,
+      maxQueuedBytes: options.maxQueuedBytes ?? AUDIT_LOG_DEFAULTS.maxQueuedBytes,
       retentionMs: options.retentionMs ?? AUDIT_LOG_DEFAULTS.retentionMs,
     };
     this.logger = options.logger ?? noopLogger;
@@ -144,8 +151,17 @@ export class OpenSearchAuditLog implements AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    if (this.queue.length >= this.options.maxQueued) this.dropped++;
-    else this.queue.push(entry);
+    const bytes = Buffer.byteLength(JSON.stringify(entry));
+    if (
+      this.queue.length >= this.options.maxQueued ||
+      this.queuedBytes + bytes > this.options.maxQueuedBytes
+    ) {
+      this.dropped++;
+    } else {
+      this.queue.push(entry);
+      this.queueSizes.push(bytes);
+      this.queuedBytes += bytes;
+    }
     if (entry.outcome === 'ok' && this.timer !== undefined && this.queue.length >= this.options.maxBatch)
       void this.flush();
   }
@@ -183,6 +199,8 @@ export class OpenSearchAuditLog implements AuditLog {
 
   private async writeBatch(): Promise<void> {
     const entries = this.queue.splice(0, this.options.maxBatch);
+    const sizes = this.queueSizes.splice(0, entries.length);
+    for (const b of sizes) this.queuedBytes -= b;
     const dropped = this.dropped;
     this.dropped = 0;
     if (dropped > 0) {
@@ -231,7 +249,10 @@ export class OpenSearchAuditLog implements AuditLog {
       }
     } catch (e) {
       // Nothing was written: the entries go back to the front of the queue, chained again next time.
-      this.queue.unshift(...entries.filter((e) => e.dropped === undefined));
+      const back = entries.filter((e) => e.dropped === undefined);
+      this.queue.unshift(...back);
+      this.queueSizes.unshift(...sizes.slice(0, back.length));
+      for (const b of sizes.slice(0, back.length)) this.queuedBytes += b;
       this.dropped += dropped;
       this.logger.warn('audit write failed; retried at the next flush', {
         error: e instanceof Error ? e.message : String(e),

@@ -189,6 +189,37 @@ describe('audit trail', () => {
     expect(records[5]).toMatchObject({ code: 'AUDIT_QUEUE_FULL', outcome: 'refused', dropped: 45 });
   });
 
+  it('the queue is bounded by bytes too: records beyond maxQueuedBytes are counted, not held', async () => {
+    // A refused call's record: about 200 bytes as JSON, so 2,000 bytes hold about ten of them; the count bound
+    // (10,000 by default) would hold all 50.
+    const entry = {
+      '@timestamp': new Date().toISOString(),
+      client_ip: '10.9.9.10',
+      operation: 'submit',
+      route: `POST ${API}/commands`,
+      status: 401,
+      outcome: 'refused' as const,
+      code: 'UNAUTHENTICATED',
+    };
+    const each = Buffer.byteLength(JSON.stringify(entry));
+    const held = Math.floor(2000 / each);
+    const log = new OpenSearchAuditLog({
+      client: fx.client,
+      index: auditIndex,
+      sidecar: 'flood-bytes',
+      maxQueuedBytes: 2000,
+      maxBatch: 100,
+      flushIntervalMs: 60_000,
+    });
+    await log.init();
+    for (let i = 0; i < 50; i++) log.record(entry);
+    await log.close();
+    await fx.client.indices.refresh({ index: auditIndex });
+    const { records } = await auditPage('sidecar=flood-bytes');
+    expect(records.filter((r) => r.status === 401)).toHaveLength(held);
+    expect(records[held]).toMatchObject({ code: 'AUDIT_QUEUE_FULL', dropped: 50 - held });
+  });
+
   it('successful calls beyond a batch a period are written at once, none dropped; refused ones wait for the timer', async () => {
     const log = new OpenSearchAuditLog({
       client: fx.client,

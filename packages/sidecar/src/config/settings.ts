@@ -293,6 +293,17 @@ export const SETTINGS: readonly Setting[] = [
     description:
       'Audit records waiting to be written; beyond, calls are only counted, and the count is written as one record (`dropped`).',
   },
+  {
+    key: 'audit.maxQueuedBytes',
+    env: 'CM_AUDIT_MAX_QUEUED_BYTES',
+    type: 'integer',
+    default: AUDIT_LOG_DEFAULTS.maxQueuedBytes,
+    minimum: 1024,
+    maximum: 33554432,
+    description:
+      'Bytes of the audit records waiting to be written, as JSON (a record is about 200–500 bytes; each takes about as much of the heap); beyond, calls are only counted, as beyond `audit.maxQueued`.',
+  },
+
   // Auth
   {
     key: 'auth.usersFile',

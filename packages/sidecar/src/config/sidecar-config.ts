@@ -41,6 +41,7 @@ export interface SidecarConfig {
     readonly flushIntervalMs: number;
     readonly maxBatch: number;
     readonly maxQueued: number;
+    readonly maxQueuedBytes: number;
   };
   readonly auth: {
     readonly usersFile?: string;
