@@ -147,6 +147,8 @@ const BY_ID_ASC = [{ 'command.request_id': 'asc' }, { 'command.order_id': 'asc' 
  * With several shards their sequences interleave: an order written on a shard whose sequence is behind the
  * place a pass has reached is found when the pass starts over (a new submission is taken by id at once).
  */
+const BY_WRITE_ASC = [{ _seq_no: 'asc' }, ...BY_ID_ASC] as const;
+
 /**
  * Bytes a multi-get answer of `ids` may take when their args total `maxBytes`: each document comes in an
  * envelope (`_index`, `_id`, `_version`, `_seq_no`, `_primary_term`, `found`, the `_source` path down to the
@@ -158,8 +160,6 @@ function argsAnswerBound(index: string, ids: readonly string[], maxBytes: number
   for (const id of ids) bound += perDoc + Buffer.byteLength(id);
   return bound;
 }
-
-const BY_WRITE_ASC = [{ _seq_no: 'asc' }, ...BY_ID_ASC] as const;
 
 interface PendingOp extends BulkOp {
   id: string;
