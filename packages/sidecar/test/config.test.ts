@@ -131,6 +131,32 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: {} })).not.toThrow();
   });
 
+  it('settings that size what the sidecar holds in memory have a ceiling', () => {
+    const env = {
+      CM_SEARCH_LAG_MAX_ORDERS: '1000001',
+      CM_AUTH_MAX_TRACKED_LOGIN_CLIENTS: '1000001',
+      CM_AUTH_MAX_QUEUED_VERIFICATIONS: '10001',
+      CM_AUDIT_MAX_QUEUED_BYTES: String(32 * 1024 * 1024 + 1),
+    };
+    const err = configError(() => loadConfig({ env }));
+    expect(err.details.map((d) => d.pointer).sort()).toEqual([
+      'audit.maxQueuedBytes',
+      'auth.maxQueuedVerifications',
+      'auth.maxTrackedLoginClients',
+      'scheduler.searchLagMaxOrders',
+    ]);
+    const atCeiling = loadConfig({
+      env: {
+        CM_SEARCH_LAG_MAX_ORDERS: '1000000',
+        CM_AUTH_MAX_TRACKED_LOGIN_CLIENTS: '1000000',
+        CM_AUTH_MAX_QUEUED_VERIFICATIONS: '10000',
+        CM_AUDIT_MAX_QUEUED_BYTES: String(32 * 1024 * 1024),
+      },
+    });
+    expect(atCeiling.scheduler.searchLagMaxOrders).toBe(1_000_000);
+    expect(atCeiling.audit.maxQueuedBytes).toBe(32 * 1024 * 1024);
+  });
+
   it('trusted proxies must be addresses or CIDRs', () => {
     expect(
       loadConfig({ env: { CM_HTTP_TRUSTED_PROXIES: '10.0.0.0/8, ::1, loopback' } }).http.trustedProxies,
