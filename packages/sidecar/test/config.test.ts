@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CommandManagerError, ErrorCodes } from '@command-manager/core';
+import { maxHeaderSizeFor } from '@command-manager/express';
 import { thrownBy } from '@command-manager/test-support';
 import { getPath, loadConfig, redactedConfig, settingsTable } from '../src/config/load-config';
 import { SETTINGS } from '../src/config/settings';
@@ -137,20 +138,26 @@ describe('configuration', () => {
       CM_AUTH_MAX_TRACKED_LOGIN_CLIENTS: '1000001',
       CM_AUTH_MAX_QUEUED_VERIFICATIONS: '10001',
       CM_AUDIT_MAX_QUEUED_BYTES: String(32 * 1024 * 1024 + 1),
+      CM_MAX_BATCH_COMMANDS: '10001',
     };
     const err = configError(() => loadConfig({ env }));
     expect(err.details.map((d) => d.pointer).sort()).toEqual([
       'audit.maxQueuedBytes',
       'auth.maxQueuedVerifications',
       'auth.maxTrackedLoginClients',
+      'limits.maxBatchCommands',
       'scheduler.searchLagMaxOrders',
     ]);
+    // The header limit at the ceiling of maxBatchCommands is the one the description states.
+    expect(maxHeaderSizeFor(10_000)).toBe(603_079);
+    expect(maxHeaderSizeFor(100)).toBe(22_279);
     const atCeiling = loadConfig({
       env: {
         CM_SEARCH_LAG_MAX_ORDERS: '1000000',
         CM_AUTH_MAX_TRACKED_LOGIN_CLIENTS: '1000000',
         CM_AUTH_MAX_QUEUED_VERIFICATIONS: '10000',
         CM_AUDIT_MAX_QUEUED_BYTES: String(32 * 1024 * 1024),
+        CM_MAX_BATCH_COMMANDS: '10000',
       },
     });
     expect(atCeiling.scheduler.searchLagMaxOrders).toBe(1_000_000);

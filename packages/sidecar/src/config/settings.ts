@@ -392,8 +392,9 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     default: 100,
     minimum: 1,
+    maximum: 10000,
     description:
-      "Commands in one submission. The API's header limit grows with it (16 KiB plus the longest `Plan-Token`, 44 bytes a command), so that a dry run's token can be sent back.",
+      "Commands in one submission. The API's header limit grows with it (16 KiB plus the longest `Plan-Token`: 44 bytes a command, about 59 in base64url), so that a dry run's token can be sent back: 22,279 bytes at the default, 603,079 at the maximum.",
   },
   {
     key: 'limits.maxFanOut',
