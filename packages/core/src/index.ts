@@ -4,7 +4,8 @@
  * - The model and its rules: model.ts (orders, requests, statuses), schemas.ts and validation.ts (bodies),
  *   action-registry.ts, lifecycle.ts (legal transitions) with claim-rule.ts beside it (when an order may be
  *   claimed, `hasLiveLease`) and deadline-rule.ts (what happens past a deadline: the delivery window), retry-policy.ts, expansion.ts (group → orders, paged), write-bounds.ts and
- *   result-bounds.ts (what a submission or a result may write), canonical-json.ts (the one JSON comparison).
+ *   result-bounds.ts (what a submission or a result may write) with flat-object-leaves.ts (what one value of
+ *   `args` or `result.data` may hold), canonical-json.ts (the one JSON comparison).
  * - Ports (ports.ts): every method production uses is required; the in-memory twins (memory/) implement
  *   all of them, and one contract suite (test/contract) runs against them and the OpenSearch adapter.
  * - The service: command-service.ts is a thin facade over one module per concern: authorisation.ts,

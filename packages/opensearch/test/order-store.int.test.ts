@@ -228,7 +228,7 @@ describe('OpenSearchOrderStore', () => {
       replicas: 0,
       maxResponseBytes: 65_536,
     });
-    /** `bytes` of JSON in leaves of at most 8,000 characters (result-bounds.ts bounds a leaf). */
+    /** `bytes` of JSON in leaves of at most 8,000 characters (core's flat-object-leaves.ts bounds a leaf). */
     const payload = (bytes: number): Record<string, string> => {
       const out: Record<string, string> = {};
       let left = bytes - 2;

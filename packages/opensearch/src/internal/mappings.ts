@@ -13,8 +13,8 @@
  * up to `index.mapping.total_fields.limit` (1000), after which NO order with a new key could be written.
  * `flat_object` still indexes every leaf as a keyword (`command.action.args.<path>` is searchable) and the
  * `_source` is returned unchanged. Each leaf becomes a term, which Lucene limits to 32,766 UTF-8 bytes: core
- * bounds result leaves below that (result-bounds.ts) rather than store data unindexed, so that dashboards
- * keep filtering on it.
+ * bounds the leaves of both payloads below that (flat-object-leaves.ts) rather than store them unindexed, so
+ * that dashboards keep filtering on them.
  */
 
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
