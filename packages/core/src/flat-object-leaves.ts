@@ -35,24 +35,9 @@ export function oversizedLeaf(payload: unknown): OversizedLeaf | undefined {
       }
     } else {
       const path = keys.join('.');
-      const bytes = utf8Length(path) + utf8Length(String(value));
+      const bytes = Buffer.byteLength(path) + Buffer.byteLength(String(value));
       if (bytes > PAYLOAD_LEAF_MAX_BYTES) return { path, keys, bytes };
     }
   }
   return undefined;
-}
-
-/** UTF-8 length of a string without encoding it. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }

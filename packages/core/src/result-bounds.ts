@@ -8,7 +8,7 @@
  * - `result.data` as a whole is bounded in bytes (`maxDataBytes`), as `command.action.args` is: the body
  *   limit alone would let one report make its order too large to read back.
  */
-import { oversizedLeaf, PAYLOAD_LEAF_MAX_BYTES, utf8Length } from './flat-object-leaves';
+import { oversizedLeaf, PAYLOAD_LEAF_MAX_BYTES } from './flat-object-leaves';
 import type { OrderResult } from './model';
 
 export const RESULT_CODE_MIN = -2_147_483_648;
@@ -33,7 +33,7 @@ export function resultStorageProblem(
     return `result.code must be an integer in ${RESULT_CODE_MIN}..${RESULT_CODE_MAX} (the index maps it as a 32-bit integer)`;
   }
   if (result.data === undefined || result.data === null) return undefined;
-  const dataBytes = utf8Length(JSON.stringify(result.data));
+  const dataBytes = Buffer.byteLength(JSON.stringify(result.data));
   if (dataBytes > maxDataBytes) {
     return `result.data is ${dataBytes} bytes as JSON; a result may carry at most ${maxDataBytes}`;
   }

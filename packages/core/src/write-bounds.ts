@@ -53,6 +53,8 @@ export function checkArgsBytes(
       });
       return;
     }
+    // A leaf's path and value never take more bytes than the whole args as JSON: small args need no walk.
+    if (bytes <= PAYLOAD_LEAF_MAX_BYTES) return;
     const leaf = oversizedLeaf(c.action.args ?? {});
     if (leaf) {
       leaves++;
