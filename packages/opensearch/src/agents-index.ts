@@ -58,10 +58,9 @@ export async function seedAgents(
   for (const [i, chunk] of chunks.entries()) {
     const items = await sendBulk(client, {
       index,
-      body: chunk.map((op) => op.text).join(''),
+      ops: chunk,
       refresh: i === chunks.length - 1 ? (options.refresh ?? true) : false,
       operation: 'bulk index agents',
-      count: chunk.length,
     });
     const failed = items.find((item) => item.status !== 200 && item.status !== 201);
     if (failed)

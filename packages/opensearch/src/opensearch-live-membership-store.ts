@@ -182,10 +182,9 @@ export class OpenSearchLiveMembershipStore implements LiveMembershipStore {
       ),
     );
     const items = await sendBulk(this.client, {
-      body: ops.map((op) => op.text).join(''),
+      ops,
       refresh: false,
       operation: 'create joiner markers',
-      count: ops.length,
       statusOnly: true,
     });
     items.forEach((item, i) => {

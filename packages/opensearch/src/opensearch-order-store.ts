@@ -312,10 +312,9 @@ export class OpenSearchOrderStore implements OrderStore {
   ): Promise<BulkItemResult[]> {
     return sendBulk(this.client, {
       index: this.layout.orders,
-      body: joinOps(ops),
+      ops,
       refresh,
       operation,
-      count: ops.length,
       ...(statusOnly !== undefined && { statusOnly }),
     });
   }
@@ -747,10 +746,9 @@ export class OpenSearchOrderStore implements OrderStore {
       const archived = new Set<number>();
       for (const chunk of chunkOps(archiveOps, this.batchMaxOrders, this.batchMaxBytes)) {
         const items = await sendBulk(this.client, {
-          body: joinOps(chunk),
+          ops: chunk,
           refresh: false,
           operation: 'bulk archive orders',
-          count: chunk.length,
         });
         items.forEach((item, i) => {
           const op = chunk[i];
@@ -976,10 +974,6 @@ async function inParallel<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== undefined) throw failure.error;
-}
-
-function joinOps(ops: readonly BulkOp[]): string {
-  return ops.map((op) => op.text).join('');
 }
 
 function toStored(hit: Hit | undefined): StoredOrder | undefined {

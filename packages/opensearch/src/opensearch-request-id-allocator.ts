@@ -182,13 +182,12 @@ export class OpenSearchRequestIdAllocator implements RequestIdAllocator {
    * or an id is not above this allocator's last one.
    */
   private async indexCounter(n: number): Promise<{ ids: number[]; reset: boolean }> {
-    const op = bulkOp({ index: { _id: this.docId } }, { kind: 'counter' }).text;
+    const op = bulkOp({ index: { _id: this.docId } }, { kind: 'counter' });
     const items = await sendBulk(this.client, {
       index: this.layout.requests,
-      body: op.repeat(n),
+      ops: Array.from({ length: n }, () => op),
       refresh: false,
       operation: 'allocate request id block',
-      count: n,
     });
     const failed = items.find(
       (item) => (item.status !== 200 && item.status !== 201) || item.version === undefined,

@@ -28,7 +28,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { OpenSearchSetupOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import type { BulkItemResult, RefreshPolicy } from './internal/bulk';
+import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
 import { bulkOp, itemReason, itemRefusal, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
 import { boundedJson, maxResponseBytesOption } from './internal/bounded-read';
@@ -80,11 +80,10 @@ interface IdempotencySource {
 }
 
 /** One item of the combined bulk: a record or an order of entry `entry`. */
-interface TogetherOp {
+interface TogetherOp extends BulkOp {
   entry: number;
   kind: 'record' | 'order';
   id: string;
-  text: string;
   /** An order op's order, to tell a repeated write from another request's order when its id is taken. */
   order?: Order;
 }
@@ -168,10 +167,10 @@ export class OpenSearchRequestStore implements RequestStore {
         entry,
         kind: 'record',
         id: String(record.request_id),
-        text: bulkOp(
+        ...bulkOp(
           { create: { _index: this.layout.requests, _id: requestDocId(record.request_id) } },
           { kind: 'request', request: record },
-        ).text,
+        ),
       });
       for (const order of orders) {
         const id = safeOrderId(order);
@@ -187,7 +186,7 @@ export class OpenSearchRequestStore implements RequestStore {
           kind: 'order',
           id,
           order,
-          text: bulkOp({ create: { _index: this.layout.orders, _id: id } }, order).text,
+          ...bulkOp({ create: { _index: this.layout.orders, _id: id } }, order),
         });
       }
     });
@@ -199,11 +198,10 @@ export class OpenSearchRequestStore implements RequestStore {
       delayMs: this.retryDelayMs,
       send: (ops) =>
         sendBulk(this.client, {
-          body: ops.map((op) => op.text).join(''),
+          ops,
           // Records alone never refresh (read by id, real time); orders follow the order store's policy.
           refresh: hasOrders ? this.ordersRefresh : false,
           operation: 'bulk create requests with orders',
-          count: ops.length,
         }),
       settle: (op, item) => {
         const outcome = outcomes[op.entry] as RequestWithOrdersOutcome;
@@ -264,14 +262,11 @@ export class OpenSearchRequestStore implements RequestStore {
     if (orders.length === 0) return 0;
     const items: BulkItemResult[] = await sendBulk(this.client, {
       index: this.layout.orders,
-      body: orders
-        .map(
-          (o) => bulkOp({ delete: { _id: o.id, if_seq_no: o.seqNo, if_primary_term: o.primaryTerm } }).text,
-        )
-        .join(''),
+      ops: orders.map((o) =>
+        bulkOp({ delete: { _id: o.id, if_seq_no: o.seqNo, if_primary_term: o.primaryTerm } }),
+      ),
       refresh: false,
       operation: 'remove orders written under a duplicated request id',
-      count: orders.length,
       statusOnly: true,
     });
     return items.filter((item) => item.status === 200).length;
@@ -536,10 +531,9 @@ export class OpenSearchRequestStore implements RequestStore {
     if (ids.length === 0) return 0;
     const items = await sendBulk(this.client, {
       index: this.layout.requests,
-      body: ids.map((id) => bulkOp({ delete: { _id: id } }).text).join(''),
+      ops: ids.map((id) => bulkOp({ delete: { _id: id } })),
       refresh: false,
       operation: 'remove expired request documents',
-      count: ids.length,
       statusOnly: true,
     });
     return items.filter((item) => item.status === 200).length;

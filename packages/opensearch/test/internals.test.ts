@@ -5,7 +5,7 @@
 import { CommandManagerError, encodePageCursor } from '@command-manager/core';
 import { errors } from '@opensearch-project/opensearch';
 import { indexLayout } from '@command-manager/opensearch';
-import { bulkOp, chunkOps } from '../src/internal/bulk';
+import { bulkBody, bulkOp, chunkOps } from '../src/internal/bulk';
 import { checkPageSize, decodeCursor, decodeRevision, encodeRevision } from '../src/internal/paging';
 import { toStoreError } from '../src/internal/store-errors';
 
@@ -140,14 +140,35 @@ describe('indexLayout', () => {
   });
 });
 
-describe('bulkOp', () => {
-  it('is NDJSON lines and counts their UTF-8 bytes, multi-byte characters included', () => {
+describe('bulkOp and bulkBody', () => {
+  it('are NDJSON lines whose UTF-8 bytes are counted, multi-byte characters included', () => {
     const withSource = bulkOp({ index: { _id: 'é-1' } }, { s: 'ü€😀', n: 1 });
-    expect(withSource.text).toBe('{"index":{"_id":"é-1"}}\n{"s":"ü€😀","n":1}\n');
-    expect(withSource.bytes).toBe(Buffer.byteLength(withSource.text));
+    const withText = '{"index":{"_id":"é-1"}}\n{"s":"ü€😀","n":1}\n';
+    expect(bulkBody([withSource]).toString('utf8')).toBe(withText);
+    expect(withSource.bytes).toBe(Buffer.byteLength(withText));
     const alone = bulkOp({ delete: { _id: 'ß' } });
-    expect(alone.text).toBe('{"delete":{"_id":"ß"}}\n');
-    expect(alone.bytes).toBe(Buffer.byteLength(alone.text));
+    expect(bulkBody([alone]).toString('utf8')).toBe('{"delete":{"_id":"ß"}}\n');
+    expect(alone.bytes).toBe(Buffer.byteLength('{"delete":{"_id":"ß"}}\n'));
+  });
+
+  it('joins operations in order into a body of exactly their measured bytes', () => {
+    const ops = [
+      bulkOp({ index: { _id: 'a' } }, { v: 'x'.repeat(5000) }),
+      bulkOp({ delete: { _id: 'b' } }),
+      bulkOp({ create: { _id: 'c' } }, { v: '\u2028 \ud83d lone surrogate', q: '"\\' }),
+    ];
+    const body = bulkBody(ops);
+    expect(body.length).toBe(ops.reduce((sum, op) => sum + op.bytes, 0));
+    const lines = body.toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      { index: { _id: 'a' } },
+      { v: 'x'.repeat(5000) },
+      { delete: { _id: 'b' } },
+      { create: { _id: 'c' } },
+      { v: '\u2028 \ud83d lone surrogate', q: '"\\' },
+    ]);
+    expect(bulkBody([]).length).toBe(0);
   });
 });
 

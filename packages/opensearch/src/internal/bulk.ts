@@ -1,8 +1,9 @@
 /**
- * Low-level `_bulk`: the body is built here as NDJSON text (each document serialised once, its size known
- * for the byte bound) and handed to the client as a string, which the transport sends as is. Responses are
- * trimmed with `filter_path` to what is read back (status, seq_no/primary_term, error type and reason), so
- * parsing a 1,000-item answer stays cheap.
+ * Low-level `_bulk`: each operation is serialised once, its size known for the byte bound, and a request's
+ * operations are encoded as UTF-8 straight into one buffer of that size, which the transport sends as is (no
+ * joined string to flatten, measure and encode again on the socket). Responses are trimmed with
+ * `filter_path` to what is read back (status, seq_no/primary_term, error type and reason), so parsing a
+ * 1,000-item answer stays cheap.
  */
 import type { API, Client } from '@opensearch-project/opensearch';
 import { NO_TRANSPORT_RETRY } from './no-transport-retry';
@@ -22,18 +23,40 @@ export interface BulkItemResult {
 
 /** One operation of a bulk request: its action line and optional source, already serialised. */
 export interface BulkOp {
-  /** NDJSON lines of this operation, each ending with `\n`. */
-  text: string;
-  /** UTF-8 length of `text`. */
-  bytes: number;
+  /** The action line, without its `\n`. */
+  readonly head: string;
+  /** The source line, without its `\n` (none for `delete`). */
+  readonly source?: string;
+  /** UTF-8 length of the operation's NDJSON lines, newlines included. */
+  readonly bytes: number;
 }
 
 export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkOp {
-  // Each line is measured on its own: measuring the joined text would first copy it into one flat string.
   const head = JSON.stringify(action);
-  if (source === undefined) return { text: `${head}\n`, bytes: Buffer.byteLength(head) + 1 };
+  if (source === undefined) return { head, bytes: Buffer.byteLength(head) + 1 };
   const body = JSON.stringify(source);
-  return { text: `${head}\n${body}\n`, bytes: Buffer.byteLength(head) + Buffer.byteLength(body) + 2 };
+  return { head, source: body, bytes: Buffer.byteLength(head) + Buffer.byteLength(body) + 2 };
+}
+
+const NEWLINE = 0x0a;
+
+/** The NDJSON body of `ops`, in order: each line encoded once into a buffer of the measured size. */
+export function bulkBody(ops: readonly BulkOp[]): Buffer {
+  let total = 0;
+  for (const op of ops) total += op.bytes;
+  const body = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const op of ops) {
+    at += body.write(op.head, at);
+    body[at++] = NEWLINE;
+    if (op.source !== undefined) {
+      at += body.write(op.source, at);
+      body[at++] = NEWLINE;
+    }
+  }
+  // Every byte was measured beforehand: a shortfall would send uninitialised memory.
+  if (at !== total) throw new Error(`bulk body: wrote ${at} of ${total} bytes`);
+  return body;
 }
 
 /** What a conditional write or an allocation reads back from each item. */
@@ -67,17 +90,16 @@ export async function sendBulk(
   client: Client,
   params: {
     index?: string;
-    body: string;
+    ops: readonly BulkOp[];
     refresh: RefreshPolicy;
     operation: string;
-    count: number;
     /** Only status and error of each item are needed (no seq_no, primary term or version). */
     statusOnly?: boolean;
   },
 ): Promise<BulkItemResult[]> {
   const request: API.Bulk_Request = {
-    // The transport sends a string bulk body verbatim (Transport.js `bulkBody`); the typings only list arrays.
-    body: params.body as unknown as API.Bulk_RequestBody,
+    // The transport sends a buffer verbatim (Transport.js `bulkBody`); the typings only list arrays.
+    body: bulkBody(params.ops) as unknown as API.Bulk_RequestBody,
     refresh: params.refresh,
     filter_path: params.statusOnly ? STATUS_FILTER_PATH : FULL_FILTER_PATH,
   };
@@ -86,7 +108,7 @@ export async function sendBulk(
   const response = await guarded(params.operation, () => client.bulk(request, NO_TRANSPORT_RETRY));
   const items = (response.body as { items?: Array<Record<string, RawItem>> }).items ?? [];
   const out: BulkItemResult[] = [];
-  for (let i = 0; i < params.count; i++) {
+  for (let i = 0; i < params.ops.length; i++) {
     const wrapper = items[i];
     const raw = wrapper ? Object.values(wrapper)[0] : undefined;
     if (!raw || typeof raw.status !== 'number') {
