@@ -43,6 +43,22 @@ describe('HeldOrders', () => {
     expect(held.take([stored('x', '1')]).map((o) => o.id)).toEqual(['x']);
   });
 
+  it('keeps the later revision of an order released twice when the earlier one is forgotten', () => {
+    now = 0;
+    const held = new HeldOrders(1000, 100, clock);
+    held.take([stored('a', '1'), stored('b', '1')]);
+    held.release([stored('a', '1'), stored('b', '1')]);
+    // `a` came due again (revision 2) and was taken and released once more, later.
+    now = 600;
+    expect(held.take([stored('a', '2')]).map((o) => o.id)).toEqual(['a']);
+    held.release([stored('a', '2')]);
+    // The first release is forgotten: `b` at revision 1 is free again; `a` at revision 2 is still stale.
+    now = 1001;
+    expect(held.take([stored('a', '2'), stored('b', '1')]).map((o) => o.id)).toEqual(['b']);
+    now = 1601;
+    expect(held.take([stored('a', '2')]).map((o) => o.id)).toEqual(['a']);
+  });
+
   it('remembers at most maxSpent revisions, forgetting the oldest first', () => {
     now = 0;
     const held = new HeldOrders(1000, 2, clock);
