@@ -918,6 +918,16 @@ export class Scheduler {
       const plan = plans.get(id);
       if (!plan) continue;
       const planned = plan(stored.order);
+      // A release that changes nothing (no lease was written on the order, no later attempt asked for) is
+      // not written: the order stays as it is, at the revision it was taken at.
+      if (isUnchangedRelease(planned, stored.order)) {
+        this.count(
+          { id, rev: stored.rev, kind: planned.kind, order: planned.order, withArgs: false },
+          summary,
+          now,
+        );
+        continue;
+      }
       // With its stored args the order replaces the document whole (cheaper for the store than a merge).
       // An order claimed with its args carries them already; one read without them gets them attached.
       const storedArgs = args.get(id);
@@ -1042,6 +1052,19 @@ export class Scheduler {
   // ---------------------------------------------------------------------------------------------------
   // Deadlines
   // ---------------------------------------------------------------------------------------------------
+}
+
+/** A `released` or `halted` verdict that leaves the order exactly as it was stored. */
+function isUnchangedRelease(planned: Planned, before: Order): boolean {
+  if (planned.kind !== 'released' && planned.kind !== 'halted') return false;
+  const was = before.scheduling;
+  const now = planned.order.scheduling;
+  return (
+    now.lease_owner === was.lease_owner &&
+    now.lease_expires_at === was.lease_expires_at &&
+    now.next_attempt_at === was.next_attempt_at &&
+    planned.order.command.status === before.command.status
+  );
 }
 
 function bump(map: Map<number, number>, key: number, by: number): void {

@@ -547,6 +547,7 @@ describe('lifecycle', () => {
     h.scheduler.start();
     h.scheduler.wake();
     await stub.waitFor(() => stub.received.length === 2);
+    const revs = (await h.store.getOrders(ids(1, 2))).map((o) => o.rev);
     await h.scheduler.stop();
     for (const id of ids(1, 2)) {
       const o = await statusOf(h.store, id);
@@ -554,6 +555,8 @@ describe('lifecycle', () => {
       expect(o.scheduling.lease_owner).toBeNull();
       expect(o.scheduling.attempts).toBe(0);
     }
+    // Nothing was written on them: no lease was, so releasing one changes nothing.
+    expect((await h.store.getOrders(ids(1, 2))).map((o) => o.rev)).toEqual(revs);
     // Stopped: no more claims.
     expect((await h.scheduler.dispatchDue()).claimed).toBe(0);
   });
@@ -682,6 +685,7 @@ describe('wake hints and pipelining', () => {
     stub.holdNext(1);
     scheduler.start();
     await stub.waitFor(() => stub.received.length === 2);
+    const revs = (await store.getOrders(ids(1, 4))).map((o) => o.rev);
     await scheduler.stop();
     expect(stub.acceptRequests).toBe(1);
     for (const o of await store.getOrders(ids(1, 4))) {
@@ -689,6 +693,7 @@ describe('wake hints and pipelining', () => {
       expect(o.order.scheduling.lease_owner).toBeNull();
       expect(o.order.scheduling.attempts).toBe(0);
     }
+    expect((await store.getOrders(ids(1, 4))).map((o) => o.rev)).toEqual(revs);
   });
 });
 
