@@ -2,11 +2,15 @@
  * Benchmark: the scheduler dispatching pending orders to a local Management API stub that answers at once.
  *
  * Figures:
- * 1. Throughput: ORDERS pending orders (default 100,000) claimed under a lease, POSTed to the stub's
+ * 1. Throughput: ORDERS pending orders (default 100,000) found in the partitions the scheduler leases, POSTed to the stub's
  *    `/accept_commands` and marked `sent`, in orders/s; against the same run's baseline of raw `_bulk`
  *    updates of the same orders to `sent` (no lease, no HTTP, no read: the least OpenSearch work that moves
- *    them). Runs alternate (raw first in even rounds, scheduler first in odd ones) over ROUNDS rounds, each
- *    on a freshly seeded index; medians, min and max reported. Goal: ratio ≥ 0.7. WARMUP_ROUNDS pairs (default
+ *    them). A third side in the same rounds, the read-deliver-write pipeline (`pipelineRun`), does the job's
+ *    whole physical work without the product: the scheduler's claim search, a POST of each batch to the stub,
+ *    the conditional bulk of the `sent` versions; it bounds what any design that reads the orders it delivers
+ *    can reach here (`ratioVsPipeline`, `pipelineVsRaw`). Runs alternate (raw, pipeline, scheduler in even
+ *    rounds; scheduler, pipeline, raw in odd ones) over ROUNDS rounds, each on a freshly seeded index;
+ *    medians, min and max reported. Goal: ratio ≥ 0.7. WARMUP_ROUNDS sets (default
  *    1) run first and are not counted: on a node just started, the first runs also pay for OpenSearch
  *    compiling its code paths, which made the side that ran first look slower.
  *    The scheduler runs in a CHILD process (this file again, with DISPATCH_BENCH_CHILD set), so that its
@@ -32,20 +36,22 @@
  *
  * Env: OPENSEARCH_URL (default http://127.0.0.1:9200), ORDERS (100000), ROUNDS (3), BATCH (1000), SETTLE_MAX_MS
  * (60000: longest wait for merges before a timed run; 0: none),
- * CONCURRENCY (4), WARMUP (20000; 0: none), WARMUP_ROUNDS (1: uncounted raw + scheduler pairs first), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
- * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), OPENSEARCH_PID (OpenSearch's process id:
+ * CONCURRENCY (4), WARMUP (20000; 0: none), WARMUP_ROUNDS (1: uncounted sets of the three sides first), LATENCY_SAMPLES (200), TIME_LIMIT_S (900: no new round starts after it), CLAIM_REFRESH
+ * (`true`/`false`/`wait_for`: the store's `claimRefresh`, to compare), PIPELINE_DELIVERY (`0`: the pipeline
+ * baseline reads and writes without POSTing to the stub), OPENSEARCH_PID (OpenSearch's process id:
  * its CPU seconds per run are reported beside each process's own), CHILD_STDOUT (a file the scheduler's
  * process's whole stdout is appended to, e.g. with `--trace-gc`), CHILD_NODE_FLAGS (Node flags of the
  * scheduler's process only, e.g. `--max-old-space-size=96` to see how much heap it really needs).
  * Prints progress to stderr and one JSON object of figures as the last line of stdout.
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
-import { markSent, orderDocumentId, systemClock } from '@command-manager/core';
+import { DEFAULT_PARTITIONS, markSent, orderDocumentId, systemClock } from '@command-manager/core';
 import type { CommandRequest, Order } from '@command-manager/core';
 import {
   createOpenSearchClient,
@@ -53,9 +59,15 @@ import {
   OpenSearchOrderStore,
   OpenSearchRequestStore,
 } from '@command-manager/opensearch';
-import { ManagementApiClient, Scheduler, SchedulerMetricNames } from '@command-manager/scheduler';
+import {
+  ManagementApiClient,
+  Scheduler,
+  SchedulerMetricNames,
+  toAcceptCommandsOrder,
+} from '@command-manager/scheduler';
 import type { SchedulerMetricName, SchedulerMetrics } from '@command-manager/scheduler';
 import { StubManagementApi } from '../packages/scheduler/test/support/stub-management-api';
+import { claimRuleClauses, partitionClause } from '../packages/opensearch/dist/internal/claim-rule';
 import { benchOrder } from './lib/bench-orders';
 import { readProcCpuSeconds } from './lib/proc-cpu';
 import { SIDECAR_HEAP_FLAG } from './lib/sidecar-process';
@@ -78,6 +90,8 @@ const CLAIM_REFRESH = process.env.CLAIM_REFRESH;
 const OPENSEARCH_PID = process.env.OPENSEARCH_PID ? Number(process.env.OPENSEARCH_PID) : undefined;
 /** Longest wait for OpenSearch's merges to end before each timed run (`settle`); 0: no wait. */
 const SETTLE_MAX_MS = Math.max(0, Number(process.env.SETTLE_MAX_MS ?? 60_000));
+/** Whether the read-deliver-write baseline POSTs each batch to the stub (`0`: read and write only, to compare). */
+const PIPELINE_DELIVERY = process.env.PIPELINE_DELIVERY !== '0';
 const GOAL_RATIO = 0.7;
 const GOAL_P99_MS = 250;
 
@@ -219,6 +233,108 @@ async function rawRun(index: string, seeded: Order[]): Promise<{ seconds: number
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const own = process.cpuUsage(cpu0);
   const opensearch = cpuDelta(os0, opensearchCpu());
+  return {
+    seconds,
+    cpu: {
+      harness: Number(((own.user + own.system) / 1e6).toFixed(2)),
+      ...(opensearch !== undefined && { opensearch }),
+    },
+  };
+}
+
+/**
+ * Read-deliver-write baseline, the job's whole physical work without the product: the due orders read with the
+ * scheduler's own claim search (its filter, sort and page of CONCURRENCY × BATCH hits with their sources and
+ * revisions, going on with `search_after`), each BATCH POSTed to the stub's `/accept_commands`, then its `sent`
+ * version bulk-indexed conditionally on the revision read; CONCURRENCY batches in flight, the next page read
+ * while the current one is delivered and written. No lease, no bookkeeping, no retry.
+ */
+async function pipelineRun(index: string, stubUrl: string): Promise<{ seconds: number; cpu: SideCpu }> {
+  const now = systemClock.now();
+  const partitions: number[] = [];
+  for (let p = 0; p < DEFAULT_PARTITIONS; p++) partitions.push(p);
+  const query = {
+    bool: { filter: claimRuleClauses(now.toISOString()).concat([partitionClause(partitions)]) },
+  };
+  const sort = [{ _seq_no: 'asc' }, { 'command.request_id': 'asc' }, { 'command.order_id': 'asc' }];
+  const pageSize = CONCURRENCY * BATCH;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const target = new URL('/accept_commands', stubUrl);
+  type PageHit = { _id: string; _seq_no: number; _primary_term: number; _source: Order; sort: unknown[] };
+  const read = async (after: unknown[] | undefined): Promise<PageHit[]> => {
+    const body: Record<string, unknown> = {
+      size: pageSize,
+      query,
+      sort,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+    };
+    if (after) body.search_after = after;
+    const res = await client.search({ index, body });
+    return (res.body as { hits: { hits: PageHit[] } }).hits.hits;
+  };
+  const deliver = (hits: PageHit[]): Promise<void> => {
+    const orders = hits.map((h) => toAcceptCommandsOrder({ id: h._id, rev: '', order: h._source }));
+    const payload = Buffer.from(JSON.stringify({ orders }));
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        target,
+        {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+              data?: { total_affected_items?: number };
+            };
+            if (res.statusCode !== 200 || answer.data?.total_affected_items !== hits.length)
+              reject(new Error(`stub answered ${String(res.statusCode)}`));
+            else resolve();
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
+  const write = async (hits: PageHit[]): Promise<void> => {
+    const body: Array<Record<string, unknown> | Order> = [];
+    for (const h of hits) {
+      body.push({
+        index: { _index: index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term },
+      });
+      body.push(markSent(h._source, now));
+    }
+    const res = await client.bulk({ body, refresh: false });
+    if (res.body.errors) throw new Error('pipeline bulk had item errors');
+  };
+  const os0 = opensearchCpu();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  let done = 0;
+  let page = await read(undefined);
+  while (page.length > 0) {
+    const last = page[page.length - 1] as PageHit;
+    const next = page.length === pageSize ? read(last.sort) : Promise.resolve([] as PageHit[]);
+    const batches: Array<Promise<void>> = [];
+    for (let i = 0; i < page.length; i += BATCH) {
+      const batch = page.slice(i, i + BATCH);
+      batches.push(PIPELINE_DELIVERY ? deliver(batch).then(() => write(batch)) : write(batch));
+    }
+    await Promise.all(batches);
+    done += page.length;
+    page = await next;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const own = process.cpuUsage(cpu0);
+  const opensearch = cpuDelta(os0, opensearchCpu());
+  agent.destroy();
+  if (done !== ORDERS) throw new Error(`pipeline moved ${done} of ${ORDERS} orders`);
   return {
     seconds,
     cpu: {
@@ -462,6 +578,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const stub = await StubManagementApi.start();
   const raw: number[] = [];
+  const pipeline: number[] = [];
   const sched: number[] = [];
   const rss: number[] = [];
   const heap: number[] = [];
@@ -469,8 +586,9 @@ async function main(): Promise<void> {
   const startHeap: number[] = [];
   const cpus: number[] = [];
   const rawCpu: SideCpu[] = [];
+  const pipelineCpu: SideCpu[] = [];
   const schedulerSideCpu: SideCpu[] = [];
-  const warmups: Array<{ side: 'raw' | 'scheduler'; seconds: number }> = [];
+  const warmups: Array<{ side: 'raw' | 'pipeline' | 'scheduler'; seconds: number }> = [];
   let duplicates = 0;
   try {
     log(
@@ -488,7 +606,9 @@ async function main(): Promise<void> {
         ? `round ${round + 1}`
         : `warm-up round ${round + WARMUP_ROUNDS + 1} (not counted)`;
       const order =
-        (round + WARMUP_ROUNDS) % 2 === 0 ? (['raw', 'scheduler'] as const) : (['scheduler', 'raw'] as const);
+        (round + WARMUP_ROUNDS) % 2 === 0
+          ? (['raw', 'pipeline', 'scheduler'] as const)
+          : (['scheduler', 'pipeline', 'raw'] as const);
       for (const kind of order) {
         const { index, seeded } = await seed();
         try {
@@ -501,6 +621,18 @@ async function main(): Promise<void> {
             } else warmups.push({ side: 'raw', seconds: Number(sec.toFixed(3)) });
             log(
               `${label} raw bulk: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (CPU: harness ${cpu.harness} s${cpu.opensearch === undefined ? '' : `, OpenSearch ${cpu.opensearch} s`})`,
+            );
+          } else if (kind === 'pipeline') {
+            stub.clearRecords();
+            await settle();
+            const { seconds: sec, cpu } = await pipelineRun(index, stub.url);
+            stub.clearRecords();
+            if (counted) {
+              pipeline.push(sec);
+              pipelineCpu.push(cpu);
+            } else warmups.push({ side: 'pipeline', seconds: Number(sec.toFixed(3)) });
+            log(
+              `${label} read-deliver-write pipeline: ${sec.toFixed(2)} s = ${Math.round(ORDERS / sec)} orders/s (CPU: harness ${cpu.harness} s${cpu.opensearch === undefined ? '' : `, OpenSearch ${cpu.opensearch} s`})`,
             );
           } else {
             stub.clearRecords();
@@ -543,6 +675,7 @@ async function main(): Promise<void> {
     log(`latency: ${LATENCY_SAMPLES} single orders on an idle scheduler`);
     const lat = await latencyRun(stub);
     const rawRate = ORDERS / median(raw);
+    const pipelineRate = ORDERS / median(pipeline);
     const schedRate = ORDERS / median(sched);
     const figures = {
       bench: 'dispatch',
@@ -557,10 +690,17 @@ async function main(): Promise<void> {
       rawBulkOrdersPerSec: Math.round(rawRate),
       rawBulkOrdersPerSecMin: Math.round(ORDERS / Math.max(...raw)),
       rawBulkOrdersPerSecMax: Math.round(ORDERS / Math.min(...raw)),
+      pipelineSeconds: pipeline.map((x) => Number(x.toFixed(3))),
+      pipelineOrdersPerSec: Math.round(pipelineRate),
+      pipelineOrdersPerSecMin: Math.round(ORDERS / Math.max(...pipeline)),
+      pipelineOrdersPerSecMax: Math.round(ORDERS / Math.min(...pipeline)),
       schedulerOrdersPerSec: Math.round(schedRate),
       schedulerOrdersPerSecMin: Math.round(ORDERS / Math.max(...sched)),
       schedulerOrdersPerSecMax: Math.round(ORDERS / Math.min(...sched)),
       ratio: Number((schedRate / rawRate).toFixed(3)),
+      // The product against the job's whole physical work, and that work against raw bulk updates alone.
+      ratioVsPipeline: Number((schedRate / pipelineRate).toFixed(3)),
+      pipelineVsRaw: Number((pipelineRate / rawRate).toFixed(3)),
       goalRatio: GOAL_RATIO,
       duplicateDeliveries: duplicates,
       latencySamples: lat.length,
@@ -577,12 +717,13 @@ async function main(): Promise<void> {
       schedulerCpuSeconds: cpus,
       // CPU seconds of every process of each side per round (in run order), OpenSearch's with OPENSEARCH_PID.
       rawSideCpuSeconds: rawCpu,
+      pipelineSideCpuSeconds: pipelineCpu,
       schedulerSideCpuSeconds: schedulerSideCpu,
       goalMaxRssMB: 200,
       harnessMaxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     log(
-      `scheduler ${figures.schedulerOrdersPerSec} orders/s vs raw bulk ${figures.rawBulkOrdersPerSec} orders/s: ratio ${figures.ratio} (goal ≥ ${GOAL_RATIO}); latency p50 ${figures.latencyP50Ms} ms, p99 ${figures.latencyP99Ms} ms (goal < ${GOAL_P99_MS})`,
+      `scheduler ${figures.schedulerOrdersPerSec} orders/s vs raw bulk ${figures.rawBulkOrdersPerSec} orders/s: ratio ${figures.ratio} (goal ≥ ${GOAL_RATIO}); vs read-deliver-write pipeline ${figures.pipelineOrdersPerSec} orders/s: ${figures.ratioVsPipeline} (pipeline ÷ raw ${figures.pipelineVsRaw}); latency p50 ${figures.latencyP50Ms} ms, p99 ${figures.latencyP99Ms} ms (goal < ${GOAL_P99_MS})`,
     );
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
