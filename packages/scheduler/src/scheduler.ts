@@ -221,6 +221,8 @@ class RolloutRound {
   readonly counts = new Map<number, StatusCounts>();
   /** Orders admitted for delivery in this round, per request. */
   readonly admitted = new Map<number, number>();
+  /** Requests with rollout limits among those admitted in this round (see `Batch.searchable`). */
+  readonly limited = new Set<number>();
 }
 
 /** An order's next state after a delivery verdict, and what kind of outcome it is (for the summary and metrics). */
@@ -235,6 +237,13 @@ interface Batch {
   /** Orders still to deliver, by id (an order whose partition was lost before its delivery is removed). */
   held: Map<string, StoredOrder>;
   summary: DispatchSummary;
+  /**
+   * The batch holds orders of a request with rollout limits: its verdicts are written searchable, and the
+   * batch stays in flight until they are. The next admission of the request counts its `sent` and `failure`
+   * orders by search (`countsOf`), beside this sidecar's in-flight ones; a verdict not yet searchable would be
+   * in neither.
+   */
+  searchable: boolean;
 }
 
 export class Scheduler {
@@ -483,7 +492,7 @@ export class Scheduler {
         continue;
       }
       const admitted = await this.admitHeld(claimed, round, summary);
-      this.launchBatches(admitted);
+      this.launchBatches(admitted, round);
       if (found.next === undefined) return;
       // Only held-back or stopped orders: the rest of the due set may be more of the same saturated
       // request; wait for the next poll instead of churning through it.
@@ -557,8 +566,9 @@ export class Scheduler {
         ),
       );
       if (claimed.length > 0) {
-        const admitted = await this.admitHeld(claimed, new RolloutRound(), emptySummary());
-        this.launchBatches(admitted);
+        const round = new RolloutRound();
+        const admitted = await this.admitHeld(claimed, round, emptySummary());
+        this.launchBatches(admitted, round);
       }
       // Orders not taken here (not written after all, of another partition, not due) are the search's business.
       if (claimed.length < ids.length) this.wakeLoop();
@@ -619,15 +629,24 @@ export class Scheduler {
     }
   }
 
-  private launchBatches(orders: StoredOrder[]): void {
+  private launchBatches(orders: StoredOrder[], round: RolloutRound): void {
     for (let i = 0; i < orders.length; i += this.opts.batchSize) {
-      this.launch(orders.slice(i, i + this.opts.batchSize));
+      this.launch(orders.slice(i, i + this.opts.batchSize), round);
     }
   }
 
-  private launch(orders: StoredOrder[]): void {
-    for (const o of orders) bump(this.inFlightByRequest, o.order.command.request_id, 1);
-    const batch: Batch = { held: new Map(orders.map((o) => [o.id, o])), summary: emptySummary() };
+  private launch(orders: StoredOrder[], round: RolloutRound): void {
+    let searchable = false;
+    for (const o of orders) {
+      const requestId = o.order.command.request_id;
+      bump(this.inFlightByRequest, requestId, 1);
+      if (round.limited.has(requestId)) searchable = true;
+    }
+    const batch: Batch = {
+      held: new Map(orders.map((o) => [o.id, o])),
+      summary: emptySummary(),
+      searchable,
+    };
     const p: Promise<DispatchSummary> = this.processBatch(batch)
       .catch((e: unknown) => {
         this.logger.error('batch failed', { error: describeError(e), orders: orders.length });
@@ -702,6 +721,7 @@ export class Scheduler {
           summary.rolloutStopped += await this.stopPendingOfRequest(record, stopReason);
         continue;
       }
+      round.limited.add(requestId);
       if (limits.maxConcurrency !== undefined) {
         await this.countsOf(requestId, round);
         const busy = (round.busy.get(requestId) ?? 0) + (round.admitted.get(requestId) ?? 0);
@@ -839,7 +859,7 @@ export class Scheduler {
       const verdict = verdicts.get(id) ?? { kind: 'retry', reason: 'no verdict for this order' };
       plans.set(id, (order) => this.applyVerdict(order, verdict, now, aborted));
     }
-    await this.writePlans(held, plans, summary, args, now);
+    await this.writePlans(held, plans, summary, args, now, batch.searchable);
     return summary;
   }
 
@@ -912,6 +932,7 @@ export class Scheduler {
     summary: DispatchSummary,
     args: ReadonlyMap<string, Record<string, unknown>>,
     now: Date,
+    searchable: boolean,
   ): Promise<void> {
     const writes: PlannedWrite[] = [];
     for (const [id, stored] of held) {
@@ -946,8 +967,9 @@ export class Scheduler {
     }
     if (writes.length === 0) return;
     // Verdicts need not be searchable at once (the store skips the refresh): until the next refresh a search
-    // still returns the order as it was taken, which `HeldOrders` skips. Reads by id see them at once.
-    const outcomes = await this.orders.writeConditional(writes, NOT_SEARCHABLE);
+    // still returns the order as it was taken, which `HeldOrders` skips. Reads by id see them at once. Those
+    // of a request with rollout limits must be (see `Batch.searchable`).
+    const outcomes = await this.orders.writeConditional(writes, searchable ? {} : NOT_SEARCHABLE);
     const delivered: Array<{ id: string; rev: string; order: Order; write: PlannedWrite }> = [];
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];

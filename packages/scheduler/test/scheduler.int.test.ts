@@ -11,7 +11,7 @@ import {
   Scheduler,
 } from '@command-manager/scheduler';
 import type { PartitionOwnership, SchedulerOptions } from '@command-manager/scheduler';
-import { command, ids, orders } from './support/fixtures';
+import { command, ids, orders, requestRecord } from './support/fixtures';
 import type { Stores } from './support/opensearch-fixture';
 import { schedulerRig } from './support/scheduler-rig';
 
@@ -158,4 +158,35 @@ it('retries a 5xx against the real store and then delivers', async () => {
   });
   for (const id of ids(3, 3)) expect(rig.stub.countAccepted(id)).toBe(1);
   expect((await stores.orders.getOrder('3-1'))?.order.scheduling.attempts).toBe(1);
+});
+
+it('max_concurrency holds while its verdicts are not yet searchable: one order sent at a time, never two', async () => {
+  // The sidecar's store settings, on an index refreshed by this test only: the window between a verdict and
+  // the refresh that makes it searchable, at most a second in production, lasts as long as the test needs.
+  const stores = await os.stores({ writeRefresh: true, submitRefresh: false });
+  await os.client.indices.putSettings({
+    index: stores.ordersIndex,
+    body: { index: { refresh_interval: '30s' } },
+  });
+  const now = systemClock.now();
+  const limited = command({ max_concurrency: 1 });
+  await stores.requests.createRequest(requestRecord(30, limited, 5, now));
+  await stores.orders.saveOrders(orders(30, 5, now, limited));
+  await os.client.indices.refresh({ index: stores.ordersIndex });
+  // The stub accepts every order and no result ever comes: the first order stays `sent`, the others wait.
+  rig.stub.holdNext(1);
+  // A poll of 100 ms defers the held-back orders by 500 ms.
+  const s = scheduler(stores, 'sidecar-a');
+  s.start();
+  await rig.stub.waitFor(() => rig.stub.received.length >= 1);
+  // While the first order is on its way, the other four's deferral becomes searchable; then it is accepted.
+  await new Promise((r) => setTimeout(r, 200));
+  await os.client.indices.refresh({ index: stores.ordersIndex });
+  rig.stub.releaseHeld();
+  await rig.stub.waitFor(() => rig.stub.accepted.length >= 1);
+  // The four come due again within 500 ms; a second order would have gone out by now.
+  await new Promise((r) => setTimeout(r, 2500));
+  expect(rig.stub.accepted).toHaveLength(1);
+  await os.client.indices.refresh({ index: stores.ordersIndex });
+  expect(await stores.orders.countByStatus({ requestId: 30 })).toMatchObject({ sent: 1, pending: 4 });
 });
