@@ -43,8 +43,8 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { IndexLayout } from './index-layout';
 import type { IndexSettingsOptions } from './opensearch-setup';
 import { OpenSearchSetup } from './opensearch-setup';
-import type { BulkItemResult, BulkOp, RefreshPolicy } from './internal/bulk';
-import { bulkOp, chunkOps, itemReason, itemRefusal, sendBulk } from './internal/bulk';
+import type { BulkItemResult, BulkOp, EncodedOp, RefreshPolicy } from './internal/bulk';
+import { bulkOp, chunkOps, EncodedLines, itemReason, itemRefusal, opBytes, sendBulk } from './internal/bulk';
 import { bulkWithRetries } from './internal/bulk-retry';
 import { claimRuleClauses, partitionClause } from './internal/claim-rule';
 import { boolQuery, filterClauses } from './internal/order-query';
@@ -165,11 +165,11 @@ interface PendingOp extends BulkOp {
   id: string;
 }
 
-interface SaveOp extends PendingOp {
+/** A save: the order is encoded at once and read back from its bytes only if its id turns out to be taken. */
+interface SaveOp extends EncodedOp {
+  id: string;
   /** Position in the stream, so that failures are reported in stream order whatever batch finished first. */
   seq: number;
-  /** The order, to tell a repeated write from another request's order when its id is taken. */
-  order: Order;
 }
 
 interface ConditionalBulkOptions {
@@ -237,6 +237,8 @@ export class OpenSearchOrderStore implements OrderStore {
     const inflight = new Set<Promise<void>>();
     let fatal: unknown;
     let batch: SaveOp[] = [];
+    // The first batch's buffer grows as it fills; each next one starts at the size of the batch before.
+    let lines = new EncodedLines(0);
     let bytes = 0;
     let dispatched = 0;
     let seq = 0;
@@ -272,19 +274,19 @@ export class OpenSearchOrderStore implements OrderStore {
           });
           continue;
         }
-        const op: SaveOp = { seq: seq++, id, order, ...bulkOp({ create: { _id: id } }, order) };
+        const head = JSON.stringify({ create: { _id: id } });
+        const source = JSON.stringify(order);
+        const size = opBytes(head, source);
         // A full batch is sent only once the next order exists: the batch still open when the stream
         // ends is the last one, which carries the refresh.
-        if (
-          batch.length > 0 &&
-          (batch.length >= this.batchMaxOrders || bytes + op.bytes > this.batchMaxBytes)
-        ) {
+        if (batch.length > 0 && (batch.length >= this.batchMaxOrders || bytes + size > this.batchMaxBytes)) {
           await dispatch(batch, false);
           batch = [];
+          lines = new EncodedLines(Math.min(bytes, this.batchMaxBytes));
           bytes = 0;
         }
-        batch.push(op);
-        bytes += op.bytes;
+        batch.push({ seq: seq++, id, ...lines.append(head, source, size) });
+        bytes += size;
       }
     } finally {
       // Whatever happens to the stream, never leave a batch running behind the caller's back.
@@ -305,7 +307,7 @@ export class OpenSearchOrderStore implements OrderStore {
 
   /** One bulk of operations on the orders index (`statusOnly`: see `sendBulk`). */
   private sendOrdersBulk(
-    ops: readonly BulkOp[],
+    ops: readonly (BulkOp | EncodedOp)[],
     refresh: RefreshPolicy,
     operation: string,
     statusOnly?: boolean,
@@ -342,7 +344,10 @@ export class OpenSearchOrderStore implements OrderStore {
       afterRound: async () => {
         const round = conflicts;
         conflicts = [];
-        const sorted = await sortCreateConflicts(round, (ids) => this.getOrders(ids));
+        const sorted = await sortCreateConflicts(
+          round.map((op) => ({ id: op.id, order: JSON.parse(op.lines.sourceOf(op)) as Order })),
+          (ids) => this.getOrders(ids),
+        );
         result.existing += sorted.existing;
         const taken = new Set(sorted.taken);
         for (const op of round)

@@ -5,7 +5,7 @@
 import { CommandManagerError, encodePageCursor } from '@command-manager/core';
 import { errors } from '@opensearch-project/opensearch';
 import { indexLayout } from '@command-manager/opensearch';
-import { bulkBody, bulkOp, chunkOps } from '../src/internal/bulk';
+import { bulkBody, bulkOp, chunkOps, EncodedLines, opBytes } from '../src/internal/bulk';
 import { checkPageSize, decodeCursor, decodeRevision, encodeRevision } from '../src/internal/paging';
 import { toStoreError } from '../src/internal/store-errors';
 
@@ -169,6 +169,55 @@ describe('bulkOp and bulkBody', () => {
       { v: '\u2028 \ud83d lone surrogate', q: '"\\' },
     ]);
     expect(bulkBody([]).length).toBe(0);
+  });
+});
+
+describe('EncodedLines', () => {
+  const encode = (lines: EncodedLines, id: string, source: unknown) => {
+    const head = JSON.stringify({ create: { _id: id } });
+    const text = JSON.stringify(source);
+    return lines.append(head, text, opBytes(head, text));
+  };
+
+  it('keeps every operation readable as its buffer grows, multi-byte characters included', () => {
+    const lines = new EncodedLines(0);
+    const sources = Array.from({ length: 300 }, (_, i) => ({
+      i,
+      s: `ü€😀 ${'x'.repeat(i * 7)}`,
+      q: '"\\\u2028',
+    }));
+    const ops = sources.map((s, i) => encode(lines, `é-${i}`, s));
+    // 300 operations of up to ~2 KB: past the first buffer of 64 KiB, so it was copied into larger ones.
+    expect(lines.buffer.length).toBeGreaterThan(64 * 1024);
+    ops.forEach((op, i) => expect(JSON.parse(lines.sourceOf(op))).toEqual(sources[i]));
+    const body = bulkBody(ops).toString('utf8').split('\n');
+    expect(body.pop()).toBe('');
+    expect(body).toHaveLength(600);
+    expect(JSON.parse(body[2 * 299] as string)).toEqual({ create: { _id: 'é-299' } });
+    expect(JSON.parse(body[2 * 299 + 1] as string)).toEqual(sources[299]);
+  });
+
+  it('sends a whole batch as its own bytes, and any other selection of operations copied in order', () => {
+    const lines = new EncodedLines(0);
+    const ops = ['a', 'b', 'c', 'd'].map((id) => encode(lines, id, { id, n: 'ñ' }));
+    const whole = bulkBody(ops);
+    expect(whole.buffer).toBe(lines.buffer.buffer);
+    expect(whole.length).toBe(ops.reduce((sum, op) => sum + op.bytes, 0));
+    // A resend of some items (those refused as unavailable): only theirs, in the order given.
+    const some = bulkBody([ops[3], ops[1]] as typeof ops).toString('utf8');
+    expect(some).toBe(
+      '{"create":{"_id":"d"}}\n{"id":"d","n":"ñ"}\n{"create":{"_id":"b"}}\n{"id":"b","n":"ñ"}\n',
+    );
+    // Encoded and text operations together.
+    const mixed = bulkBody([ops[0] as (typeof ops)[number], bulkOp({ delete: { _id: 'z' } })]).toString(
+      'utf8',
+    );
+    expect(mixed).toBe('{"create":{"_id":"a"}}\n{"id":"a","n":"ñ"}\n{"delete":{"_id":"z"}}\n');
+  });
+
+  it('refuses an operation whose measured size is wrong, rather than send unwritten bytes', () => {
+    const lines = new EncodedLines(0);
+    expect(() => lines.append('{"create":{}}', '{"s":"ü"}', 10)).toThrow(/wrote \d+ of 10 bytes/);
   });
 });
 

@@ -21,6 +21,8 @@ export interface BulkItemResult {
   errorReason?: string;
 }
 
+const NEWLINE = 0x0a;
+
 /** One operation of a bulk request: its action line and optional source, already serialised. */
 export interface BulkOp {
   /** The action line, without its `\n`. */
@@ -31,6 +33,73 @@ export interface BulkOp {
   readonly bytes: number;
 }
 
+/**
+ * An operation whose NDJSON lines are already encoded: `bytes` bytes (newlines included) of `lines.buffer`
+ * from `offset`. A long stream of saves encodes each order as it comes and keeps only these few numbers: its
+ * text and its object then die young, instead of living in the heap until their batch is answered.
+ */
+export interface EncodedOp {
+  readonly lines: EncodedLines;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Bytes of the action line (its newline included): the source starts there. */
+  readonly headBytes: number;
+}
+
+/** Smallest buffer `EncodedLines` starts with (it doubles when full). */
+const ENCODED_MIN_BYTES = 64 * 1024;
+
+/**
+ * The encoded lines of one bulk request's operations, appended one after another into one buffer that
+ * doubles when full (so `buffer` is read when the request is sent, never kept by an operation).
+ */
+export class EncodedLines {
+  private bytes: Buffer;
+  private used = 0;
+
+  /** `expectedBytes`: what the lines will likely take (e.g. the size of the previous batch of a stream). */
+  constructor(expectedBytes: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(ENCODED_MIN_BYTES, Math.ceil(expectedBytes)));
+  }
+
+  get buffer(): Buffer {
+    return this.bytes;
+  }
+
+  /** Appends an action line and its source line; `bytes` is their measured size (`opBytes`). */
+  append(head: string, source: string, bytes: number): EncodedOp {
+    const offset = this.used;
+    if (offset + bytes > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(offset + bytes, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, offset);
+      this.bytes = grown;
+    }
+    let at = offset + this.bytes.write(head, offset);
+    this.bytes[at++] = NEWLINE;
+    const headBytes = at - offset;
+    at += this.bytes.write(source, at);
+    this.bytes[at++] = NEWLINE;
+    // Every byte was measured beforehand: a shortfall would send uninitialised memory.
+    if (at - offset !== bytes) throw new Error(`encoded operation: wrote ${at - offset} of ${bytes} bytes`);
+    this.used = at;
+    return { lines: this, offset, bytes, headBytes };
+  }
+
+  /** The source line of `op`, as text. */
+  sourceOf(op: EncodedOp): string {
+    return this.bytes.toString('utf8', op.offset + op.headBytes, op.offset + op.bytes - 1);
+  }
+}
+
+/** UTF-8 size of an action line and a source line, newlines included. */
+export function opBytes(head: string, source: string): number {
+  return Buffer.byteLength(head) + Buffer.byteLength(source) + 2;
+}
+
+function isEncoded(op: BulkOp | EncodedOp): op is EncodedOp {
+  return (op as EncodedOp).lines !== undefined;
+}
+
 export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkOp {
   const head = JSON.stringify(action);
   if (source === undefined) return { head, bytes: Buffer.byteLength(head) + 1 };
@@ -38,15 +107,33 @@ export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkO
   return { head, source: body, bytes: Buffer.byteLength(head) + Buffer.byteLength(body) + 2 };
 }
 
-const NEWLINE = 0x0a;
-
-/** The NDJSON body of `ops`, in order: each line encoded once into a buffer of the measured size. */
-export function bulkBody(ops: readonly BulkOp[]): Buffer {
+/**
+ * The NDJSON body of `ops`, in order: each line encoded once into a buffer of the measured size. Encoded
+ * operations that follow each other in one `EncodedLines` (a batch sent as it was built) are that part of its
+ * buffer, not copied.
+ */
+export function bulkBody(ops: readonly (BulkOp | EncodedOp)[]): Buffer {
+  const first = ops[0];
+  if (first !== undefined && isEncoded(first)) {
+    let end = first.offset;
+    for (const op of ops) {
+      if (!isEncoded(op) || op.lines !== first.lines || op.offset !== end) {
+        end = -1;
+        break;
+      }
+      end += op.bytes;
+    }
+    if (end >= 0) return first.lines.buffer.subarray(first.offset, end);
+  }
   let total = 0;
   for (const op of ops) total += op.bytes;
   const body = Buffer.allocUnsafe(total);
   let at = 0;
   for (const op of ops) {
+    if (isEncoded(op)) {
+      at += op.lines.buffer.copy(body, at, op.offset, op.offset + op.bytes);
+      continue;
+    }
     at += body.write(op.head, at);
     body[at++] = NEWLINE;
     if (op.source !== undefined) {
@@ -90,7 +177,7 @@ export async function sendBulk(
   client: Client,
   params: {
     index?: string;
-    ops: readonly BulkOp[];
+    ops: readonly (BulkOp | EncodedOp)[];
     refresh: RefreshPolicy;
     operation: string;
     /** Only status and error of each item are needed (no seq_no, primary term or version). */
