@@ -104,7 +104,7 @@ export function bulkOp(action: Record<string, unknown>, source?: unknown): BulkO
   const head = JSON.stringify(action);
   if (source === undefined) return { head, bytes: Buffer.byteLength(head) + 1 };
   const body = JSON.stringify(source);
-  return { head, source: body, bytes: Buffer.byteLength(head) + Buffer.byteLength(body) + 2 };
+  return { head, source: body, bytes: opBytes(head, body) };
 }
 
 /**
